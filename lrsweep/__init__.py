@@ -1,0 +1,50 @@
+"""lrsweep: find the learning rate. Sweep a log grid of LRs over a NumPy MLP from one YAML file.
+
+Everything the command line does is a library call::
+
+    import lrsweep
+    spec = lrsweep.load_spec("configs/digits.yaml")
+    summary = lrsweep.run_sweep(spec, "results/digits", executor=lrsweep.make_executor(2))
+    lrsweep.plot_results("results/digits")
+
+The names below are imported on first use, so ``import lrsweep`` is cheap and never loads
+click, rich or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_spec": "lrsweep.spec",
+    "Spec": "lrsweep.spec",
+    "run_sweep": "lrsweep.sweep",
+    "plan_sweep": "lrsweep.sweep",
+    "plot_results": "lrsweep.sweep",
+    "make_executor": "lrsweep.executors",
+    "SerialExecutor": "lrsweep.executors",
+    "ProcessExecutor": "lrsweep.executors",
+    "make_optimizer": "lrsweep.optimizers",
+    "train_group": "lrsweep.training",
+    "RunStatus": "lrsweep.training",
+    "log_grid": "lrsweep.grid",
+    "LrsweepError": "lrsweep.errors",
+    "SpecError": "lrsweep.errors",
+    "DataError": "lrsweep.errors",
+    "ResultsError": "lrsweep.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lrsweep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

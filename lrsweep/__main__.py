@@ -1,0 +1,5 @@
+"""``python -m lrsweep``: the same as the ``lrsweep`` command."""
+
+from lrsweep.cli import main
+
+main()

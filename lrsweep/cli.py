@@ -1,0 +1,300 @@
+"""The ``lrsweep`` command line: click commands over the library, rich output, exit codes.
+
+Exit codes (DESIGN.md §7): 0 all runs done · 1 some runs failed (resume re-runs them) · 2 bad
+usage or spec (nothing written) · 3 infrastructure (lock held, cluster lost, disk full) ·
+130 interrupted (finished runs kept; the message says how to resume).
+
+The library is imported inside the commands so that ``lrsweep --help`` stays fast and never
+loads numpy or matplotlib.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from lrsweep import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_FAILED_RUNS = 1
+EXIT_INTERRUPTED = 130
+
+
+class UserError(click.ClickException):
+    """A user's mistake or an environment problem: one ``Error: ...`` line, no traceback."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Translate library errors into one line on stderr and the documented exit code."""
+    from lrsweep.errors import LrsweepError
+
+    try:
+        yield
+    except LrsweepError as e:
+        raise UserError(str(e), e.exit_code) from None
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO):
+            where = f"{e.filename}: " if e.filename else ""
+            raise UserError(f"{where}{e.strerror}", 3) from None
+        raise
+
+
+@contextlib.contextmanager
+def interruptible(resume: str) -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C; both end with exit 130 and the resume command."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted: finished runs are kept. Resume with: {resume}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Worker processes [default: the number of cores]; 1 runs in this process.",
+    )(f)
+
+
+def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "formats",
+        type=click.Choice(["png", "svg"]),
+        multiple=True,
+        default=("png",),
+        show_default=True,
+        help="Image format; repeat for both.",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lrsweep")
+def cli() -> None:
+    """Find the learning rate: sweep a log grid of LRs over a NumPy MLP, from one YAML file.
+
+    \b
+    Example:
+        lrsweep run configs/digits.yaml
+        lrsweep plot results/digits-sgd
+    """
+
+
+@cli.command()
+@click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: results/<name>].",
+)
+@jobs_option
+@click.option("--dry-run", is_flag=True, help="Print the plan (runs, groups) and stop.")
+@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
+@format_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def run(
+    spec_file: Path,
+    out: Path | None,
+    jobs: int | None,
+    dry_run: bool,
+    overwrite: bool,
+    no_plots: bool,
+    formats: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Train the LR grid of SPEC (every LR x seed) and write the results folder.
+
+    Running the same SPEC again resumes: finished runs are not trained again.
+
+    \b
+    Example:
+        lrsweep run configs/digits.yaml --jobs 2
+        lrsweep run configs/digits.yaml --dry-run
+    """
+    import lrsweep
+
+    with user_errors():
+        spec = lrsweep.load_spec(spec_file)
+        out = out if out is not None else Path("results") / spec.name
+        if dry_run:
+            _print_plan(lrsweep.plan_sweep(spec), out)
+            return
+        resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
+        with interruptible(resume), lrsweep.make_executor(jobs) as executor, _progress() as on_run:
+            summary = lrsweep.run_sweep(
+                spec, out, executor=executor, overwrite=overwrite, on_run=on_run
+            )
+        plots = [] if no_plots else lrsweep.plot_results(out, formats)
+    _report(summary, out, plots, as_json)
+
+
+@cli.command()
+@click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
+@format_option
+def plot(results_dir: Path, formats: tuple[str, ...]) -> None:
+    """Draw the U-curve and loss-against-epoch plots of RESULTS (no training).
+
+    \b
+    Example:
+        lrsweep plot results/digits-sgd --format svg
+    """
+    import lrsweep
+
+    with user_errors():
+        paths = lrsweep.plot_results(results_dir, formats)
+    for path in paths:
+        click.echo(str(path))
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
+    """A live bar on a terminal (stderr); one plain line per finished run otherwise."""
+    err = _console(stderr=True)
+    if not err.is_terminal:
+
+        def plain(row: Mapping[str, Any], done: int, total: int) -> None:
+            click.echo(
+                f"[{done}/{total}] lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
+                f" objective={_fmt(row['objective'])} ({row['seconds']:.1f}s)",
+                err=True,
+            )
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=None)
+
+        def live(row: Mapping[str, Any], done: int, total: int) -> None:
+            progress.update(
+                task,
+                completed=done,
+                total=total,
+                description=f"lr={row['lr']:.3g} {row['status']}",
+            )
+
+        yield live
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
+
+
+def _print_plan(plan: Any, out: Path) -> None:
+    spec = plan.spec
+    lrs = sorted({r.lr for r in plan.runs})
+    console = _console()
+    console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}")
+    console.print(
+        f"round 0: {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
+        f" x {spec.train.seeds} seeds = {len(plan.runs)} runs"
+    )
+    sizes = plan.group_sizes
+    console.print(
+        f"groups: {len(sizes)} (lockstep sizes {min(sizes)}-{max(sizes)}),"
+        f" model {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}"
+        f"-{plan.n_outputs}, {spec.train.epochs} epochs"
+    )
+    for lr in lrs:
+        console.print(f"  lr {lr:.6g}")
+
+
+def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:
+    import json
+
+    counts = summary["status_counts"]
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        from rich.table import Table
+
+        console = _console()
+        table = Table(title=f"{summary['name']}: {summary['objective']} by learning rate")
+        for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
+            table.add_column(col, justify="right")
+        best = summary["best"]
+        for row in summary["table"]:
+            style = "bold green" if best and row["lr"] == best["lr"] else None
+            table.add_row(
+                f"{row['lr']:.4g}",
+                _fmt(row["mean"]),
+                _fmt(row["std"]),
+                str(row["n_ok"]),
+                str(row["n_diverged"]),
+                str(row["n_failed"]),
+                style=style,
+            )
+        console.print(table)
+        if best:
+            edge = f" (on the grid's {best['edge']} edge: widen the grid)" if best["edge"] else ""
+            console.print(
+                f"Recommended LR: {best['lr']:.4g}  ({summary['objective']}"
+                f" {_fmt(best['objective_mean'])} ± {_fmt(best['objective_std'])},"
+                f" bracket {best['bracket'][0]:.3g}-{best['bracket'][1]:.3g}){edge}"
+            )
+        else:
+            console.print("No recommended LR: every run diverged or failed.")
+        console.print(
+            f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
+            f" {counts['failed']} failed)"
+        )
+        for path in plots:
+            console.print(f"Plot: {path}")
+    if counts.get("failed"):
+        click.echo(
+            f"{counts['failed']} runs failed; run the same command again to retry them", err=True
+        )
+        sys.exit(EXIT_FAILED_RUNS)
+
+
+def main() -> None:
+    """The console script's entry point."""
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    cli(prog_name="lrsweep")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Exceptions lrsweep raises for problems a user can fix.
+
+Every message is complete on one line and names the file, the key path (or line and column)
+and what was expected, so the CLI can print it as it is. Anything that is not an
+``LrsweepError`` is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class LrsweepError(Exception):
+    """Root of every error caused by user input or the environment, not by a bug."""
+
+    exit_code = 2
+
+
+class SpecError(LrsweepError):
+    """The spec file is unreadable, malformed or invalid."""
+
+    exit_code = 2
+
+
+class DataError(LrsweepError):
+    """The data file or the data options cannot give a usable dataset."""
+
+    exit_code = 2
+
+
+class ResultsError(LrsweepError):
+    """A results dir is missing, malformed, locked, or belongs to another spec."""
+
+    exit_code = 2
+
+
+class LockError(ResultsError):
+    """Another live process holds the results dir."""
+
+    exit_code = 3
+
+
+class ExecutorError(LrsweepError):
+    """Infrastructure failed: a worker pool, a cluster, or the disk."""
+
+    exit_code = 3

@@ -1,0 +1,184 @@
+"""Where groups run: in this process, or in a pool of local worker processes.
+
+Every executor implements one protocol, :meth:`Executor.map_groups`, which yields
+``(group, results)`` as groups complete. The contract:
+
+- result order is unspecified (the driver sorts what it writes);
+- ``fn`` must be a picklable top-level function and ``data`` picklable;
+- a group whose ``fn`` raises yields ``FAILED`` results carrying the message; other groups go on;
+- workers never write files: they return results and the driver writes.
+
+The numbers never depend on the executor: a group's results are a function of the group alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from lrsweep.data import Dataset
+from lrsweep.errors import ExecutorError
+from lrsweep.grid import Group
+from lrsweep.training import RunResult, RunStatus
+
+GroupFn = Callable[[Group, Dataset], list[RunResult]]
+BLAS_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills workers) gives up
+
+
+def failed_results(group: Group, message: str) -> list[RunResult]:
+    """One ``FAILED`` result per run of ``group``, carrying ``message``."""
+    return [RunResult(run.run_id, RunStatus.FAILED, message=message) for run in group.runs]
+
+
+def run_group_safely(fn: GroupFn, group: Group, data: Dataset) -> list[RunResult]:
+    """Call ``fn``; turn an exception into ``FAILED`` results (a failure is data, not a crash)."""
+    try:
+        return fn(group, data)
+    except Exception as e:
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        where = f"{os.path.basename(last.filename)}:{last.lineno}"
+        return failed_results(group, f"{type(e).__name__}: {e} (at {where})")
+
+
+class Executor:
+    """Runs groups; subclasses decide where."""
+
+    jobs = 1
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers; safe to call twice."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Runs groups one after another in this process (``--jobs 1``)."""
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        for group in groups:
+            yield group, run_group_safely(fn, group, data)
+
+
+class ProcessExecutor(Executor):
+    """Runs groups in local worker processes, each with one BLAS thread (``--jobs N``).
+
+    Workers are started with ``spawn`` (no fork of a threaded BLAS). A worker that dies
+    (killed, out of memory) breaks the pool: the pool is rebuilt and the unfinished groups are
+    submitted again, up to ``MAX_POOL_RESTARTS`` times; after that they are recorded ``FAILED``.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
+        os.environ.update({k: "1" for k in BLAS_THREAD_VARS})
+        try:
+            pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
+            )
+            # start every worker now, while the one-thread environment is in place
+            for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
+                f.result()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return pool
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        pending = list(groups)
+        restarts = 0
+        while pending:
+            if self._pool is None:
+                try:
+                    self._pool = self._new_pool()
+                except (OSError, BrokenProcessPool) as e:
+                    raise ExecutorError(
+                        f"cannot start {self.jobs} worker processes: {e}"
+                    ) from None
+            futures: dict[Future[list[RunResult]], Group] = {
+                self._pool.submit(run_group_safely, fn, g, data): g for g in pending
+            }
+            pending = []
+            broken = False
+            not_done = set(futures)
+            while not_done:
+                done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                for future in done:
+                    group = futures[future]
+                    try:
+                        results = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        pending.append(group)
+                        continue
+                    yield group, results
+            if broken:
+                self._shutdown()
+                restarts += 1
+                if restarts > MAX_POOL_RESTARTS:
+                    for group in pending:
+                        yield (
+                            group,
+                            failed_results(
+                                group, f"worker process died {restarts} times running this group"
+                            ),
+                        )
+                    return
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        self._shutdown()
+
+
+def default_jobs() -> int:
+    """The number of usable cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_executor(jobs: int | None = None, **_: Any) -> Executor:
+    """``SerialExecutor`` for one job, else a ``ProcessExecutor`` (default: every core)."""
+    jobs = default_jobs() if jobs is None else jobs
+    return SerialExecutor() if jobs <= 1 else ProcessExecutor(jobs)

@@ -1,0 +1,587 @@
+"""The stacked MLP: a group of K models that differ only in learning rate, trained in lockstep.
+
+Every parameter array carries a leading member axis K (DESIGN.md §2). ``params`` is the flat
+list ``[W0, b0, W1, b1, ...]`` with ``W[i]`` of shape ``(K, fan_in, fan_out)`` and ``b[i]`` of
+shape ``(K, fan_out)``. The input ``X (n_samples, n_features)`` is shared by all members, so the
+first layer is one broadcasting ``np.matmul`` and never holds K copies of ``X``.
+
+Activations and losses are registries keyed by their YAML names. Each activation is a forward
+function next to its in-place backward function, written in terms of the cached output where
+the derivative allows it (scikit-learn's ``ACTIVATIONS``/``DERIVATIVES``). All arithmetic keeps
+the parameters' dtype: Python scalars are "weak" under NumPy 2 and never upcast float32 arrays.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from lrsweep.errors import SpecError
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "LOSSES",
+    "Activation",
+    "Cache",
+    "backward",
+    "evaluate",
+    "forward",
+    "init_params",
+    "layer_sizes",
+    "loss_and_grads",
+    "loss_fn",
+    "loss_grad",
+]
+
+LOSSES = ("cross_entropy", "mse")
+INITS = ("auto", "he", "xavier")
+
+
+def _quiet() -> np.errstate:
+    """Silence float warnings: a diverging member is a result; the caller checks the loss."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
+
+def _unknown(key: str, value: object, choices: Sequence[str]) -> SpecError:
+    """Build the "unknown name" error with a did-you-mean hint."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+    else:
+        hint = "expected one of " + ", ".join(repr(c) for c in choices)
+    return SpecError(f"{key}: unknown {value!r}; {hint}")
+
+
+# --------------------------------------------------------------------------------------------
+# Activations: forward f(Z) -> A next to backward delta *= f'(Z), in place.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden-layer nonlinearity as a forward/backward pair.
+
+    Attributes
+    ----------
+    name : str
+        The registry key (the YAML name).
+    forward : callable
+        ``forward(Z) -> A``. May overwrite ``Z`` in place and return it, unless
+        ``needs_preactivation`` is true, in which case ``Z`` is left intact.
+    backward : callable
+        ``backward(delta, A, Z) -> None`` multiplies ``delta`` by ``f'(Z)`` in place. ``A`` is
+        the cached output; ``Z`` is the cached pre-activation, or ``None`` when
+        ``needs_preactivation`` is false.
+    needs_preactivation : bool
+        Whether ``backward`` needs ``Z`` (the derivative is not a function of ``A`` alone).
+    """
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
+    needs_preactivation: bool = False
+
+
+def _relu(Z: np.ndarray) -> np.ndarray:
+    """relu(z) = max(z, 0)."""
+    return np.maximum(Z, 0, out=Z)
+
+
+def _relu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
+    """relu'(z) = 1 if a > 0 else 0 (0 at the kink)."""
+    delta *= A > 0
+
+
+_LEAKY_SLOPE = 0.01
+
+
+def _leaky_relu(Z: np.ndarray) -> np.ndarray:
+    """leaky_relu(z) = z if z > 0 else 0.01 z."""
+    return np.multiply(Z, _LEAKY_SLOPE, out=Z, where=Z < 0)
+
+
+def _leaky_relu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
+    """leaky_relu'(z) = 1 if a > 0 else 0.01 (a has the sign of z)."""
+    np.multiply(delta, _LEAKY_SLOPE, out=delta, where=A <= 0)
+
+
+def _tanh(Z: np.ndarray) -> np.ndarray:
+    """tanh(z)."""
+    return np.tanh(Z, out=Z)
+
+
+def _tanh_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
+    """tanh'(z) = 1 - a^2."""
+    slope = np.square(A)
+    np.subtract(1, slope, out=slope)
+    delta *= slope
+
+
+def _sigmoid(Z: np.ndarray) -> np.ndarray:
+    """sigmoid(z) = 1 / (1 + exp(-z)); exp overflows to inf for z << 0, giving exactly 0."""
+    np.negative(Z, out=Z)
+    np.exp(Z, out=Z)
+    Z += 1
+    return np.reciprocal(Z, out=Z)
+
+
+def _sigmoid_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
+    """sigmoid'(z) = a (1 - a)."""
+    slope = np.subtract(1, A)
+    slope *= A
+    delta *= slope
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_K = 0.044715
+
+
+def _gelu(Z: np.ndarray) -> np.ndarray:
+    """gelu(z) ~ z/2 (1 + tanh(c (z + 0.044715 z^3))), c = sqrt(2/pi).
+
+    The tanh approximation (Hendrycks & Gimpel 2016), as ``torch.nn.GELU(approximate="tanh")``
+    computes it; the exact erf form differs by at most about 5e-4.
+    """
+    t = np.square(Z)
+    t *= _GELU_K
+    t += 1
+    t *= Z
+    t *= _GELU_C  # u = c z (1 + k z^2)
+    np.tanh(t, out=t)  # t = tanh(u)
+    t += 1
+    t *= Z
+    t *= 0.5
+    return t
+
+
+def _gelu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
+    """gelu'(z) = (1 + t)/2 + z/2 (1 - t^2) c (1 + 3k z^2), with t = tanh(c z (1 + k z^2))."""
+    assert Z is not None  # internal invariant: gelu caches its pre-activations
+    z2 = np.square(Z)
+    t = z2 * _GELU_K
+    t += 1
+    t *= Z
+    t *= _GELU_C
+    np.tanh(t, out=t)  # t = tanh(u), as in the forward
+    du = np.multiply(z2, 3 * _GELU_K, out=z2)
+    du += 1
+    du *= _GELU_C  # du/dz = c (1 + 3k z^2)
+    sech2 = np.square(t)
+    np.subtract(1, sech2, out=sech2)  # 1 - t^2
+    du *= sech2
+    du *= Z
+    t += 1
+    t += du
+    t *= 0.5
+    delta *= t
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("relu", _relu, _relu_backward),
+    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_backward),
+    "tanh": Activation("tanh", _tanh, _tanh_backward),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_backward),
+    "gelu": Activation("gelu", _gelu, _gelu_backward, needs_preactivation=True),
+}
+
+
+def _activation(name: str) -> Activation:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise _unknown("model.activation", name, list(ACTIVATIONS)) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Losses: the mean loss per member next to its gradient w.r.t. the raw outputs.
+# --------------------------------------------------------------------------------------------
+
+
+def _cross_entropy(
+    out: np.ndarray, Y: np.ndarray, need_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Softmax cross-entropy, mean over samples, and its fused gradient.
+
+    loss = mean_i [log sum_c exp(o_ic - m_i) - (o_iy - m_i)], m_i = max_c o_ic;
+    dloss/do = (softmax(o) - onehot(y)) / n.
+    """
+    n = out.shape[1]
+    rows = np.arange(n)
+    labels = np.asarray(Y, dtype=np.intp)
+    shifted = out - out.max(axis=2, keepdims=True)  # (K, n, C), max-shifted
+    picked = shifted[:, rows, labels]  # (K, n)
+    np.exp(shifted, out=shifted)
+    total = shifted.sum(axis=2)  # (K, n)
+    per_sample = np.log(total)
+    per_sample -= picked
+    losses = per_sample.mean(axis=1)  # (K,)
+    if not need_grad:
+        return losses, None
+    shifted /= total[:, :, None]  # softmax
+    shifted[:, rows, labels] -= 1
+    shifted *= 1 / n
+    return losses, shifted
+
+
+def _mse(out: np.ndarray, Y: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean squared error over samples and outputs (PyTorch ``MSELoss('mean')``).
+
+    loss = sum_io (o_io - y_io)^2 / (n n_out); dloss/do = 2 (o - y) / (n n_out).
+    """
+    target = np.asarray(Y, dtype=out.dtype)
+    if target.ndim == 1:
+        target = target[:, None]
+    diff = out - target  # (K, n, n_out)
+    losses = np.square(diff).mean(axis=(1, 2))  # (K,)
+    if not need_grad:
+        return losses, None
+    diff *= 2 / (out.shape[1] * out.shape[2])
+    return losses, diff
+
+
+_LOSS_FUNCTIONS = {"cross_entropy": _cross_entropy, "mse": _mse}
+
+
+def _loss(
+    out: np.ndarray, Y: np.ndarray, loss: str, need_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        fn = _LOSS_FUNCTIONS[loss]
+    except KeyError:
+        raise _unknown("loss", loss, LOSSES) from None
+    with _quiet():
+        return fn(out, Y, need_grad)
+
+
+def loss_fn(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+    """Mean loss of each member.
+
+    Parameters
+    ----------
+    out : ndarray of shape (K, n_samples, n_outputs)
+        Raw outputs (logits for ``"cross_entropy"``, predictions for ``"mse"``).
+    Y : ndarray
+        Integer labels of shape (n_samples,) for ``"cross_entropy"``; targets of shape
+        (n_samples, n_outputs) for ``"mse"``.
+    loss : {"cross_entropy", "mse"}
+        The loss name.
+
+    Returns
+    -------
+    ndarray of shape (K,)
+        The loss per member, in ``out``'s dtype; inf or nan for a member that has diverged.
+    """
+    return _loss(out, Y, loss, need_grad=False)[0]
+
+
+def loss_grad(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+    """Gradient of each member's mean loss with respect to its raw outputs.
+
+    Parameters
+    ----------
+    out, Y, loss
+        As in `loss_fn`.
+
+    Returns
+    -------
+    ndarray of shape (K, n_samples, n_outputs)
+        ``d loss_fn(out, Y, loss)[k] / d out[k]``.
+    """
+    grad = _loss(out, Y, loss, need_grad=True)[1]
+    assert grad is not None  # need_grad=True always returns it
+    return grad
+
+
+# --------------------------------------------------------------------------------------------
+# The network.
+# --------------------------------------------------------------------------------------------
+
+
+class Cache(NamedTuple):
+    """What `forward` keeps for `backward`.
+
+    Attributes
+    ----------
+    inputs : list of ndarray
+        The input of each layer: ``X (n, n_features)`` first, then each hidden activation
+        ``(K, n, width)``.
+    preacts : list of ndarray
+        The hidden pre-activations ``(K, n, width)``, only for activations that need them
+        (otherwise empty).
+    out : ndarray of shape (K, n, n_outputs)
+        The raw outputs.
+    """
+
+    inputs: list[np.ndarray]
+    preacts: list[np.ndarray]
+    out: np.ndarray
+
+
+def layer_sizes(n_features: int, hidden: Sequence[int], n_outputs: int) -> list[int]:
+    """Widths of all layers, input to output.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input.
+    hidden : sequence of int
+        Hidden layer widths (may be empty: a linear or logistic model).
+    n_outputs : int
+        Number of classes (cross-entropy) or regression targets (MSE).
+
+    Returns
+    -------
+    list of int
+        ``[n_features, *hidden, n_outputs]``.
+    """
+    sizes = [int(n_features), *(int(h) for h in hidden), int(n_outputs)]
+    for i, width in enumerate(sizes[1:-1]):
+        if width < 1:
+            raise SpecError(f"model.hidden.{i}: must be >= 1, got {width}")
+    if sizes[0] < 1 or sizes[-1] < 1:
+        raise SpecError(f"data: need at least one feature and one output, got sizes {sizes}")
+    return sizes
+
+
+def init_params(
+    sizes: Sequence[int],
+    K: int,
+    *,
+    activation: str,
+    init: str = "auto",
+    rng: np.random.Generator,
+    dtype: DTypeLike = np.float32,
+) -> list[np.ndarray]:
+    """Initial parameters, identical for all K members (common random numbers).
+
+    He: ``W ~ N(0, 2 / fan_in)`` (He et al. 2015). Xavier: Glorot uniform,
+    ``W ~ U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010).
+    ``"auto"`` picks He for relu, leaky_relu and gelu, Xavier for tanh and sigmoid. Biases
+    are zero. Weights are drawn once in float64 and then cast, so float32 and float64 runs
+    start from the same (rounded) point.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from `layer_sizes`.
+    K : int
+        Number of members.
+    activation : str
+        Hidden activation name (decides ``"auto"``).
+    init : {"auto", "he", "xavier"}
+        Weight initialisation scheme.
+    rng : numpy.random.Generator
+        Source of randomness; consumed once per weight matrix.
+    dtype : dtype-like
+        ``float32`` or ``float64``.
+
+    Returns
+    -------
+    list of ndarray
+        ``[W0, b0, W1, b1, ...]``, ``W[i]`` of shape (K, fan_in, fan_out), ``b[i]`` (K, fan_out).
+    """
+    _activation(activation)
+    if init not in INITS:
+        raise _unknown("model.init", init, INITS)
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise SpecError(f"model.dtype: must be 'float32' or 'float64', got {str(dt)!r}")
+    if K < 1:
+        raise ValueError(f"K: must be >= 1, got {K}")
+    scheme = init
+    if init == "auto":
+        scheme = "he" if activation in ("relu", "leaky_relu", "gelu") else "xavier"
+    params: list[np.ndarray] = []
+    for fan_in, fan_out in pairwise(sizes):
+        if scheme == "he":
+            w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+        else:
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        params.append(np.repeat(w.astype(dt)[None], K, axis=0))  # (K, fan_in, fan_out)
+        params.append(np.zeros((K, fan_out), dtype=dt))  # (K, fan_out)
+    return params
+
+
+def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[np.ndarray, Cache]:
+    """Raw outputs of every member on the shared input.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        ``[W0, b0, ...]`` with the member axis first.
+    X : ndarray of shape (n_samples, n_features)
+        Input shared by all members; cast to the parameters' dtype if it differs.
+    activation : str
+        Hidden activation name.
+
+    Returns
+    -------
+    out : ndarray of shape (K, n_samples, n_outputs)
+        Logits or predictions; inf or nan in members whose weights have blown up (silently).
+    cache : Cache
+        What `backward` needs.
+    """
+    act = _activation(activation)
+    n_layers = len(params) // 2
+    A = np.asarray(X, dtype=params[0].dtype)
+    inputs = [A]
+    preacts: list[np.ndarray] = []
+    with _quiet():
+        for i in range(n_layers - 1):
+            Z = np.matmul(A, params[2 * i])  # (K, n, fan_out); layer 0: (n, d) @ (K, d, h)
+            Z += params[2 * i + 1][:, None, :]
+            if act.needs_preactivation:
+                preacts.append(Z)
+            A = act.forward(Z)
+            inputs.append(A)
+        out = np.matmul(A, params[-2])  # (K, n, n_outputs)
+        out += params[-1][:, None, :]
+    return out, Cache(inputs, preacts, out)
+
+
+def _backprop(
+    params: list[np.ndarray], cache: Cache, delta: np.ndarray, act: Activation
+) -> list[np.ndarray]:
+    """Push ``delta = dloss/dout (K, n, n_outputs)`` back through the layers."""
+    n_layers = len(params) // 2
+    grads: list[np.ndarray] = [delta] * len(params)
+    with _quiet():
+        for i in range(n_layers - 1, -1, -1):
+            A = cache.inputs[i]
+            if i == 0:
+                grads[0] = np.matmul(A.T, delta)  # (d, n) @ (K, n, h) -> (K, d, h)
+            else:
+                grads[2 * i] = np.matmul(A.transpose(0, 2, 1), delta)  # (K, h, n) @ (K, n, o)
+            grads[2 * i + 1] = delta.sum(axis=1)  # (K, fan_out)
+            if i > 0:
+                delta = np.matmul(delta, params[2 * i].transpose(0, 2, 1))  # (K, n, fan_in)
+                Z = cache.preacts[i - 1] if act.needs_preactivation else None
+                act.backward(delta, A, Z)
+    return grads
+
+
+def backward(
+    params: list[np.ndarray], cache: Cache, Y: np.ndarray, activation: str, loss: str
+) -> list[np.ndarray]:
+    """Gradients of each member's mean loss.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The parameters `forward` ran with.
+    cache : Cache
+        From `forward`.
+    Y : ndarray
+        Labels (n_samples,) or targets (n_samples, n_outputs), as in `loss_fn`.
+    activation : str
+        Hidden activation name (the one `forward` used).
+    loss : {"cross_entropy", "mse"}
+        The loss name.
+
+    Returns
+    -------
+    list of ndarray
+        Same shapes and dtype as ``params``; member k's entry is the gradient of member k's loss.
+    """
+    act = _activation(activation)
+    return _backprop(params, cache, loss_grad(cache.out, Y, loss), act)
+
+
+def loss_and_grads(
+    params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, activation: str, loss: str
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Forward, loss and backward in one pass (the training hot loop).
+
+    Parameters
+    ----------
+    params, X, activation
+        As in `forward`.
+    Y, loss
+        As in `loss_fn`.
+
+    Returns
+    -------
+    losses : ndarray of shape (K,)
+        Mean loss per member on this batch.
+    grads : list of ndarray
+        As in `backward`.
+    """
+    act = _activation(activation)
+    out, cache = forward(params, X, activation)
+    losses, delta = _loss(out, Y, loss, need_grad=True)
+    assert delta is not None  # need_grad=True always returns it
+    return losses, _backprop(params, cache, delta, act)
+
+
+def evaluate(
+    params: list[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    activation: str,
+    loss: str,
+    batch_size: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean loss and metric of each member over a whole dataset, in chunks of rows.
+
+    The metric is accuracy for ``"cross_entropy"`` and R^2 for ``"mse"``:
+    ``R^2 = 1 - SSE / SST`` pooled over all outputs, where SST sums squared deviations from
+    each output column's mean (scikit-learn's ``multioutput="variance_weighted"``). When the
+    targets are constant (SST = 0), R^2 is 1.0 for a perfect fit and 0.0 otherwise, as
+    scikit-learn's ``r2_score`` does.
+
+    Parameters
+    ----------
+    params, X, activation
+        As in `forward`.
+    Y, loss
+        As in `loss_fn`.
+    batch_size : int
+        Rows per chunk; bounds memory at about ``K * batch_size * max_width`` values per layer.
+
+    Returns
+    -------
+    loss : ndarray of shape (K,)
+        Mean loss per member (accumulated in float64).
+    metric : ndarray of shape (K,)
+        Accuracy in [0, 1] or R^2 per member (float64); nan where the outputs are not finite.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("evaluate: X has no rows")
+    K = params[0].shape[0]
+    loss_sum = np.zeros(K)
+    hits = np.zeros(K)
+    n_outputs = params[-1].shape[1]
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        out, _ = forward(params, X[start:stop], activation)
+        losses, _ = _loss(out, Y[start:stop], loss, need_grad=False)
+        loss_sum += losses.astype(np.float64) * (stop - start)
+        if loss == "cross_entropy":
+            hits += (out.argmax(axis=2) == Y[start:stop]).sum(axis=1)
+    mean_loss = loss_sum / n
+    if loss == "cross_entropy":
+        metric = hits / n
+        metric[~np.isfinite(mean_loss)] = np.nan
+        return mean_loss, metric
+    target = np.asarray(Y, dtype=np.float64).reshape(n, -1)
+    sst = float(np.square(target - target.mean(axis=0)).sum())
+    sse = loss_sum * n_outputs  # the MSE loss is SSE / (n n_outputs)
+    with _quiet():
+        if sst > 0:
+            metric = 1 - sse / sst
+        else:
+            metric = np.where(sse == 0, 1.0, 0.0)
+    metric[~np.isfinite(sse)] = np.nan
+    return mean_loss, metric

@@ -1,0 +1,427 @@
+"""The results dir: a user's data, never lost and never half-written.
+
+Layout (DESIGN.md §5)::
+
+    spec.yaml               the resolved spec, headed by its hash
+    journal.jsonl           append-only, fsync'd: planned / done / failed per run_id
+    runs.csv                one row per finished run (rebuilt from the journal)
+    histories/<run_id>.csv  one row per epoch
+    summary.json            the answer
+    plots/                  the figures
+
+Every file is written to a temp file in the same folder, fsync'd, then ``os.replace``d. The
+journal is the source of truth: a torn last line (a process killed mid-append) is ignored, and
+``runs.csv`` can always be rebuilt from it. Only the driver process writes here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lrsweep.errors import LockError, ResultsError
+from lrsweep.spec import Spec, dump_spec, load_yaml, spec_from_resolved
+from lrsweep.training import HISTORY_COLUMNS, EpochLog, RunResult, RunStatus
+
+RUN_COLUMNS = (
+    "run_id",
+    "round",
+    "budget",
+    "lr",
+    "seed",
+    "status",
+    "label",
+    "epochs_done",
+    "final_train_loss",
+    "final_val_loss",
+    "best_val_loss",
+    "best_epoch",
+    "final_val_metric",
+    "objective",
+    "seconds",
+    "message",
+)
+FLOAT_COLUMNS = frozenset(
+    {
+        "lr",
+        "final_train_loss",
+        "final_val_loss",
+        "best_val_loss",
+        "final_val_metric",
+        "objective",
+        "seconds",
+    }
+)
+INT_COLUMNS = frozenset({"round", "seed", "epochs_done", "best_epoch"})
+TMP_MARK = ".tmp-"
+LOCK_NAME = ".lock"
+OWNED = ("spec.yaml", "journal.jsonl", "runs.csv", "summary.json", "rangetest.csv")
+OWNED_DIRS = ("histories", "plots")
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writes and float formatting
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    data = text.encode() if isinstance(text, str) else text
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def format_float(x: float) -> str:
+    """``repr`` of a float: round-trips exactly, including ``nan``, ``inf`` and ``-inf``."""
+    return repr(float(x))
+
+
+def parse_float(text: str) -> float:
+    """The inverse of :func:`format_float`; an empty cell is NaN."""
+    return float(text) if text != "" else math.nan
+
+
+def to_json_safe(obj: Any) -> Any:
+    """Replace non-finite floats by ``None`` so the result is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): to_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json_safe(v) for v in obj]
+    return obj
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV text with a header; floats written with ``repr``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [format_float(row[c]) if isinstance(row[c], float) else row[c] for c in columns]
+        )
+    return buf.getvalue()
+
+
+def history_text(history: Sequence[EpochLog]) -> str:
+    """A run's history as CSV text (columns ``HISTORY_COLUMNS``)."""
+    return csv_text(HISTORY_COLUMNS, (h.__dict__ for h in history))
+
+
+def read_history(path: Path) -> list[EpochLog]:
+    """Read a history CSV back; a clear error for a damaged file."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or tuple(header) != HISTORY_COLUMNS:
+                raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
+            rows = []
+            for line, cells in enumerate(reader, start=2):
+                if len(cells) != len(HISTORY_COLUMNS):
+                    raise ResultsError(f"{path}: line {line}: expected 6 fields, got {len(cells)}")
+                try:
+                    rows.append(
+                        EpochLog(
+                            int(cells[0]), int(cells[1]), *(parse_float(c) for c in cells[2:])
+                        )  # type: ignore[arg-type]
+                    )
+                except ValueError:
+                    raise ResultsError(f"{path}: line {line}: not a number in {cells!r}") from None
+            return rows
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing history file") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The results dir
+
+
+class ResultsDir:
+    """One sweep's folder. Create it with :meth:`create` (run) or :meth:`open` (refine, plot)."""
+
+    def __init__(self, path: Path, spec: Spec) -> None:
+        self.path = Path(path)
+        self.spec = spec
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, spec: Spec, *, overwrite: bool = False) -> ResultsDir:
+        """Start a results dir for ``spec``, or resume it if it holds the same spec.
+
+        Raises
+        ------
+        ResultsError
+            If ``path`` is a file, or holds a different spec and ``overwrite`` is false.
+        """
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ResultsError(f"{path}: exists and is not a folder")
+        saved = path / "spec.yaml"
+        if saved.exists():
+            old_hash = _saved_hash(saved)
+            if old_hash != spec.spec_hash():
+                if not overwrite:
+                    raise ResultsError(
+                        f"{path}: holds results of a different spec (hash {old_hash}, this spec"
+                        f" {spec.spec_hash()}); use --overwrite to replace them or --out to"
+                        " write elsewhere"
+                    )
+            if overwrite:
+                cls._clear(path)
+        elif overwrite and path.exists():
+            cls._clear(path)
+        try:
+            (path / "histories").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ResultsError(f"{path}: cannot create: {e.strerror}") from None
+        results = cls(path, spec)
+        if not saved.exists():
+            write_atomic(saved, dump_spec(spec))
+        return results
+
+    @classmethod
+    def open(cls, path: Path) -> ResultsDir:
+        """Open an existing results dir read-write, rebuilding its spec from ``spec.yaml``."""
+        path = Path(path)
+        saved = path / "spec.yaml"
+        if not path.is_dir():
+            raise ResultsError(f"{path}: no such results folder")
+        if not saved.exists():
+            raise ResultsError(f"{path}: not a results folder (no spec.yaml)")
+        document, _ = load_yaml(saved)
+        spec = spec_from_resolved(document, base_dir=str(path), file=str(saved))
+        if _saved_hash(saved) != spec.spec_hash():
+            raise ResultsError(
+                f"{saved}: written by another version of lrsweep or edited by hand (hash"
+                f" {_saved_hash(saved)}, expected {spec.spec_hash()}); re-run the sweep"
+            )
+        return cls(path, spec)
+
+    @staticmethod
+    def _clear(path: Path) -> None:
+        for name in OWNED:
+            with contextlib.suppress(FileNotFoundError):
+                (path / name).unlink()
+        for name in OWNED_DIRS:
+            shutil.rmtree(path / name, ignore_errors=True)
+
+    # -- lock ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the dir's lock (pid and host); a lock left by a dead process is taken over."""
+        lock = self.path / LOCK_NAME
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        self.took_over_lock: dict[str, Any] | None = None
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(lock)
+                if holder and _alive(holder):
+                    raise LockError(
+                        f"{self.path}: in use by process {holder['pid']} on {holder['host']}"
+                        f" (lock file {lock}); wait for it or stop it"
+                    ) from None
+                self.took_over_lock = holder or {}
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            break
+        else:
+            raise LockError(f"{self.path}: cannot take the lock {lock}")
+        try:
+            self.clean_temp()
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                if _read_lock(lock) == me:
+                    lock.unlink()
+
+    def clean_temp(self) -> list[Path]:
+        """Remove temp files left by a killed writer; return what was removed."""
+        removed = []
+        for folder in (self.path, self.path / "histories", self.path / "plots"):
+            if folder.is_dir():
+                for p in folder.iterdir():
+                    if TMP_MARK in p.name:
+                        with contextlib.suppress(OSError):
+                            p.unlink()
+                            removed.append(p)
+        return removed
+
+    # -- journal -------------------------------------------------------------------------------
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path / "journal.jsonl"
+
+    def append_journal(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append records as JSON lines and fsync; a torn line from a crash is ignored later."""
+        text = "".join(json.dumps(to_json_safe(r), sort_keys=True) + "\n" for r in records)
+        if not text:
+            return
+        path = self.journal_path
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, "rb") as f:  # a torn last line gets its newline before we append
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    text = "\n" + text
+        with open(path, "a") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        """Every complete record, in order; torn or garbled lines are skipped."""
+        if not self.journal_path.exists():
+            return []
+        records = []
+        with open(self.journal_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break  # torn last line
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and "event" in record and "run_id" in record:
+                    records.append(record)
+        return records
+
+    def finished(self) -> dict[str, dict[str, Any]]:
+        """The last ``done`` record of every run whose history file exists (ok or diverged)."""
+        done: dict[str, dict[str, Any]] = {}
+        for record in self.read_journal():
+            if record["event"] == "done":
+                done[record["run_id"]] = record
+            elif record["event"] == "failed":
+                done.pop(record["run_id"], None)
+        return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
+
+    def failed(self) -> dict[str, dict[str, Any]]:
+        """Runs whose last record is ``failed``."""
+        state: dict[str, dict[str, Any]] = {}
+        for record in self.read_journal():
+            if record["event"] in ("done", "failed"):
+                state[record["run_id"]] = record
+        return {k: r for k, r in state.items() if r["event"] == "failed"}
+
+    def planned(self) -> dict[str, dict[str, Any]]:
+        """Every run ever planned here, by run_id (its round, lr, seed, budget)."""
+        return {r["run_id"]: r for r in self.read_journal() if r["event"] == "planned"}
+
+    # -- per-run files -------------------------------------------------------------------------
+
+    def history_path(self, run_id: str) -> Path:
+        return self.path / "histories" / f"{run_id}.csv"
+
+    def write_history(self, result: RunResult) -> None:
+        write_atomic(self.history_path(result.run_id), history_text(result.history))
+
+    def read_history(self, run_id: str) -> list[EpochLog]:
+        return read_history(self.history_path(run_id))
+
+    def write_runs(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+        write_atomic(self.path / "runs.csv", csv_text(columns, rows))
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        text = json.dumps(to_json_safe(summary), indent=2, allow_nan=False) + "\n"
+        write_atomic(self.path / "summary.json", text)
+
+    def read_summary(self) -> dict[str, Any]:
+        path = self.path / "summary.json"
+        try:
+            return dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise ResultsError(f"{path}: missing; run 'lrsweep run' first") from None
+        except (json.JSONDecodeError, ValueError) as e:
+            raise ResultsError(f"{path}: not valid JSON: {e}") from None
+
+
+def read_runs_csv(path: Path) -> list[dict[str, Any]]:
+    """Read ``runs.csv`` with typed columns; a clear error naming the row for a damaged file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [
+                c for c in ("run_id", "lr", "seed", "status") if c not in (reader.fieldnames or [])
+            ]
+            if missing:
+                raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                try:
+                    typed: dict[str, Any] = dict(row)
+                    for c in FLOAT_COLUMNS & row.keys():
+                        typed[c] = parse_float(row[c])
+                    for c in INT_COLUMNS & row.keys():
+                        typed[c] = int(row[c]) if row[c] != "" else -1
+                    RunStatus(typed["status"])
+                except (ValueError, TypeError):
+                    raise ResultsError(f"{path}: line {line}: malformed row {row!r}") from None
+                rows.append(typed)
+            return rows
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not UTF-8 text") from None
+
+
+def _saved_hash(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    marker = "hash: "
+    return first.split(marker, 1)[1].strip() if marker in first else ""
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) and "pid" in holder else None
+
+
+def _alive(holder: Mapping[str, Any]) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot tell for another host: assume alive
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError):
+        return True
+    return True

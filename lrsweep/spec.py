@@ -1,0 +1,539 @@
+"""The experiment spec: a strict YAML loader and the frozen pydantic models it validates into.
+
+The loader reads YAML 1.2 core-schema scalars on top of ``yaml.SafeLoader``:
+
+- ``1e-5``, ``1E-3`` and ``5e-2`` are floats (PyYAML's YAML 1.1 resolver reads them as strings);
+- only ``true``/``false`` are booleans: ``yes``, ``no``, ``on`` and ``off`` stay strings, so a
+  boolean key given ``no`` is rejected rather than guessed;
+- integers with a leading zero (``012``, YAML 1.1 octal), sexagesimal numbers (``10:00``, YAML
+  1.1 reads 600) and dates stay strings, so a numeric key given one of them is rejected;
+- anchors, aliases and merge keys (``&a``, ``*a``, ``<<:``), duplicate keys, python tags,
+  non-finite numbers (``.inf``, ``.nan``, ``1e400``), files over ``MAX_SPEC_BYTES``, nesting over
+  ``MAX_DEPTH`` levels, and more than one document are errors.
+
+Every error is one line: ``<file>[:line:col]: <dotted.key>: <rule>, got <value>[; hint]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lrsweep.errors import SpecError
+
+MAX_SPEC_BYTES = 1 << 20  # a spec is a few hundred bytes; 1 MiB is generous and reads fast
+MAX_DEPTH = 32  # the deepest real spec is 3 levels; PyYAML's composer recurses per level
+MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
+
+
+# --------------------------------------------------------------------------------------------
+# The strict loader
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core scalars, no aliases, no duplicate keys, bounded depth."""
+
+    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _LoadError(event.start_mark, f"aliases (*{event.anchor}) are not allowed")
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _LoadError(event.start_mark, f"anchors (&{anchor}) are not allowed")
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LoadError(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
+                raise _LoadError(key_node.start_mark, "merge keys (<<) are not allowed")
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise _LoadError(key_node.start_mark, f"keys must be strings, got {key!r}")
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise _LoadError(
+                    key_node.start_mark,
+                    f"duplicate key {key!r} (first given on line {first})",
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=True)
+
+    def construct_yaml_float(self, node: Any) -> float:
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _LoadError(node.start_mark, f"numbers must be finite, got {node.value!r}")
+        return value
+
+    def construct_yaml_int(self, node: Any) -> int:
+        return int(str(node.value).replace("_", ""), 0)
+
+    def construct_undefined(self, node: Any) -> Any:
+        raise _LoadError(node.start_mark, f"tag {node.tag!r} is not allowed")
+
+
+class _LoadError(Exception):
+    def __init__(self, mark: Any, problem: str) -> None:
+        super().__init__(problem)
+        self.mark = mark
+        self.problem = problem
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor(None, _StrictLoader.construct_undefined)
+for _tag in ("timestamp", "binary", "omap", "pairs", "set"):
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.construct_undefined)
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), minus octal-looking
+# leading zeros, which stay strings so that `seed: 012` is rejected instead of becoming 10 or 12.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9_]*)(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, offset) + 1
+    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def load_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], tuple[int, int]]]:
+    """Read a YAML mapping strictly; return it and the (line, col) of every key path.
+
+    Raises
+    ------
+    SpecError
+        For anything but one finite, alias-free, duplicate-free mapping document.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{name}: is a directory, expected a YAML file") from None
+    except OSError as e:
+        raise SpecError(f"{name}: cannot read: {e.strerror}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{name}: larger than {MAX_SPEC_BYTES // 1024} KiB; a spec is a few lines")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, col = _line_col(data, nul)
+        raise SpecError(f"{name}:{line}:{col}: NUL byte; expected a UTF-8 text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = _line_col(data, e.start)
+        raise SpecError(f"{name}:{line}:{col}: not UTF-8 (byte {data[e.start]:#04x})") from None
+
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None or (
+            isinstance(node, yaml.ScalarNode)
+            and node.value == ""
+            and node.tag == "tag:yaml.org,2002:null"
+        ):
+            raise SpecError(f"{name}: empty spec; expected a mapping such as 'name: my-sweep'")
+        if not isinstance(node, yaml.MappingNode):
+            kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+            raise SpecError(f"{name}: the top level must be a mapping of keys, got {kind}")
+        marks: dict[tuple[str, ...], tuple[int, int]] = {}
+        _collect_marks(node, (), marks)
+        document = loader.construct_document(node)
+    except _LoadError as e:
+        line, col = e.mark.line + 1, e.mark.column + 1
+        raise SpecError(f"{name}:{line}:{col}: {e.problem}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = (e.problem or e.context or "invalid YAML").strip()
+        if "expected a single document" in str(e):
+            problem = "more than one document; a spec is a single YAML document"
+        raise SpecError(f"{name}{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"{name}: invalid YAML: {e}") from None
+    except RecursionError:
+        raise SpecError(f"{name}: nested too deeply (over {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+    return document, marks
+
+
+def _collect_marks(
+    node: Any, prefix: tuple[str, ...], marks: dict[tuple[str, ...], tuple[int, int]]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, str(key_node.value))
+            marks[path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _collect_marks(value_node, path, marks)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = (*prefix, str(i))
+            marks[path] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _collect_marks(item, path, marks)
+
+
+# --------------------------------------------------------------------------------------------
+# The models: every key has a default and a one-line reason.
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+PositiveFloat = Field(gt=0)
+
+
+class DataSpec(_Section):
+    """Where the data comes from and how it is split."""
+
+    path: str | None = None  # a CSV with a header; relative to the spec file
+    builtin: Literal["spirals", "moons", "teacher"] | None = None  # a synthetic set instead
+    target: str | None = None  # the target column's name; default: the last column
+    task: Literal["auto", "classification", "regression"] = "auto"  # auto: from the target
+    val_fraction: float = Field(0.2, gt=0, lt=1)  # held out for the validation loss
+    standardize: bool = True  # zero mean, unit variance, fitted on the training part only
+    split_seed: int = Field(0, ge=0)  # the train/validation split's own seed
+    n_samples: int = Field(1000, ge=10, le=1_000_000)  # builtins: how many samples
+    n_features: int = Field(10, ge=1, le=10_000)  # teacher: input width
+    n_classes: int = Field(3, ge=2, le=100)  # spirals: number of arms
+    noise: float = Field(0.1, ge=0, le=10)  # builtins: noise level
+    generator_seed: int = Field(0, ge=0)  # builtins: the generator's seed
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("give exactly one of 'path' (a CSV file) or 'builtin'")
+        return self
+
+
+class ModelSpec(_Section):
+    """The MLP."""
+
+    hidden: list[int] = Field(default_factory=lambda: [64, 64], max_length=16)  # layer widths
+    activation: Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"] = "relu"
+    init: Literal["auto", "he", "xavier"] = "auto"  # auto: He for ReLU-like, Xavier otherwise
+    dtype: Literal["float32", "float64"] = "float32"  # float32 is about twice as fast
+
+    @model_validator(mode="after")
+    def _widths(self) -> ModelSpec:
+        for i, width in enumerate(self.hidden):
+            if not 1 <= width <= 65_536:
+                raise ValueError(f"hidden.{i}: must be in [1, 65536], got {width}")
+        return self
+
+
+OPTIMIZER_NAMES = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd")
+
+
+class OptimizerSpec(_Section):
+    """The update rule; keys a given optimizer does not use are ignored by it."""
+
+    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "sgd"
+    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop
+    dampening: float = Field(0.0, ge=0, le=1)  # sgd
+    nesterov: bool = False  # sgd
+    weight_decay: float | None = Field(None, ge=0)  # L2 (decoupled for adamw); None: 0, adamw 0.01
+    betas: list[float] = Field(  # adam, adamw: decay rates of the two moments
+        default_factory=lambda: [0.9, 0.999], min_length=2, max_length=2
+    )
+    eps: float | None = Field(None, gt=0)  # None: PyTorch's default for the optimizer
+    alpha: float = Field(0.99, ge=0, lt=1)  # rmsprop smoothing
+    centered: bool = False  # rmsprop
+    amsgrad: bool = False  # adam, adamw
+    lr_decay: float = Field(0.0, ge=0)  # adagrad
+    initial_accumulator_value: float = Field(0.0, ge=0)  # adagrad
+
+    @model_validator(mode="after")
+    def _betas(self) -> OptimizerSpec:
+        for i, b in enumerate(self.betas):
+            if not 0 <= b < 1:
+                raise ValueError(f"betas.{i}: must be in [0, 1), got {b}")
+        return self
+
+
+class ScheduleSpec(_Section):
+    """How the LR moves during a run; the grid's LR is the schedule's base LR."""
+
+    name: Literal["constant"] = "constant"
+
+
+class TrainSpec(_Section):
+    """The training budget and the objective the sweep minimises."""
+
+    epochs: int = Field(20, ge=1, le=100_000)  # passes over the training data
+    batch_size: int = Field(32, ge=1, le=1_000_000)  # samples per optimizer step
+    seeds: int = Field(3, ge=1, le=100)  # repeats per LR, with seeds seed, seed+1, ...
+    seed: int = Field(0, ge=0)  # the first seed
+    diverge_factor: float = Field(4.0, gt=1)  # diverged: loss above this x the initial loss
+    objective: Literal[
+        "final_val_loss", "best_val_loss", "final_train_loss", "final_val_metric", "mean_val_loss"
+    ] = "final_val_loss"
+
+
+class GridSpec(_Section):
+    """The coarse log grid of learning rates (round 0)."""
+
+    lr_min: float = Field(1e-5, gt=0)  # smallest LR, included
+    lr_max: float = Field(1.0, gt=0)  # largest LR, included
+    points_per_decade: int = Field(2, ge=1, le=1000)  # grid density
+
+    @model_validator(mode="after")
+    def _order(self) -> GridSpec:
+        if self.lr_min >= self.lr_max:
+            raise ValueError(f"lr_min: must be < lr_max, got {self.lr_min} >= {self.lr_max}")
+        return self
+
+
+class RefineSpec(_Section):
+    """Finer rounds around the best LR after round 0."""
+
+    rounds: int = Field(0, ge=0, le=10)  # 0: the coarse grid only
+    points_per_decade: int = Field(8, ge=1, le=1000)  # density inside the bracket
+
+
+class ExecutionSpec(_Section):
+    """How runs are packed; affects speed only, never the numbers."""
+
+    group_size: int | None = Field(None, ge=1, le=1024)  # LRs trained in lockstep; None: auto
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class Spec(_Section):
+    """A whole experiment."""
+
+    name: str = "sweep"  # the results dir is results/<name> unless --out is given
+    data: DataSpec = Field(default_factory=lambda: DataSpec(builtin="spirals"))
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    grid: GridSpec = Field(default_factory=GridSpec)
+    refine: RefineSpec = Field(default_factory=RefineSpec)
+    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
+
+    @model_validator(mode="after")
+    def _name(self) -> Spec:
+        if not _NAME_RE.match(self.name):
+            raise ValueError(
+                "name: must be 1-100 letters, digits, '.', '_' or '-' and start with a letter"
+                f" or digit (it names a folder), got {self.name!r}"
+            )
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec with every default filled in and the data path made absolute."""
+        document = self.model_dump(mode="json")
+        if self.data.path is not None:
+            document["data"]["path"] = str(Path(self.base_dir, self.data.path).resolve())
+        return document
+
+    def spec_hash(self) -> str:
+        """A short hash of the resolved spec: equal specs have equal hashes."""
+        return stable_hash(self.resolved())
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """A short hex digest of ``obj``'s canonical JSON (sorted keys, repr floats)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+# --------------------------------------------------------------------------------------------
+# Validation with one message listing every problem
+
+
+def _model_for(loc: Iterable[str | int]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Spec
+    for part in loc:
+        if model is None:
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    return model
+
+
+def _format_error(
+    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
+) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    kind = err["type"]
+    msg = err["msg"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_for(loc[:-1])
+        known = list(parent.model_fields) if parent else []
+        known = [k for k in known if k != "base_dir"]
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = (
+            f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(known)}"
+        )
+        text = f"{'.'.join(loc)}: unknown key{hint}"
+    elif kind == "value_error":
+        # model validators word their messages "<key>: <rule>" relative to their section
+        text = msg.removeprefix("Value error, ")
+        if loc:
+            keyed = re.match(r"^[a-z_][\w.]*: ", text) is not None
+            text = f"{'.'.join(loc)}{'.' if keyed else ': '}{text}"
+        loc = tuple(text.split(": ", 1)[0].split("."))
+    elif kind == "literal_error":
+        options = re.findall(r"'([^']*)'", msg)
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(options)}"
+        text = f"{'.'.join(loc)}: unknown {value!r}; {hint}"
+    else:
+        rule = _RULES.get(kind, msg[0].lower() + msg[1:])
+        if kind in _RULES:
+            rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
+        text = f"{'.'.join(loc)}: {rule}, got {value!r}"
+    where = ""
+    for depth in range(len(loc), 0, -1):
+        if loc[:depth] in marks:
+            where = ":{}:{}".format(*marks[loc[:depth]])
+            break
+    return f"{file}{where}: {text}"
+
+
+def _num(value: Any) -> Any:
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+_RULES = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "model_type": "must be a mapping",
+    "dict_type": "must be a mapping",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "too_long": "must have at most {max_length} items",
+    "too_short": "must have at least {min_length} items",
+    "missing": "is required",
+}
+
+
+def validate_spec(
+    document: Mapping[str, Any],
+    file: str = "<spec>",
+    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    base_dir: str = ".",
+) -> Spec:
+    """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
+    if "base_dir" in document:
+        raise SpecError(f"{file}: base_dir: unknown key; paths are relative to the spec file")
+    marks = marks or {}
+    try:
+        spec = Spec.model_validate({**document, "base_dir": base_dir})
+    except ValidationError as e:
+        lines = [_format_error(err, file, marks) for err in e.errors()]
+        raise SpecError("; ".join(lines) if len(lines) < 2 else _join(lines)) from None
+    problems = list(check_run_count(spec, file))
+    if problems:
+        raise SpecError(_join(problems))
+    return spec
+
+
+def _join(lines: list[str]) -> str:
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} problems: " + " | ".join(lines)
+
+
+def check_run_count(spec: Spec, file: str) -> Iterable[str]:
+    """Problems with the size of the plan, before anything is allocated."""
+    grid = spec.grid
+    decades = math.log10(grid.lr_max / grid.lr_min)
+    points = math.floor(decades * grid.points_per_decade + 1e-9) + 1
+    runs = points * spec.train.seeds
+    if runs > MAX_RUNS:
+        yield (
+            f"{file}: grid: plans {runs:,} runs ({points:,} LRs x {spec.train.seeds} seeds),"
+            f" over the cap of {MAX_RUNS:,}; lower grid.points_per_decade, narrow the range"
+            " or use fewer seeds"
+        )
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. Relative data paths inside it are resolved against its folder.
+
+    Raises
+    ------
+    SpecError
+        With one line per problem: file, line and column, dotted key, rule and value.
+    """
+    path = Path(path)
+    document, marks = load_yaml(path)
+    return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
+    """Rebuild a Spec from a resolved mapping (as saved in a results dir)."""
+    return validate_spec(document, file, None, base_dir=base_dir)
+
+
+def dump_spec(spec: Spec) -> str:
+    """The resolved spec as YAML text, headed by its hash."""
+    body = yaml.safe_dump(spec.resolved(), sort_keys=False, default_flow_style=None)
+    return f"# lrsweep resolved spec; hash: {spec.spec_hash()}\n{body}"

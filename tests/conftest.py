@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny specs written into tmp_path, and the hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY_SPEC = """\
+name: tiny
+data: {{builtin: moons, n_samples: 120, noise: 0.2}}
+model: {{hidden: [8]}}
+optimizer: {{name: sgd, momentum: 0.9}}
+train: {{epochs: {epochs}, batch_size: 16, seeds: {seeds}}}
+grid: {{lr_min: {lr_min}, lr_max: {lr_max}, points_per_decade: 1}}
+"""
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write a spec file into tmp_path and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_spec(write_spec):
+    """A 2-LR x 2-seed x 2-epoch spec on a synthetic set: a sweep in well under a second."""
+
+    def make(epochs: int = 2, seeds: int = 2, lr_min: str = "0.01", lr_max: str = "0.1") -> Path:
+        return write_spec(TINY_SPEC.format(epochs=epochs, seeds=seeds, lr_min=lr_min,
+                                           lr_max=lr_max))  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def seed() -> int:
+    """One seed by default; LRSWEEP_TEST_SEEDS=all runs 0-19 where a test uses it."""
+    return 0

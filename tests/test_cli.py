@@ -1,0 +1,201 @@
+"""End to end through the command line: files, columns, exit codes, resume, executors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lrsweep.cli import cli
+from lrsweep.results import RUN_COLUMNS
+from lrsweep.training import HISTORY_COLUMNS
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def without_timing(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_run_writes_every_file(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    result = invoke("run", tiny_spec(), "--out", out, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert "Recommended LR: " in result.stdout
+    rows = read_csv(out / "runs.csv")
+    assert list(rows[0]) == list(RUN_COLUMNS)
+    assert len(rows) == 4 and {r["status"] for r in rows} <= {"ok", "diverged"}
+    assert [(float(r["lr"]), int(r["seed"])) for r in rows] == [
+        (0.01, 0),
+        (0.01, 1),
+        (0.1, 0),
+        (0.1, 1),
+    ]
+    for r in rows:
+        history = read_csv(out / "histories" / f"{r['run_id']}.csv")
+        assert list(history[0]) == list(HISTORY_COLUMNS)
+        assert [int(h["epoch"]) for h in history] == [0, 1, 2]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best"]["lr"] in (0.01, 0.1) and summary["status_counts"]["ok"] >= 2
+    assert (out / "plots" / "u_curve.png").stat().st_size > 1000
+    assert (out / "plots" / "loss_vs_epoch.png").stat().st_size > 1000
+    assert (out / "spec.yaml").read_text().startswith("# lrsweep resolved spec; hash: ")
+    assert not list(out.rglob("*.tmp-*")) and not (out / ".lock").exists()
+
+
+def test_jobs_1_and_jobs_2_write_the_same_numbers(tiny_spec, tmp_path):
+    spec = tiny_spec(seeds=2, lr_min="1e-3", lr_max="1")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert invoke("run", spec, "--out", a, "--jobs", "1", "--no-plots").exit_code == 0
+    assert invoke("run", spec, "--out", b, "--jobs", "2", "--no-plots").exit_code == 0
+    assert without_timing(read_csv(a / "runs.csv")) == without_timing(read_csv(b / "runs.csv"))
+    for path in (a / "histories").iterdir():
+        assert path.read_bytes() == (b / "histories" / path.name).read_bytes()
+
+
+def test_rerun_resumes_without_training(tiny_spec, tmp_path):
+    spec, out = tiny_spec(), tmp_path / "r"
+    assert invoke("run", spec, "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    journal = (out / "journal.jsonl").read_text()
+    before = read_csv(out / "runs.csv")
+    again = invoke("run", spec, "--out", out, "--jobs", "1", "--no-plots")
+    assert again.exit_code == 0
+    assert (out / "journal.jsonl").read_text() == journal  # nothing planned or trained again
+    assert read_csv(out / "runs.csv") == before
+
+
+def test_a_changed_spec_is_refused_unless_overwrite(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    changed = tiny_spec(epochs=3)
+    result = invoke("run", changed, "--out", out, "--jobs", "1")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {out}: holds results of a different spec (hash ")
+    assert result.stderr.rstrip().endswith(
+        "use --overwrite to replace them or --out to write elsewhere"
+    )
+    result = invoke("run", changed, "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
+    assert result.exit_code == 0
+    history = read_csv(next((out / "histories").iterdir()))
+    assert [int(h["epoch"]) for h in history] == [0, 1, 2, 3]
+
+
+def test_bad_spec_gives_one_line_and_writes_nothing(write_spec, tmp_path):
+    spec = write_spec("name: x\ndata: {builtin: spirals}\ntrian: {epochs: 3}\n")
+    out = tmp_path / "r"
+    result = invoke("run", spec, "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {spec}:3:1: trian: unknown key; did you mean 'train'?\n"
+    assert not out.exists()
+
+
+def test_missing_data_file_writes_nothing(write_spec, tmp_path):
+    spec = write_spec("name: x\ndata: {path: nope.csv}\n")
+    out = tmp_path / "r"
+    result = invoke("run", spec, "--out", out)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path / 'nope.csv'}: no such file\n"
+    assert not out.exists()
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    result = invoke("run", tiny_spec(), "--out", out, "--dry-run")
+    assert result.exit_code == 0
+    assert "round 0: 2 LRs from 0.01 to 0.1 x 2 seeds = 4 runs" in result.stdout
+    assert not out.exists()
+
+
+def test_diverged_runs_are_results_and_exit_0(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    result = invoke("run", tiny_spec(lr_min="0.1", lr_max="1000"), "--out", out, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out / "runs.csv")
+    assert "diverged" in {r["status"] for r in rows}
+
+
+def test_plot_command_and_svg(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    assert not (out / "plots").exists()
+    result = invoke("plot", out, "--format", "svg")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "loss_vs_epoch.svg",
+        "u_curve.svg",
+    ]
+
+
+def test_plot_on_a_missing_or_corrupt_results_dir(tiny_spec, tmp_path):
+    result = invoke("plot", tmp_path / "nothing")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path / 'nothing'}: no such results folder\n"
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    runs = out / "runs.csv"
+    lines = runs.read_text().splitlines()
+    lines[2] = lines[2].replace(",0.01,", ",zero point one,")
+    runs.write_text("\n".join(lines) + "\n")
+    result = invoke("plot", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {runs}: line 3: malformed row ")
+
+
+def test_json_output(tiny_spec, tmp_path):
+    result = invoke("run", tiny_spec(), "--out", tmp_path / "r", "--jobs", "1", "--no-plots",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert summary["name"] == "tiny" and len(summary["table"]) == 2
+
+
+@pytest.mark.parametrize("command", ["run", "plot"])
+def test_every_command_has_help_with_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Example:" in result.stdout
+
+
+def test_version():
+    from lrsweep import __version__
+
+    assert invoke("--version").stdout == f"lrsweep, version {__version__}\n"
+
+
+def run_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+
+
+def test_library_never_loads_click_rich_or_matplotlib_until_a_plot():
+    loaded = run_python(
+        "import sys, lrsweep.sweep, lrsweep.spec, lrsweep.executors;"
+        "print(sorted(m for m in ('click', 'rich', 'matplotlib') if m in sys.modules))"
+    )
+    assert loaded == "[]"
+
+
+def test_help_does_not_import_matplotlib_or_numpy():
+    loaded = run_python(
+        "import sys; from click.testing import CliRunner; from lrsweep.cli import cli;"
+        "CliRunner().invoke(cli, ['--help']); CliRunner().invoke(cli, ['run', '--help']);"
+        "print(sorted(m for m in ('matplotlib', 'numpy', 'pydantic') if m in sys.modules))"
+    )
+    assert loaded == "[]"
+
+
+def test_python_dash_m_works():
+    out = subprocess.run([sys.executable, "-m", "lrsweep", "--help"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "Usage: lrsweep" in out

@@ -1,0 +1,100 @@
+"""Lockstep training: members match solo runs, divergence is a result, epoch 0 is untrained."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrsweep.grid import Group, plan_runs
+from lrsweep.spec import validate_spec
+from lrsweep.sweep import load_data
+from lrsweep.training import RunStatus, train_group
+
+
+def make_spec(**sections):
+    document = {
+        "name": "t",
+        "data": {"builtin": "spirals", "n_samples": 300, "noise": 0.1},
+        "model": {"hidden": [16, 16]},
+        "optimizer": {"name": "sgd", "momentum": 0.9},
+        "train": {"epochs": 3, "batch_size": 32, "seeds": 1},
+    }
+    for key, value in sections.items():
+        document[key] = {**document.get(key, {}), **value}
+    return validate_spec(document)
+
+
+def group_of(spec, lrs, seed=0):
+    runs = plan_runs(spec, lrs, 0)
+    return Group(spec, seed, spec.train.epochs, 1.0, tuple(r for r in runs if r.seed == seed))
+
+
+def test_member_of_a_group_of_8_matches_the_run_alone():
+    spec = make_spec()
+    data = load_data(spec)
+    lrs = np.logspace(-3, -1, 8)
+    together = train_group(group_of(spec, lrs), data)
+    for k, lr in enumerate(lrs):
+        alone = train_group(group_of(spec, [lr]), data)[0]
+        for a, b in zip(together[k].history, alone.history, strict=True):
+            np.testing.assert_allclose(
+                [a.train_loss, a.val_loss, a.val_metric], [b.train_loss, b.val_loss, b.val_metric],
+                rtol=1e-4, atol=1e-6,
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad", "adamw"])
+def test_same_group_twice_is_bit_identical(optimizer):
+    spec = make_spec(optimizer={"name": optimizer, "momentum": 0.0})
+    data = load_data(spec)
+    first = train_group(group_of(spec, [1e-3, 1e-2]), data)
+    second = train_group(group_of(spec, [1e-3, 1e-2]), data)
+    assert [r.history for r in first] == [r.history for r in second]
+
+
+def test_epoch_zero_is_before_training_and_shared_by_members():
+    spec = make_spec()
+    data = load_data(spec)
+    results = train_group(group_of(spec, [1e-3, 1e-2, 1e-1]), data)
+    zero = {(r.history[0].epoch, r.history[0].step, r.history[0].val_loss) for r in results}
+    assert len(zero) == 1 and next(iter(zero))[:2] == (0, 0)
+    assert math.isclose(results[0].history[0].val_loss, math.log(3), rel_tol=0.3)
+    for r in results:
+        assert [h.epoch for h in r.history] == [0, 1, 2, 3]
+        assert r.status is RunStatus.OK and r.epochs_done == 3
+        steps = [h.step for h in r.history]
+        assert steps == [0, 8, 16, 24]  # 240 training samples / 32 per batch = 8 steps
+
+
+def test_a_diverging_member_is_frozen_and_the_others_go_on():
+    spec = make_spec(train={"epochs": 4})
+    data = load_data(spec)
+    results = train_group(group_of(spec, [1e-2, 1e3]), data)
+    ok, blown = results
+    assert ok.status is RunStatus.OK and len(ok.history) == 5
+    assert blown.status is RunStatus.DIVERGED
+    assert blown.epochs_done < 4 and len(blown.history) >= 2  # epoch 0 and the stopping row
+    last = blown.history[-1].train_loss
+    assert (
+        not math.isfinite(last) or last > spec.train.diverge_factor * blown.history[0].train_loss
+    )
+    alone = train_group(group_of(spec, [1e-2]), data)[0]
+    assert alone.history == ok.history  # dropping a member does not disturb the others
+
+
+def test_regression_reports_r2():
+    spec = make_spec(data={"builtin": "teacher", "n_samples": 400, "noise": 0.05,
+                           "n_classes": 3})  # fmt: skip
+    data = load_data(spec)
+    result = train_group(group_of(spec, [3e-2]), data)[0]
+    assert result.status is RunStatus.OK
+    assert result.history[-1].val_metric > result.history[0].val_metric
+    assert result.history[-1].val_loss < result.history[0].val_loss
+
+
+def test_float64_runs():
+    spec = make_spec(model={"dtype": "float64"})
+    result = train_group(group_of(spec, [1e-2]), load_data(spec))[0]
+    assert result.status is RunStatus.OK
