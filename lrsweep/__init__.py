@@ -24,6 +24,7 @@ _EXPORTS = {
     "run_sweep": "lrsweep.sweep",
     "plan_sweep": "lrsweep.sweep",
     "plot_results": "lrsweep.sweep",
+    "refine": "lrsweep.sweep",
     "make_executor": "lrsweep.executors",
     "SerialExecutor": "lrsweep.executors",
     "ProcessExecutor": "lrsweep.executors",

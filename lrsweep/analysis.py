@@ -51,8 +51,51 @@ def score(value: float, objective: str) -> float:
     return -value if objective in MAXIMISED else value
 
 
-def run_row(run: Mapping[str, Any], result: RunResult, objective: str) -> dict[str, Any]:
-    """The ``runs.csv`` row of a finished run."""
+def initial_objective(history: Sequence[EpochLog], objective: str) -> float:
+    """The objective's value before training (epoch 0): the sensitivity score's cap."""
+    if not history or history[0].epoch != 0:
+        return math.nan
+    h = history[0]
+    if objective == "final_train_loss":
+        return h.train_loss
+    return h.val_metric if objective in MAXIMISED else h.val_loss
+
+
+def label_run(
+    history: Sequence[EpochLog],
+    status: str,
+    *,
+    window: int = 5,
+    oscillation: float = 0.1,
+    plateau: float = 0.05,
+) -> str:
+    """``diverged``, ``failed``, ``plateau``, ``oscillating`` or ``ok``.
+
+    - ``plateau``: the final training loss is within ``plateau`` (relative) of the initial one.
+    - ``oscillating``: over the last ``window`` epochs the training loss both rose and fell by
+      more than ``oscillation`` x its mean over that window.
+    """
+    if status != RunStatus.OK.value:
+        return status
+    losses = np.array([h.train_loss for h in history])
+    if len(losses) < 2 or not np.isfinite(losses).all():
+        return status
+    if losses[-1] >= (1 - plateau) * losses[0]:
+        return "plateau"
+    recent = losses[-window:]
+    moves = np.diff(recent) / max(float(np.mean(recent)), 1e-12)
+    if len(moves) and moves.max() > oscillation and moves.min() < -oscillation:
+        return "oscillating"
+    return "ok"
+
+
+def run_row(
+    run: Mapping[str, Any],
+    result: RunResult,
+    objective: str,
+    labels: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``runs.csv`` row of a finished run (``run`` holds its round, budget, lr, seed)."""
     trained = [h for h in result.history if h.epoch > 0]
     last = result.history[-1] if result.history else None
     val_losses = [h.val_loss for h in trained if math.isfinite(h.val_loss)]
@@ -66,10 +109,12 @@ def run_row(run: Mapping[str, Any], result: RunResult, objective: str) -> dict[s
         "run_id": result.run_id,
         "round": run["round"],
         "budget": run["budget"],
+        "combo": run.get("combo", "all"),
+        **run.get("axes", {}),
         "lr": float(run["lr"]),
         "seed": run["seed"],
         "status": status,
-        "label": status,
+        "label": label_run(result.history, status, **(labels or {})),
         "epochs_done": result.epochs_done,
         "final_train_loss": last.train_loss if last else math.nan,
         "final_val_loss": last.val_loss if last else math.nan,
@@ -77,6 +122,7 @@ def run_row(run: Mapping[str, Any], result: RunResult, objective: str) -> dict[s
         "best_epoch": best_epoch,
         "final_val_metric": last.val_metric if last else math.nan,
         "objective": run_objective(result.history, objective, status),
+        "initial_objective": initial_objective(result.history, objective),
         "seconds": round(result.seconds, 6),
         "message": result.message,
     }
@@ -159,71 +205,240 @@ def status_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], objective: str) -> dict[str, Any]:
-    """The answer as data: the per-LR table, the best LR with its bracket, the counts."""
+def interpolated_optimum(points: Sequence[LRPoint], best: Best) -> float | None:
+    """The vertex of a parabola in log10(LR) through the best LR and its two neighbours.
+
+    None at a grid edge, where a neighbour did not finish, or where the parabola opens down;
+    otherwise clipped to the bracket.
+    """
+    i = best.index
+    if best.edge is not None or i == 0 or i >= len(points) - 1:
+        return None
+    trio = points[i - 1 : i + 2]
+    if not all(math.isfinite(p.score) for p in trio):
+        return None
+    x = np.log10([p.lr for p in trio])
+    y = np.array([p.score for p in trio])
+    a, b, _ = np.polyfit(x, y, 2)
+    if a <= 0:
+        return None
+    vertex = float(np.clip(-b / (2 * a), x[0], x[2]))
+    return float(10**vertex)
+
+
+def good_band(points: Sequence[LRPoint], best: Best, tolerance: float) -> tuple[float, float]:
+    """The contiguous LR range around the best whose mean objective is within ``tolerance``.
+
+    "Within" is relative to the best's magnitude: score <= best + tolerance x |best|.
+    """
+    limit = best.mean if math.isfinite(best.mean) else 0.0
+    threshold = points[best.index].score + tolerance * abs(limit)
+    lo = hi = best.index
+    while lo > 0 and points[lo - 1].score <= threshold:
+        lo -= 1
+    while hi < len(points) - 1 and points[hi + 1].score <= threshold:
+        hi += 1
+    return points[lo].lr, points[hi].lr
+
+
+def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str) -> float | None:
+    """How much the LR matters, in [0, 1]: the mean over the grid of how much worse than the
+    best each LR does, as a fraction of (initial objective - best); capped at the initial
+    objective, which is also what a diverged LR counts as. 0: any LR on the grid is as good as
+    the best; 1: only the best LR learns anything."""
+    best = best_lr(points)
+    cap = score(initial, objective)
+    if best is None or not math.isfinite(cap):
+        return None
+    span = cap - points[best.index].score
+    if span <= 0:
+        return None
+    worse = [min(max(p.score - points[best.index].score, 0.0), span) for p in points]
+    return float(np.mean(worse) / span)
+
+
+def curve_summary(
+    rows: Sequence[Mapping[str, Any]],
+    objective: str,
+    tolerance: float,
+    round0_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The answer for one curve (one combination, one budget)."""
     points = aggregate(rows, objective)
     best = best_lr(points)
-    return {
-        "objective": objective,
-        "direction": "max" if objective in MAXIMISED else "min",
-        "best": None
-        if best is None
-        else {
-            "lr": best.lr,
-            "objective_mean": best.mean,
-            "objective_std": best.std,
-            "bracket": [best.low, best.high],
-            "edge": best.edge,
-        },
+    initial = [
+        float(r["initial_objective"]) for r in rows
+        if math.isfinite(float(r.get("initial_objective", math.nan)))
+    ]  # fmt: skip
+    initial_value = float(np.median(initial)) if initial else math.nan
+    sens_points = aggregate(round0_rows, objective) if round0_rows else points
+    out: dict[str, Any] = {
+        "best": None,
+        "interpolated_lr": None,
+        "good_band": None,
+        "good_band_decades": None,
         "largest_stable_lr": largest_stable_lr(points),
+        "sensitivity": sensitivity_score(sens_points, initial_value, objective),
+        "initial_objective": initial_value,
         "status_counts": status_counts(rows),
-        "n_runs": len(rows),
+        "labels": label_counts(rows),
         "table": [
-            {
-                "lr": p.lr,
-                "n_runs": p.n_runs,
-                "n_ok": p.n_ok,
-                "n_diverged": p.n_diverged,
-                "n_failed": p.n_failed,
-                "mean": p.mean,
-                "std": p.std,
-            }
+            {"lr": p.lr, "n_runs": p.n_runs, "n_ok": p.n_ok, "n_diverged": p.n_diverged,
+             "n_failed": p.n_failed, "mean": p.mean, "std": p.std}
             for p in points
         ],
+    }  # fmt: skip
+    if best is not None:
+        lo, hi = good_band(points, best, tolerance)
+        out["best"] = {
+            "lr": best.lr, "objective_mean": best.mean, "objective_std": best.std,
+            "bracket": [best.low, best.high], "edge": best.edge,
+        }  # fmt: skip
+        out["interpolated_lr"] = interpolated_optimum(points, best)
+        out["good_band"] = [lo, hi]
+        out["good_band_decades"] = float(math.log10(hi / lo))
+    return out
+
+
+def label_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many runs carry each label."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row["label"])] = counts.get(str(row["label"]), 0) + 1
+    return counts
+
+
+def summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows an answer is read from: full-budget runs when there are any."""
+    full = [r for r in rows if r["budget"] == "full"]
+    return full or list(rows)
+
+
+def scaling_slope(xs: Sequence[float], lrs: Sequence[float]) -> float | None:
+    """Least-squares slope of log(best LR) against log(x); None with fewer than 2 points."""
+    if len(xs) < 2 or len(set(xs)) < 2:
+        return None
+    slope, _ = np.polyfit(np.log(xs), np.log(lrs), 1)
+    return float(slope)
+
+
+def axis_number(key: str, value: Any) -> float:
+    """A numeric axis value: widths use the widest hidden layer."""
+    if key == "model.hidden":
+        return float(max(value)) if value else 0.0
+    return float(value)
+
+
+def summarize(
+    rows: Sequence[Mapping[str, Any]],
+    objective: str,
+    *,
+    combos: Sequence[tuple[tuple[str, Any], ...]] = ((),),
+    labels: Sequence[str] = ("all",),
+    tolerance: float = 0.05,
+) -> dict[str, Any]:
+    """The answer as data: one summary per combination, the overall best, scaling slopes."""
+    per_combo = []
+    for combo, label in zip(combos, labels, strict=True):
+        mine = [r for r in rows if r.get("combo", "all") == label]
+        round0 = [r for r in mine if int(r["round"]) == 0]
+        curve = curve_summary(summary_rows(mine), objective, tolerance, round0)
+        per_combo.append({"combo": dict(combo), "label": label, **curve})
+    usable = [c for c in per_combo if c["best"] is not None]
+    sign = -1.0 if objective in MAXIMISED else 1.0
+    overall = min(usable, key=lambda c: sign * c["best"]["objective_mean"], default=None)
+    summary: dict[str, Any] = {
+        "objective": objective,
+        "direction": "max" if objective in MAXIMISED else "min",
+        "n_runs": len(rows),
+        "status_counts": status_counts(rows),
+        "best_combo": None if overall is None else overall["label"],
+        **{k: v for k, v in (overall or per_combo[0]).items() if k not in ("combo", "label")},
+        "combos": per_combo if len(per_combo) > 1 else [],
+        "scaling": {},
     }
+    summary["status_counts"] = status_counts(rows)
+    for key in ("train.batch_size", "model.hidden"):
+        if len(combos[0]) == 1 and combos[0][0][0] == key:  # the only axis
+            pts = [(axis_number(key, c["combo"][key]), c["best"]["lr"]) for c in usable]
+            slope = scaling_slope([p[0] for p in pts], [p[1] for p in pts])
+            summary["scaling"][key] = {"slope": slope, "points": pts}
+    return summary
 
 
 class UCurve(NamedTuple):
-    """What a U-curve plot draws."""
+    """What a U-curve plot draws for one curve (one combination)."""
 
-    lrs: np.ndarray  # every LR with at least one OK seed
+    label: str
+    lrs: np.ndarray  # LRs where every finished seed is OK: the mean line
     mean: np.ndarray
     low: np.ndarray  # mean - std
     high: np.ndarray  # mean + std
     seed_lrs: np.ndarray  # one point per OK run
     seed_values: np.ndarray
+    seed_rounds: np.ndarray  # the round each OK run was planned in (0 = coarse grid)
     diverged_lrs: np.ndarray  # one point per diverged run
     best_lr: float | None
     best_value: float | None
+    interpolated_lr: float | None
+    band: tuple[float, float] | None
     objective: str
 
 
-def u_curve(rows: Sequence[Mapping[str, Any]], objective: str) -> UCurve:
-    """The U-curve's data from the runs' rows."""
+def u_curve(
+    rows: Sequence[Mapping[str, Any]], objective: str, label: str = "all",
+    tolerance: float = 0.05,
+) -> UCurve:
+    """The U-curve's data from one curve's rows (the full-budget ones when there are any)."""
+    rows = summary_rows(rows)
     points = aggregate(rows, objective)
-    ok = [p for p in points if p.n_ok]
+    clean = [p for p in points if p.n_ok and not p.n_diverged]
     best = best_lr(points)
-    seed_pts = [(p.lr, v) for p in points for v in p.values]
+    ok_rows = [
+        r for r in rows
+        if r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"]))
+    ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
     return UCurve(
-        lrs=np.array([p.lr for p in ok]),
-        mean=np.array([p.mean for p in ok]),
-        low=np.array([p.mean - p.std for p in ok]),
-        high=np.array([p.mean + p.std for p in ok]),
-        seed_lrs=np.array([a for a, _ in seed_pts]),
-        seed_values=np.array([b for _, b in seed_pts]),
+        label=label,
+        lrs=np.array([p.lr for p in clean]),
+        mean=np.array([p.mean for p in clean]),
+        low=np.array([p.mean - p.std for p in clean]),
+        high=np.array([p.mean + p.std for p in clean]),
+        seed_lrs=np.array([float(r["lr"]) for r in ok_rows]),
+        seed_values=np.array([float(r["objective"]) for r in ok_rows]),
+        seed_rounds=np.array([int(r["round"]) for r in ok_rows], dtype=int),
         diverged_lrs=np.array(sorted(diverged)),
         best_lr=None if best is None else best.lr,
         best_value=None if best is None else best.mean,
+        interpolated_lr=None if best is None else interpolated_optimum(points, best),
+        band=None if best is None else good_band(points, best, tolerance),
         objective=objective,
     )
+
+
+class Heatmap(NamedTuple):
+    """Mean objective over a grid of LR (columns) x one numeric axis (rows)."""
+
+    axis: str
+    lrs: np.ndarray
+    values: np.ndarray  # the axis values, one per row
+    grid: np.ndarray  # (len(values), len(lrs)); NaN where no seed finished OK
+    objective: str
+
+
+def heatmap(
+    rows: Sequence[Mapping[str, Any]], axis: str, combos: Sequence[tuple[tuple[str, Any], ...]],
+    labels: Sequence[str], objective: str,
+) -> Heatmap:
+    """The round-0 objective of every (axis value, LR) pair of a one-axis sweep."""
+    round0 = [r for r in rows if int(r["round"]) == 0]
+    lrs = np.array(sorted({float(r["lr"]) for r in round0}))
+    values = np.array([axis_number(axis, dict(c)[axis]) for c in combos])
+    grid = np.full((len(combos), len(lrs)), np.nan)
+    for i, label in enumerate(labels):
+        for p in aggregate([r for r in round0 if r.get("combo") == label], objective):
+            if p.n_ok and not p.n_diverged:
+                grid[i, int(np.searchsorted(lrs, p.lr))] = p.mean
+    order = np.argsort(values)
+    return Heatmap(axis, lrs, values[order], grid[order], objective)

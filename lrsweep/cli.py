@@ -181,6 +181,58 @@ def plot(results_dir: Path, formats: tuple[str, ...]) -> None:
         click.echo(str(path))
 
 
+@cli.command()
+@click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refine rounds to add [default: the spec's refine.rounds, or 1].",
+)
+@click.option(
+    "--points-per-decade",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Density inside the first bracket [default: the spec's].",
+)
+@jobs_option
+@click.option("--no-plots", is_flag=True, help="Do not redraw the plots at the end.")
+@format_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def refine(
+    results_dir: Path,
+    rounds: int | None,
+    points_per_decade: int | None,
+    jobs: int | None,
+    no_plots: bool,
+    formats: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Zoom into the best LR bracket of RESULTS: finer LRs, reusing every finished run.
+
+    Finishes any interrupted round first. At a grid edge it extends the grid instead, and it
+    stops once the best LR's neighbours are within a factor of 2.
+
+    \b
+    Example:
+        lrsweep refine results/digits-sgd --rounds 2
+    """
+    import lrsweep
+
+    with user_errors():
+        resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
+        with interruptible(resume), lrsweep.make_executor(jobs) as executor, _progress() as on_run:
+            summary = lrsweep.refine(
+                results_dir,
+                rounds=rounds,
+                executor=executor,
+                points_per_decade=points_per_decade,
+                on_run=on_run,
+            )
+        plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
+    _report(summary, results_dir, plots, as_json)
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
     """A live bar on a terminal (stderr); one plain line per finished run otherwise."""
@@ -243,40 +295,28 @@ def _print_plan(plan: Any, out: Path) -> None:
 
 
 def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:
+    """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
     counts = summary["status_counts"]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        from rich.table import Table
-
         console = _console()
-        table = Table(title=f"{summary['name']}: {summary['objective']} by learning rate")
-        for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
-            table.add_column(col, justify="right")
-        best = summary["best"]
-        for row in summary["table"]:
-            style = "bold green" if best and row["lr"] == best["lr"] else None
-            table.add_row(
-                f"{row['lr']:.4g}",
-                _fmt(row["mean"]),
-                _fmt(row["std"]),
-                str(row["n_ok"]),
-                str(row["n_diverged"]),
-                str(row["n_failed"]),
-                style=style,
-            )
-        console.print(table)
-        if best:
-            edge = f" (on the grid's {best['edge']} edge: widen the grid)" if best["edge"] else ""
-            console.print(
-                f"Recommended LR: {best['lr']:.4g}  ({summary['objective']}"
-                f" {_fmt(best['objective_mean'])} ± {_fmt(best['objective_std'])},"
-                f" bracket {best['bracket'][0]:.3g}-{best['bracket'][1]:.3g}){edge}"
-            )
-        else:
-            console.print("No recommended LR: every run diverged or failed.")
+        curves = summary["combos"] or [{**summary, "label": summary["name"]}]
+        for curve in curves:
+            console.print(_curve_table(curve, summary["objective"]))
+            if summary["combos"]:
+                console.print(_answer_line(curve, summary["objective"], prefix=curve["label"]))
+        for note in summary.get("notes", []):
+            console.print(f"[dim]{note}[/dim]")
+        for key, fit in summary.get("scaling", {}).items():
+            if fit["slope"] is not None:
+                console.print(
+                    f"Best LR scales as {key}^{fit['slope']:.2f}"
+                    " (1: linear scaling rule, 0.5: square-root rule)"
+                )
+        console.print(_answer_line(summary, summary["objective"], prefix="Recommended LR"))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             f" {counts['failed']} failed)"
@@ -288,6 +328,47 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             f"{counts['failed']} runs failed; run the same command again to retry them", err=True
         )
         sys.exit(EXIT_FAILED_RUNS)
+
+
+def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{curve['label']}: {objective} by learning rate")
+    for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
+        table.add_column(col, justify="right")
+    best = curve["best"]
+    band = curve.get("good_band") or [math.inf, -math.inf]
+    for row in curve["table"]:
+        style = "bold green" if best and row["lr"] == best["lr"] else None
+        if style is None and band[0] <= row["lr"] <= band[1]:
+            style = "green"
+        table.add_row(
+            f"{row['lr']:.4g}", _fmt(row["mean"]), _fmt(row["std"]), str(row["n_ok"]),
+            str(row["n_diverged"]), str(row["n_failed"]), style=style,
+        )  # fmt: skip
+    return table
+
+
+def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
+    best = curve["best"]
+    if not best:
+        return f"{prefix}: none; every run diverged or failed"
+    parts = [
+        f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
+        f" ± {_fmt(best['objective_std'])})"
+    ]
+    if best["edge"]:
+        parts.append(f"on the grid's {best['edge']} edge: widen the grid or refine")
+    if curve.get("interpolated_lr"):
+        parts.append(f"interpolated optimum {curve['interpolated_lr']:.3g}")
+    if curve.get("good_band"):
+        lo, hi = curve["good_band"]
+        parts.append(f"good band {lo:.3g}-{hi:.3g} ({curve['good_band_decades']:.2f} decades)")
+    if curve.get("largest_stable_lr"):
+        parts.append(f"largest stable LR {curve['largest_stable_lr']:.3g}")
+    if curve.get("sensitivity") is not None:
+        parts.append(f"sensitivity {curve['sensitivity']:.2f}")
+    return "; ".join(parts)
 
 
 def main() -> None:

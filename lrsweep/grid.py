@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.spec import Spec, stable_hash
+from lrsweep.spec import Spec, apply_combo, stable_hash
 
 LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
 LOCKSTEP_MAX_GROUP = 8  # members per group; two groups of 8 beat one of 16 on 2 cores
@@ -48,6 +48,24 @@ def canonical_lr(lr: float) -> float:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How much training a run gets: ``full`` or a cheaper ``coarse`` round 0."""
+
+    epochs: int
+    subsample: float  # fraction of the training part used (1.0 = all)
+    label: str  # "full" or "coarse"
+
+
+def budgets(spec: Spec) -> tuple[Budget, Budget]:
+    """Round 0's budget and the refine rounds' (full) budget; equal without ``coarse:``."""
+    full = Budget(spec.train.epochs, 1.0, "full")
+    epochs = spec.coarse.epochs or spec.train.epochs
+    if epochs == full.epochs and spec.coarse.subsample == 1.0:
+        return full, full
+    return Budget(epochs, spec.coarse.subsample, "coarse"), full
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One planned run: its settings' key, the LR, the seed and the budget it trains with."""
 
@@ -58,11 +76,7 @@ class RunSpec:
     epochs: int
     subsample: float  # fraction of the training part used (1.0 = all)
     combo: tuple[tuple[str, Any], ...] = ()  # the `vary` axes' values, in spec order
-
-    @property
-    def budget(self) -> str:
-        """``full`` or ``coarse`` (fewer epochs or a subsample)."""
-        return "full" if self.subsample == 1.0 else f"subsample={self.subsample:g}"
+    budget: str = "full"
 
 
 @dataclass(frozen=True)
@@ -112,16 +126,21 @@ def plan_runs(
     lrs: Iterable[float],
     round_: int,
     *,
-    epochs: int | None = None,
-    subsample: float = 1.0,
+    budget: Budget | None = None,
+    combo: tuple[tuple[str, Any], ...] = (),
 ) -> list[RunSpec]:
-    """Every (lr, seed) run of ``lrs`` under ``spec``, sorted by LR then seed."""
-    epochs = spec.train.epochs if epochs is None else epochs
+    """Every (lr, seed) run of ``lrs`` under ``spec`` with ``combo`` applied, by LR then seed."""
+    budget = budget or Budget(spec.train.epochs, 1.0, "full")
+    combo_spec = apply_combo(spec, combo) if combo else spec
     runs = []
     for lr in sorted({canonical_lr(x) for x in lrs}):
         for seed in seeds_of(spec):
-            run_id = run_id_for(spec, lr, seed, epochs, subsample)
-            runs.append(RunSpec(run_id, round_, lr, seed, epochs, subsample))
+            run_id = run_id_for(combo_spec, lr, seed, budget.epochs, budget.subsample)
+            runs.append(
+                RunSpec(
+                    run_id, round_, lr, seed, budget.epochs, budget.subsample, combo, budget.label
+                )
+            )
     return runs
 
 
@@ -159,7 +178,7 @@ def make_groups(
     for run in runs:
         by_key.setdefault((run.seed, run.epochs, run.subsample), []).append(run)
     groups = []
-    for (seed, epochs, subsample), members in sorted(by_key.items()):
+    for (seed, epochs, subsample), members in sorted(by_key.items(), key=lambda kv: kv[0]):
         members.sort(key=lambda r: r.lr)
         size = group_size_for(spec, len(members), n_features, n_outputs)
         chunks = math.ceil(len(members) / size)
@@ -167,3 +186,69 @@ def make_groups(
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             groups.append(Group(spec, seed, epochs, subsample, tuple(members[lo:hi])))
     return groups
+
+
+class RefineStep(NamedTuple):
+    """What one refine round does for one curve: new LRs, and why."""
+
+    lrs: tuple[float, ...]  # LRs to train (some may exist already: they are not re-trained)
+    action: str  # "refine", "extend_low", "extend_high", "converged", "no_usable_lr"
+    note: str
+
+
+def refine_grid(
+    lrs: Sequence[float],
+    scores: Sequence[float],
+    points_per_decade: int,
+    *,
+    extend_points_per_decade: int = 2,
+    stop_ratio: float = 2.0,
+) -> RefineStep:
+    """Plan the next LRs around the best of ``lrs`` (``scores`` to minimise, inf = unusable).
+
+    - Bracket the best LR between its grid neighbours and return a log grid of
+      ``points_per_decade`` from one neighbour to the other: the ends are included (so a
+      coarse round's bracket is re-run at the full budget) and every new point lies strictly
+      inside the bracket.
+    - If the best LR is on the grid's edge, extend past that edge by one decade instead.
+    - If both neighbours are within ``stop_ratio`` of the best, finer LRs would not change
+      results that matter: return no LRs ("converged").
+    """
+    order = np.argsort(lrs)
+    grid = np.asarray(lrs, dtype=float)[order]
+    ranked = np.asarray(scores, dtype=float)[order]
+    if not np.isfinite(ranked).any():
+        return RefineStep((), "no_usable_lr", "no LR finished without diverging")
+    i = int(np.argmin(ranked))
+    best = grid[i]
+    if (i == 0 and len(grid) > 1) or len(grid) == 1:
+        new = log_grid(best / 10, best, extend_points_per_decade)[:-1]
+        return RefineStep(
+            tuple(float(x) for x in new),
+            "extend_low",
+            f"best LR {best:.3g} is on the grid's low edge: extended the grid down to"
+            f" {best / 10:.3g}",
+        )
+    if i == len(grid) - 1:
+        new = log_grid(best, best * 10, extend_points_per_decade)[1:]
+        return RefineStep(
+            tuple(float(x) for x in new),
+            "extend_high",
+            f"best LR {best:.3g} is on the grid's high edge: extended the grid up to"
+            f" {best * 10:.3g}",
+        )
+    low, high = grid[i - 1], grid[i + 1]
+    if high / best <= stop_ratio * (1 + 1e-9) and best / low <= stop_ratio * (1 + 1e-9):
+        return RefineStep(
+            (),
+            "converged",
+            f"best LR {best:.3g}: neighbours {low:.3g} and {high:.3g} are within a factor of"
+            f" {stop_ratio:g}; finer LRs would not change the answer",
+        )
+    new = log_grid(low, high, points_per_decade)
+    return RefineStep(
+        tuple(float(x) for x in new),
+        "refine",
+        f"best LR {best:.3g}: refined between {low:.3g} and {high:.3g} at"
+        f" {points_per_decade} points per decade",
+    )

@@ -25,8 +25,9 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from lrsweep.analysis import UCurve, u_curve
+from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
 from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
+from lrsweep.spec import NUMERIC_AXES, combo_label
 from lrsweep.training import EpochLog, RunStatus
 
 OBJECTIVE_LABELS = {
@@ -48,48 +49,86 @@ def _figure(ax: Axes | None, size: tuple[float, float] = (7.0, 4.5)) -> tuple[Fi
     return fig, fig.add_subplot()
 
 
-def plot_u_curve(curve: UCurve, ax: Axes | None = None, title: str = "") -> Figure:
-    """Objective against LR (log axis): mean over seeds with a ±1 std band, each seed's
-    points, diverged runs as red crosses along the top, and the best LR marked."""
+ROUND_MARKERS = ("o", "s", "^", "D", "v", "P")  # round 0 (coarse grid), refine rounds 1, 2, ...
+
+
+def plot_u_curve(
+    curves: UCurve | Sequence[UCurve], ax: Axes | None = None, title: str = ""
+) -> Figure:
+    """Objective against LR (log axis), one curve per combination.
+
+    Each curve: the mean over seeds (drawn through LRs where no seed diverged) with a ±1 std
+    band, each seed's point with a marker per round (circle: coarse grid, square: refine 1,
+    ...), diverged runs as crosses along the top, the best LR as a star, the interpolated
+    optimum as a dotted line, and the good band shaded (one curve only, to stay readable).
+    """
+    if isinstance(curves, UCurve):
+        curves = [curves]
     fig, ax = _figure(ax)
     ax.set_xscale("log")
-    if len(curve.lrs):
-        ax.fill_between(
-            curve.lrs, curve.low, curve.high, alpha=0.2, color="C0", label="±1 std over seeds"
-        )
-        ax.plot(curve.lrs, curve.mean, "-o", color="C0", ms=4, label="mean over seeds")
-        ax.plot(
-            curve.seed_lrs, curve.seed_values, ".", color="C0", alpha=0.4, ms=5, label="one seed"
-        )
-    if len(curve.diverged_lrs):
-        finite = curve.high[np.isfinite(curve.high)] if len(curve.high) else curve.high
-        top = float(np.max(finite)) if len(finite) else 1.0
-        ax.plot(
-            curve.diverged_lrs,
-            np.full(len(curve.diverged_lrs), top),
-            "x",
-            color="C3",
-            ms=8,
-            mew=2,
-            label="diverged",
-            clip_on=False,
-        )
-    if curve.best_lr is not None and curve.best_value is not None:
-        ax.axvline(curve.best_lr, color="C2", lw=1, ls="--")
-        ax.plot(
-            [curve.best_lr],
-            [curve.best_value],
-            "*",
-            color="C2",
-            ms=14,
-            label=f"best LR {curve.best_lr:.3g}",
-        )
+    single = len(curves) == 1
+    tops = [np.nanmax(np.concatenate([c.high, c.seed_values])) for c in curves
+            if len(c.high) + len(c.seed_values)]  # fmt: skip
+    top = float(max((t for t in tops if np.isfinite(t)), default=1.0))
+    for i, curve in enumerate(curves):
+        color = f"C{i % 10}"
+        name = "mean over seeds" if single else curve.label
+        if single and curve.band is not None and curve.band[1] > curve.band[0]:
+            ax.axvspan(*curve.band, color="C2", alpha=0.12, label="good band")
+        if len(curve.lrs):
+            if len(curve.lrs) > 1:
+                ax.fill_between(curve.lrs, curve.low, curve.high, alpha=0.15, color=color)
+            ax.plot(curve.lrs, curve.mean, "-", color=color, lw=1.6, label=name)
+        for r in sorted(set(curve.seed_rounds.tolist())):
+            at = curve.seed_rounds == r
+            what = "coarse grid" if r == 0 else f"refine round {r}"
+            ax.plot(
+                curve.seed_lrs[at], curve.seed_values[at], ROUND_MARKERS[r % len(ROUND_MARKERS)],
+                color=color, alpha=0.5, ms=4, label=f"one seed, {what}" if single else None,
+            )  # fmt: skip
+        if len(curve.diverged_lrs):
+            ax.plot(
+                curve.diverged_lrs, np.full(len(curve.diverged_lrs), top), "x",
+                color="C3" if single else color, ms=8, mew=2, clip_on=False,
+                label="diverged" if single or i == 0 else None,
+            )  # fmt: skip
+        if curve.best_lr is not None and curve.best_value is not None:
+            ax.plot([curve.best_lr], [curve.best_value], "*", color="C2" if single else color,
+                    ms=15, mec="k", mew=0.5,
+                    label=f"best LR {curve.best_lr:.3g}" if single else None)  # fmt: skip
+        if curve.interpolated_lr is not None:
+            ax.axvline(curve.interpolated_lr, color="C2" if single else color, lw=1, ls=":",
+                       label=f"interpolated optimum {curve.interpolated_lr:.3g}"
+                       if single else None)  # fmt: skip
+    objective = curves[0].objective if curves else ""
     ax.set_xlabel("learning rate")
-    ax.set_ylabel(OBJECTIVE_LABELS.get(curve.objective, curve.objective))
+    ax.set_ylabel(OBJECTIVE_LABELS.get(objective, objective))
     ax.set_title(title or "U-curve")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def plot_heatmap(data: Heatmap, ax: Axes | None = None, title: str = "") -> Figure:
+    """The objective over LR (x, log) x a numeric axis (y); blank cells: no stable run."""
+    fig, ax = _figure(ax)
+    image = ax.pcolormesh(
+        _edges(np.log10(data.lrs)), _edges(np.arange(len(data.values), dtype=float)),
+        np.ma.masked_invalid(data.grid), cmap="viridis_r", shading="flat",
+    )  # fmt: skip
+    ax.set_yticks(np.arange(len(data.values)), [f"{v:g}" for v in data.values])
+    ax.set_xlabel("log10(learning rate)")
+    ax.set_ylabel(data.axis)
+    fig.colorbar(image, ax=ax, label=OBJECTIVE_LABELS.get(data.objective, data.objective))
+    ax.set_title(title or f"{data.objective}: learning rate x {data.axis}")
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
 def plot_loss_vs_epoch(
@@ -153,21 +192,36 @@ def _ceiling(histories: Mapping[float, Sequence[EpochLog]]) -> float:
 
 
 def draw_all(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Draw ``u_curve`` and ``loss_vs_epoch`` into ``RESULTS/plots/``; return the files."""
+    """Draw every plot of a results dir into ``RESULTS/plots/``; return the files written.
+
+    ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (the first combination's first
+    seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
+    """
     rows = read_runs_csv(results.path / "runs.csv")
     spec = results.spec
-    figures = {"u_curve": plot_u_curve(u_curve(rows, spec.train.objective), title=spec.name)}
-    first_seed = min((int(r["seed"]) for r in rows), default=0)
-    chosen = [
-        r
-        for r in rows
-        if int(r["seed"]) == first_seed and r["status"] != "failed" and r["budget"] == "full"
-    ]
+    objective = spec.train.objective
+    labels = [combo_label(c) for c in spec.combos]
+    curves = [
+        u_curve([r for r in rows if r.get("combo", "all") == label], objective, label,
+                spec.analysis.band_tolerance)
+        for label in labels
+    ]  # fmt: skip
+    figures = {"u_curve": plot_u_curve(curves, title=spec.name)}
+    first = [r for r in rows if r.get("combo", "all") == labels[0]]
+    first_seed = min((int(r["seed"]) for r in first), default=0)
+    chosen = [r for r in summary_rows(first) if int(r["seed"]) == first_seed
+              and r["status"] != "failed"]  # fmt: skip
     histories = {float(r["lr"]): results.read_history(str(r["run_id"])) for r in chosen}
     statuses = {float(r["lr"]): str(r["status"]) for r in chosen}
+    where = "" if labels[0] == "all" else f" {labels[0]},"
     figures["loss_vs_epoch"] = plot_loss_vs_epoch(
-        histories, statuses, title=f"{spec.name}: loss against epoch (seed {first_seed})"
+        histories, statuses, title=f"{spec.name}:{where} loss against epoch (seed {first_seed})"
     )
+    if len(spec.vary) == 1:
+        (axis,) = spec.vary
+        if axis in NUMERIC_AXES and len(spec.vary[axis]) > 1:
+            data = heatmap(rows, axis, spec.combos, labels, objective)
+            figures[f"heatmap_{axis.replace('.', '_')}"] = plot_heatmap(data, title=spec.name)
     return save_figures(results.path / "plots", figures, formats)
 
 

@@ -36,6 +36,7 @@ RUN_COLUMNS = (
     "run_id",
     "round",
     "budget",
+    "combo",
     "lr",
     "seed",
     "status",
@@ -47,6 +48,7 @@ RUN_COLUMNS = (
     "best_epoch",
     "final_val_metric",
     "objective",
+    "initial_objective",
     "seconds",
     "message",
 )
@@ -58,6 +60,7 @@ FLOAT_COLUMNS = frozenset(
         "best_val_loss",
         "final_val_metric",
         "objective",
+        "initial_objective",
         "seconds",
     }
 )

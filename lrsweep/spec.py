@@ -329,8 +329,36 @@ class GridSpec(_Section):
 class RefineSpec(_Section):
     """Finer rounds around the best LR after round 0."""
 
-    rounds: int = Field(0, ge=0, le=10)  # 0: the coarse grid only
-    points_per_decade: int = Field(8, ge=1, le=1000)  # density inside the bracket
+    rounds: int = Field(0, ge=0, le=10)  # at most this many; 0: the coarse grid only
+    points_per_decade: int = Field(8, ge=1, le=1000)  # density inside the first bracket
+    stop_ratio: float = Field(2.0, gt=1, le=10)  # stop once the best's neighbours are this close
+
+
+class CoarseSpec(_Section):
+    """A cheaper round 0: less data and/or fewer epochs. Refine rounds use the full budget."""
+
+    subsample: float = Field(1.0, gt=0, le=1)  # fraction of the training part round 0 sees
+    epochs: int | None = Field(None, ge=1, le=100_000)  # round 0's epochs; None: train.epochs
+
+
+class AnalysisSpec(_Section):
+    """How the answer is read from the runs."""
+
+    band_tolerance: float = Field(0.05, gt=0, le=1)  # good band: within 5% of the best
+    oscillation_threshold: float = Field(0.1, gt=0, le=10)  # relative up-and-down moves
+    plateau_threshold: float = Field(0.05, gt=0, lt=1)  # moved less than 5% from the start
+    label_window: int = Field(5, ge=2, le=1000)  # epochs the labels look back over
+
+
+VARY_AXES = {
+    "optimizer.name": "optimizer",
+    "optimizer.momentum": "optimizer",
+    "optimizer.weight_decay": "optimizer",
+    "train.batch_size": "train",
+    "model.hidden": "model",
+    "schedule.name": "schedule",
+}
+NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 
 class ExecutionSpec(_Section):
@@ -353,6 +381,9 @@ class Spec(_Section):
     train: TrainSpec = Field(default_factory=TrainSpec)
     grid: GridSpec = Field(default_factory=GridSpec)
     refine: RefineSpec = Field(default_factory=RefineSpec)
+    coarse: CoarseSpec = Field(default_factory=CoarseSpec)
+    vary: dict[str, list[Any]] = Field(default_factory=dict)  # extra axes: one curve per combo
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
 
@@ -365,6 +396,36 @@ class Spec(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _vary(self) -> Spec:
+        for key, values in self.vary.items():
+            if key not in VARY_AXES:
+                close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
+                raise ValueError(f"vary.{key}: not an axis lrsweep can vary; {hint}")
+            if not values:
+                raise ValueError(f"vary.{key}: must list at least one value, got []")
+            seen = [json.dumps(v, sort_keys=True) for v in values]
+            if len(set(seen)) != len(seen):
+                raise ValueError(f"vary.{key}: values must be distinct, got {values!r}")
+            for i, value in enumerate(values):
+                try:
+                    apply_combo(self, ((key, value),))
+                except ValidationError as e:
+                    err = e.errors()[0]
+                    rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
+                    rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
+                    raise ValueError(f"vary.{key}.{i}: {rule}, got {err.get('input')!r}") from None
+        return self
+
+    @property
+    def combos(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every combination of the ``vary`` axes, in spec order; ``[()]`` with no axes."""
+        combos: list[tuple[tuple[str, Any], ...]] = [()]
+        for key, values in self.vary.items():
+            combos = [(*c, (key, v)) for c in combos for v in values]
+        return combos
+
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in and the data path made absolute."""
         document = self.model_dump(mode="json")
@@ -375,6 +436,30 @@ class Spec(_Section):
     def spec_hash(self) -> str:
         """A short hash of the resolved spec: equal specs have equal hashes."""
         return stable_hash(self.resolved())
+
+
+def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
+    """``spec`` with each ``(section.key, value)`` of ``combo`` set (validated) and no ``vary``."""
+    updates: dict[str, Any] = {"vary": {}}
+    for key, value in combo:
+        section, field = key.split(".", 1)
+        current = updates.get(section, getattr(spec, section))
+        data = {**current.model_dump(), field: value}
+        updates[section] = type(current).model_validate(data)
+    return spec.model_copy(update=updates)
+
+
+def combo_label(combo: tuple[tuple[str, Any], ...]) -> str:
+    """A short readable name for a combination, e.g. ``optimizer.name=adam``."""
+    if not combo:
+        return "all"
+    return ", ".join(f"{k}={_value_label(v)}" for k, v in combo)
+
+
+def _value_label(value: Any) -> str:
+    if isinstance(value, list):
+        return "-".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

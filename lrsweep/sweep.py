@@ -12,12 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrsweep.analysis import run_row, summarize
+from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.executors import Executor, SerialExecutor
-from lrsweep.grid import Group, RunSpec, log_grid, make_groups, plan_runs
-from lrsweep.results import RUN_COLUMNS, ResultsDir
-from lrsweep.spec import Spec
+from lrsweep.grid import (
+    Budget,
+    Group,
+    RunSpec,
+    budgets,
+    log_grid,
+    make_groups,
+    plan_runs,
+    refine_grid,
+)  # fmt: skip
+from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
+from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import RunResult, RunStatus, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
@@ -26,13 +35,14 @@ RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and
 
 @dataclass(frozen=True)
 class Plan:
-    """What a sweep will do, before it does it."""
+    """What a round will train, before it trains it."""
 
     spec: Spec
     runs: tuple[RunSpec, ...]
     groups: tuple[Group, ...]
     n_features: int
     n_outputs: int
+    notes: tuple[str, ...] = ()
 
     @property
     def group_sizes(self) -> list[int]:
@@ -44,17 +54,66 @@ def load_data(spec: Spec) -> Dataset:
     return load_dataset(spec.data, Path(spec.base_dir))
 
 
+def plan_lrs(
+    spec: Spec,
+    data: Dataset,
+    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
+    round_: int,
+    budget: Budget,
+    notes: Sequence[str] = (),
+) -> Plan:
+    """Runs for the given LRs of each combination at one budget, packed into groups."""
+    runs: list[RunSpec] = []
+    groups: list[Group] = []
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    for combo, lrs in lrs_by_combo.items():
+        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
+        runs.extend(mine)
+        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
+    return Plan(spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes))
+
+
 def plan_round0(spec: Spec, data: Dataset) -> Plan:
-    """The coarse log grid times the seeds, packed into groups."""
+    """The coarse log grid times the seeds, for every combination, at round 0's budget."""
     lrs = log_grid(spec.grid.lr_min, spec.grid.lr_max, spec.grid.points_per_decade)
-    runs = plan_runs(spec, lrs, 0)
-    groups = make_groups(spec, runs, data.X_train.shape[1], data.n_outputs)
-    return Plan(spec, tuple(runs), tuple(groups), data.X_train.shape[1], data.n_outputs)
+    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs), 0, budgets(spec)[0])
 
 
 def plan_sweep(spec: Spec) -> Plan:
     """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
     return plan_round0(spec, load_data(spec))
+
+
+def plan_refine(
+    spec: Spec,
+    data: Dataset,
+    rows: Sequence[Mapping[str, Any]],
+    round_: int,
+    points_per_decade: int,
+) -> Plan:
+    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
+
+    The rows are the finished runs of rounds before ``round_``; the answer is read from the
+    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
+    the density of the one before (``points_per_decade`` in round 1).
+    """
+    density = points_per_decade * 2 ** (round_ - 1)
+    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
+    notes = []
+    for combo in spec.combos:
+        label = combo_label(combo)
+        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
+        points = aggregate(mine, spec.train.objective)
+        step = refine_grid(
+            [p.lr for p in points], [p.score for p in points], density,
+            extend_points_per_decade=spec.grid.points_per_decade,
+            stop_ratio=spec.refine.stop_ratio,
+        )  # fmt: skip
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        notes.append(f"{prefix}: {step.note}")
+        if step.lrs:
+            lrs_by_combo[combo] = step.lrs
+    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
 
 
 def execute(
@@ -80,6 +139,8 @@ def execute(
             "epochs": r.epochs,
             "subsample": r.subsample,
             "budget": r.budget,
+            "combo": combo_label(r.combo),
+            "axes": axes_of(r.combo),
         }
         for r in plan.runs
         if r.run_id not in planned
@@ -94,7 +155,7 @@ def execute(
         for result in group_results:
             if result.run_id in finished:
                 continue  # trained again only because a group-mate was missing
-            row = record(results, by_id[result.run_id], result, plan.spec.train.objective)
+            row = record(results, by_id[result.run_id], result, plan.spec)
             finished[result.run_id] = row
             done_count += 1
             if on_run is not None:
@@ -105,16 +166,41 @@ def execute(
     return write_runs(results)
 
 
-def record(results: ResultsDir, run: RunSpec, result: RunResult, objective: str) -> dict[str, Any]:
+def axes_of(combo: tuple[tuple[str, Any], ...]) -> dict[str, str]:
+    """A combination's axis values as ``runs.csv`` cells."""
+    return {key: combo_label(((key, value),)).split("=", 1)[1] for key, value in combo}
+
+
+def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> dict[str, Any]:
     """Write a finished run's history, then journal it (the journal line makes it count)."""
-    planned = {"round": run.round, "budget": run.budget, "lr": run.lr, "seed": run.seed}
-    row = run_row(planned, result, objective)
+    planned = {
+        "round": run.round,
+        "budget": run.budget,
+        "lr": run.lr,
+        "seed": run.seed,
+        "combo": combo_label(run.combo),
+        "axes": axes_of(run.combo),
+    }
+    a = spec.analysis
+    labels = {
+        "window": a.label_window,
+        "oscillation": a.oscillation_threshold,
+        "plateau": a.plateau_threshold,
+    }
+    row = run_row(planned, result, spec.train.objective, labels)
     if result.status is RunStatus.FAILED:
         results.append_journal([{"event": "failed", **row}])
     else:
         results.write_history(result)
         results.append_journal([{"event": "done", **row}])
     return row
+
+
+def run_columns(spec: Spec) -> list[str]:
+    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
+    columns = list(RUN_COLUMNS)
+    at = columns.index("combo") + 1
+    return columns[:at] + list(spec.vary) + columns[at:]
 
 
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
@@ -129,27 +215,23 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     for run_id, r in state.items():
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in RUN_COLUMNS}
+        row = {c: r.get(c, "") for c in run_columns(results.spec)}
+        row.update(r.get("axes") or {})
         row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
-        for c in (
-            "lr",
-            "final_train_loss",
-            "final_val_loss",
-            "best_val_loss",
-            "final_val_metric",
-            "objective",
-            "seconds",
-        ):
+        for c in FLOAT_COLUMNS:
             row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
         rows.append(row)
-    rows.sort(key=lambda x: (x["round"], x["lr"], x["seed"], x["run_id"]))
+    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
+    rows.sort(
+        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
+    )
     return rows
 
 
 def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
     """Rebuild ``runs.csv`` from the journal; return its rows."""
     rows = all_rows(results)
-    results.write_runs(rows, RUN_COLUMNS)
+    results.write_runs(rows, run_columns(results.spec))
     return rows
 
 
@@ -160,8 +242,12 @@ def run_sweep(
     executor: Executor | None = None,
     overwrite: bool = False,
     on_run: OnRun | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
+
+    Round 0 trains the log grid (at the ``coarse:`` budget if the spec has one); then up to
+    ``refine.rounds`` refine rounds zoom into the best bracket of each combination.
 
     Parameters
     ----------
@@ -175,30 +261,95 @@ def run_sweep(
         Replace results of a different spec instead of stopping with an error.
     on_run : callable, optional
         Called with each finished run's row, for progress.
+    on_note : callable, optional
+        Called with a sentence for each refine decision.
     """
     executor = executor or SerialExecutor()
     data = load_data(spec)  # a bad data file fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked():
-        started = time.time()
-        rows = execute(results, plan_round0(spec, data), data, executor, on_run)
-        return finish(results, rows, started)
+        return _rounds(results, data, executor, spec.refine.rounds,
+                       spec.refine.points_per_decade, on_run, on_note)  # fmt: skip
+
+
+def refine(
+    results_dir: str | Path,
+    *,
+    rounds: int | None = None,
+    points_per_decade: int | None = None,
+    executor: Executor | None = None,
+    on_run: OnRun | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Finish any interrupted round of a results dir, then add ``rounds`` refine rounds.
+
+    ``rounds`` defaults to the spec's ``refine.rounds`` (1 if that is 0). Runs already
+    finished are never trained again, so a refine of a refine goes on where the last stopped.
+    """
+    results = ResultsDir.open(Path(results_dir))
+    spec = results.spec
+    data = load_data(spec)
+    with results.locked():
+        done = completed_rounds(results)
+        extra = rounds if rounds is not None else (spec.refine.rounds or 1)
+        ppd = points_per_decade or spec.refine.points_per_decade
+        return _rounds(
+            results, data, executor or SerialExecutor(), done + extra, ppd, on_run, on_note
+        )
+
+
+def completed_rounds(results: ResultsDir) -> int:
+    """The highest refine round planned so far (0 when only the coarse grid was planned)."""
+    return max((int(r["round"]) for r in results.planned().values()), default=0)
+
+
+def _rounds(
+    results: ResultsDir,
+    data: Dataset,
+    executor: Executor,
+    rounds: int,
+    points_per_decade: int,
+    on_run: OnRun | None,
+    on_note: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    spec = results.spec
+    started = time.time()
+    rows = execute(results, plan_round0(spec, data), data, executor, on_run)
+    notes: list[str] = []
+    for round_ in range(1, rounds + 1):
+        plan = plan_refine(spec, data, rows, round_, points_per_decade)
+        for note in plan.notes:
+            notes.append(note)
+            if on_note is not None:
+                on_note(note)
+        if not plan.runs:
+            break
+        rows = execute(results, plan, data, executor, on_run)
+    return finish(results, rows, started, notes)
 
 
 def finish(
-    results: ResultsDir, rows: Sequence[Mapping[str, Any]], started: float
+    results: ResultsDir,
+    rows: Sequence[Mapping[str, Any]],
+    started: float,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Compute and write ``summary.json``."""
     spec = results.spec
+    combos = spec.combos
     summary = {
         "name": spec.name,
         "spec_hash": spec.spec_hash(),
         "results_dir": str(results.path),
-        **summarize(rows, spec.train.objective),
+        **summarize(rows, spec.train.objective, combos=combos,
+                    labels=[combo_label(c) for c in combos],
+                    tolerance=spec.analysis.band_tolerance),
+        "rounds": max((int(r["round"]) for r in rows), default=0),
+        "notes": list(notes),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
         "wall_seconds": time.time() - started,
-    }
+    }  # fmt: skip
     results.write_summary(summary)
     return summary
 
