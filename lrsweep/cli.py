@@ -316,7 +316,10 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
                     f"Best LR scales as {key}^{fit['slope']:.2f}"
                     " (1: linear scaling rule, 0.5: square-root rule)"
                 )
-        console.print(_answer_line(summary, summary["objective"], prefix="Recommended LR"))
+        prefix = "Recommended LR"
+        if summary["combos"] and summary["best_combo"]:
+            prefix += f" (best of all: {summary['best_combo']})"
+        console.print(_answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             f" {counts['failed']} failed)"

@@ -217,9 +217,9 @@ def draw_all(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Pat
     figures["loss_vs_epoch"] = plot_loss_vs_epoch(
         histories, statuses, title=f"{spec.name}:{where} loss against epoch (seed {first_seed})"
     )
-    if len(spec.vary) == 1:
-        (axis,) = spec.vary
-        if axis in NUMERIC_AXES and len(spec.vary[axis]) > 1:
+    if len(spec.axes) == 1:
+        (axis,) = spec.axes
+        if axis in NUMERIC_AXES and len(spec.combos) > 1:
             data = heatmap(rows, axis, spec.combos, labels, objective)
             figures[f"heatmap_{axis.replace('.', '_')}"] = plot_heatmap(data, title=spec.name)
     return save_figures(results.path / "plots", figures, formats)

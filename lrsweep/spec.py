@@ -270,7 +270,9 @@ OPTIMIZER_NAMES = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "sgd"
+    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd"] = (
+        "sgd"  # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018)
+    )
     momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd
@@ -284,6 +286,7 @@ class OptimizerSpec(_Section):
     amsgrad: bool = False  # adam, adamw
     lr_decay: float = Field(0.0, ge=0)  # adagrad
     initial_accumulator_value: float = Field(0.0, ge=0)  # adagrad
+    hyper_lr: float | None = Field(None, gt=0)  # *_hd: hypergradient beta; None: 1e-3, adam 1e-7
 
     @model_validator(mode="after")
     def _betas(self) -> OptimizerSpec:
@@ -294,9 +297,107 @@ class OptimizerSpec(_Section):
 
 
 class ScheduleSpec(_Section):
-    """How the LR moves during a run; the grid's LR is the schedule's base LR."""
+    """How the LR moves during a run, as ``torch.optim.lr_scheduler`` documents each schedule.
 
-    name: Literal["constant"] = "constant"
+    The grid's LR is the schedule's base LR (its peak, ``max_lr``, for cyclic and onecycle).
+    Counts (step_size, milestones, total_iters, t_max, step_size_up/down, patience, cooldown)
+    are in the schedule's ``interval`` units, like PyTorch's ``scheduler.step()`` calls: epochs,
+    or optimizer steps with ``interval: step``. ``t_0`` is always in epochs (``interval: step``
+    steps it fractionally). Keys the chosen schedule does not use are ignored, so the section
+    can be shared across ``vary: {schedule.name: [...]}``. See `lrsweep.schedules`.
+    """
+
+    name: Literal[
+        "constant",
+        "step",
+        "multistep",
+        "exponential",
+        "linear",
+        "polynomial",
+        "cosine",
+        "cosine_restarts",
+        "cyclic",
+        "onecycle",
+        "plateau",
+    ] = "constant"
+    interval: Literal["epoch", "step"] | None = None  # None: step for cyclic/onecycle, else epoch
+    warmup_epochs: float | None = Field(None, ge=0)  # linear warmup first, then the schedule
+    warmup_steps: int | None = Field(None, ge=0)  # the same in optimizer steps (not both)
+    warmup_start_factor: float = Field(0.01, gt=0, le=1)  # warmup's first LR = this x base LR
+    # step, multistep, exponential (StepLR, MultiStepLR, ExponentialLR)
+    step_size: int | None = Field(None, ge=1)  # step: decay every this many; None: a third of run
+    milestones: list[int] | None = None  # multistep: increasing; None: 1/2 and 3/4 of the run
+    gamma: float | None = Field(None, gt=0, le=1)  # None: 0.1; exponential: x0.01 over the run;
+    #                                                cyclic exp_range: 1.0 (per step)
+    # linear, polynomial (LinearLR, PolynomialLR)
+    start_factor: float = Field(1 / 3, gt=0, le=1)  # linear: first LR = this x base LR
+    end_factor: float = Field(1.0, ge=0, le=1)  # linear: LR after total_iters = this x base LR
+    total_iters: int | None = Field(None, ge=1)  # None: the whole run (PyTorch's default is 5)
+    power: float = Field(1.0, ge=0)  # polynomial: 1 is a linear decay to 0
+    # cosine, cosine_restarts (CosineAnnealingLR, CosineAnnealingWarmRestarts)
+    t_max: int | None = Field(None, ge=1)  # cosine: half period; None: the whole run
+    eta_min: float = Field(0.0, ge=0)  # cosine floor, an absolute LR
+    t_0: int | None = Field(None, ge=1)  # epochs to the first restart; None: a quarter of run
+    t_mult: int = Field(1, ge=1)  # each period is t_mult x longer than the one before
+    # cyclic (CyclicLR), onecycle (OneCycleLR), plateau (ReduceLROnPlateau)
+    mode: Literal["triangular", "triangular2", "exp_range", "min", "max"] | None = None  # cyclic:
+    #    triangular (2 and exp_range shrink the cycles); plateau: min (a loss) or max
+    base_lr_ratio: float = Field(0.25, gt=0, lt=1)  # cyclic: base_lr = this x grid LR (max_lr)
+    step_size_up: int | None = Field(None, ge=1)  # cyclic: rise length; None: 2 epochs (<= run/2)
+    step_size_down: int | None = Field(None, ge=1)  # cyclic: fall length; None: step_size_up
+    cycle_momentum: bool = True  # cyclic, onecycle: momentum (or beta1) moves against the LR
+    base_momentum: float | None = Field(None, ge=0, lt=1)  # at peak LR: 0.8, onecycle 0.85
+    max_momentum: float | None = Field(None, ge=0, lt=1)  # at the lowest LR: 0.9, onecycle 0.95
+    pct_start: float = Field(0.3, gt=0, lt=1)  # onecycle: fraction of the run spent rising
+    anneal_strategy: Literal["cos", "linear"] = "cos"  # onecycle: shape of each phase
+    div_factor: float = Field(25.0, ge=1)  # onecycle: first LR = max_lr / div_factor
+    final_div_factor: float = Field(1e4, ge=1)  # onecycle: last LR = first LR / this
+    three_phase: bool = False  # onecycle: fall back to the first LR, then anneal to the last
+    factor: float = Field(0.1, gt=0, lt=1)  # plateau: LR x this on a plateau
+    patience: int = Field(10, ge=0)  # plateau: epochs without improvement before reducing
+    threshold: float = Field(1e-4, ge=0)  # plateau: smallest change counted as improvement
+    threshold_mode: Literal["rel", "abs"] = "rel"  # plateau: threshold relative or absolute
+    cooldown: int = Field(0, ge=0)  # plateau: epochs to wait after a reduction
+    min_lr: float = Field(0.0, ge=0)  # plateau: floor, an absolute LR
+    eps: float = Field(1e-8, ge=0)  # plateau: skip reductions smaller than this
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScheduleSpec:
+        if self.warmup_epochs is not None and self.warmup_steps is not None:
+            raise ValueError(
+                "warmup_steps: give warmup_epochs or warmup_steps, not both, got "
+                f"warmup_epochs={self.warmup_epochs!r}, warmup_steps={self.warmup_steps!r}"
+            )
+        if self.milestones is not None:
+            for i, m in enumerate(self.milestones):
+                if m < 1:
+                    raise ValueError(f"milestones.{i}: must be >= 1, got {m}")
+            if not self.milestones:
+                raise ValueError("milestones: must list at least one milestone, got []")
+            if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+                raise ValueError(f"milestones: must be increasing, got {self.milestones}")
+        if self.name == "cyclic" and self.mode in ("min", "max"):
+            raise ValueError(
+                "mode: must be 'triangular', 'triangular2' or 'exp_range' for cyclic, got"
+                f" {self.mode!r}"
+            )
+        if self.name == "plateau":
+            if self.mode not in (None, "min", "max"):
+                raise ValueError(f"mode: must be 'min' or 'max' for plateau, got {self.mode!r}")
+            if self.interval == "step":
+                raise ValueError(
+                    "interval: must be 'epoch' for plateau (it reads the validation loss once"
+                    " per epoch), got 'step'"
+                )
+        if self.name in ("cyclic", "onecycle"):
+            defaults = (0.8, 0.9) if self.name == "cyclic" else (0.85, 0.95)
+            low = defaults[0] if self.base_momentum is None else self.base_momentum
+            high = defaults[1] if self.max_momentum is None else self.max_momentum
+            if low > high:
+                raise ValueError(f"base_momentum: must be <= max_momentum, got {low} > {high}")
+        if self.name == "onecycle" and self.three_phase and self.pct_start >= 0.5:
+            raise ValueError(f"pct_start: must be < 0.5 with three_phase, got {self.pct_start}")
+        return self
 
 
 class TrainSpec(_Section):
@@ -382,7 +483,9 @@ class Spec(_Section):
     grid: GridSpec = Field(default_factory=GridSpec)
     refine: RefineSpec = Field(default_factory=RefineSpec)
     coarse: CoarseSpec = Field(default_factory=CoarseSpec)
-    vary: dict[str, list[Any]] = Field(default_factory=dict)  # extra axes: one curve per combo
+    vary: dict[str, list[Any]] | list[dict[str, Any]] = Field(default_factory=dict)
+    # extra axes, one curve per combination: a mapping of lists (every combination of them)
+    # or a list of mappings (exactly these combinations)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
@@ -398,33 +501,47 @@ class Spec(_Section):
 
     @model_validator(mode="after")
     def _vary(self) -> Spec:
-        for key, values in self.vary.items():
-            if key not in VARY_AXES:
-                close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
-                raise ValueError(f"vary.{key}: not an axis lrsweep can vary; {hint}")
-            if not values:
-                raise ValueError(f"vary.{key}: must list at least one value, got []")
-            seen = [json.dumps(v, sort_keys=True) for v in values]
-            if len(set(seen)) != len(seen):
-                raise ValueError(f"vary.{key}: values must be distinct, got {values!r}")
-            for i, value in enumerate(values):
-                try:
-                    apply_combo(self, ((key, value),))
-                except ValidationError as e:
-                    err = e.errors()[0]
-                    rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
-                    rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-                    raise ValueError(f"vary.{key}.{i}: {rule}, got {err.get('input')!r}") from None
+        if isinstance(self.vary, dict):
+            for key, values in self.vary.items():
+                _check_axis(key, f"vary.{key}")
+                if not values:
+                    raise ValueError(f"vary.{key}: must list at least one value, got []")
+                seen = [json.dumps(v, sort_keys=True) for v in values]
+                if len(set(seen)) != len(seen):
+                    raise ValueError(f"vary.{key}: values must be distinct, got {values!r}")
+                for i, value in enumerate(values):
+                    _check_combo(self, ((key, value),), f"vary.{key}.{i}")
+            return self
+        if not self.vary:
+            raise ValueError("vary: must list at least one combination, got []")
+        for i, combo in enumerate(self.vary):
+            for key in combo:
+                _check_axis(key, f"vary.{i}.{key}")
+            if not combo:
+                raise ValueError(f"vary.{i}: must set at least one axis, got {{}}")
+            _check_combo(self, tuple(combo.items()), f"vary.{i}")
+        seen = [json.dumps(c, sort_keys=True) for c in self.vary]
+        if len(set(seen)) != len(seen):
+            raise ValueError("vary: combinations must be distinct")
         return self
+
+    @property
+    def axes(self) -> list[str]:
+        """The ``vary`` keys, in spec order."""
+        if isinstance(self.vary, dict):
+            return list(self.vary)
+        return list(dict.fromkeys(k for combo in self.vary for k in combo))
 
     @property
     def combos(self) -> list[tuple[tuple[str, Any], ...]]:
         """Every combination of the ``vary`` axes, in spec order; ``[()]`` with no axes."""
+        if isinstance(self.vary, list):
+            return [tuple(c.items()) for c in self.vary]
         combos: list[tuple[tuple[str, Any], ...]] = [()]
         for key, values in self.vary.items():
             combos = [(*c, (key, v)) for c in combos for v in values]
         return combos
+
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in and the data path made absolute."""
@@ -436,6 +553,23 @@ class Spec(_Section):
     def spec_hash(self) -> str:
         """A short hash of the resolved spec: equal specs have equal hashes."""
         return stable_hash(self.resolved())
+
+
+def _check_axis(key: str, where: str) -> None:
+    if key not in VARY_AXES:
+        close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
+        raise ValueError(f"{where}: not an axis lrsweep can vary; {hint}")
+
+
+def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> None:
+    try:
+        apply_combo(spec, combo)
+    except ValidationError as e:
+        err = e.errors()[0]
+        rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
+        rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
+        raise ValueError(f"{where}: {rule}, got {err.get('input')!r}") from None
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:

@@ -6,6 +6,7 @@ interrupted sweep loses only the groups in flight, and running the same spec aga
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -150,19 +151,24 @@ def execute(
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
     last_write = time.monotonic()
-    for group, group_results in executor.map_groups(train_group, todo, data):
-        by_id = {r.run_id: r for r in group.runs}
-        for result in group_results:
-            if result.run_id in finished:
-                continue  # trained again only because a group-mate was missing
-            row = record(results, by_id[result.run_id], result, plan.spec)
-            finished[result.run_id] = row
-            done_count += 1
-            if on_run is not None:
-                on_run(row, done_count, total)
-        if time.monotonic() - last_write > RUNS_CSV_EVERY:
+    try:
+        for group, group_results in executor.map_groups(train_group, todo, data):
+            by_id = {r.run_id: r for r in group.runs}
+            for result in group_results:
+                if result.run_id in finished:
+                    continue  # trained again only because a group-mate was missing
+                row = record(results, by_id[result.run_id], result, plan.spec)
+                finished[result.run_id] = row
+                done_count += 1
+                if on_run is not None:
+                    on_run(row, done_count, total)
+            if time.monotonic() - last_write > RUNS_CSV_EVERY:
+                write_runs(results)
+                last_write = time.monotonic()
+    except BaseException:
+        with contextlib.suppress(Exception):  # keep runs.csv in step with what finished
             write_runs(results)
-            last_write = time.monotonic()
+        raise
     return write_runs(results)
 
 
@@ -200,7 +206,7 @@ def run_columns(spec: Spec) -> list[str]:
     """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
     columns = list(RUN_COLUMNS)
     at = columns.index("combo") + 1
-    return columns[:at] + list(spec.vary) + columns[at:]
+    return columns[:at] + spec.axes + columns[at:]
 
 
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
