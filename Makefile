@@ -2,31 +2,41 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
+DEV := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-dev demo test lint bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
+
+$(DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(BASE) $(DEV)
 
-install: $(STAMP)
+install: $(BASE)
 
-demo: $(STAMP)
+install-dev: $(DEV)
+
+demo: $(BASE)
 	$(BIN)/lrsweep run configs/digits.yaml --out results/digits
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/ruff check lrsweep tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check lrsweep tests benchmarks
 	$(BIN)/ruff format --check lrsweep tests benchmarks
 
-bench: $(STAMP)
+bench: $(BASE)
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_refine.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
