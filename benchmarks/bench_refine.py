@@ -44,25 +44,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, lrsweep.make_executor(args.jobs) as executor:
         for label, variant in (("dense 16/decade", dense), (f"refine {args.rounds}", refined)):
             start = time.perf_counter()
-            summary = lrsweep.run_sweep(variant, Path(tmp) / label.replace(" ", "_"),
-                                        executor=executor)  # fmt: skip
+            summary = lrsweep.run_sweep(
+                variant, Path(tmp) / label.replace(" ", "_"), executor=executor
+            )
             rows.append((label, summary, time.perf_counter() - start))
     (_, dense_summary, _), (_, refine_summary, _) = rows
     dense_best = dense_summary["best"]["objective_mean"]
     print(f"config: {args.config}  objective: {spec.train.objective}")
-    print(f"{'strategy':<18} {'runs':>5} {'best LR':>10} {'objective':>10} {'vs dense':>9}"
-          f" {'seconds':>8}")  # fmt: skip
+    print(
+        f"{'strategy':<18} {'runs':>5} {'best LR':>10} {'objective':>10} {'vs dense':>9}"
+        f" {'seconds':>8}"
+    )
     for label, summary, seconds in rows:
         best = summary["best"]
         gap = (best["objective_mean"] - dense_best) / abs(dense_best)
-        print(f"{label:<18} {summary['n_runs']:>5} {best['lr']:>10.4g}"
-              f" {best['objective_mean']:>10.5f} {gap:>+8.2%} {seconds:>8.1f}")  # fmt: skip
+        print(
+            f"{label:<18} {summary['n_runs']:>5} {best['lr']:>10.4g}"
+            f" {best['objective_mean']:>10.5f} {gap:>+8.2%} {seconds:>8.1f}"
+        )
     ratio = refine_summary["n_runs"] / dense_summary["n_runs"]
     gap = (refine_summary["best"]["objective_mean"] - dense_best) / abs(dense_best)
-    print(f"refine uses {ratio:.0%} of the dense grid's runs (target <= 35%):"
-          f" {'met' if ratio <= 0.35 else 'NOT met'}")  # fmt: skip
-    print(f"refine's objective is {gap:+.2%} from the dense best (target within 2%):"
-          f" {'met' if gap <= 0.02 else 'NOT met'}")  # fmt: skip
+    print(
+        f"refine uses {ratio:.0%} of the dense grid's runs (target <= 35%):"
+        f" {'met' if ratio <= 0.35 else 'NOT met'}"
+    )
+    print(
+        f"refine's objective is {gap:+.2%} from the dense best (target within 2%):"
+        f" {'met' if gap <= 0.02 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

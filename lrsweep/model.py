@@ -31,6 +31,7 @@ __all__ = [
     "LOSSES",
     "Activation",
     "Cache",
+    "Workspace",
     "backward",
     "evaluate",
     "forward",
@@ -206,17 +207,19 @@ def _activation(name: str) -> Activation:
 
 
 def _cross_entropy(
-    out: np.ndarray, Y: np.ndarray, need_grad: bool
+    out: np.ndarray, Y: np.ndarray, need_grad: bool, inplace: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Softmax cross-entropy, mean over samples, and its fused gradient.
 
     loss = mean_i [log sum_c exp(o_ic - m_i) - (o_iy - m_i)], m_i = max_c o_ic;
-    dloss/do = (softmax(o) - onehot(y)) / n.
+    dloss/do = (softmax(o) - onehot(y)) / n. With ``inplace`` the gradient overwrites ``out``
+    (the training step's scratch) instead of a new array; the numbers are the same.
     """
     n = out.shape[1]
     rows = np.arange(n)
     labels = np.asarray(Y, dtype=np.intp)
-    shifted = out - out.max(axis=2, keepdims=True)  # (K, n, C), max-shifted
+    peak = out.max(axis=2, keepdims=True)  # (K, n, 1)
+    shifted = np.subtract(out, peak, out=out if inplace else None)  # (K, n, C), max-shifted
     picked = shifted[:, rows, labels]  # (K, n)
     np.exp(shifted, out=shifted)
     total = shifted.sum(axis=2)  # (K, n)
@@ -231,7 +234,9 @@ def _cross_entropy(
     return losses, shifted
 
 
-def _mse(out: np.ndarray, Y: np.ndarray, need_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _mse(
+    out: np.ndarray, Y: np.ndarray, need_grad: bool, inplace: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean squared error over samples and outputs (PyTorch ``MSELoss('mean')``).
 
     loss = sum_io (o_io - y_io)^2 / (n n_out); dloss/do = 2 (o - y) / (n n_out).
@@ -239,7 +244,7 @@ def _mse(out: np.ndarray, Y: np.ndarray, need_grad: bool) -> tuple[np.ndarray, n
     target = np.asarray(Y, dtype=out.dtype)
     if target.ndim == 1:
         target = target[:, None]
-    diff = out - target  # (K, n, n_out)
+    diff = np.subtract(out, target, out=out if inplace else None)  # (K, n, n_out)
     losses = np.square(diff).mean(axis=(1, 2))  # (K,)
     if not need_grad:
         return losses, None
@@ -251,14 +256,14 @@ _LOSS_FUNCTIONS = {"cross_entropy": _cross_entropy, "mse": _mse}
 
 
 def _loss(
-    out: np.ndarray, Y: np.ndarray, loss: str, need_grad: bool
+    out: np.ndarray, Y: np.ndarray, loss: str, need_grad: bool, inplace: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         fn = _LOSS_FUNCTIONS[loss]
     except KeyError:
         raise _unknown("loss", loss, LOSSES) from None
     with _quiet():
-        return fn(out, Y, need_grad)
+        return fn(out, Y, need_grad, inplace)
 
 
 def loss_fn(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
@@ -311,8 +316,8 @@ class Cache(NamedTuple):
     Attributes
     ----------
     inputs : list of ndarray
-        The input of each layer: ``X (n, n_features)`` first, then each hidden activation
-        ``(K, n, width)``.
+        The input of each layer: ``X (n, n_features)`` (or per-member ``(K, n, n_features)``)
+        first, then each hidden activation ``(K, n, width)``.
     preacts : list of ndarray
         The hidden pre-activations ``(K, n, width)``, only for activations that need them
         (otherwise empty).
@@ -411,6 +416,93 @@ def init_params(
     return params
 
 
+class Workspace:
+    """Buffers a group's training steps reuse, so the hot loop allocates (almost) nothing.
+
+    Create one per group and pass it to every `loss_and_grads` call. It holds, per batch shape,
+    the activations, the output (which the loss overwrites with its gradient), the deltas and
+    the gradients, and computes into them with ``out=``. A batch of another size (the last,
+    partial one of an epoch) gets its own set, kept for the next epoch; when the member count
+    changes (diverged members dropped) the sets of the old count are discarded.
+
+    The arrays `loss_and_grads` returns with a workspace are these buffers: they are valid until
+    the next call with the same workspace and batch size (the optimizer may use them as scratch,
+    as it does any gradients).
+
+    Examples
+    --------
+    >>> ws = Workspace()
+    >>> for idx in batches:                                     # doctest: +SKIP
+    ...     losses, grads = loss_and_grads(params, X[idx], Y[idx], "relu", "mse", workspace=ws)
+    ...     optimizer.step(params, grads, lrs)
+    """
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple[object, ...], _Buffers] = {}
+
+    def buffers(self, params: list[np.ndarray], X: np.ndarray, act: Activation) -> _Buffers:
+        """The buffer set for these parameters and this batch, created on first use."""
+        shapes = tuple(p.shape for p in params)
+        key = (shapes, params[0].dtype, X.shape[:-1], act.needs_preactivation)
+        buf = self._sets.get(key)
+        if buf is None:
+            self._sets = {k: v for k, v in self._sets.items() if k[0] == shapes}
+            buf = _Buffers(params, X.shape[-2], act.needs_preactivation)
+            self._sets[key] = buf
+        return buf
+
+    def __len__(self) -> int:
+        """Number of buffer sets held (one per batch shape in use)."""
+        return len(self._sets)
+
+
+# Weight matrices up to this many entries get a contiguous transposed copy for delta @ W^T:
+# OpenBLAS is slow on small products with a transposed operand (59 -> 50 us for K=16 of
+# 64 x 64), while for large ones the transposing copy costs more than it saves.
+_TRANSPOSE_COPY_MAX = 128 * 128
+
+
+class _Buffers:
+    """One batch shape's preallocated arrays (see `Workspace`)."""
+
+    def __init__(self, params: list[np.ndarray], n: int, keep_preacts: bool) -> None:
+        dtype = params[0].dtype
+        K = params[0].shape[0]
+        widths = [b.shape[1] for b in params[1::2]]  # fan_out of every layer
+        self.Z = [np.empty((K, n, w), dtype) for w in widths]  # pre-activations, out last
+        # hidden deltas: delta[i] is dloss/dA of layer i's output (i < last)
+        self.delta = [np.empty((K, n, w), dtype) for w in widths[:-1]]
+        self.grads = [np.empty_like(p) for p in params]
+        self.WT: list[np.ndarray | None] = [None] * len(widths)
+        for i, W in enumerate(params[0::2]):
+            if i > 0 and W.shape[1] * W.shape[2] <= _TRANSPOSE_COPY_MAX:
+                self.WT[i] = np.empty((K, W.shape[2], W.shape[1]), dtype)  # (K, fan_out, fan_in)
+        self.keep_preacts = keep_preacts
+
+
+def _forward(
+    params: list[np.ndarray], X: np.ndarray, act: Activation, buf: _Buffers | None = None
+) -> tuple[np.ndarray, Cache]:
+    """Forward pass; into ``buf``'s arrays when given, else into new ones."""
+    n_layers = len(params) // 2
+    A = np.asarray(X, dtype=params[0].dtype)
+    inputs = [A]
+    preacts: list[np.ndarray] = []
+    with _quiet():
+        for i in range(n_layers):
+            W, b = params[2 * i], params[2 * i + 1]
+            # layer 0: (n, d) @ (K, d, h), or per-member (K, n, d) @ (K, d, h) -> (K, n, h)
+            Z = np.matmul(A, W, out=None if buf is None else buf.Z[i])
+            Z += b[:, None, :]
+            if i == n_layers - 1:
+                return Z, Cache(inputs, preacts, Z)
+            if act.needs_preactivation:
+                preacts.append(Z)
+            A = act.forward(Z)
+            inputs.append(A)
+    raise AssertionError("unreachable: params has at least one layer")
+
+
 def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[np.ndarray, Cache]:
     """Raw outputs of every member on the shared input.
 
@@ -418,8 +510,9 @@ def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[n
     ----------
     params : list of ndarray
         ``[W0, b0, ...]`` with the member axis first.
-    X : ndarray of shape (n_samples, n_features)
-        Input shared by all members; cast to the parameters' dtype if it differs.
+    X : ndarray of shape (n_samples, n_features) or (K, n_samples, n_features)
+        Input shared by all members, or one input per member; cast to the parameters' dtype
+        if it differs.
     activation : str
         Hidden activation name.
 
@@ -430,40 +523,41 @@ def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[n
     cache : Cache
         What `backward` needs.
     """
-    act = _activation(activation)
-    n_layers = len(params) // 2
-    A = np.asarray(X, dtype=params[0].dtype)
-    inputs = [A]
-    preacts: list[np.ndarray] = []
-    with _quiet():
-        for i in range(n_layers - 1):
-            Z = np.matmul(A, params[2 * i])  # (K, n, fan_out); layer 0: (n, d) @ (K, d, h)
-            Z += params[2 * i + 1][:, None, :]
-            if act.needs_preactivation:
-                preacts.append(Z)
-            A = act.forward(Z)
-            inputs.append(A)
-        out = np.matmul(A, params[-2])  # (K, n, n_outputs)
-        out += params[-1][:, None, :]
-    return out, Cache(inputs, preacts, out)
+    return _forward(params, X, _activation(activation))
 
 
 def _backprop(
-    params: list[np.ndarray], cache: Cache, delta: np.ndarray, act: Activation
+    params: list[np.ndarray],
+    cache: Cache,
+    delta: np.ndarray,
+    act: Activation,
+    buf: _Buffers | None = None,
 ) -> list[np.ndarray]:
-    """Push ``delta = dloss/dout (K, n, n_outputs)`` back through the layers."""
+    """Push ``delta = dloss/dout (K, n, n_outputs)`` back through the layers.
+
+    With ``buf`` every product and sum goes into its preallocated arrays (``delta`` itself may
+    be one of them); without, into new arrays.
+    """
     n_layers = len(params) // 2
-    grads: list[np.ndarray] = [delta] * len(params)
+    grads: list[np.ndarray] = [delta] * len(params) if buf is None else buf.grads
     with _quiet():
         for i in range(n_layers - 1, -1, -1):
             A = cache.inputs[i]
-            if i == 0:
-                grads[0] = np.matmul(A.T, delta)  # (d, n) @ (K, n, h) -> (K, d, h)
-            else:
-                grads[2 * i] = np.matmul(A.transpose(0, 2, 1), delta)  # (K, h, n) @ (K, n, o)
-            grads[2 * i + 1] = delta.sum(axis=1)  # (K, fan_out)
+            gW = None if buf is None else grads[2 * i]
+            gb = None if buf is None else grads[2 * i + 1]
+            if A.ndim == 2:  # the shared input: (d, n) @ (K, n, h) -> (K, d, h)
+                grads[2 * i] = np.matmul(A.T, delta, out=gW)
+            else:  # (K, h, n) @ (K, n, o) -> (K, h, o)
+                grads[2 * i] = np.matmul(np.swapaxes(A, -1, -2), delta, out=gW)
+            grads[2 * i + 1] = np.sum(delta, axis=1, out=gb)  # (K, fan_out)
             if i > 0:
-                delta = np.matmul(delta, params[2 * i].transpose(0, 2, 1))  # (K, n, fan_in)
+                W = params[2 * i]
+                WT = W.transpose(0, 2, 1)  # (K, fan_out, fan_in)
+                if buf is not None and buf.WT[i] is not None:
+                    WT = buf.WT[i]
+                    np.copyto(WT, W.transpose(0, 2, 1))
+                # (K, n, fan_out) @ (K, fan_out, fan_in) -> (K, n, fan_in)
+                delta = np.matmul(delta, WT, out=None if buf is None else buf.delta[i - 1])
                 Z = cache.preacts[i - 1] if act.needs_preactivation else None
                 act.backward(delta, A, Z)
     return grads
@@ -497,16 +591,25 @@ def backward(
 
 
 def loss_and_grads(
-    params: list[np.ndarray], X: np.ndarray, Y: np.ndarray, activation: str, loss: str
+    params: list[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    activation: str,
+    loss: str,
+    workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Forward, loss and backward in one pass (the training hot loop).
 
     Parameters
     ----------
     params, X, activation
-        As in `forward`.
+        As in `forward` (``X`` shared, or one input per member).
     Y, loss
         As in `loss_fn`.
+    workspace : Workspace, optional
+        Buffers to compute in, reused across calls (no per-step allocation). The returned
+        gradients are then the workspace's arrays, overwritten by the next call. Without one,
+        every array is new. The numbers are the same either way.
 
     Returns
     -------
@@ -516,10 +619,11 @@ def loss_and_grads(
         As in `backward`.
     """
     act = _activation(activation)
-    out, cache = forward(params, X, activation)
-    losses, delta = _loss(out, Y, loss, need_grad=True)
+    buf = None if workspace is None else workspace.buffers(params, X, act)
+    out, cache = _forward(params, X, act, buf)
+    losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None)
     assert delta is not None  # need_grad=True always returns it
-    return losses, _backprop(params, cache, delta, act)
+    return losses, _backprop(params, cache, delta, act, buf)
 
 
 def evaluate(

@@ -29,8 +29,11 @@ from lrsweep.errors import SpecError
 __all__ = [
     "OPTIMIZERS",
     "SGD",
+    "SGDHD",
+    "SGDNHD",
     "Adagrad",
     "Adam",
+    "AdamHD",
     "AdamW",
     "Optimizer",
     "RMSprop",
@@ -517,12 +520,274 @@ class AdamW(Adam):
         super().__init__(params, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
+# --------------------------------------------------------------------------------------------
+# Hypergradient descent: the LR itself is learned online, per member.
+
+
+def _member_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-member dot product of two stacked arrays, accumulated in float64 -> (K,)."""
+    K = a.shape[0]
+    return np.sum(a.reshape(K, -1) * b.reshape(K, -1), axis=1, dtype=np.float64)
+
+
+class _Hypergradient(Optimizer):
+    r"""Base of the hypergradient-descent optimizers (Baydin et al., ICLR 2018).
+
+    Baydin, Cornish, Martinez Rubio, Schmidt & Wood (2018), "Online learning rate adaptation
+    with hypergradient descent". Each member's LR ``alpha`` is a state, updated before every
+    parameter update by gradient descent on the loss w.r.t. the LR::
+
+        h_t = g_t . grad_alpha u_{t-1}       (dot product over all of the member's parameters)
+        alpha_t = alpha_{t-1} - beta h_t      (grad_alpha u_0 = 0, so alpha_1 = alpha_0)
+
+    where ``u_t`` is the update ``theta_t - theta_{t-1}``. Writing ``u_t = -alpha_t d_t``, the
+    state kept is the direction ``d`` (``grad_alpha u_t = -d_t``), so
+    ``alpha_t = alpha_{t-1} + beta g_t . d_{t-1}``.
+
+    The LR passed to the first `step` is ``alpha_0``; later ``lr`` arguments are ignored (the
+    optimizer owns its LR, so an LR schedule only sets the starting value). `current_lr` is
+    the LR used by the last step, for the history. With ``weight_decay`` the L2 term is part
+    of the objective, so it is added to ``g`` before the hypergradient.
+
+    Attributes
+    ----------
+    hyper_lr : float
+        beta, the hypergradient learning rate.
+    lr_state : ndarray of shape (K,) or None
+        Each member's current LR (float64); None before the first step.
+    """
+
+    default_hyper_lr: ClassVar[float] = 1e-3
+
+    def __init__(
+        self, params: list[np.ndarray], *, hyper_lr: float | None = None, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(params)
+        hyper_lr = self.default_hyper_lr if hyper_lr is None else hyper_lr
+        _check("hyper_lr", hyper_lr, hyper_lr > 0 and math.isfinite(hyper_lr), "> 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        self.hyper_lr = float(hyper_lr)
+        self.weight_decay = float(weight_decay)
+        self.lr_state: np.ndarray | None = None
+        self.state["direction"] = self._zeros()  # d_{t-1}; zero before the first step
+
+    @property
+    def current_lr(self) -> np.ndarray | None:
+        """The LR each member used in the last step (K,), or None before any step."""
+        return None if self.lr_state is None else self.lr_state.copy()
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """Update the LR by its hypergradient, then ``params`` in place.
+
+        Parameters
+        ----------
+        params, grads, momentum
+            As in `Optimizer.step`.
+        lr : ndarray of shape (K,)
+            Used only at the first step, as the starting LR ``alpha_0``.
+        """
+        self.t += 1
+        dtype = params[0].dtype
+        mu = None if momentum is None else np.asarray(momentum, dtype=dtype)
+        with _quiet():
+            if self.weight_decay != 0:
+                for p, g in zip(params, grads, strict=True):
+                    g += self.weight_decay * p
+            if self.lr_state is None:
+                self.lr_state = np.array(lr, dtype=np.float64).reshape(-1)
+            h = -sum(
+                (_member_dot(g, d) for g, d in zip(grads, self.state["direction"], strict=True)),
+                start=np.zeros(len(self.lr_state)),
+            )  # h_t = g_t . grad_alpha u_{t-1} = -g_t . d_{t-1}
+            self.lr_state = self.lr_state - self.hyper_lr * h
+            alpha = self.lr_state.astype(dtype)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                self._update(i, p, g, per_member(alpha, p.ndim), mu)
+
+    def select(self, keep: np.ndarray) -> None:
+        super().select(keep)
+        if self.lr_state is not None:
+            self.lr_state = self.lr_state[np.asarray(keep)]
+
+
+class SGDHD(_Hypergradient):
+    r"""SGD-HD: plain SGD whose LR follows its hypergradient (Baydin et al. 2018, Alg. "SGD-HD").
+
+    ::
+
+        g_t = grad f(theta_{t-1})  (+ lambda theta_{t-1}, with weight decay)
+        alpha_t = alpha_{t-1} + beta g_t . g_{t-1}        (g_0 = 0)
+        theta_t = theta_{t-1} - alpha_t g_t
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    hyper_lr : float, optional
+        beta > 0; None: the paper's 1e-3.
+    weight_decay : float
+        L2 penalty lambda >= 0, added to the gradient.
+
+    Notes
+    -----
+    Plain SGD has no momentum, so a ``momentum`` override passed to `step` is ignored.
+    """
+
+    name = "sgd_hd"
+
+    def _update(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> None:
+        self.state["direction"][i][...] = g  # d_t = g_t
+        g *= lr
+        p -= g
+
+
+class SGDNHD(_Hypergradient):
+    r"""SGDN-HD: SGD with Nesterov momentum and a hypergradient LR (Baydin et al. 2018).
+
+    The paper's SGDN-HD algorithm (its Nesterov form is PyTorch's, ``b_0 = 0``)::
+
+        g_t = grad f(theta_{t-1})  (+ lambda theta_{t-1}, with weight decay)
+        alpha_t = alpha_{t-1} + beta g_t . (g_{t-1} + mu v_{t-1})     (zero at t = 1)
+        v_t = mu v_{t-1} + g_t
+        theta_t = theta_{t-1} - alpha_t (g_t + mu v_t)
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    momentum : float
+        mu > 0 (the paper's 0.9).
+    hyper_lr : float, optional
+        beta > 0; None: the paper's 1e-3.
+    weight_decay : float
+        L2 penalty lambda >= 0, added to the gradient.
+    """
+
+    name = "sgdn_hd"
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        momentum: float = 0.9,
+        hyper_lr: float | None = None,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, hyper_lr=hyper_lr, weight_decay=weight_decay)
+        _check("momentum", momentum, 0 < momentum < 1, "in (0, 1) for sgdn_hd (Nesterov)")
+        self.momentum = float(momentum)
+        self.state["momentum_buffer"] = self._zeros()
+
+    def _update(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> None:
+        m = self._mu(mu, p.ndim, self.momentum)
+        v = self.state["momentum_buffer"][i]
+        v *= m
+        v += g  # v_t = mu v_{t-1} + g_t
+        d = self.state["direction"][i]
+        np.multiply(v, m, out=d)
+        d += g  # d_t = g_t + mu v_t
+        np.multiply(d, lr, out=g)
+        p -= g
+
+
+class AdamHD(_Hypergradient):
+    r"""Adam-HD: Adam with a hypergradient LR (Baydin et al. 2018, Alg. "Adam-HD").
+
+    ::
+
+        g_t = grad f(theta_{t-1})  (+ lambda theta_{t-1}, with weight decay)
+        alpha_t = alpha_{t-1} + beta g_t . d_{t-1}                     (d_0 = 0)
+        m_t = beta1 m_{t-1} + (1 - beta1) g_t;  v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
+        m^_t = m_t / (1 - beta1^t);  v^_t = v_t / (1 - beta2^t)
+        d_t = m^_t / (sqrt(v^_t) + eps)
+        theta_t = theta_{t-1} - alpha_t d_t
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    betas : sequence of two floats
+        (beta1, beta2), each in [0, 1).
+    eps : float
+        Added to the denominator, >= 0.
+    hyper_lr : float, optional
+        beta > 0; None: the paper's 1e-7.
+    weight_decay : float
+        L2 penalty lambda >= 0, added to the gradient.
+
+    Notes
+    -----
+    A per-step ``momentum`` passed to `step` replaces beta1, as in `Adam`.
+    """
+
+    name = "adam_hd"
+    default_hyper_lr = 1e-7
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        hyper_lr: float | None = None,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, hyper_lr=hyper_lr, weight_decay=weight_decay)
+        betas = [float(b) for b in betas]
+        _check(
+            "betas",
+            betas,
+            len(betas) == 2 and all(0 <= b < 1 for b in betas),
+            "two numbers in [0, 1)",
+        )
+        _check("eps", eps, eps >= 0, ">= 0")
+        self.beta1, self.beta2 = betas
+        self.eps = float(eps)
+        self.state["exp_avg"] = self._zeros()
+        self.state["exp_avg_sq"] = self._zeros()
+
+    def _update(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> None:
+        beta1 = self._mu(mu, p.ndim, self.beta1)
+        m = self.state["exp_avg"][i]
+        v = self.state["exp_avg_sq"][i]
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= self.beta2
+        np.square(g, out=g)  # g is scratch from here on
+        g *= 1 - self.beta2
+        v += g
+        denom = np.sqrt(v, out=g)
+        denom *= 1 / math.sqrt(1 - self.beta2**self.t)
+        denom += self.eps  # sqrt(v^_t) + eps
+        d = self.state["direction"][i]
+        np.divide(m, denom, out=d)
+        d *= 1 / (1 - beta1**self.t)  # d_t = m^_t / (sqrt(v^_t) + eps)
+        np.multiply(d, lr, out=g)
+        p -= g
+
+
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
     "adam": Adam,
     "adamw": AdamW,
+    "sgd_hd": SGDHD,
+    "sgdn_hd": SGDNHD,
+    "adam_hd": AdamHD,
 }
 
 
