@@ -80,13 +80,57 @@ def _console(stderr: bool = False) -> Console:
 
 
 def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--jobs",
-        "-j",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Worker processes [default: the number of cores]; 1 runs in this process.",
-    )(f)
+    """``--jobs`` and the dask cluster options, shared by run and refine."""
+    options = [
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes [default: the number of cores]; 1 runs in this process.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            default=None,
+            help="Run on this dask.distributed scheduler (pip install lrsweep[dask]).",
+        ),
+        click.option(
+            "--scheduler-file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Run on the dask scheduler described in this file.",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=click.FloatRange(min=0.1),
+            default=10.0,
+            show_default=True,
+            help="Seconds to reach the scheduler.",
+        ),
+        click.option(
+            "--worker-timeout",
+            type=click.FloatRange(min=0.1),
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for a dask worker.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _executor(options: Mapping[str, Any]) -> Any:
+    import lrsweep
+
+    return lrsweep.make_executor(
+        options["jobs"],
+        scheduler=options["scheduler"],
+        scheduler_file=options["scheduler_file"],
+        connect_timeout=options["connect_timeout"],
+        worker_timeout=options["worker_timeout"],
+    )
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,12 +174,12 @@ def cli() -> None:
 def run(
     spec_file: Path,
     out: Path | None,
-    jobs: int | None,
     dry_run: bool,
     overwrite: bool,
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
+    **executor_options: Any,
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
 
@@ -155,7 +199,7 @@ def run(
             _print_plan(lrsweep.plan_sweep(spec), out)
             return
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
-        with interruptible(resume), lrsweep.make_executor(jobs) as executor, _progress() as on_run:
+        with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
             summary = lrsweep.run_sweep(
                 spec, out, executor=executor, overwrite=overwrite, on_run=on_run
             )
@@ -203,10 +247,10 @@ def refine(
     results_dir: Path,
     rounds: int | None,
     points_per_decade: int | None,
-    jobs: int | None,
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
+    **executor_options: Any,
 ) -> None:
     """Zoom into the best LR bracket of RESULTS: finer LRs, reusing every finished run.
 
@@ -221,7 +265,7 @@ def refine(
 
     with user_errors():
         resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
-        with interruptible(resume), lrsweep.make_executor(jobs) as executor, _progress() as on_run:
+        with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
             summary = lrsweep.refine(
                 results_dir,
                 rounds=rounds,
@@ -346,9 +390,14 @@ def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
         if style is None and band[0] <= row["lr"] <= band[1]:
             style = "green"
         table.add_row(
-            f"{row['lr']:.4g}", _fmt(row["mean"]), _fmt(row["std"]), str(row["n_ok"]),
-            str(row["n_diverged"]), str(row["n_failed"]), style=style,
-        )  # fmt: skip
+            f"{row['lr']:.4g}",
+            _fmt(row["mean"]),
+            _fmt(row["std"]),
+            str(row["n_ok"]),
+            str(row["n_diverged"]),
+            str(row["n_failed"]),
+            style=style,
+        )
     return table
 
 

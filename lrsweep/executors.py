@@ -170,6 +170,123 @@ class ProcessExecutor(Executor):
         self._shutdown()
 
 
+class DaskExecutor(Executor):
+    """Runs groups on a dask.distributed cluster through ``client.get_executor()``.
+
+    The same ``submit`` + ``as_completed`` loop as the local pool. The data is scattered to
+    every worker once. A worker that dies mid-group has its group rescheduled by dask (up to
+    the scheduler's ``allowed-failures``); a group that kills every worker it touches ends as
+    ``FAILED``. A scheduler that cannot be reached within ``connect_timeout`` seconds, has no
+    worker within ``worker_timeout``, or is lost mid-sweep raises ``ExecutorError`` (exit 3).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        scheduler_file: str | None = None,
+        connect_timeout: float = 10.0,
+        worker_timeout: float = 30.0,
+    ) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ExecutorError(
+                "--scheduler needs dask.distributed: pip install 'lrsweep[dask]'"
+            ) from None
+        where = address or f"the scheduler in {scheduler_file}"
+        self.where = where
+        try:
+            self.client = Client(
+                address,
+                scheduler_file=scheduler_file,
+                timeout=connect_timeout,
+                set_as_default=False,
+            )
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ExecutorError(f"cannot reach {where} within {connect_timeout:g}s: {e}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=worker_timeout)
+        except (TimeoutError, OSError):
+            self.client.close()
+            raise ExecutorError(
+                f"{where} has no workers after {worker_timeout:g}s; start some with"
+                f" 'dask worker {address or '--scheduler-file ' + str(scheduler_file)}'"
+            ) from None
+        self._check_versions()
+        self.jobs = max(1, sum(w.get("nthreads", 1) for w in self._workers().values()))
+
+    def _workers(self) -> dict[str, Any]:
+        info = self.client.scheduler_info()
+        return dict(info.get("workers", {}))
+
+    def _check_versions(self) -> None:
+        import numpy
+
+        from lrsweep import __version__
+
+        mine = {"lrsweep": __version__, "numpy": numpy.__version__}
+        try:
+            theirs = self.client.run(_worker_versions)
+        except Exception as e:
+            self.client.close()
+            raise ExecutorError(f"{self.where}: cannot run lrsweep on the workers: {e}") from None
+        for worker, versions in theirs.items():
+            if versions != mine:
+                self.client.close()
+                raise ExecutorError(
+                    f"{self.where}: worker {worker} has {versions}, this machine has {mine};"
+                    " install the same lrsweep and numpy on every worker"
+                )
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        from concurrent.futures import CancelledError, as_completed
+
+        from distributed.scheduler import KilledWorker
+
+        if not groups:
+            return
+        pool = self.client.get_executor(pure=False)
+        try:
+            data_future = self.client.scatter(data, broadcast=True)
+            futures = {pool.submit(run_group_safely, fn, g, data_future): g for g in groups}
+        except (OSError, TimeoutError) as e:
+            raise ExecutorError(f"lost the connection to {self.where}: {e}") from None
+        try:
+            for future in as_completed(futures):
+                group = futures[future]
+                try:
+                    results = future.result()
+                except KilledWorker as e:
+                    results = failed_results(group, f"killed every worker that ran it: {e}")
+                except (CancelledError, OSError, TimeoutError) as e:
+                    raise ExecutorError(
+                        f"lost {self.where} mid-sweep ({type(e).__name__}); finished runs are"
+                        " kept: run the same command again to resume"
+                    ) from None
+                yield group, results
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+            self.client = None
+
+
+def _worker_versions() -> dict[str, str]:
+    import numpy
+
+    from lrsweep import __version__
+
+    return {"lrsweep": __version__, "numpy": numpy.__version__}
+
+
 def default_jobs() -> int:
     """The number of usable cores."""
     try:
@@ -178,7 +295,22 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_executor(jobs: int | None = None, **_: Any) -> Executor:
-    """``SerialExecutor`` for one job, else a ``ProcessExecutor`` (default: every core)."""
+def make_executor(
+    jobs: int | None = None,
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    connect_timeout: float = 10.0,
+    worker_timeout: float = 30.0,
+) -> Executor:
+    """A dask executor when a scheduler is given; else ``SerialExecutor`` for one job and a
+    ``ProcessExecutor`` otherwise (default: every core)."""
+    if scheduler or scheduler_file:
+        return DaskExecutor(
+            scheduler,
+            scheduler_file=scheduler_file,
+            connect_timeout=connect_timeout,
+            worker_timeout=worker_timeout,
+        )
     jobs = default_jobs() if jobs is None else jobs
     return SerialExecutor() if jobs <= 1 else ProcessExecutor(jobs)

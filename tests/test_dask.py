@@ -1,0 +1,98 @@
+"""The dask executor against a real LocalCluster on 127.0.0.1 (two worker processes)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import lrsweep
+from lrsweep.errors import ExecutorError
+from lrsweep.executors import DaskExecutor
+from lrsweep.spec import load_spec
+
+distributed = pytest.importorskip("distributed")
+
+SPEC = """\
+name: dask-test
+data: {builtin: moons, n_samples: 300, noise: 0.2}
+model: {hidden: [16]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 4, batch_size: 16, seeds: 2}
+grid: {lr_min: 1e-3, lr_max: 10, points_per_decade: 2}
+execution: {group_size: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    ) as c:
+        yield c
+
+
+def read(path: Path):
+    with open(path, newline="") as f:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+
+def same_files(a: Path, b: Path) -> None:
+    assert read(a / "runs.csv") == read(b / "runs.csv")
+    names = sorted(p.name for p in (a / "histories").iterdir())
+    assert names == sorted(p.name for p in (b / "histories").iterdir())
+    for name in names:
+        assert (a / "histories" / name).read_bytes() == (b / "histories" / name).read_bytes()
+
+
+def test_cluster_sweep_equals_local_sweep(cluster, write_spec, tmp_path):
+    spec = load_spec(write_spec(SPEC))
+    lrsweep.run_sweep(spec, tmp_path / "local")
+    with DaskExecutor(cluster.scheduler_address) as executor:
+        assert executor.jobs == 2
+        lrsweep.run_sweep(spec, tmp_path / "dask", executor=executor)
+    same_files(tmp_path / "local", tmp_path / "dask")
+
+
+def test_a_killed_worker_loses_no_run(cluster, write_spec, tmp_path):
+    spec = load_spec(write_spec(SPEC.replace("epochs: 4", "epochs: 40")))
+    killed = []
+    with DaskExecutor(cluster.scheduler_address) as executor:
+        pids = executor.client.run(os.getpid)
+
+        def kill_one(row, done, total):
+            if not killed:
+                pid = next(iter(pids.values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_run=kill_one)
+    assert killed
+    rows = read(tmp_path / "r" / "runs.csv")
+    assert len(rows) == len({r["run_id"] for r in rows})
+    planned = lrsweep.plan_sweep(spec).runs
+    assert sorted(r["run_id"] for r in rows) == sorted(r.run_id for r in planned)
+    assert {r["status"] for r in rows} <= {"ok", "diverged"}
+    journal = (tmp_path / "r" / "journal.jsonl").read_text().splitlines()
+    assert sum('"event": "done"' in line for line in journal) == len(planned)
+
+
+def test_unreachable_scheduler_is_exit_3_not_a_hang():
+    with pytest.raises(ExecutorError, match=r"cannot reach tcp://127\.0\.0\.1:9 within 1s"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=1)
+
+
+def test_scheduler_without_workers_times_out():
+    with distributed.LocalCluster(
+        n_workers=0, host="127.0.0.1", dashboard_address=":0", processes=True
+    ) as empty:
+        with pytest.raises(ExecutorError, match=r"has no workers after 1s"):
+            DaskExecutor(empty.scheduler_address, worker_timeout=1)
