@@ -38,6 +38,12 @@ class LockError(ResultsError):
     exit_code = 3
 
 
+class StorageError(ResultsError):
+    """The results dir cannot be written: the path is a file, permissions, a full disk."""
+
+    exit_code = 3
+
+
 class ExecutorError(LrsweepError):
     """Infrastructure failed: a worker pool, a cluster, or the disk."""
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrsweep.errors import LockError, ResultsError
+from lrsweep.errors import LockError, ResultsError, StorageError
 from lrsweep.spec import Spec, dump_spec, load_yaml, spec_from_resolved
 from lrsweep.training import HISTORY_COLUMNS, EpochLog, RunResult, RunStatus
 
@@ -188,7 +188,7 @@ class ResultsDir:
         """
         path = Path(path)
         if path.exists() and not path.is_dir():
-            raise ResultsError(f"{path}: exists and is not a folder")
+            raise StorageError(f"{path}: exists and is not a folder")
         saved = path / "spec.yaml"
         if saved.exists():
             old_hash = _saved_hash(saved)
@@ -206,7 +206,7 @@ class ResultsDir:
         try:
             (path / "histories").mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ResultsError(f"{path}: cannot create: {e.strerror}") from None
+            raise StorageError(f"{path}: cannot create: {e.strerror}") from None
         results = cls(path, spec)
         if not saved.exists():
             write_atomic(saved, dump_spec(spec))

@@ -1,0 +1,197 @@
+"""Crashes and interruptions: SIGKILL then resume, SIGINT/SIGTERM with exit 130, locks, torn
+journal lines, and leftover temp files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import lrsweep
+from lrsweep.errors import LockError
+from lrsweep.results import ResultsDir
+from lrsweep.spec import load_spec
+
+SPEC = """\
+name: crash-test
+data: {builtin: moons, n_samples: 400, noise: 0.2}
+model: {hidden: [32, 32]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 30, batch_size: 8, seeds: 2}
+grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
+execution: {group_size: 1}
+"""
+
+
+def read(path: Path):
+    with open(path, newline="") as f:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+
+def done_lines(out: Path) -> int:
+    journal = out / "journal.jsonl"
+    if not journal.exists():
+        return 0
+    return sum('"event": "done"' in line for line in journal.read_text().splitlines())
+
+
+def start(spec: Path, out: Path, jobs: str = "1") -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lrsweep",
+            "run",
+            str(spec),
+            "--out",
+            str(out),
+            "--jobs",
+            jobs,
+            "--no-plots",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_runs(out: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while done_lines(out) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.02)
+
+
+def assert_same_as(reference: Path, out: Path) -> None:
+    assert read(out / "runs.csv") == read(reference / "runs.csv")
+    names = sorted(p.name for p in (reference / "histories").iterdir())
+    assert sorted(p.name for p in (out / "histories").iterdir()) == names
+    for name in names:
+        assert (out / "histories" / name).read_bytes() == (
+            reference / "histories" / name
+        ).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
+    spec = folder / "spec.yaml"
+    spec.write_text(SPEC)
+    lrsweep.run_sweep(load_spec(spec), folder / "out")
+    return spec, folder / "out"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigkill_then_resume_equals_an_uninterrupted_sweep(reference, tmp_path, jobs):
+    spec, ref = reference
+    out = tmp_path / "r"
+    proc = start(spec, out, jobs)
+    wait_for_runs(out, 3, proc)
+    proc.kill()
+    proc.wait()
+    partial = done_lines(out)
+    assert 3 <= partial < len(read(ref / "runs.csv"))
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lrsweep",
+            "run",
+            str(spec),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--no-plots",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr
+    assert_same_as(ref, out)
+    rows = read(out / "runs.csv")
+    assert len({r["run_id"] for r in rows}) == len(rows)
+    assert done_lines(out) == len(rows)  # every run journaled exactly once
+    assert not list(out.rglob("*.tmp-*")) and not (out / ".lock").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_exits_130_with_the_resume_command(reference, tmp_path, sig):
+    spec, ref = reference
+    out = tmp_path / "r"
+    proc = start(spec, out)
+    wait_for_runs(out, 2, proc)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    resume = f"lrsweep run {spec} --out {out}"
+    assert f"Interrupted: finished runs are kept. Resume with: {resume}" in stderr
+    assert "Traceback" not in stderr
+    kept = read(out / "runs.csv")
+    assert len(kept) == done_lines(out) >= 2
+    lrsweep.run_sweep(load_spec(spec), out)
+    assert_same_as(ref, out)
+
+
+def test_a_second_sweep_into_a_locked_dir_is_refused(tiny_spec, tmp_path):
+    spec = load_spec(tiny_spec())
+    results = ResultsDir.create(tmp_path / "r", spec)
+    with results.locked():
+        with pytest.raises(LockError, match=rf"in use by process {os.getpid()} on "):
+            lrsweep.run_sweep(spec, tmp_path / "r")
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tiny_spec, tmp_path):
+    spec = load_spec(tiny_spec())
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    results = ResultsDir.create(tmp_path / "r", spec)
+    import socket
+
+    (tmp_path / "r" / ".lock").write_text(
+        json.dumps({"pid": int(dead), "host": socket.gethostname()})
+    )
+    summary = lrsweep.run_sweep(spec, tmp_path / "r")
+    assert summary["n_runs"] == 4 and not (tmp_path / "r" / ".lock").exists()
+    assert results.path == tmp_path / "r"
+
+
+def test_torn_journal_line_and_temp_files_are_cleaned(tiny_spec, tmp_path):
+    spec = load_spec(tiny_spec())
+    out = tmp_path / "r"
+    lrsweep.run_sweep(spec, out)
+    reference = read(out / "runs.csv")
+    journal = out / "journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    last_done = max(i for i, line in enumerate(lines) if '"event": "done"' in line)
+    torn = lines[last_done][: len(lines[last_done]) // 2]
+    journal.write_text("".join(lines[:last_done]) + torn)  # killed mid-append
+    (out / "runs.csv.tmp-999").write_text("half a fi")
+    (out / "histories" / "x.csv.tmp-999").write_text("half")
+    lrsweep.run_sweep(spec, out)  # resumes: re-trains only the run whose line was torn
+    assert read(out / "runs.csv") == reference
+    assert not list(out.rglob("*.tmp-*"))
+    records = ResultsDir(out, spec).read_journal()
+    assert sum(r["event"] == "done" for r in records) == 4
+
+
+def test_results_path_is_a_file(tiny_spec, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("precious")
+    from click.testing import CliRunner
+
+    from lrsweep.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", str(tiny_spec()), "--out", str(target)])
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: {target}: exists and is not a folder\n"
+    assert target.read_text() == "precious"
