@@ -630,6 +630,23 @@ def _format_error(
     kind = err["type"]
     msg = err["msg"]
     value = err.get("input")
+    text = _error_text(kind, loc, msg, value, err.get("ctx", {}))
+    if kind == "value_error":
+        loc = tuple(text.split(": ", 1)[0].split("."))
+    where = ""
+    for depth in range(len(loc), 0, -1):
+        if loc[:depth] in marks:
+            where = ":{}:{}".format(*marks[loc[:depth]])
+            break
+    return f"{file}{where}: {text}"
+
+
+def _dotted(loc: Iterable[str]) -> str:
+    """A key path for a message; odd keys (spaces, newlines) are quoted so it stays one line."""
+    return ".".join(p if re.fullmatch(r"[\w.<>-]+", p) else repr(p) for p in loc)
+
+
+def _error_text(kind: str, loc: tuple[str, ...], msg: str, value: Any, ctx: Any) -> str:
     if kind == "extra_forbidden":
         parent = _model_for(loc[:-1])
         known = list(parent.model_fields) if parent else []
@@ -638,30 +655,24 @@ def _format_error(
         hint = (
             f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(known)}"
         )
-        text = f"{'.'.join(loc)}: unknown key{hint}"
+        text = f"{_dotted(loc)}: unknown key{hint}"
     elif kind == "value_error":
         # model validators word their messages "<key>: <rule>" relative to their section
         text = msg.removeprefix("Value error, ")
         if loc:
             keyed = re.match(r"^[a-z_][\w.]*: ", text) is not None
-            text = f"{'.'.join(loc)}{'.' if keyed else ': '}{text}"
-        loc = tuple(text.split(": ", 1)[0].split("."))
+            text = f"{_dotted(loc)}{'.' if keyed else ': '}{text}"
     elif kind == "literal_error":
         options = re.findall(r"'([^']*)'", msg)
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(options)}"
-        text = f"{'.'.join(loc)}: unknown {value!r}; {hint}"
+        text = f"{_dotted(loc)}: unknown {value!r}; {hint}"
     else:
         rule = _RULES.get(kind, msg[0].lower() + msg[1:])
         if kind in _RULES:
-            rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        text = f"{'.'.join(loc)}: {rule}, got {value!r}"
-    where = ""
-    for depth in range(len(loc), 0, -1):
-        if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
-            break
-    return f"{file}{where}: {text}"
+            rule = rule.format(**{k: _num(v) for k, v in ctx.items()})
+        text = f"{_dotted(loc)}: {rule}, got {value!r}"
+    return text
 
 
 def _num(value: Any) -> Any:
@@ -702,7 +713,7 @@ def validate_spec(
         spec = Spec.model_validate({**document, "base_dir": base_dir})
     except ValidationError as e:
         lines = [_format_error(err, file, marks) for err in e.errors()]
-        raise SpecError("; ".join(lines) if len(lines) < 2 else _join(lines)) from None
+        raise SpecError(_join(lines)) from None
     problems = list(check_run_count(spec, file))
     if problems:
         raise SpecError(_join(problems))
@@ -710,6 +721,7 @@ def validate_spec(
 
 
 def _join(lines: list[str]) -> str:
+    lines = [line.replace("\r", "\\r").replace("\n", "\\n") for line in lines]  # one line
     if len(lines) == 1:
         return lines[0]
     return f"{len(lines)} problems: " + " | ".join(lines)
