@@ -386,7 +386,9 @@ class UCurve(NamedTuple):
 
 
 def u_curve(
-    rows: Sequence[Mapping[str, Any]], objective: str, label: str = "all",
+    rows: Sequence[Mapping[str, Any]],
+    objective: str,
+    label: str = "all",
     tolerance: float = 0.05,
 ) -> UCurve:
     """The U-curve's data from one curve's rows (the full-budget ones when there are any)."""
@@ -428,8 +430,11 @@ class Heatmap(NamedTuple):
 
 
 def heatmap(
-    rows: Sequence[Mapping[str, Any]], axis: str, combos: Sequence[tuple[tuple[str, Any], ...]],
-    labels: Sequence[str], objective: str,
+    rows: Sequence[Mapping[str, Any]],
+    axis: str,
+    combos: Sequence[tuple[tuple[str, Any], ...]],
+    labels: Sequence[str],
+    objective: str,
 ) -> Heatmap:
     """The round-0 objective of every (axis value, LR) pair of a one-axis sweep."""
     round0 = [r for r in rows if int(r["round"]) == 0]

@@ -196,7 +196,7 @@ def run(
         spec = lrsweep.load_spec(spec_file)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
-            _print_plan(lrsweep.plan_sweep(spec), out)
+            _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
             return
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
         with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
@@ -277,6 +277,45 @@ def refine(
     _report(summary, results_dir, plots, as_json)
 
 
+@cli.command()
+@click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@jobs_option
+def validate(spec_file: Path, **executor_options: Any) -> None:
+    """Check SPEC: print it resolved (every default filled in), the plan and a time estimate.
+
+    Exit 0 when the spec is valid, 2 with every problem listed when it is not.
+
+    \b
+    Example:
+        lrsweep validate configs/digits.yaml
+    """
+    import lrsweep
+    from lrsweep.spec import dump_spec
+
+    with user_errors():
+        spec = lrsweep.load_spec(spec_file)
+        plan = lrsweep.plan_sweep(spec)
+        click.echo(dump_spec(spec), nl=False)
+        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], estimate=True)
+
+
+@cli.command()
+@click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def show(results_dir: Path, as_json: bool) -> None:
+    """Print the table and the answer of an existing results folder (no training).
+
+    \b
+    Example:
+        lrsweep show results/digits-sgd --json
+    """
+    import lrsweep
+
+    with user_errors():
+        summary = lrsweep.read_summary(results_dir)
+    _report(summary, results_dir, [], as_json)
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
     """A live bar on a terminal (stderr); one plain line per finished run otherwise."""
@@ -319,23 +358,39 @@ def _fmt(x: Any) -> str:
     return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
 
 
-def _print_plan(plan: Any, out: Path) -> None:
+def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
+    """The plan of round 0 (and what the refine rounds may add) on stdout."""
+    import lrsweep
+    from lrsweep.executors import default_jobs
+
     spec = plan.spec
     lrs = sorted({r.lr for r in plan.runs})
+    combos = len(spec.combos)
     console = _console()
     console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}")
+    per = f" x {combos} combinations" if combos > 1 else ""
+    budget = plan.runs[0].budget if plan.runs else "full"
     console.print(
-        f"round 0: {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
-        f" x {spec.train.seeds} seeds = {len(plan.runs)} runs"
+        f"round 0 ({budget} budget): {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
+        f" x {spec.train.seeds} seeds{per} = {len(plan.runs)} runs"
     )
+    if spec.refine.rounds:
+        console.print(
+            f"then up to {spec.refine.rounds} refine rounds around each curve's best LR"
+            f" ({spec.refine.points_per_decade} points per decade in round 1)"
+        )
     sizes = plan.group_sizes
+    jobs = jobs or default_jobs()
+    mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
-        f"groups: {len(sizes)} (lockstep sizes {min(sizes)}-{max(sizes)}),"
-        f" model {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}"
-        f"-{plan.n_outputs}, {spec.train.epochs} epochs"
+        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} LRs ({mode}),"
+        f" {min(jobs, len(sizes))} at a time; model {plan.n_features}-"
+        f"{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs}, {spec.train.epochs} epochs"
     )
-    for lr in lrs:
-        console.print(f"  lr {lr:.6g}")
+    if estimate:
+        seconds = lrsweep.estimate_seconds(plan, lrsweep.load_data(spec), jobs)
+        console.print(f"estimated time for round 0: about {seconds:.0f} s")
+    console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
 
 
 def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:

@@ -60,9 +60,9 @@ __all__ = [
 ]
 
 TASKS = ("auto", "classification", "regression")
-MAX_AUTO_CLASSES = 50       # task auto: at most this many distinct integer targets -> classes
-AUTO_CLASS_RATIO = 5        # ... and at most n_samples / this many
-TEACHER_HIDDEN = 16         # hidden width of the `teacher` builtin's tanh network
+MAX_AUTO_CLASSES = 50  # task auto: at most this many distinct integer targets -> classes
+AUTO_CLASS_RATIO = 5  # ... and at most n_samples / this many
+TEACHER_HIDDEN = 16  # hidden width of the `teacher` builtin's tanh network
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,16 +74,16 @@ class Dataset:
     cannot disturb each other.
     """
 
-    X_train: np.ndarray             # (n_train, n_features) float64
-    y_train: np.ndarray             # classification: (n_train,) int64; regression: (n_train, 1)
-    X_val: np.ndarray               # (n_val, n_features) float64
-    y_val: np.ndarray               # like y_train
-    task: str                       # "classification" | "regression"
-    n_outputs: int                  # number of classes, or 1 for regression
+    X_train: np.ndarray  # (n_train, n_features) float64
+    y_train: np.ndarray  # classification: (n_train,) int64; regression: (n_train, 1)
+    X_val: np.ndarray  # (n_val, n_features) float64
+    y_val: np.ndarray  # like y_train
+    task: str  # "classification" | "regression"
+    n_outputs: int  # number of classes, or 1 for regression
     feature_names: tuple[str, ...]
     target_name: str
-    class_names: tuple[str, ...]    # original labels as strings, sorted; () for regression
-    source: str                     # the CSV path as opened, or "builtin:<name>"
+    class_names: tuple[str, ...]  # original labels as strings, sorted; () for regression
+    source: str  # the CSV path as opened, or "builtin:<name>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,8 +146,10 @@ def subsample_train(ds: Dataset, fraction: float, seed: int) -> Dataset:
         groups = [np.flatnonzero(ds.y_train == c) for c in range(ds.n_outputs)]
         groups = [g for g in groups if len(g)]
         counts = _allocate(
-            [len(g) for g in groups], max(n_keep, len(groups)),
-            lower=[1] * len(groups), upper=[len(g) for g in groups],
+            [len(g) for g in groups],
+            max(n_keep, len(groups)),
+            lower=[1] * len(groups),
+            upper=[len(g) for g in groups],
         )
         keep = np.concatenate([rng.permutation(g)[:k] for g, k in zip(groups, counts)])
     else:
@@ -165,7 +167,7 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator) -> list[np.
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     order = rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def read_csv_header(path: Path) -> list[str]:
@@ -187,8 +189,8 @@ def read_csv_header(path: Path) -> list[str]:
 class _Raw:
     """Unsplit data: features, targets (already encoded) and names."""
 
-    X: np.ndarray                   # (n_samples, n_features) float64
-    y: np.ndarray                   # (n_samples,) int64 class index, or float64 target
+    X: np.ndarray  # (n_samples, n_features) float64
+    y: np.ndarray  # (n_samples,) int64 class index, or float64 target
     task: str
     feature_names: tuple[str, ...]
     target_name: str
@@ -225,7 +227,7 @@ def _decoded_lines(path: Path, lines: Iterable[bytes]) -> Iterator[str]:
         try:
             yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError as e:
-            bad = raw[e.start:e.start + 1]
+            bad = raw[e.start : e.start + 1]
             raise DataError(
                 f"{path}: line {lineno}: not UTF-8 text, got byte 0x{bad.hex()} at column "
                 f"{e.start + 1}; save the file as UTF-8"
@@ -257,8 +259,7 @@ def _check_header(path: Path, first: tuple[int, list[str]] | None) -> list[str]:
     seen: dict[str, int] = {}
     for col, name in enumerate(names, start=1):
         if not name:
-            raise DataError(f"{path}: line {line}: column {col}: empty column name, "
-                            f"got {name!r}")
+            raise DataError(f"{path}: line {line}: column {col}: empty column name, got {name!r}")
         if name in seen:
             raise DataError(
                 f"{path}: line {line}: duplicate column name, got {name!r} "
@@ -282,13 +283,14 @@ def _read_csv(path: Path, target: str | None, task: str) -> _Raw:
         feature_names = tuple(n for i, n in enumerate(names) if i != t)
         n_fields = len(names)
 
-        values = array("d")          # row-major (n_samples, n_features)
+        values = array("d")  # row-major (n_samples, n_features)
         targets: list[str] = []
-        target_lines = array("q")    # file line of each row, for errors found after reading
+        target_lines = array("q")  # file line of each row, for errors found after reading
         for lineno, row in rows:
             if len(row) != n_fields:
-                raise DataError(f"{path}: line {lineno}: expected {n_fields} fields, "
-                                f"got {len(row)}")
+                raise DataError(
+                    f"{path}: line {lineno}: expected {n_fields} fields, got {len(row)}"
+                )
             label = row.pop(t).strip()
             if not label:
                 raise DataError(
@@ -299,7 +301,7 @@ def _read_csv(path: Path, target: str | None, task: str) -> _Raw:
                 floats = [float(cell) for cell in row]
             except ValueError:
                 _bad_number(path, lineno, feature_names, row)
-            if not math.isfinite(sum(floats)):      # nan/inf propagate; overflow re-checked
+            if not math.isfinite(sum(floats)):  # nan/inf propagate; overflow re-checked
                 _check_finite(path, lineno, feature_names, row, floats)
             values.extend(floats)
             targets.append(label)
@@ -320,8 +322,9 @@ def _target_column(path: Path, names: list[str], target: str | None) -> int:
     shown = _quoted(names[:12]) + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
     hint = difflib.get_close_matches(target, names, n=1)
     did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
-    raise DataError(f"{path}: data.target: no column {target!r}; columns are {shown}"
-                    f"{did_you_mean}")
+    raise DataError(
+        f"{path}: data.target: no column {target!r}; columns are {shown}{did_you_mean}"
+    )
 
 
 def _bad_number(path: Path, lineno: int, names: tuple[str, ...], row: list[str]) -> NoReturn:
@@ -337,12 +340,14 @@ def _bad_number(path: Path, lineno: int, names: tuple[str, ...], row: list[str])
     raise AssertionError("unreachable: no bad cell found")  # pragma: no cover
 
 
-def _check_finite(path: Path, lineno: int, names: tuple[str, ...], row: list[str],
-                  floats: list[float]) -> None:
+def _check_finite(
+    path: Path, lineno: int, names: tuple[str, ...], row: list[str], floats: list[float]
+) -> None:
     for name, cell, value in zip(names, row, floats):
         if not math.isfinite(value):
-            raise DataError(f"{path}: line {lineno}: column {name!r}: must be finite, "
-                            f"got {cell.strip()!r}")
+            raise DataError(
+                f"{path}: line {lineno}: column {name!r}: must be finite, got {cell.strip()!r}"
+            )
 
 
 def _as_float(text: str) -> float | None:
@@ -352,8 +357,9 @@ def _as_float(text: str) -> float | None:
         return None
 
 
-def _encode_target(path: Path, name: str, targets: list[str], lines: array, task: str
-                   ) -> tuple[np.ndarray, str, tuple[str, ...]]:
+def _encode_target(
+    path: Path, name: str, targets: list[str], lines: array, task: str
+) -> tuple[np.ndarray, str, tuple[str, ...]]:
     """Infer the task (see the module docstring) and encode the target column."""
     numbers = [_as_float(t) for t in targets]
     first_text = next((i for i, v in enumerate(numbers) if v is None), None)
@@ -377,8 +383,9 @@ def _encode_target(path: Path, name: str, targets: list[str], lines: array, task
         bad = np.flatnonzero(~np.isfinite(y))
         if len(bad):
             i = int(bad[0])
-            raise DataError(f"{path}: line {lines[i]}: column {name!r}: must be finite, "
-                            f"got {targets[i]!r}")
+            raise DataError(
+                f"{path}: line {lines[i]}: column {name!r}: must be finite, got {targets[i]!r}"
+            )
         return y, task, ()
 
     # classification: numeric labels sort as numbers ("2" < "10"), text labels as strings
@@ -393,8 +400,10 @@ def _encode_target(path: Path, name: str, targets: list[str], lines: array, task
     y = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
     class_names = tuple(names_of[k] for k in order)
     if len(class_names) < 2:
-        raise DataError(f"{path}: column {name!r}: classification needs at least 2 classes, "
-                        f"got only {class_names[0]!r}")
+        raise DataError(
+            f"{path}: column {name!r}: classification needs at least 2 classes, "
+            f"got only {class_names[0]!r}"
+        )
     return y, task, class_names
 
 
@@ -416,7 +425,7 @@ def _spirals(rng: np.random.Generator, n: int, k: int, noise: float) -> np.ndarr
     X = np.empty((n, 2))
     y = np.repeat(np.arange(k), sizes)
     for arm, m in enumerate(sizes):
-        t = (np.arange(m) + 1) / m                           # radius in (0, 1]
+        t = (np.arange(m) + 1) / m  # radius in (0, 1]
         theta = 2 * np.pi * (arm / k + t)
         rows = y == arm
         X[rows, 0] = t * np.cos(theta)
@@ -431,10 +440,12 @@ def _moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
     n_in = n - n_out
     t_out = np.linspace(0, np.pi, n_out)
     t_in = np.linspace(0, np.pi, n_in)
-    X = np.concatenate([
-        np.column_stack([np.cos(t_out), np.sin(t_out)]),
-        np.column_stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)]),
-    ])
+    X = np.concatenate(
+        [
+            np.column_stack([np.cos(t_out), np.sin(t_out)]),
+            np.column_stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)]),
+        ]
+    )
     X += noise * rng.standard_normal((n, 2))
     y = np.repeat([0, 1], [n_out, n_in])
     return np.column_stack([X, y])
@@ -446,10 +457,10 @@ def _teacher(rng: np.random.Generator, n: int, d: int, noise: float) -> np.ndarr
     The teacher's weights are drawn first, so they depend only on ``generator_seed`` and
     ``n_features``, not on ``n_samples``.
     """
-    W1 = rng.standard_normal((d, TEACHER_HIDDEN)) / np.sqrt(d)     # (d, h)
-    b1 = 0.1 * rng.standard_normal(TEACHER_HIDDEN)                  # (h,)
+    W1 = rng.standard_normal((d, TEACHER_HIDDEN)) / np.sqrt(d)  # (d, h)
+    b1 = 0.1 * rng.standard_normal(TEACHER_HIDDEN)  # (h,)
     W2 = rng.standard_normal(TEACHER_HIDDEN) / np.sqrt(TEACHER_HIDDEN)  # (h,)
-    X = rng.standard_normal((n, d))                                 # (n, d)
+    X = rng.standard_normal((n, d))  # (n, d)
     y = np.tanh(X @ W1 + b1) @ W2 + noise * rng.standard_normal(n)  # (n,)
     return np.column_stack([X, y])
 
@@ -462,8 +473,9 @@ def _generate_builtin(name: str, spec: Any) -> _Raw:
     if name not in BUILTINS:
         hint = difflib.get_close_matches(str(name), BUILTINS, n=1)
         did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise DataError(f"data.builtin: unknown {name!r}; choose one of {_quoted(BUILTINS)}"
-                        f"{did_you_mean}")
+        raise DataError(
+            f"data.builtin: unknown {name!r}; choose one of {_quoted(BUILTINS)}{did_you_mean}"
+        )
     n = _int_option(spec, "n_samples", 1000, minimum=3, source=source)
     noise = getattr(spec, "noise", 0.1)
     if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
@@ -475,24 +487,36 @@ def _generate_builtin(name: str, spec: Any) -> _Raw:
         d = _int_option(spec, "n_features", 10, minimum=1, source=source)
         data = _teacher(rng, n, d, float(noise))
         if task == "classification":
-            raise DataError(f"{source}: data.task: teacher is a regression dataset, "
-                            f"got {task!r}")
-        return _Raw(data[:, :-1], data[:, -1], "regression",
-                    tuple(f"x{i}" for i in range(d)), "y", (), source)
+            raise DataError(f"{source}: data.task: teacher is a regression dataset, got {task!r}")
+        return _Raw(
+            data[:, :-1],
+            data[:, -1],
+            "regression",
+            tuple(f"x{i}" for i in range(d)),
+            "y",
+            (),
+            source,
+        )
 
     if name == "spirals":
         k = _int_option(spec, "n_classes", 3, minimum=2, source=source)
         if n < 2 * k:
-            raise DataError(f"{source}: data.n_samples: must be >= 2 per arm ({2 * k}), "
-                            f"got {n}")
+            raise DataError(f"{source}: data.n_samples: must be >= 2 per arm ({2 * k}), got {n}")
         data = _spirals(rng, n, k, float(noise))
     else:
         k = 2
         data = _moons(rng, n, float(noise))
     if task == "regression":
         raise DataError(f"{source}: data.task: {name} is a classification dataset, got {task!r}")
-    return _Raw(data[:, :2].copy(), data[:, 2].astype(np.int64), "classification",
-                ("x0", "x1"), "label", tuple(str(c) for c in range(k)), source)
+    return _Raw(
+        data[:, :2].copy(),
+        data[:, 2].astype(np.int64),
+        "classification",
+        ("x0", "x1"),
+        "label",
+        tuple(str(c) for c in range(k)),
+        source,
+    )
 
 
 def _int_option(spec: Any, key: str, default: int, minimum: int, source: str) -> int:
@@ -508,12 +532,14 @@ def _int_option(spec: Any, key: str, default: int, minimum: int, source: str) ->
 # split and standardisation
 
 
-def _split_and_scale(raw: _Raw, val_fraction: float, split_seed: int,
-                     standardize: bool) -> Dataset:
+def _split_and_scale(
+    raw: _Raw, val_fraction: float, split_seed: int, standardize: bool
+) -> Dataset:
     n = len(raw.y)
     if n < 3:
-        raise DataError(f"{raw.source}: too few samples: need at least 3 (2 to train, "
-                        f"1 to validate), got {n}")
+        raise DataError(
+            f"{raw.source}: too few samples: need at least 3 (2 to train, 1 to validate), got {n}"
+        )
     n_val = min(max(1, round(n * val_fraction)), n - 2)
     rng = np.random.default_rng(split_seed)
 
@@ -528,10 +554,11 @@ def _split_and_scale(raw: _Raw, val_fraction: float, split_seed: int,
             )
         groups = [np.flatnonzero(raw.y == c) for c in range(len(counts))]
         k = len(groups)
-        n_val = min(n_val, n - k)                      # every class keeps a training sample
+        n_val = min(n_val, n - k)  # every class keeps a training sample
         lower = 1 if n_val >= k else 0
-        val_counts = _allocate(counts.tolist(), n_val, lower=[lower] * k,
-                               upper=[c - 1 for c in counts.tolist()])
+        val_counts = _allocate(
+            counts.tolist(), n_val, lower=[lower] * k, upper=[c - 1 for c in counts.tolist()]
+        )
         val = np.concatenate([rng.permutation(g)[:v] for g, v in zip(groups, val_counts)])
     else:
         val = rng.permutation(n)[:n_val]
@@ -564,7 +591,7 @@ def _split_and_scale(raw: _Raw, val_fraction: float, split_seed: int,
 
 def _standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scale columns by the training part's mean and std; constant columns become exactly 0."""
-    constant = np.ptp(train, axis=0) == 0                                  # (n_features,)
+    constant = np.ptp(train, axis=0) == 0  # (n_features,)
     center = np.where(constant, train[0], train.mean(axis=0))
     scale = np.where(constant, 1.0, train.std(axis=0))
     return (train - center) / scale, (val - center) / scale
@@ -577,11 +604,11 @@ def _allocate(sizes: list[int], total: int, lower: list[int], upper: list[int]) 
     ideal = [s * total / n for s in sizes]
     shares = [min(max(math.floor(x), lo), hi) for x, lo, hi in zip(ideal, lower, upper)]
     by_remainder = sorted(range(len(sizes)), key=lambda i: (shares[i] - ideal[i], i))
-    while sum(shares) < total:                     # give to those furthest below their ideal
+    while sum(shares) < total:  # give to those furthest below their ideal
         i = next(i for i in by_remainder if shares[i] < upper[i])
         shares[i] += 1
         by_remainder.sort(key=lambda j: (shares[j] - ideal[j], j))
-    while sum(shares) > total:                     # take from those furthest above
+    while sum(shares) > total:  # take from those furthest above
         i = next(i for i in reversed(by_remainder) if shares[i] > lower[i])
         shares[i] -= 1
         by_remainder.sort(key=lambda j: (shares[j] - ideal[j], j))

@@ -3,7 +3,9 @@
 Every parameter array carries a leading member axis K (DESIGN.md §2). ``params`` is the flat
 list ``[W0, b0, W1, b1, ...]`` with ``W[i]`` of shape ``(K, fan_in, fan_out)`` and ``b[i]`` of
 shape ``(K, fan_out)``. The input ``X (n_samples, n_features)`` is shared by all members, so the
-first layer is one broadcasting ``np.matmul`` and never holds K copies of ``X``.
+first layer is one broadcasting ``np.matmul`` and never holds K copies of ``X``; a per-member
+input ``X (K, n_samples, n_features)`` works too. The training step can compute into a
+`Workspace` of preallocated buffers, so the hot loop does not allocate.
 
 Activations and losses are registries keyed by their YAML names. Each activation is a forward
 function next to its in-place backward function, written in terms of the cached output where
@@ -215,14 +217,19 @@ def _cross_entropy(
     dloss/do = (softmax(o) - onehot(y)) / n. With ``inplace`` the gradient overwrites ``out``
     (the training step's scratch) instead of a new array; the numbers are the same.
     """
-    n = out.shape[1]
+    K, n, C = out.shape
     rows = np.arange(n)
     labels = np.asarray(Y, dtype=np.intp)
-    peak = out.max(axis=2, keepdims=True)  # (K, n, 1)
+    # NumPy reduces a short contiguous last axis one row at a time (29 us for K=16, n=32,
+    # C=10): take the max over the classes of a (K, C, n) copy instead (6 us), and the sum as
+    # a product with ones (BLAS).
+    by_class = np.empty((K, C, n), dtype=out.dtype)
+    np.copyto(by_class, out.transpose(0, 2, 1))
+    peak = by_class.max(axis=1)[:, :, None]  # (K, n, 1)
     shifted = np.subtract(out, peak, out=out if inplace else None)  # (K, n, C), max-shifted
     picked = shifted[:, rows, labels]  # (K, n)
     np.exp(shifted, out=shifted)
-    total = shifted.sum(axis=2)  # (K, n)
+    total = np.matmul(shifted, np.ones(C, dtype=out.dtype))  # (K, n), sum over classes
     per_sample = np.log(total)
     per_sample -= picked
     losses = per_sample.mean(axis=1)  # (K,)
@@ -540,6 +547,7 @@ def _backprop(
     """
     n_layers = len(params) // 2
     grads: list[np.ndarray] = [delta] * len(params) if buf is None else buf.grads
+    ones = np.ones(delta.shape[1], dtype=delta.dtype)  # (n,)
     with _quiet():
         for i in range(n_layers - 1, -1, -1):
             A = cache.inputs[i]
@@ -549,7 +557,9 @@ def _backprop(
                 grads[2 * i] = np.matmul(A.T, delta, out=gW)
             else:  # (K, h, n) @ (K, n, o) -> (K, h, o)
                 grads[2 * i] = np.matmul(np.swapaxes(A, -1, -2), delta, out=gW)
-            grads[2 * i + 1] = np.sum(delta, axis=1, out=gb)  # (K, fan_out)
+            # (n,) @ (K, n, fan_out) -> (K, fan_out): the sum over samples, as a BLAS product
+            # (5x faster than delta.sum(axis=1) for K=16 x 32 x 64)
+            grads[2 * i + 1] = np.matmul(ones, delta, out=gb)
             if i > 0:
                 W = params[2 * i]
                 WT = W.transpose(0, 2, 1)  # (K, fan_out, fan_in)

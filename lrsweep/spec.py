@@ -542,7 +542,6 @@ class Spec(_Section):
             combos = [(*c, (key, v)) for c in combos for v in values]
         return combos
 
-
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in and the data path made absolute."""
         document = self.model_dump(mode="json")

@@ -25,7 +25,7 @@ from lrsweep.grid import (
     make_groups,
     plan_runs,
     refine_grid,
-)  # fmt: skip
+)
 from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
 from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import RunResult, RunStatus, train_group
@@ -80,6 +80,37 @@ def plan_round0(spec: Spec, data: Dataset) -> Plan:
     return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs), 0, budgets(spec)[0])
 
 
+def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
+    """A rough wall-time estimate of round 0: one timed epoch of the first group, scaled.
+
+    Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
+    groups run at once. Refine rounds come on top (usually fewer runs than round 0).
+    """
+    if not plan.groups:
+        return 0.0
+    first = plan.groups[0]
+
+    def timed(epochs: int) -> float:
+        train = first.spec.train.model_copy(update={"epochs": epochs})
+        probe = Group(
+            first.spec.model_copy(update={"train": train}),
+            first.seed,
+            epochs,
+            first.subsample,
+            first.runs,
+        )
+        start = time.perf_counter()
+        train_group(probe, data)
+        return time.perf_counter() - start
+
+    one, two = timed(1), timed(2)
+    per_member_epoch = max(two - one, one / 2) / len(first.runs)
+    work = sum(
+        len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
+    )
+    return per_member_epoch * work / max(1, min(jobs, len(plan.groups)))
+
+
 def plan_sweep(spec: Spec) -> Plan:
     """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
     return plan_round0(spec, load_data(spec))
@@ -106,10 +137,12 @@ def plan_refine(
         mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
         points = aggregate(mine, spec.train.objective)
         step = refine_grid(
-            [p.lr for p in points], [p.score for p in points], density,
+            [p.lr for p in points],
+            [p.score for p in points],
+            density,
             extend_points_per_decade=spec.grid.points_per_decade,
             stop_ratio=spec.refine.stop_ratio,
-        )  # fmt: skip
+        )
         prefix = f"round {round_}" + (f", {label}" if combo else "")
         notes.append(f"{prefix}: {step.note}")
         if step.lrs:
@@ -274,8 +307,15 @@ def run_sweep(
     data = load_data(spec)  # a bad data file fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked():
-        return _rounds(results, data, executor, spec.refine.rounds,
-                       spec.refine.points_per_decade, on_run, on_note)  # fmt: skip
+        return _rounds(
+            results,
+            data,
+            executor,
+            spec.refine.rounds,
+            spec.refine.points_per_decade,
+            on_run,
+            on_note,
+        )
 
 
 def refine(
@@ -347,17 +387,26 @@ def finish(
         "name": spec.name,
         "spec_hash": spec.spec_hash(),
         "results_dir": str(results.path),
-        **summarize(rows, spec.train.objective, combos=combos,
-                    labels=[combo_label(c) for c in combos],
-                    tolerance=spec.analysis.band_tolerance),
+        **summarize(
+            rows,
+            spec.train.objective,
+            combos=combos,
+            labels=[combo_label(c) for c in combos],
+            tolerance=spec.analysis.band_tolerance,
+        ),
         "rounds": max((int(r["round"]) for r in rows), default=0),
         "notes": list(notes),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
         "wall_seconds": time.time() - started,
-    }  # fmt: skip
+    }
     results.write_summary(summary)
     return summary
+
+
+def read_summary(results_dir: str | Path) -> dict[str, Any]:
+    """The summary of a results dir (``summary.json``), after checking its spec."""
+    return ResultsDir.open(Path(results_dir)).read_summary()
 
 
 def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Path]:

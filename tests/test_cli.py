@@ -161,7 +161,7 @@ def test_json_output(tiny_spec, tmp_path):
     assert summary["name"] == "tiny" and len(summary["table"]) == 2
 
 
-@pytest.mark.parametrize("command", ["run", "plot"])
+@pytest.mark.parametrize("command", ["run", "plot", "refine", "validate", "show"])
 def test_every_command_has_help_with_an_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Example:" in result.stdout
@@ -199,3 +199,30 @@ def test_python_dash_m_works():
     out = subprocess.run([sys.executable, "-m", "lrsweep", "--help"], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
     assert "Usage: lrsweep" in out
+
+
+def test_validate_prints_the_resolved_spec_and_the_plan(tiny_spec):
+    result = invoke("validate", tiny_spec())
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# lrsweep resolved spec; hash: ")
+    assert "optimizer:" in result.stdout and "round 0 (full budget): 2 LRs" in result.stdout
+    assert "estimated time for round 0: about " in result.stdout
+
+
+def test_validate_lists_every_problem_with_exit_2(write_spec):
+    spec = write_spec("data: {builtin: spirals}\ntrian: 1\ngrid: {lr_min: -1}\n")
+    result = invoke("validate", spec)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: 2 problems: {spec}:2:1: trian: unknown key; did you mean 'train'? |"
+        f" {spec}:3:8: grid.lr_min: must be > 0, got -1\n"
+    )
+
+
+def test_show_prints_an_existing_answer(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    shown = invoke("show", out, "--json")
+    assert shown.exit_code == 0
+    assert json.loads(shown.stdout) == json.loads((out / "summary.json").read_text())
+    assert "Recommended LR" in invoke("show", out).stdout

@@ -1,0 +1,521 @@
+"""Smith's LR range test: train briefly while the LR ramps up, and read suggestions off the loss.
+
+The structure follows pytorch-lr-finder (A3): an exponential (or linear) LR ramp over
+``num_iter`` mini-batches, the LR recorded *before* each step, the training loss smoothed with a
+debiased exponential moving average, and a stop once the smoothed loss exceeds ``diverge_th``
+times the best so far. Each seed trains a fresh seeded model, so nothing needs restoring.
+
+The suggestions are separate pure functions of the recorded curve (`suggest`), so they can be
+tested on hand-made curves and recomputed with other settings. They ignore the part of a curve
+after a non-finite loss or after divergence, and a curve too short for a rule gives that rule
+``lr=None`` and a note instead of raising.
+
+Smith (2017), "Cyclical learning rates for training neural networks", §3.3; the ``valley``,
+``slide`` and ``minimum`` rules are fastai's (``fastai.callback.schedule``).
+
+The seeds run one after another, each as a one-member group: the model's losses take one
+target array shared by all members, so K seeds with their own mini-batch orders cannot yet be
+trained in lockstep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lrsweep.data import Dataset, batch_indices
+from lrsweep.errors import SpecError
+from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
+from lrsweep.optimizers import make_optimizer
+from lrsweep.training import group_rngs, loss_name
+
+__all__ = [
+    "SUGGESTIONS",
+    "RangeCurve",
+    "RangeTestResult",
+    "Spread",
+    "Suggestion",
+    "ramp",
+    "run_range_test",
+    "smooth",
+    "suggest",
+]
+
+SUGGESTIONS = ("valley", "steep", "minimum_10", "slide", "max_lr", "base_lr")
+MIN_POINTS = 3  # fewest points a window needs for any rule (np.gradient needs 2; valley 3)
+HYPERGRADIENT = ("sgd_hd", "sgdn_hd", "adam_hd")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One rule's suggested LR.
+
+    Attributes
+    ----------
+    name : str
+        The rule (a key of `SUGGESTIONS`).
+    lr : float or None
+        The suggested LR; None when the curve cannot support the rule (see ``note``).
+    index : int or None
+        The curve point the rule picked (an index into the recorded arrays), if any.
+    note : str
+        How the value was found, or why there is none.
+    """
+
+    name: str
+    lr: float | None
+    index: int | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A suggestion over seeds: the median (in log space), min and max of the seeds' LRs.
+
+    ``n`` seeds gave a value; all three are None when none did.
+    """
+
+    median: float | None
+    min: float | None
+    max: float | None
+    n: int
+
+
+@dataclass(frozen=True, eq=False)
+class RangeCurve:
+    """One seed's range test: arrays of equal length, one entry per step taken or attempted.
+
+    Attributes
+    ----------
+    seed : int
+        The seed (initial weights and mini-batch order).
+    step, lr, loss, smoothed, val_loss : ndarray
+        The step number, the LR used at it (recorded before stepping), the mini-batch loss
+        before the step, the debiased moving average, and the validation loss before the step
+        (nan where not measured).
+    stop : str
+        ``"completed"`` (all ``num_iter`` steps), ``"diverged"`` (smoothed loss over
+        ``diverge_th x`` best; that point is the last recorded) or ``"non_finite"``.
+    suggestions : dict of str to Suggestion
+        `suggest` applied to this curve.
+    """
+
+    seed: int
+    step: np.ndarray
+    lr: np.ndarray
+    loss: np.ndarray
+    smoothed: np.ndarray
+    val_loss: np.ndarray
+    stop: str
+    suggestions: dict[str, Suggestion] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTestResult:
+    """Every seed's curve and the spread of each suggestion over the seeds."""
+
+    curves: list[RangeCurve]
+    spread: dict[str, Spread]
+    start_lr: float
+    end_lr: float
+    num_iter: int
+    mode: str
+
+
+# --------------------------------------------------------------------------------------------
+# Pure pieces: the ramp, the smoothing and the suggestion rules.
+
+
+def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
+    """The LRs of the range test, one per step (pytorch-lr-finder's ramps).
+
+    ``exp``: ``start (end / start) ** (i / (num_iter - 1))``; ``linear``:
+    ``start + i / (num_iter - 1) (end - start)``, for ``i = 0 .. num_iter - 1``: both ends
+    are included.
+
+    Raises
+    ------
+    SpecError
+        For a non-positive start, an end not above the start, fewer than 2 steps or an unknown
+        mode.
+    """
+    _check("mode", mode, mode in ("exp", "linear"), "'exp' or 'linear'")
+    _check("start_lr", start_lr, math.isfinite(start_lr) and start_lr > 0, "> 0")
+    _check("end_lr", end_lr, math.isfinite(end_lr) and end_lr > start_lr, "> start_lr")
+    _check("num_iter", num_iter, isinstance(num_iter, int) and num_iter >= 2, "an integer >= 2")
+    r = np.arange(num_iter) / (num_iter - 1)
+    if mode == "exp":
+        return start_lr * (end_lr / start_lr) ** r
+    return start_lr + r * (end_lr - start_lr)
+
+
+def smooth(losses: np.ndarray | Sequence[float], beta: float = 0.98) -> np.ndarray:
+    """Debiased exponential moving average of the losses (fastai's ``SmoothenValue``).
+
+    ``avg_i = beta avg_{i-1} + (1 - beta) loss_i`` with ``avg_{-1} = 0``, and
+    ``smoothed_i = avg_i / (1 - beta ** (i + 1))``. The curve ends at the first nan or inf
+    loss: that point and everything after it are nan (an average that has seen an inf is
+    meaningless).
+
+    Parameters
+    ----------
+    losses : array-like of shape (n,)
+        The raw losses in step order.
+    beta : float
+        In [0, 1); 0 returns the losses themselves.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        float64.
+    """
+    _check("beta", beta, 0 <= beta < 1, "in [0, 1)")
+    raw = np.asarray(losses, dtype=np.float64)
+    out = np.full(raw.shape, np.nan)
+    avg = 0.0
+    for i, x in enumerate(raw):
+        if not math.isfinite(x):
+            break
+        avg = beta * avg + (1 - beta) * x
+        out[i] = avg / (1 - beta ** (i + 1))
+    return out
+
+
+def usable_length(smoothed: np.ndarray, diverge_th: float | None = 4.0) -> int:
+    """Points before the first non-finite value or the first divergence.
+
+    A point diverges when the smoothed loss exceeds ``diverge_th`` times the running minimum
+    (checked only while that minimum is positive, as losses are).
+    """
+    sm = np.asarray(smoothed, dtype=np.float64)
+    bad = ~np.isfinite(sm)
+    end = int(np.argmax(bad)) if bad.any() else len(sm)
+    if diverge_th is not None and end > 0:
+        best = np.minimum.accumulate(sm[:end])
+        with np.errstate(invalid="ignore", over="ignore"):
+            over = (best > 0) & (sm[:end] > diverge_th * best)
+        if over.any():
+            end = int(np.argmax(over))
+    return end
+
+
+def _valley(losses: np.ndarray) -> tuple[int, int]:
+    """fastai's ``valley``: the index ~2/3 down the longest decreasing run, and its length.
+
+    The longest (not necessarily contiguous) decreasing subsequence by O(n^2) dynamic
+    programming, replaying fastai's loop exactly (including where it records the start)::
+
+        lds[i] = 1 + max(lds[j] for j < i if losses[i] < losses[j])
+        (max_start, max_end) updated when lds[i] first beats lds[max_end]
+        idx = max_start + int((max_end - max_start) / 3) + int((max_end - max_start) / 6)
+    """
+    n = len(losses)
+    lds = np.ones(n, dtype=np.int64)
+    max_start, max_end = 0, 0
+    for i in range(1, n):
+        # lds[i] as fastai's inner loop raises it, after each j < i
+        candidates = np.where(losses[:i] > losses[i], lds[:i] + 1, 1)
+        running = np.maximum.accumulate(np.maximum(candidates, 1))
+        lds[i] = running[-1]
+        beats = np.flatnonzero(running > lds[max_end])
+        if len(beats):
+            max_start = i - int(running[beats[0]])  # fastai reads lds[i] at that moment
+            max_end = i
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return max(idx, 0), int(lds[max_end])
+
+
+def _slide(lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float = 0.005) -> int:
+    """fastai's ``slide`` (Andrew Chang's interval slide rule); returns an index.
+
+    With ``grad = np.gradient(losses)`` (per point, not per LR), slide a pair of indices
+    ``lr_diff`` apart from the right end leftwards while the two gradients differ by more than
+    ``thresh``; the answer is the left index where the sliding stopped.
+    """
+    grad = np.gradient(losses)
+    n = len(losses)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local = n + l_idx
+    while l_idx >= -n and abs(grad[r_idx] - grad[l_idx]) > thresh:
+        local = n + l_idx
+        r_idx -= 1
+        l_idx -= 1
+    return local
+
+
+def suggest(
+    lrs: np.ndarray | Sequence[float],
+    smoothed: np.ndarray | Sequence[float],
+    *,
+    skip_start: int = 10,
+    skip_end: int = 5,
+    diverge_th: float | None = 4.0,
+) -> dict[str, Suggestion]:
+    """Suggested LRs from a range-test curve, by several rules.
+
+    The curve is first cut at its first non-finite point or divergence (`usable_length`);
+    then ``skip_start`` points are dropped from the front and ``skip_end`` from the back of
+    what is left, and every rule reads that window:
+
+    - ``valley``: fastai's default: about 2/3 of the way down the longest valley (the longest
+      decreasing subsequence) of the smoothed loss.
+    - ``steep``: the steepest negative slope of the smoothed loss against ``log10(lr)``
+      (``np.gradient(loss, log10(lr))``, not per point), taken on the running minimum of the
+      loss so that the recovery after an upward spike is not mistaken for a descent.
+    - ``minimum_10``: the LR at the smoothed loss's minimum, divided by 10 (fastai's
+      ``minimum``).
+    - ``slide``: fastai's interval slide rule (``lr_diff=15``, ``thresh=0.005``), which needs
+      more than 15 points.
+    - ``max_lr``: the upper bound for a cyclic schedule: the LR at which the smoothed loss
+      stops falling, defined as the LR at its minimum (Smith 2017, §3.3).
+    - ``base_lr``: ``max_lr / 4``, Smith's 3-4x range and the cyclic schedule's default
+      ``base_lr_ratio`` of 0.25.
+
+    Parameters
+    ----------
+    lrs : array-like of shape (n,)
+        The LR at each point, increasing.
+    smoothed : array-like of shape (n,)
+        The smoothed loss at each point (`smooth`).
+    skip_start, skip_end : int
+        Points ignored at the start and at the (usable) end.
+    diverge_th : float or None
+        Cut the curve where the smoothed loss first exceeds this times its running minimum;
+        None keeps every finite point.
+
+    Returns
+    -------
+    dict of str to Suggestion
+        One entry per name in `SUGGESTIONS`, in that order. ``index`` refers to ``lrs``.
+    """
+    lr = np.asarray(lrs, dtype=np.float64)
+    sm = np.asarray(smoothed, dtype=np.float64)
+    if lr.shape != sm.shape or lr.ndim != 1:
+        raise ValueError(f"lrs, smoothed: must be 1-d of equal length, got {lr.shape}, {sm.shape}")
+    if skip_start < 0 or skip_end < 0:
+        raise ValueError(f"skip_start, skip_end: must be >= 0, got {skip_start}, {skip_end}")
+    finite_lr = np.isfinite(lr) & (lr > 0)
+    sm = np.where(finite_lr, sm, np.nan)
+    end = usable_length(sm, diverge_th)
+    lo, hi = skip_start, end - skip_end
+    if hi - lo < MIN_POINTS:
+        note = (
+            f"curve too short: {end} usable points, {skip_start} + {skip_end} skipped, needs"
+            f" {MIN_POINTS} more"
+        )
+        return {name: Suggestion(name, None, None, note) for name in SUGGESTIONS}
+    lr_w, loss_w = lr[lo:hi], sm[lo:hi]
+    log_lr = np.log10(lr_w)
+    if np.any(np.diff(log_lr) <= 0):
+        raise ValueError("lrs: must be increasing")
+    out: dict[str, Suggestion] = {}
+
+    lds_idx, lds_len = _valley(loss_w)
+    if lds_len < 2:
+        out["valley"] = Suggestion("valley", None, None, "the smoothed loss never falls")
+    else:
+        out["valley"] = Suggestion(
+            "valley",
+            float(lr_w[lds_idx]),
+            lo + lds_idx,
+            f"2/3 down the longest valley ({lds_len} points; fastai's valley)",
+        )
+
+    envelope = np.minimum.accumulate(loss_w)
+    slope = np.gradient(envelope, log_lr)
+    i = int(np.argmin(slope))
+    if slope[i] >= 0:
+        out["steep"] = Suggestion("steep", None, None, "the smoothed loss never falls")
+    else:
+        out["steep"] = Suggestion(
+            "steep",
+            float(lr_w[i]),
+            lo + i,
+            f"steepest descent: d loss / d log10(lr) = {slope[i]:.4g}",
+        )
+
+    i_min = int(np.argmin(loss_w))
+    edge = "; at the window's first point: start the ramp lower" if i_min == 0 else ""
+    out["minimum_10"] = Suggestion(
+        "minimum_10",
+        float(lr_w[i_min] / 10),
+        lo + i_min,
+        f"the LR at the smoothed loss's minimum / 10 (fastai's minimum){edge}",
+    )
+
+    lr_diff = 15
+    if len(loss_w) <= lr_diff:
+        out["slide"] = Suggestion(
+            "slide", None, None, f"slide needs more than {lr_diff} points, got {len(loss_w)}"
+        )
+    else:
+        j = _slide(lr_w, loss_w, lr_diff=lr_diff)
+        out["slide"] = Suggestion(
+            "slide", float(lr_w[j]), lo + j, "fastai's interval slide rule (15 points, 0.005)"
+        )
+
+    out["max_lr"] = Suggestion(
+        "max_lr",
+        float(lr_w[i_min]),
+        lo + i_min,
+        f"where the smoothed loss stops falling: its minimum{edge}",
+    )
+    out["base_lr"] = Suggestion(
+        "base_lr", float(lr_w[i_min] / 4), None, "max_lr / 4 (Smith's 3-4x cyclic range)"
+    )
+    return {name: out[name] for name in SUGGESTIONS}
+
+
+def spread(curves: Sequence[RangeCurve]) -> dict[str, Spread]:
+    """Each suggestion's median (geometric, via log10), min and max over the curves."""
+    result = {}
+    for name in SUGGESTIONS:
+        values = [c.suggestions[name].lr for c in curves if name in c.suggestions]
+        found = np.array([v for v in values if v is not None], dtype=np.float64)
+        if len(found) == 0:
+            result[name] = Spread(None, None, None, 0)
+        else:
+            median = float(10 ** np.median(np.log10(found)))
+            result[name] = Spread(median, float(found.min()), float(found.max()), len(found))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The test itself.
+
+
+def _check(key: str, value: object, ok: bool, rule: str) -> None:
+    if not ok:
+        raise SpecError(f"range_test.{key}: must be {rule}, got {value!r}")
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Mini-batch indices forever, one fresh permutation per epoch."""
+    while True:
+        yield from batch_indices(n, batch_size, rng)
+
+
+def run_range_test(
+    spec: Any,
+    data: Dataset,
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    mode: str = "exp",
+    seeds: Sequence[int] = (0,),
+    diverge_th: float = 4.0,
+    beta: float = 0.98,
+    val_every: int | None = None,
+    skip_start: int = 10,
+    skip_end: int = 5,
+) -> RangeTestResult:
+    """Run the LR range test once per seed and suggest LRs.
+
+    Each seed trains a fresh model with its own initial weights (``group_rngs(seed)[0]``) and
+    its own mini-batch order (``group_rngs(seed)[1]``, new permutations each epoch, cycling
+    as often as ``num_iter`` needs), using the spec's model, optimizer and
+    ``train.batch_size``. At step ``i`` the LR is ``ramp(...)[i]``; the loss of the batch is
+    recorded before the step, then smoothed; the seed stops when its loss is not finite or its
+    smoothed loss exceeds ``diverge_th`` x the best so far (that point is kept).
+
+    Parameters
+    ----------
+    spec : Spec
+        The experiment spec (``model``, ``optimizer`` and ``train.batch_size`` are used).
+    data : Dataset
+        The split data; the validation part is used only with ``val_every``.
+    start_lr, end_lr, num_iter, mode
+        The ramp (`ramp`).
+    seeds : sequence of int
+        One curve per seed.
+    diverge_th : float
+        Stop factor, > 1.
+    beta : float
+        Smoothing (`smooth`).
+    val_every : int, optional
+        Also record the validation loss every this many steps (before the step).
+    skip_start, skip_end : int
+        Passed to `suggest`.
+
+    Returns
+    -------
+    RangeTestResult
+    """
+    lrs = ramp(start_lr, end_lr, num_iter, mode)
+    _check("seeds", list(seeds), len(seeds) > 0, "a non-empty list")
+    _check("diverge_th", diverge_th, diverge_th > 1, "> 1")
+    _check("beta", beta, 0 <= beta < 1, "in [0, 1)")
+    _check("val_every", val_every, val_every is None or val_every >= 1, ">= 1")
+    name = spec.optimizer.name
+    if name in HYPERGRADIENT:
+        raise SpecError(
+            f"optimizer.name: the range test ramps the LR, which {name} would override with"
+            " its own; use the optimizer without hypergradients, got "
+            f"{name!r}"
+        )
+    dtype = np.dtype(spec.model.dtype)
+    loss = loss_name(data.task)
+    activation = spec.model.activation
+    X_train = np.ascontiguousarray(data.X_train, dtype=dtype)
+    X_val = np.ascontiguousarray(data.X_val, dtype=dtype)
+    y_train = data.y_train if loss == "cross_entropy" else data.y_train.astype(dtype)
+    y_val = data.y_val if loss == "cross_entropy" else data.y_val.astype(dtype)
+    sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
+
+    curves = []
+    for seed in seeds:
+        init_rng, order_rng = group_rngs(int(seed))
+        params = init_params(
+            sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
+        )
+        optimizer = make_optimizer(spec.optimizer, params)
+        batches = _batches(len(X_train), spec.train.batch_size, order_rng)
+        raw = np.full(num_iter, np.nan)
+        smoothed = np.full(num_iter, np.nan)
+        val = np.full(num_iter, np.nan)
+        avg, best, stop, n = 0.0, math.inf, "completed", num_iter
+        for i in range(num_iter):
+            idx = next(batches)
+            if val_every is not None and i % val_every == 0:
+                val[i] = float(evaluate(params, X_val, y_val, activation, loss)[0][0])
+            batch_loss, grads = loss_and_grads(
+                params, X_train[idx], y_train[idx], activation, loss
+            )
+            raw[i] = float(batch_loss[0])
+            if not math.isfinite(raw[i]):
+                stop, n = "non_finite", i + 1
+                break
+            avg = beta * avg + (1 - beta) * raw[i]
+            smoothed[i] = avg / (1 - beta ** (i + 1))
+            best = min(best, smoothed[i])
+            if smoothed[i] > diverge_th * best:
+                stop, n = "diverged", i + 1
+                break
+            optimizer.step(params, grads, lrs[i : i + 1].astype(dtype))
+        curve = RangeCurve(
+            seed=int(seed),
+            step=np.arange(n),
+            lr=lrs[:n].copy(),
+            loss=raw[:n],
+            smoothed=smoothed[:n],
+            val_loss=val[:n],
+            stop=stop,
+        )
+        curve.suggestions.update(
+            suggest(
+                curve.lr,
+                curve.smoothed,
+                skip_start=skip_start,
+                skip_end=skip_end,
+                diverge_th=diverge_th,
+            )
+        )
+        curves.append(curve)
+    return RangeTestResult(curves, spread(curves), float(start_lr), float(end_lr), num_iter, mode)
