@@ -712,11 +712,17 @@ def validate_spec(
         spec = Spec.model_validate({**document, "base_dir": base_dir})
     except ValidationError as e:
         lines = [_format_error(err, file, marks) for err in e.errors()]
+        lines.sort(key=lambda line: _position(line, file))  # in the order they appear
         raise SpecError(_join(lines)) from None
     problems = list(check_run_count(spec, file))
     if problems:
         raise SpecError(_join(problems))
     return spec
+
+
+def _position(line: str, file: str) -> tuple[int, int]:
+    found = re.match(r":(\d+):(\d+): ", line[len(file) :])
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 def _join(lines: list[str]) -> str:

@@ -114,7 +114,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tiny_spec, tmp_path):
     out = tmp_path / "r"
     result = invoke("run", tiny_spec(), "--out", out, "--dry-run")
     assert result.exit_code == 0
-    assert "round 0: 2 LRs from 0.01 to 0.1 x 2 seeds = 4 runs" in result.stdout
+    assert "round 0 (full budget): 2 LRs from 0.01 to 0.1 x 2 seeds = 4 runs" in result.stdout
     assert not out.exists()
 
 

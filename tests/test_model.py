@@ -265,3 +265,77 @@ def test_unknown_names_suggest() -> None:
     params = model.init_params([2, 2], 1, activation="relu", rng=rng)
     with pytest.raises(SpecError, match=r"loss: unknown 'mae'; did you mean 'mse'\?"):
         model.loss_and_grads(params, np.zeros((1, 2)), np.zeros((1, 2)), "relu", "mae")
+
+
+@pytest.mark.parametrize(("activation", "loss"), CASES, ids=[f"{a}-{lo}" for a, lo in CASES])
+def test_gradient_with_per_member_inputs(activation: str, loss: str) -> None:
+    params, X, Y = _problem(activation, loss)
+    rng = np.random.default_rng(5)
+    X3 = np.stack([X, X + 0.1 * rng.standard_normal(X.shape)])  # (K, n, d): one input each
+    assert np.abs(np.matmul(X3, params[0]) + params[1][:, None, :]).min() > 1e-4  # no kinks
+    losses, grads = model.loss_and_grads(params, X3, Y, activation, loss)
+    out, cache = model.forward(params, X3, activation)
+    assert out.shape == (K, N_SAMPLES, SIZES[-1])
+    assert cache.inputs[0].shape == X3.shape  # the first-layer weight grad is X_k^T delta_k
+    for k in range(K):  # member k on its own input gives member k's numbers
+        alone = [p[k : k + 1] for p in params]
+        l_k, g_k = model.loss_and_grads(alone, X3[k], Y, activation, loss)
+        assert_allclose(losses[k], l_k[0], rtol=1e-12)
+        for g, gk in zip(grads, g_k, strict=True):
+            assert_allclose(g[k], gk[0], rtol=1e-10, atol=1e-14)
+    eps = 1e-6
+    for p, g in zip(params, grads, strict=True):
+        numeric = np.empty_like(p)
+        for idx in np.ndindex(p.shape):
+            saved = p[idx]
+            p[idx] = saved + eps
+            up = model.loss_fn(model.forward(params, X3, activation)[0], Y, loss)[idx[0]]
+            p[idx] = saved - eps
+            down = model.loss_fn(model.forward(params, X3, activation)[0], Y, loss)[idx[0]]
+            p[idx] = saved
+            numeric[idx] = (up - down) / (2 * eps)
+        assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize(("activation", "loss"), CASES, ids=[f"{a}-{lo}" for a, lo in CASES])
+def test_workspace_gives_the_same_numbers(activation: str, loss: str) -> None:
+    rng = np.random.default_rng(2)
+    sizes = [6, 9, 7, 3]
+    params = model.init_params(sizes, 4, activation=activation, rng=rng)  # float32
+    X = rng.standard_normal((50, 6)).astype(np.float32)
+    Y = rng.integers(0, 3, 50) if loss == "cross_entropy" else rng.standard_normal((50, 3))
+    ws = model.Workspace()
+    for rows in (slice(0, 16), slice(16, 32), slice(32, 50), slice(0, 16)):  # a partial batch
+        expected_losses, expected = model.loss_and_grads(
+            params, X[rows], Y[rows], activation, loss
+        )
+        losses, grads = model.loss_and_grads(
+            params, X[rows], Y[rows], activation, loss, workspace=ws
+        )
+        np.testing.assert_array_equal(losses, expected_losses)
+        for g, e in zip(grads, expected, strict=True):
+            assert g.dtype == e.dtype == np.float32
+            np.testing.assert_array_equal(g, e)
+        for p, g in zip(params, grads, strict=True):  # a step: the next batch sees new weights
+            p -= 0.1 * g
+    assert len(ws) == 2  # batches of 16 and of 18 have a buffer set each
+    grads_before = model.loss_and_grads(params, X[:16], Y[:16], activation, loss, workspace=ws)[1]
+    params = [p[[0, 2]] for p in params]  # members dropped: new buffers, the old ones go
+    losses, grads = model.loss_and_grads(params, X[:16], Y[:16], activation, loss, workspace=ws)
+    expected_losses, expected = model.loss_and_grads(params, X[:16], Y[:16], activation, loss)
+    assert len(ws) == 1
+    np.testing.assert_array_equal(losses, expected_losses)
+    for g, e in zip(grads, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert grads_before[0].shape[0] == 4  # the earlier buffers were not resized under the caller
+
+
+def test_workspace_reuses_its_buffers() -> None:
+    rng = np.random.default_rng(0)
+    params = model.init_params([5, 8, 3], 2, activation="relu", rng=rng)
+    X = rng.standard_normal((8, 5)).astype(np.float32)
+    Y = rng.integers(0, 3, 8)
+    ws = model.Workspace()
+    _, first = model.loss_and_grads(params, X, Y, "relu", "cross_entropy", workspace=ws)
+    _, second = model.loss_and_grads(params, X, Y, "relu", "cross_entropy", workspace=ws)
+    assert all(a is b for a, b in zip(first, second, strict=True))  # no new arrays per step

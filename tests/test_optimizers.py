@@ -478,3 +478,137 @@ def test_nonfinite_gradients_do_not_warn() -> None:
             optimizer.step(ps, [g.copy() for g in grads], np.array([0.1, 0.1]))
             optimizer.step(ps, [g.copy() for g in grads], np.array([0.1, 0.1]))
             assert np.all(np.isfinite(ps[0][0]))
+
+
+# --------------------------------------------------------------------------------------------
+# Hypergradient descent (Baydin et al. 2018): the paper's algorithms replayed in scalar Python
+# over the flattened parameters of one member (W then b), 3 steps.
+# --------------------------------------------------------------------------------------------
+
+
+def _flat(step: int) -> list[float]:
+    return [x for row in GRADS_W[step] for x in row] + list(GRADS_B[step])
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b))
+
+
+def replay_sgd_hd(lr: float, beta: float, n_steps: int) -> tuple[list[float], list[float]]:
+    p = [x for row in W0 for x in row] + list(B0)
+    alpha, g_prev, alphas = lr, [0.0] * 6, []
+    for t in range(n_steps):
+        g = _flat(t)
+        alpha = alpha + beta * _dot(g, g_prev)  # alpha_t = alpha_{t-1} - beta (-g_t . g_{t-1})
+        p = [pi - alpha * gi for pi, gi in zip(p, g)]
+        g_prev = g
+        alphas.append(alpha)
+    return p, alphas
+
+
+def replay_sgdn_hd(lr: float, beta: float, mu: float, n_steps: int) -> tuple[list, list]:
+    p = [x for row in W0 for x in row] + list(B0)
+    alpha, v, d_prev, alphas = lr, [0.0] * 6, [0.0] * 6, []
+    for t in range(n_steps):
+        g = _flat(t)
+        alpha = alpha + beta * _dot(g, d_prev)  # grad_alpha u_{t-1} = -(g_{t-1} + mu v_{t-1})
+        v = [mu * vi + gi for vi, gi in zip(v, g)]
+        d = [gi + mu * vi for gi, vi in zip(g, v)]
+        p = [pi - alpha * di for pi, di in zip(p, d)]
+        d_prev = d
+        alphas.append(alpha)
+    return p, alphas
+
+
+def replay_adam_hd(
+    lr: float, beta: float, n_steps: int, betas=(0.9, 0.999), eps=1e-8
+) -> tuple[list, list]:
+    b1, b2 = betas
+    p = [x for row in W0 for x in row] + list(B0)
+    alpha, m, v, d_prev, alphas = lr, [0.0] * 6, [0.0] * 6, [0.0] * 6, []
+    for t in range(1, n_steps + 1):
+        g = _flat(t - 1)
+        alpha = alpha + beta * _dot(g, d_prev)  # grad_alpha u_{t-1} = -m^/(sqrt(v^) + eps)
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
+        d = [(mi / (1 - b1**t)) / (math.sqrt(vi / (1 - b2**t)) + eps) for mi, vi in zip(m, v)]
+        p = [pi - alpha * di for pi, di in zip(p, d)]
+        d_prev = d
+        alphas.append(alpha)
+    return p, alphas
+
+
+def _run_hd(optimizer: opt.Optimizer, params: list, lrs: list[float], n_steps: int) -> list:
+    K = len(lrs)
+    seen = []
+    for t in range(n_steps):
+        # later LRs are ignored: pass garbage after the first step
+        lr = np.array(lrs) if t == 0 else np.array([123.0] * K)
+        optimizer.step(params, _grads(t, K), lr)
+        seen.append(optimizer.current_lr)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "replay"),
+    [
+        (opt.SGDHD, {"hyper_lr": 0.05}, lambda lr: replay_sgd_hd(lr, 0.05, 3)),
+        (
+            opt.SGDNHD,
+            {"hyper_lr": 0.02, "momentum": 0.9},
+            lambda lr: replay_sgdn_hd(lr, 0.02, 0.9, 3),
+        ),
+        (opt.AdamHD, {"hyper_lr": 0.01}, lambda lr: replay_adam_hd(lr, 0.01, 3)),
+    ],
+    ids=["sgd_hd", "sgdn_hd", "adam_hd"],
+)
+def test_hypergradient_replays_per_member(cls, kwargs, replay) -> None:
+    lrs = [0.1, 0.01]
+    params = _stacked(2)
+    optimizer = cls(params, **kwargs)
+    assert optimizer.current_lr is None
+    seen = _run_hd(optimizer, params, lrs, 3)
+    for k, lr in enumerate(lrs):
+        p_expected, alphas = replay(lr)
+        assert_allclose([s[k] for s in seen], alphas, rtol=1e-12)
+        assert alphas[0] == lr and alphas[1] != lr  # alpha_1 = alpha_0, then it moves
+        flat = np.concatenate([params[0][k].ravel(), params[1][k]])
+        assert_allclose(flat, p_expected, rtol=1e-12, atol=1e-15)
+
+
+def test_sgd_hd_by_hand() -> None:
+    # g = 2, 1: alpha_1 = 0.1, p = 1 - 0.2 = 0.8; alpha_2 = 0.1 + 0.5 * (1 * 2) = 1.1, p = -0.3
+    p = np.array([[1.0]])
+    sgd = opt.SGDHD([p], hyper_lr=0.5)
+    assert_allclose(_scalar_steps(sgd, 1.0, [2.0, 1.0], 0.1), [0.8, -0.3])
+    assert_allclose(sgd.current_lr, [1.1])
+
+
+def test_hypergradient_select_and_defaults() -> None:
+    params = _stacked(3)
+    sgd = opt.SGDHD(params)
+    assert sgd.hyper_lr == 1e-3 and opt.SGDNHD(params).hyper_lr == 1e-3
+    assert opt.AdamHD(params).hyper_lr == 1e-7
+    sgd.step(params, _grads(0, 3), np.array([0.1, 0.2, 0.3]))
+    keep = np.array([0, 2])
+    params = [p[keep] for p in params]
+    sgd.select(keep)
+    assert_allclose(sgd.current_lr, [0.1, 0.3])
+    sgd.step(params, _grads(1, 2), np.array([0.0, 0.0]))  # must not fail on shapes
+    assert sgd.current_lr.shape == (2,)
+
+
+def test_make_optimizer_passes_hyper_lr() -> None:
+    from lrsweep.spec import validate_spec
+
+    params = _stacked(1)
+    spec = validate_spec({"optimizer": {"name": "adam_hd", "hyper_lr": 1e-4}})
+    adam = opt.make_optimizer(spec.optimizer, params)
+    assert isinstance(adam, opt.AdamHD) and adam.hyper_lr == 1e-4
+    assert opt.make_optimizer({"name": "sgd_hd"}, params).hyper_lr == 1e-3
+    nest = opt.make_optimizer({"name": "sgdn_hd", "momentum": 0.5}, params)
+    assert nest.momentum == 0.5
+    with pytest.raises(SpecError, match=r"optimizer\.momentum: must be in \(0, 1\)"):
+        opt.make_optimizer(validate_spec({"optimizer": {"name": "sgdn_hd"}}).optimizer, params)
+    with pytest.raises(SpecError, match=r"optimizer\.hyper_lr"):
+        validate_spec({"optimizer": {"name": "sgd_hd", "hyper_lr": 0.0}})
