@@ -9,6 +9,7 @@ is frozen with its history so far and dropped from the arrays; the others go on.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from lrsweep.data import Dataset, batch_indices, subsample_train
 from lrsweep.grid import Group
 from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
 from lrsweep.optimizers import make_optimizer
+from lrsweep.schedules import make_schedule
 
+NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
 HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
 
 
@@ -108,6 +111,12 @@ def train_group(
         sizes, K, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
     )
     optimizer = make_optimizer(spec.optimizer, params)
+    steps_per_epoch = math.ceil(len(X_train) / spec.train.batch_size)
+    schedule = make_schedule(
+        spec.schedule, steps_per_epoch=steps_per_epoch, epochs=spec.train.epochs
+    )
+    cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
+    used_lr = np.asarray(schedule(0, lrs), dtype=float)  # the LR each member last trained with
     histories: list[list[EpochLog]] = [[] for _ in range(K)]
     status = [RunStatus.OK] * K
     seconds = [0.0] * K
@@ -120,7 +129,7 @@ def train_group(
             EpochLog(
                 0,
                 0,
-                float(lrs[k]),
+                float(used_lr[k]),
                 float(train_loss0[k]),
                 float(val_loss0[k]),
                 float(val_metric0[k]),
@@ -150,7 +159,7 @@ def train_group(
                         EpochLog(
                             epoch,
                             step,
-                            float(lrs[k]),
+                            float(used_lr[k]),
                             float(batch_loss[j]),
                             float(vl[0]),
                             float(vm[0]),
@@ -163,11 +172,21 @@ def train_group(
                 params = [p[keep] for p in params]
                 grads = [g[keep] for g in grads]
                 optimizer.select(keep)
+                schedule.select(keep)
                 loss_sum = loss_sum[keep]
                 batch_loss = batch_loss[keep]
                 if len(active) == 0:
                     break
-            optimizer.step(params, grads, lrs[active].astype(dtype))
+            lr_now = schedule(step, lrs[active])
+            beta = schedule.momentum(step) if cycles_momentum else None
+            optimizer.step(
+                params,
+                grads,
+                lr_now.astype(dtype),
+                momentum=None if beta is None else np.full(len(active), beta, dtype=dtype),
+            )
+            current = getattr(optimizer, "current_lr", None)  # hypergradient methods adapt it
+            used_lr[active] = lr_now if current is None else current
             loss_sum += batch_loss
             n_batches += 1
             step += 1
@@ -180,7 +199,7 @@ def train_group(
                 EpochLog(
                     epoch,
                     step,
-                    float(lrs[k]),
+                    float(used_lr[k]),
                     float(train_loss[j]),
                     float(val_loss[j]),
                     float(val_metric[j]),
@@ -198,6 +217,9 @@ def train_group(
             active = active[keep]
             params = [p[keep] for p in params]
             optimizer.select(keep)
+            schedule.select(keep)
+            val_loss = val_loss[keep]
+        schedule.observe(step, val_loss, lrs[active])  # reduce-on-plateau reads the val loss
         if on_epoch is not None:
             on_epoch(epoch, len(active))
     for k in active:

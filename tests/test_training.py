@@ -98,3 +98,37 @@ def test_float64_runs():
     spec = make_spec(model={"dtype": "float64"})
     result = train_group(group_of(spec, [1e-2]), load_data(spec))[0]
     assert result.status is RunStatus.OK
+
+
+def test_history_records_the_scheduled_lr():
+    spec = make_spec(schedule={"name": "step", "step_size": 1, "gamma": 0.5})
+    result = train_group(group_of(spec, [0.1]), load_data(spec))[0]
+    # epoch k's row holds the LR of its last step: 0.1 * 0.5**(k-1); epoch 0 the first LR
+    assert [h.lr for h in result.history] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+
+
+def test_warmup_and_cosine_per_step():
+    spec = make_spec(schedule={"name": "cosine", "interval": "step", "warmup_steps": 4})
+    result = train_group(group_of(spec, [0.1]), load_data(spec))[0]
+    assert result.history[0].lr == pytest.approx(0.1 * 0.01)  # warmup starts at 1% of the LR
+    assert result.history[-1].lr < 0.01  # annealed towards 0 by the last step
+
+
+@pytest.mark.parametrize("name", ["sgd_hd", "adam_hd"])
+def test_hypergradient_adapts_and_records_the_lr(name):
+    spec = make_spec(optimizer={"name": name, "momentum": 0.0, "hyper_lr": 1e-2})
+    results = train_group(group_of(spec, [1e-3, 1e-2]), load_data(spec))
+    for r in results:
+        assert r.status is RunStatus.OK
+        assert r.history[-1].lr != pytest.approx(r.history[0].lr)
+
+
+def test_plateau_reduces_the_lr_per_member():
+    spec = make_spec(
+        train={"epochs": 6},
+        schedule={"name": "plateau", "patience": 0, "factor": 0.5, "threshold": 0.5},
+    )
+    results = train_group(group_of(spec, [1e-3, 1e-2]), load_data(spec))
+    for r in results:
+        lrs = [h.lr for h in r.history]
+        assert lrs[-1] < lrs[0]  # a 50% improvement per epoch is never met: the LR halves
