@@ -25,6 +25,8 @@ _EXPORTS = {
     "plan_sweep": "lrsweep.sweep",
     "plot_results": "lrsweep.sweep",
     "refine": "lrsweep.sweep",
+    "range_test": "lrsweep.sweep",
+    "plot_range_test": "lrsweep.sweep",
     "read_summary": "lrsweep.sweep",
     "estimate_seconds": "lrsweep.sweep",
     "load_data": "lrsweep.sweep",

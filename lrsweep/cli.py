@@ -316,6 +316,125 @@ def show(results_dir: Path, as_json: bool) -> None:
     _report(summary, results_dir, [], as_json)
 
 
+@cli.command()
+@click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results folder [default: results/<name>].",
+)
+@click.option(
+    "--start-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="First LR of the ramp [default: 1e-7].",
+)
+@click.option(
+    "--end-lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Last LR of the ramp [default: 10].",
+)
+@click.option(
+    "--num-iter",
+    type=click.IntRange(min=5),
+    default=None,
+    help="Mini-batch steps of the ramp [default: 100].",
+)
+@click.option(
+    "--mode", type=click.Choice(["exp", "linear"]), default=None, help="Ramp shape [default: exp]."
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Ramped runs, one per seed [default: the spec's train.seeds].",
+)
+@click.option(
+    "--val-every",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also measure the validation loss every N steps.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
+@format_option
+@click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
+def find(
+    spec_file: Path,
+    out: Path | None,
+    start_lr: float | None,
+    end_lr: float | None,
+    num_iter: int | None,
+    mode: str | None,
+    seeds: int | None,
+    val_every: int | None,
+    overwrite: bool,
+    no_plots: bool,
+    formats: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
+
+    Suggestions: valley (fastai), steep (steepest fall of the smoothed loss against log10 LR),
+    minimum_10, slide, and the cyclic-LR bounds max_lr and base_lr, with their spread over
+    seeds. Writes rangetest.csv, rangetest.json and plots/rangetest.png.
+
+    \b
+    Example:
+        lrsweep find configs/digits.yaml --seeds 3
+    """
+    import json
+
+    import lrsweep
+
+    with user_errors():
+        spec = lrsweep.load_spec(spec_file)
+        out = out if out is not None else Path("results") / spec.name
+        found = lrsweep.range_test(
+            spec,
+            out,
+            start_lr=start_lr,
+            end_lr=end_lr,
+            num_iter=num_iter,
+            mode=mode,
+            seeds=seeds,
+            val_every=val_every,
+            overwrite=overwrite,
+        )
+        plots = [] if no_plots else lrsweep.plot_range_test(out, formats)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    _print_range_test(found, out, plots)
+
+
+def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) -> None:
+    from rich.table import Table
+
+    console = _console()
+    table = Table(
+        title=f"LR range test: {found['start_lr']:g} to {found['end_lr']:g},"
+        f" {found['num_iter']} steps, {len(found['seeds'])} seeds"
+    )
+    for col in ("suggestion", "median LR", "min", "max", "seeds"):
+        table.add_column(col, justify="right")
+    for name, s in found["spread"].items():
+        table.add_row(name, _fmt(s["median"]), _fmt(s["min"]), _fmt(s["max"]), str(s["n"]))
+    console.print(table)
+    stops = ", ".join(f"seed {k}: {v}" for k, v in found["stops"].items())
+    console.print(f"Runs ended: {stops}")
+    grid = found["grid"]
+    console.print(
+        f"Suggested sweep grid (grid.from_range_test): {grid['lr_min']:.3g} to"
+        f" {grid['lr_max']:.3g}"
+    )
+    console.print(f"Results: {out}")
+    for path in plots:
+        console.print(f"Plot: {path}")
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
     """A live bar on a terminal (stderr); one plain line per finished run otherwise."""

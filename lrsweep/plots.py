@@ -26,6 +26,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
+from lrsweep.errors import ResultsError
 from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
 from lrsweep.training import EpochLog, RunStatus
@@ -223,6 +224,71 @@ def draw_all(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Pat
             data = heatmap(rows, axis, spec.combos, labels, objective)
             figures[f"heatmap_{axis.replace('.', '_')}"] = plot_heatmap(data, title=spec.name)
     return save_figures(results.path / "plots", figures, formats)
+
+
+def plot_range_test(
+    curves: Mapping[int, Mapping[str, np.ndarray]],
+    suggestions: Mapping[str, float | None],
+    ax: Axes | None = None,
+    title: str = "",
+) -> Figure:
+    """Loss against LR (log) for each seed's ramp: raw loss faint, smoothed loss solid, and a
+    vertical line at each suggestion (the median over seeds)."""
+    fig, ax = _figure(ax)
+    ax.set_xscale("log")
+    top = 0.0
+    for i, (seed, c) in enumerate(sorted(curves.items())):
+        color = f"C{i % 10}"
+        ax.plot(c["lr"], c["loss"], color=color, alpha=0.25, lw=0.8)
+        ax.plot(c["lr"], c["smoothed_loss"], color=color, lw=1.6, label=f"seed {seed} (smoothed)")
+        finite = c["smoothed_loss"][np.isfinite(c["smoothed_loss"])]
+        if len(finite):
+            top = max(top, float(finite[0]) * 2.5)
+    styles = {
+        "valley": ("C2", "-"),
+        "steep": ("C1", "--"),
+        "minimum_10": ("C4", ":"),
+        "slide": ("C5", "-."),
+        "max_lr": ("C3", "--"),
+        "base_lr": ("C7", ":"),
+    }
+    for name, lr in suggestions.items():
+        if lr is not None:
+            color, style = styles.get(name, ("k", ":"))
+            ax.axvline(lr, color=color, ls=style, lw=1.2, label=f"{name} {lr:.3g}")
+    if top > 0:
+        ax.set_ylim(bottom=0, top=top)
+    ax.set_xlabel("learning rate (ramped per mini-batch)")
+    ax.set_ylabel("training loss")
+    ax.set_title(title or "LR range test")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def draw_range_test(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Draw ``plots/rangetest.<format>`` from the results dir's range-test files."""
+    import csv
+
+    path = results.path / "rangetest.csv"
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing; run 'lrsweep find' first") from None
+    found = results.read_json("rangetest.json")
+    curves: dict[int, dict[str, list[float]]] = {}
+    try:
+        for row in rows:
+            c = curves.setdefault(int(row["seed"]), {"lr": [], "loss": [], "smoothed_loss": []})
+            for key in c:
+                c[key].append(float(row[key]))
+    except (KeyError, ValueError) as e:
+        raise ResultsError(f"{path}: malformed ({e})") from None
+    arrays = {seed: {k: np.array(v) for k, v in c.items()} for seed, c in curves.items()}
+    medians = {name: s["median"] for name, s in found["spread"].items()}
+    fig = plot_range_test(arrays, medians, title=f"{results.spec.name}: LR range test")
+    return save_figures(results.path / "plots", {"rangetest": fig}, formats)
 
 
 def save_figures(

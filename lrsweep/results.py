@@ -67,7 +67,14 @@ FLOAT_COLUMNS = frozenset(
 INT_COLUMNS = frozenset({"round", "seed", "epochs_done", "best_epoch"})
 TMP_MARK = ".tmp-"
 LOCK_NAME = ".lock"
-OWNED = ("spec.yaml", "journal.jsonl", "runs.csv", "summary.json", "rangetest.csv")
+OWNED = (
+    "spec.yaml",
+    "journal.jsonl",
+    "runs.csv",
+    "summary.json",
+    "rangetest.csv",
+    "rangetest.json",
+)
 OWNED_DIRS = ("histories", "plots")
 
 
@@ -359,6 +366,24 @@ class ResultsDir:
 
     def write_runs(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
         write_atomic(self.path / "runs.csv", csv_text(columns, rows))
+
+    def write_csv(
+        self, name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
+    ) -> None:
+        write_atomic(self.path / name, csv_text(columns, rows))
+
+    def write_json(self, name: str, data: Mapping[str, Any]) -> None:
+        text = json.dumps(to_json_safe(data), indent=2, allow_nan=False) + "\n"
+        write_atomic(self.path / name, text)
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        path = self.path / name
+        try:
+            return dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise ResultsError(f"{path}: missing") from None
+        except (json.JSONDecodeError, ValueError) as e:
+            raise ResultsError(f"{path}: not valid JSON: {e}") from None
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         text = json.dumps(to_json_safe(summary), indent=2, allow_nan=False) + "\n"

@@ -419,6 +419,7 @@ class GridSpec(_Section):
     lr_min: float = Field(1e-5, gt=0)  # smallest LR, included
     lr_max: float = Field(1.0, gt=0)  # largest LR, included
     points_per_decade: int = Field(2, ge=1, le=1000)  # grid density
+    from_range_test: bool = False  # true: lr_min/lr_max from `lrsweep find` (see the README)
 
     @model_validator(mode="after")
     def _order(self) -> GridSpec:

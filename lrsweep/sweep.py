@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
 from lrsweep.data import Dataset, load_dataset
+from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor
 from lrsweep.grid import (
     Budget,
     Group,
     RunSpec,
     budgets,
+    canonical_lr,
     log_grid,
     make_groups,
     plan_runs,
@@ -74,9 +78,13 @@ def plan_lrs(
     return Plan(spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes))
 
 
-def plan_round0(spec: Spec, data: Dataset) -> Plan:
-    """The coarse log grid times the seeds, for every combination, at round 0's budget."""
-    lrs = log_grid(spec.grid.lr_min, spec.grid.lr_max, spec.grid.points_per_decade)
+def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
+    """The coarse log grid times the seeds, for every combination, at round 0's budget.
+
+    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
+    """
+    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
+    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
     return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs), 0, budgets(spec)[0])
 
 
@@ -360,8 +368,18 @@ def _rounds(
 ) -> dict[str, Any]:
     spec = results.spec
     started = time.time()
-    rows = execute(results, plan_round0(spec, data), data, executor, on_run)
     notes: list[str] = []
+    bounds = None
+    if spec.grid.from_range_test:
+        found = range_test_in(results, data)
+        bounds = found["grid"]["lr_min"], found["grid"]["lr_max"]
+        notes.append(
+            f"round 0: grid from the range test: {bounds[0]:.3g} (a decade below the valley"
+            f" suggestion) to {bounds[1]:.3g} (where the loss diverged)"
+        )
+        if on_note is not None:
+            on_note(notes[-1])
+    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run)
     for round_ in range(1, rounds + 1):
         plan = plan_refine(spec, data, rows, round_, points_per_decade)
         for note in plan.notes:
@@ -404,14 +422,130 @@ def finish(
     return summary
 
 
+RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
+
+
+def range_test(
+    spec: Spec,
+    out: str | Path,
+    *,
+    start_lr: float | None = None,
+    end_lr: float | None = None,
+    num_iter: int | None = None,
+    mode: str | None = None,
+    seeds: int | None = None,
+    val_every: int | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Smith's LR range test on the spec's model and data, written into the results dir.
+
+    One ramped run per seed (``seeds`` defaults to the spec's ``train.seeds``); writes
+    ``rangetest.csv`` (seed, step, lr, loss, smoothed_loss, val_loss) and ``rangetest.json``
+    (each suggestion per seed, their spread, and the grid ``from_range_test`` would use), and
+    returns the latter.
+    """
+    data = load_data(spec)
+    results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
+    options = {
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "num_iter": num_iter,
+        "mode": mode,
+        "seeds": seeds,
+        "val_every": val_every,
+    }
+    with results.locked():
+        return range_test_in(results, data, **options)
+
+
+def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
+    """Run the range test for an open, locked results dir and write its files."""
+    from lrsweep.rangetest import run_range_test
+
+    spec = results.spec
+    settings = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    n_seeds = options.get("seeds") or spec.train.seeds
+    seeds = [spec.train.seed + i for i in range(n_seeds)]
+    if not settings["start_lr"] < settings["end_lr"]:
+        raise SpecError(
+            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
+        )
+    result = run_range_test(
+        spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
+    )
+    rows = [
+        {
+            "seed": c.seed,
+            "step": int(c.step[i]),
+            "lr": float(c.lr[i]),
+            "loss": float(c.loss[i]),
+            "smoothed_loss": float(c.smoothed[i]),
+            "val_loss": float(c.val_loss[i]),
+        }
+        for c in result.curves
+        for i in range(len(c.step))
+    ]
+    results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
+    found = range_test_summary(result, settings)
+    results.write_json("rangetest.json", found)
+    return found
+
+
+RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
+
+
+def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep."""
+    spread = {
+        name: {"median": s.median, "min": s.min, "max": s.max, "n": s.n}
+        for name, s in result.spread.items()
+    }
+    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
+    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
+    valley = spread.get("valley", {}).get("median")
+    lr_min = (valley / 10) if valley else float(settings["start_lr"])
+    lr_max = max(diverged_at, lr_min * 10)
+    return {
+        **settings,
+        "seeds": [c.seed for c in result.curves],
+        "stops": {str(c.seed): c.stop for c in result.curves},
+        "diverged_at": diverged_at if stops else None,
+        "suggestions": {
+            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
+            for c in result.curves
+        },
+        "spread": spread,
+        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
+    }
+
+
 def read_summary(results_dir: str | Path) -> dict[str, Any]:
     """The summary of a results dir (``summary.json``), after checking its spec."""
     return ResultsDir.open(Path(results_dir)).read_summary()
 
 
 def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Draw every plot of a results dir from its files alone; return the files written."""
+    """Draw every plot of a results dir from its files alone; return the files written.
+
+    The U-curve and loss-against-epoch plots when it has runs, the range-test plot when it
+    has a range test.
+    """
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    return plots.draw_all(results, formats)
+    has_runs = (results.path / "runs.csv").exists()
+    has_range_test = (results.path / "rangetest.csv").exists()
+    if not has_runs and not has_range_test:
+        raise ResultsError(f"{results.path}: nothing to plot yet (no runs.csv, no rangetest.csv)")
+    written = plots.draw_all(results, formats) if has_runs else []
+    if has_range_test:
+        written += plots.draw_range_test(results, formats)
+    return written
+
+
+def plot_range_test(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Draw ``plots/rangetest.<format>`` from ``rangetest.csv`` and ``rangetest.json``."""
+    from lrsweep import plots
+
+    results = ResultsDir.open(Path(results_dir))
+    return plots.draw_range_test(results, formats)

@@ -1,0 +1,78 @@
+"""`lrsweep find` end to end, and `grid: {from_range_test: true}`."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+import lrsweep
+from lrsweep.cli import cli
+from lrsweep.spec import load_spec
+
+SPEC = """\
+name: find-test
+data: {builtin: moons, n_samples: 300, noise: 0.2}
+model: {hidden: [16]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 3, batch_size: 16, seeds: 2}
+grid: {from_range_test: true, points_per_decade: 1}
+"""
+
+
+def test_find_writes_the_curve_the_suggestions_and_the_plot(write_spec, tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(
+        cli, ["find", str(write_spec(SPEC)), "--out", str(out), "--num-iter", "60", "--seeds", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "valley" in result.stdout and "Suggested sweep grid" in result.stdout
+    with open(out / "rangetest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["seed", "step", "lr", "loss", "smoothed_loss", "val_loss"]
+    assert {r["seed"] for r in rows} == {"0", "1"}
+    first = [float(r["lr"]) for r in rows if r["seed"] == "0"]
+    assert first[0] == 1e-7 and first == sorted(first)  # the ramp, recorded before each step
+    found = json.loads((out / "rangetest.json").read_text())
+    assert set(found["spread"]) == {"valley", "steep", "minimum_10", "slide", "max_lr", "base_lr"}
+    assert found["grid"]["lr_min"] < found["grid"]["lr_max"]
+    assert (out / "plots" / "rangetest.png").stat().st_size > 1000
+    again = CliRunner().invoke(cli, ["plot", str(out)])
+    assert again.exit_code == 0 and again.stdout.strip().endswith("rangetest.png")
+
+
+def test_find_json_and_bad_ramp(write_spec, tmp_path):
+    spec = write_spec(SPEC)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "find",
+            str(spec),
+            "--out",
+            str(tmp_path / "r"),
+            "--json",
+            "--num-iter",
+            "30",
+            "--no-plots",
+        ],
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["num_iter"] == 30
+    bad = CliRunner().invoke(
+        cli,
+        ["find", str(spec), "--out", str(tmp_path / "r2"), "--start-lr", "1", "--end-lr", "0.1"],
+    )
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: --start-lr must be < --end-lr, got 1.0 >= 0.1\n"
+
+
+def test_grid_from_the_range_test(write_spec, tmp_path):
+    spec = load_spec(write_spec(SPEC))
+    summary = lrsweep.run_sweep(spec, tmp_path / "r")
+    found = json.loads((tmp_path / "r" / "rangetest.json").read_text())
+    lrs = sorted({row["lr"] for row in summary["table"]})
+    assert lrs[0] == found["grid"]["lr_min"] and lrs[-1] == found["grid"]["lr_max"]
+    assert summary["notes"][0].startswith("round 0: grid from the range test: ")
+    again = lrsweep.run_sweep(spec, tmp_path / "r")  # resumes: same grid, nothing new
+    assert again["n_runs"] == summary["n_runs"]
