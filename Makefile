@@ -37,6 +37,7 @@ lint: $(DEV)
 bench: $(BASE)
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_refine.py
+	$(BIN)/python benchmarks/bench_find.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
