@@ -435,6 +435,39 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
         console.print(f"Plot: {path}")
 
 
+@cli.command()
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A CSV with a header: fit the spec to its shape (target: the last column).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("spec.yaml"),
+    show_default=True,
+    help="Where to write the spec.",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def init(data: Path | None, out: Path, force: bool) -> None:
+    """Write a commented starter spec; with --data, sized to that CSV.
+
+    \b
+    Example:
+        lrsweep init --data sample_data/digits.csv --out digits.yaml
+    """
+    from lrsweep.results import write_atomic
+    from lrsweep.starter import starter_spec
+
+    if out.exists() and not force:
+        raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
+    with user_errors():
+        text = starter_spec(data, out)
+        write_atomic(out, text)
+    click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
     """A live bar on a terminal (stderr); one plain line per finished run otherwise."""

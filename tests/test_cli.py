@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,7 +162,7 @@ def test_json_output(tiny_spec, tmp_path):
     assert summary["name"] == "tiny" and len(summary["table"]) == 2
 
 
-@pytest.mark.parametrize("command", ["run", "plot", "refine", "validate", "show"])
+@pytest.mark.parametrize("command", ["run", "plot", "refine", "validate", "show", "find", "init"])
 def test_every_command_has_help_with_an_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Example:" in result.stdout
@@ -226,3 +227,31 @@ def test_show_prints_an_existing_answer(tiny_spec, tmp_path):
     assert shown.exit_code == 0
     assert json.loads(shown.stdout) == json.loads((out / "summary.json").read_text())
     assert "Recommended LR" in invoke("show", out).stdout
+
+
+@pytest.mark.parametrize("csv_name", ["digits.csv", "diabetes.csv"])
+def test_init_then_run_works_for_every_shipped_csv(csv_name, tmp_path, monkeypatch):
+    from .conftest import REPO
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "specs" / "s.yaml"
+    spec.parent.mkdir()
+    result = invoke("init", "--data", REPO / "sample_data" / csv_name, "--out", spec)
+    assert result.exit_code == 0 and spec.exists()
+    text = spec.read_text()
+    assert ("task: classification" in text) == (csv_name == "digits.csv")
+    # keep the test fast: fewer epochs and seeds, the rest exactly as written
+    text = re.sub(r"epochs: \d+", "epochs: 2", text).replace("seeds: 3", "seeds: 1")
+    spec.write_text(text)
+    ran = invoke("run", spec, "--jobs", "1", "--no-plots")
+    assert ran.exit_code == 0, ran.output
+    assert "Recommended LR" in ran.stdout
+
+
+def test_init_without_data_and_refusing_to_overwrite(tmp_path):
+    out = tmp_path / "s.yaml"
+    assert invoke("init", "--out", out).exit_code == 0
+    assert "builtin: spirals" in out.read_text()
+    again = invoke("init", "--out", out)
+    assert again.exit_code == 2
+    assert again.stderr == f"Error: {out}: exists; use --force to replace it or --out to write elsewhere\n"
