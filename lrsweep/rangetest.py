@@ -31,7 +31,7 @@ from lrsweep.data import Dataset, batch_indices
 from lrsweep.errors import SpecError
 from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
 from lrsweep.optimizers import make_optimizer
-from lrsweep.training import group_rngs, loss_name
+from lrsweep.training import group_rngs, model_arrays
 
 __all__ = [
     "SUGGESTIONS",
@@ -460,13 +460,7 @@ def run_range_test(
             " its own; use the optimizer without hypergradients, got "
             f"{name!r}"
         )
-    dtype = np.dtype(spec.model.dtype)
-    loss = loss_name(data.task)
-    activation = spec.model.activation
-    X_train = np.ascontiguousarray(data.X_train, dtype=dtype)
-    X_val = np.ascontiguousarray(data.X_val, dtype=dtype)
-    y_train = data.y_train if loss == "cross_entropy" else data.y_train.astype(dtype)
-    y_val = data.y_val if loss == "cross_entropy" else data.y_val.astype(dtype)
+    dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
     sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
 
     curves = []

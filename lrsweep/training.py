@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from lrsweep.grid import Group
 from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
 from lrsweep.optimizers import make_optimizer
 from lrsweep.schedules import make_schedule
+from lrsweep.spec import Spec
 
 NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
 HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
@@ -69,6 +71,37 @@ def group_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
 
 
+class ModelArrays(NamedTuple):
+    """A dataset cast once for training: the model's dtype, loss and activation."""
+
+    dtype: np.dtype[Any]
+    loss: str
+    activation: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+def model_arrays(spec: Spec, data: Dataset) -> ModelArrays:
+    """Cast ``data`` to the spec's dtype (class labels stay integers) and name the loss."""
+    dtype = np.dtype(spec.model.dtype)
+    loss = loss_name(data.task)
+
+    def targets(y: np.ndarray) -> np.ndarray:
+        return y if loss == "cross_entropy" else y.astype(dtype)
+
+    return ModelArrays(
+        dtype,
+        loss,
+        spec.model.activation,
+        np.ascontiguousarray(data.X_train, dtype=dtype),
+        targets(data.y_train),
+        np.ascontiguousarray(data.X_val, dtype=dtype),
+        targets(data.y_val),
+    )
+
+
 def prepare_data(group: Group, data: Dataset) -> Dataset:
     """The training data a group sees: the spec's subsample (fixed by split_seed) if any."""
     if group.subsample < 1.0:
@@ -95,13 +128,7 @@ def train_group(
     start = time.perf_counter()
     spec = group.spec
     data = prepare_data(group, data)
-    dtype = np.dtype(spec.model.dtype)
-    loss = loss_name(data.task)
-    activation = spec.model.activation
-    X_train = np.ascontiguousarray(data.X_train, dtype=dtype)
-    X_val = np.ascontiguousarray(data.X_val, dtype=dtype)
-    y_train = data.y_train if loss == "cross_entropy" else data.y_train.astype(dtype)
-    y_val = data.y_val if loss == "cross_entropy" else data.y_val.astype(dtype)
+    dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
 
     lrs = group.lrs
     K = len(lrs)
