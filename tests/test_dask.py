@@ -96,3 +96,31 @@ def test_scheduler_without_workers_times_out():
     ) as empty:
         with pytest.raises(ExecutorError, match=r"has no workers after 1s"):
             DaskExecutor(empty.scheduler_address, worker_timeout=1)
+
+
+def test_a_scheduler_lost_mid_sweep_is_exit_3_and_keeps_finished_runs(write_spec, tmp_path):
+    spec = load_spec(write_spec(SPEC.replace("epochs: 4", "epochs: 30")))
+    doomed = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+    )
+    try:
+        with DaskExecutor(doomed.scheduler_address, connect_timeout=3) as executor:
+
+            def lose_the_scheduler(row, done, total):
+                if done == 1:
+                    doomed.close()
+
+            with pytest.raises(ExecutorError, match=r"lost tcp://127\.0\.0\.1:\d+ mid-sweep"):
+                lrsweep.run_sweep(
+                    spec, tmp_path / "r", executor=executor, on_run=lose_the_scheduler
+                )
+    finally:
+        doomed.close()
+    kept = read(tmp_path / "r" / "runs.csv")
+    assert kept and all(r["status"] in ("ok", "diverged") for r in kept)
+    assert not (tmp_path / "r" / ".lock").exists()
