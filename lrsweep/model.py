@@ -208,6 +208,9 @@ def _activation(name: str) -> Activation:
 # --------------------------------------------------------------------------------------------
 
 
+_CLASS_MAJOR_MIN_ROWS = 256  # K x n from which the max over classes uses a (K, C, n) copy
+
+
 def _cross_entropy(
     out: np.ndarray, Y: np.ndarray, need_grad: bool, inplace: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -221,11 +224,14 @@ def _cross_entropy(
     rows = np.arange(n)
     labels = np.asarray(Y, dtype=np.intp)
     # NumPy reduces a short contiguous last axis one row at a time (29 us for K=16, n=32,
-    # C=10): take the max over the classes of a (K, C, n) copy instead (6 us), and the sum as
-    # a product with ones (BLAS).
-    by_class = np.empty((K, C, n), dtype=out.dtype)
-    np.copyto(by_class, out.transpose(0, 2, 1))
-    peak = by_class.max(axis=1)[:, :, None]  # (K, n, 1)
+    # C=10): for many rows take the max over the classes of a (K, C, n) copy instead (6 us),
+    # and the sum as a product with ones (BLAS).
+    if K * n >= _CLASS_MAJOR_MIN_ROWS:
+        by_class = np.empty((K, C, n), dtype=out.dtype)
+        np.copyto(by_class, out.transpose(0, 2, 1))
+        peak = by_class.max(axis=1)[:, :, None]  # (K, n, 1)
+    else:
+        peak = out.max(axis=2, keepdims=True)  # (K, n, 1)
     shifted = np.subtract(out, peak, out=out if inplace else None)  # (K, n, C), max-shifted
     picked = shifted[:, rows, labels]  # (K, n)
     np.exp(shifted, out=shifted)
