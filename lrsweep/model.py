@@ -233,7 +233,11 @@ def _cross_entropy(
     else:
         peak = out.max(axis=2, keepdims=True)  # (K, n, 1)
     shifted = np.subtract(out, peak, out=out if inplace else None)  # (K, n, C), max-shifted
-    picked = shifted[:, rows, labels]  # (K, n)
+    # labels (n,) are shared by the members; (K, n) are each member's own (the range test)
+    index = (
+        (np.arange(K)[:, None], rows, labels) if labels.ndim == 2 else (slice(None), rows, labels)
+    )
+    picked = shifted[index]  # (K, n)
     np.exp(shifted, out=shifted)
     total = np.matmul(shifted, np.ones(C, dtype=out.dtype))  # (K, n), sum over classes
     per_sample = np.log(total)
@@ -242,7 +246,7 @@ def _cross_entropy(
     if not need_grad:
         return losses, None
     shifted /= total[:, :, None]  # softmax
-    shifted[:, rows, labels] -= 1
+    shifted[index] -= 1
     shifted *= 1 / n
     return losses, shifted
 

@@ -463,44 +463,64 @@ def run_range_test(
     dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
     sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
 
-    curves = []
+    # One member per seed, trained in lockstep: each with its own initial weights and its
+    # own mini-batch order, so the inputs are per member, (K, batch, features).
+    K = len(seeds)
+    members = []
+    orders = []
     for seed in seeds:
         init_rng, order_rng = group_rngs(int(seed))
-        params = init_params(
-            sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
-        )
-        optimizer = make_optimizer(spec.optimizer, params)
-        batches = _batches(len(X_train), spec.train.batch_size, order_rng)
-        raw = np.full(num_iter, np.nan)
-        smoothed = np.full(num_iter, np.nan)
-        val = np.full(num_iter, np.nan)
-        avg, best, stop, n = 0.0, math.inf, "completed", num_iter
-        for i in range(num_iter):
-            idx = next(batches)
-            if val_every is not None and i % val_every == 0:
-                val[i] = float(evaluate(params, X_val, y_val, activation, loss)[0][0])
-            batch_loss, grads = loss_and_grads(
-                params, X_train[idx], y_train[idx], activation, loss
+        members.append(
+            init_params(
+                sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
             )
-            raw[i] = float(batch_loss[0])
-            if not math.isfinite(raw[i]):
-                stop, n = "non_finite", i + 1
-                break
-            avg = beta * avg + (1 - beta) * raw[i]
-            smoothed[i] = avg / (1 - beta ** (i + 1))
-            best = min(best, smoothed[i])
-            if smoothed[i] > diverge_th * best:
-                stop, n = "diverged", i + 1
-                break
-            optimizer.step(params, grads, lrs[i : i + 1].astype(dtype))
+        )
+        orders.append(_batches(len(X_train), spec.train.batch_size, order_rng))
+    params = [np.concatenate([m[i] for m in members]) for i in range(len(members[0]))]
+    optimizer = make_optimizer(spec.optimizer, params)
+    raw = np.full((K, num_iter), np.nan)
+    smoothed = np.full((K, num_iter), np.nan)
+    val = np.full((K, num_iter), np.nan)
+    avg = np.zeros(K)
+    best = np.full(K, math.inf)
+    stop = ["completed"] * K
+    length = [num_iter] * K
+    active = np.arange(K)  # members still ramping
+    for i in range(num_iter):
+        idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
+        if val_every is not None and i % val_every == 0:
+            val[active, i] = evaluate(params, X_val, y_val, activation, loss)[0]
+        batch_loss, grads = loss_and_grads(params, X_train[idx], y_train[idx], activation, loss)
+        raw[active, i] = batch_loss
+        finite = np.isfinite(batch_loss)
+        avg[active] = np.where(finite, beta * avg[active] + (1 - beta) * batch_loss, avg[active])
+        smoothed[active, i] = np.where(finite, avg[active] / (1 - beta ** (i + 1)), np.nan)
+        best[active] = np.where(finite, np.fmin(best[active], smoothed[active, i]), best[active])
+        diverged = finite & (smoothed[active, i] > diverge_th * best[active])
+        for j in np.flatnonzero(~finite | diverged):
+            k = active[j]
+            stop[k] = "non_finite" if not finite[j] else "diverged"
+            length[k] = i + 1
+        keep = np.flatnonzero(finite & ~diverged)
+        if len(keep) < len(active):
+            active = active[keep]
+            params = [p[keep] for p in params]
+            grads = [g[keep] for g in grads]
+            optimizer.select(keep)
+        if len(active) == 0:
+            break
+        optimizer.step(params, grads, np.full(len(active), lrs[i], dtype=dtype))
+    curves = []
+    for k, seed in enumerate(seeds):
+        n = length[k]
         curve = RangeCurve(
             seed=int(seed),
             step=np.arange(n),
             lr=lrs[:n].copy(),
-            loss=raw[:n],
-            smoothed=smoothed[:n],
-            val_loss=val[:n],
-            stop=stop,
+            loss=raw[k, :n],
+            smoothed=smoothed[k, :n],
+            val_loss=val[k, :n],
+            stop=stop[k],
         )
         curve.suggestions.update(
             suggest(

@@ -225,3 +225,43 @@ def test_real_run_rejects_hypergradient_optimizers(moons) -> None:
     hd = validate_spec({**spec.model_dump(exclude={"base_dir"}), "optimizer": {"name": "sgd_hd"}})
     with pytest.raises(SpecError, match=r"optimizer\.name: the range test ramps the LR"):
         rt.run_range_test(hd, data, start_lr=1e-4, end_lr=1.0, num_iter=10, seeds=[0])
+
+
+def test_seeds_in_lockstep_match_each_seed_alone():
+    from lrsweep.data import load_dataset
+    from lrsweep.rangetest import run_range_test
+    from lrsweep.spec import validate_spec
+
+    spec = validate_spec(
+        {
+            "data": {"builtin": "moons", "n_samples": 200},
+            "model": {"hidden": [8]},
+            "train": {"batch_size": 16},
+        }
+    )
+    data = load_dataset(spec.data, Path("."))
+    together = run_range_test(spec, data, seeds=[0, 1], num_iter=40, start_lr=1e-4, end_lr=10)
+    for curve in together.curves:
+        alone = run_range_test(
+            spec, data, seeds=[curve.seed], num_iter=40, start_lr=1e-4, end_lr=10
+        ).curves[0]
+        assert curve.stop == alone.stop
+        np.testing.assert_allclose(curve.loss, alone.loss, rtol=1e-4, atol=1e-6)
+
+
+def test_per_member_labels_in_the_loss():
+    from lrsweep.model import init_params, layer_sizes, loss_and_grads
+
+    rng = np.random.default_rng(0)
+    params = init_params(
+        layer_sizes(3, [5], 4), 2, activation="tanh", init="auto", rng=rng, dtype=np.float64
+    )
+    X = rng.normal(size=(2, 6, 3))
+    Y = rng.integers(0, 4, size=(2, 6))
+    losses, grads = loss_and_grads(params, X, Y, "tanh", "cross_entropy")
+    for k in range(2):
+        member = [p[k : k + 1] for p in params]
+        alone, alone_grads = loss_and_grads(member, X[k], Y[k], "tanh", "cross_entropy")
+        np.testing.assert_allclose(losses[k], alone[0], rtol=1e-12)
+        for g, a in zip(grads, alone_grads):
+            np.testing.assert_allclose(g[k], a[0], rtol=1e-10, atol=1e-12)
