@@ -52,7 +52,12 @@ def main() -> None:
         f"sweep: best LR {summary['best']['lr']:.4g} ({spec.train.objective} {best:.4f}),"
         f" good band {lo:.4g}-{hi:.4g} (within {spec.analysis.band_tolerance:.0%})"
     )
-    print(f"{'suggestion':<12} {'LR':>9} {'in band':>8} {'objective':>10} {'vs best':>8}")
+    tol = spec.analysis.band_tolerance
+    print(
+        f"{'suggestion':<12} {'LR':>9} {'LR in band':>10} {'objective':>10} {'vs best':>8}"
+        f" {'within ' + format(tol, '.0%'):>10}"
+    )
+    landed = []
     budget = Budget(spec.train.epochs, 1.0, "full")
     for name, s in found["spread"].items():
         lr = s["median"]
@@ -68,7 +73,20 @@ def main() -> None:
         value = float(np.mean(values)) if all(math.isfinite(v) for v in values) else math.inf
         inside = "yes" if lo <= lr <= hi else "no"
         gap = (value - best) / abs(best)
-        print(f"{name:<12} {lr:>9.4g} {inside:>8} {value:>10.4f} {gap:>+8.1%}")
+        good = "yes" if gap <= tol else "no"
+        if name in ("valley", "steep", "minimum_10", "slide"):
+            landed.append((name, inside == "yes", good == "yes"))
+        print(f"{name:<12} {lr:>9.4g} {inside:>10} {value:>10.4f} {gap:>+8.1%} {good:>10}")
+    in_range = [n for n, a, _ in landed if a]
+    in_objective = [n for n, _, b in landed if b]
+    print(
+        f"point suggestions whose LR lies in the band: {len(in_range)}/{len(landed)}"
+        f" ({', '.join(in_range) or 'none'})"
+    )
+    print(
+        f"point suggestions whose trained objective is within {tol:.0%} of the best:"
+        f" {len(in_objective)}/{len(landed)} ({', '.join(in_objective) or 'none'})"
+    )
 
 
 if __name__ == "__main__":
