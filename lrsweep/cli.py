@@ -73,6 +73,10 @@ def interruptible(resume: str) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -201,7 +205,12 @@ def run(
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
         with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
             summary = lrsweep.run_sweep(
-                spec, out, executor=executor, overwrite=overwrite, on_run=on_run
+                spec,
+                out,
+                executor=executor,
+                overwrite=overwrite,
+                on_run=on_run,
+                on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
     _report(summary, out, plots, as_json)
@@ -272,6 +281,7 @@ def refine(
                 executor=executor,
                 points_per_decade=points_per_decade,
                 on_run=on_run,
+                on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
     _report(summary, results_dir, plots, as_json)
@@ -402,6 +412,7 @@ def find(
             seeds=seeds,
             val_every=val_every,
             overwrite=overwrite,
+            on_warning=_warn,
         )
         plots = [] if no_plots else lrsweep.plot_range_test(out, formats)
     if as_json:

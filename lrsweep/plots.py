@@ -193,7 +193,12 @@ def _ceiling(histories: Mapping[float, Sequence[EpochLog]]) -> float:
 
 
 def draw_all(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Draw every plot of a results dir into ``RESULTS/plots/``; return the files written.
+    """Draw every plot of a results dir into ``RESULTS/plots/``; return the files written."""
+    return save_figures(results.path / "plots", figures(results), formats)
+
+
+def figures(results: ResultsDir) -> dict[str, Figure]:
+    """The sweep's figures by file name (without suffix), drawn from ``runs.csv`` alone.
 
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (the first combination's first
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
@@ -223,7 +228,7 @@ def draw_all(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Pat
         if axis in NUMERIC_AXES and len(spec.combos) > 1:
             data = heatmap(rows, axis, spec.combos, labels, objective)
             figures[f"heatmap_{axis.replace('.', '_')}"] = plot_heatmap(data, title=spec.name)
-    return save_figures(results.path / "plots", figures, formats)
+    return figures
 
 
 def plot_range_test(
@@ -268,6 +273,11 @@ def plot_range_test(
 
 def draw_range_test(results: ResultsDir, formats: Sequence[str] = ("png",)) -> list[Path]:
     """Draw ``plots/rangetest.<format>`` from the results dir's range-test files."""
+    return save_figures(results.path / "plots", {"rangetest": range_test_figure(results)}, formats)
+
+
+def range_test_figure(results: ResultsDir) -> Figure:
+    """The range-test figure, from ``rangetest.csv`` and ``rangetest.json``."""
     import csv
 
     path = results.path / "rangetest.csv"
@@ -287,8 +297,7 @@ def draw_range_test(results: ResultsDir, formats: Sequence[str] = ("png",)) -> l
         raise ResultsError(f"{path}: malformed ({e})") from None
     arrays = {seed: {k: np.array(v) for k, v in c.items()} for seed, c in curves.items()}
     medians = {name: s["median"] for name, s in found["spread"].items()}
-    fig = plot_range_test(arrays, medians, title=f"{results.spec.name}: LR range test")
-    return save_figures(results.path / "plots", {"rangetest": fig}, formats)
+    return plot_range_test(arrays, medians, title=f"{results.spec.name}: LR range test")
 
 
 def save_figures(

@@ -24,7 +24,7 @@ import math
 import os
 import shutil
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +248,9 @@ class ResultsDir:
     # -- lock ----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the dir's lock (pid and host); a lock left by a dead process is taken over."""
+    def locked(self, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the dir's lock (pid and host); a lock left by a dead process is taken over,
+        with a warning through ``on_warning``."""
         lock = self.path / LOCK_NAME
         me = {"pid": os.getpid(), "host": socket.gethostname()}
         self.took_over_lock: dict[str, Any] | None = None
@@ -264,6 +265,13 @@ class ResultsDir:
                         f" (lock file {lock}); wait for it or stop it"
                     ) from None
                 self.took_over_lock = holder or {}
+                if on_warning is not None:
+                    who = (
+                        f"process {holder['pid']} on {holder.get('host', '?')}"
+                        if holder
+                        else "an unreadable lock file"
+                    )
+                    on_warning(f"{self.path}: took over the lock left by {who}, no longer running")
                 with contextlib.suppress(FileNotFoundError):
                     lock.unlink()
                 continue

@@ -290,6 +290,7 @@ def run_sweep(
     overwrite: bool = False,
     on_run: OnRun | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -310,11 +311,13 @@ def run_sweep(
         Called with each finished run's row, for progress.
     on_note : callable, optional
         Called with a sentence for each refine decision.
+    on_warning : callable, optional
+        Called with a sentence for something the user should know (a stale lock taken over).
     """
     executor = executor or SerialExecutor()
     data = load_data(spec)  # a bad data file fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
-    with results.locked():
+    with results.locked(on_warning):
         return _rounds(
             results,
             data,
@@ -334,6 +337,7 @@ def refine(
     executor: Executor | None = None,
     on_run: OnRun | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Finish any interrupted round of a results dir, then add ``rounds`` refine rounds.
 
@@ -343,7 +347,7 @@ def refine(
     results = ResultsDir.open(Path(results_dir))
     spec = results.spec
     data = load_data(spec)
-    with results.locked():
+    with results.locked(on_warning):
         done = completed_rounds(results)
         extra = rounds if rounds is not None else (spec.refine.rounds or 1)
         ppd = points_per_decade or spec.refine.points_per_decade
@@ -417,9 +421,35 @@ def finish(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
         "wall_seconds": time.time() - started,
+        "provenance": {
+            "started_at": time.strftime(TIME_FORMAT, time.localtime(started)),
+            "finished_at": time.strftime(TIME_FORMAT),
+            **environment(),
+        },
     }
     results.write_summary(summary)
     return summary
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def environment() -> dict[str, Any]:
+    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
+    import os
+    import platform
+
+    from lrsweep import __version__
+
+    return {
+        "lrsweep": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
 
 
 RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
@@ -436,6 +466,7 @@ def range_test(
     seeds: int | None = None,
     val_every: int | None = None,
     overwrite: bool = False,
+    on_warning: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Smith's LR range test on the spec's model and data, written into the results dir.
 
@@ -454,7 +485,7 @@ def range_test(
         "seeds": seeds,
         "val_every": val_every,
     }
-    with results.locked():
+    with results.locked(on_warning):
         return range_test_in(results, data, **options)
 
 

@@ -160,8 +160,13 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tiny_spec, tmp_path):
     (tmp_path / "r" / ".lock").write_text(
         json.dumps({"pid": int(dead), "host": socket.gethostname()})
     )
-    summary = lrsweep.run_sweep(spec, tmp_path / "r")
+    warnings: list[str] = []
+    summary = lrsweep.run_sweep(spec, tmp_path / "r", on_warning=warnings.append)
     assert summary["n_runs"] == 4 and not (tmp_path / "r" / ".lock").exists()
+    assert warnings == [
+        f"{tmp_path / 'r'}: took over the lock left by process {dead} on"
+        f" {socket.gethostname()}, no longer running"
+    ]
     assert results.path == tmp_path / "r"
 
 

@@ -82,7 +82,9 @@ def test_refined_points_are_new_and_inside_the_bracket(centre, ppd, noise):
 
 def hist(train, val, metric=None):
     metric = metric or [0.5] * len(val)
-    return [EpochLog(e, e * 10, 0.1, t, v, m) for e, (t, v, m) in enumerate(zip(train, val, metric))]
+    return [
+        EpochLog(e, e * 10, 0.1, t, v, m) for e, (t, v, m) in enumerate(zip(train, val, metric))
+    ]
 
 
 def test_objectives_on_a_hand_made_history():
@@ -107,9 +109,18 @@ def rows_for(lrs, values, diverged=()):
     for lr, v in zip(lrs, values):
         for seed in range(2):
             status = "diverged" if lr in diverged else "ok"
-            rows.append({"lr": lr, "seed": seed, "status": status, "label": status,
-                         "objective": v if status == "ok" else math.nan, "round": 0,
-                         "budget": "full", "initial_objective": 2.0})  # fmt: skip
+            rows.append(
+                {
+                    "lr": lr,
+                    "seed": seed,
+                    "status": status,
+                    "label": status,
+                    "objective": v if status == "ok" else math.nan,
+                    "round": 0,
+                    "budget": "full",
+                    "initial_objective": 2.0,
+                }
+            )
     return rows
 
 
@@ -226,7 +237,9 @@ def test_coarse_round_then_full_budget_bracket(write_spec, tmp_path):
 
 
 def test_vary_runs_one_curve_per_combination(write_spec, tmp_path):
-    text = SPEC.format(extra="vary: {optimizer.name: [sgd, adam]}").replace("rounds: 2", "rounds: 0")
+    text = SPEC.format(extra="vary: {optimizer.name: [sgd, adam]}").replace(
+        "rounds: 2", "rounds: 0"
+    )
     spec = load_spec(write_spec(text))
     summary = lrsweep.run_sweep(spec, tmp_path / "r")
     rows = read(tmp_path / "r" / "runs.csv")
@@ -264,3 +277,20 @@ def test_u_curve_plot_draws_the_analysis_data(write_spec, tmp_path):
     np.testing.assert_allclose(x, GRID)
     np.testing.assert_allclose(y, u_scores(GRID))
     assert ax.get_xscale() == "log"
+
+
+def test_refine_on_results_of_an_older_or_edited_spec_is_a_clear_error(tiny_spec, tmp_path):
+    from click.testing import CliRunner
+
+    from lrsweep.cli import cli
+
+    out = tmp_path / "r"
+    lrsweep.run_sweep(load_spec(tiny_spec()), out)
+    saved = out / "spec.yaml"
+    saved.write_text(saved.read_text().replace("epochs: 2", "epochs: 5"))
+    result = CliRunner().invoke(cli, ["refine", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {saved}: written by another version of lrsweep or edited by hand (hash "
+    )
+    assert result.stderr.rstrip().endswith("re-run the sweep")
