@@ -27,3 +27,14 @@ def test_every_command_is_in_the_readme_with_help(command):
 def test_every_config_is_in_the_readme():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         assert f"configs/{path.name}" in README, path.name
+
+
+def test_bad_inputs_coverage_names_real_tests():
+    text = (REPO / "docs" / "bad-inputs-coverage.md").read_text()
+    current = None
+    found = re.findall(r"`(?:(test_\w+\.py))?::(\w+)", text)
+    assert len(found) > 40
+    for file, name in found:
+        current = file or current
+        source = (REPO / "tests" / current).read_text()
+        assert f"def {name}(" in source, f"{current}::{name}"
