@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev demo test lint bench clean
+.PHONY: install install-dev demo docs test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,21 @@ install-dev: $(DEV)
 
 demo: $(BASE)
 	$(BIN)/lrsweep run configs/digits.yaml --out results/digits
+
+# The README's gallery (docs/*.png): the demo's plots and a screenshot of its report.
+DOCS_RUN := results/docs-demo
+CHROMIUM ?= chromium
+docs: $(BASE)
+	rm -rf $(DOCS_RUN)
+	$(BIN)/lrsweep run configs/digits.yaml --out $(DOCS_RUN)
+	$(BIN)/lrsweep find configs/digits.yaml --out $(DOCS_RUN)
+	$(BIN)/lrsweep report $(DOCS_RUN)
+	cp $(addprefix $(DOCS_RUN)/plots/,u_curve.png loss_vs_epoch.png rangetest.png) docs/
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--hide-scrollbars --force-device-scale-factor=1 --user-data-dir=$(DOCS_RUN)/.chromium \
+		--window-size=1280,1900 --screenshot=$(abspath docs/report-screenshot.png) \
+		file://$(abspath $(DOCS_RUN))/report.html 2>/dev/null
 
 test: $(DEV)
 	$(BIN)/ruff check lrsweep tests benchmarks

@@ -30,6 +30,8 @@ _EXPORTS = {
     "read_summary": "lrsweep.sweep",
     "estimate_seconds": "lrsweep.sweep",
     "load_data": "lrsweep.sweep",
+    "build_report": "lrsweep.report",
+    "write_report": "lrsweep.report",
     "make_executor": "lrsweep.executors",
     "SerialExecutor": "lrsweep.executors",
     "ProcessExecutor": "lrsweep.executors",

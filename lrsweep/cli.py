@@ -175,6 +175,7 @@ def cli() -> None:
 @click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--report", "with_report", is_flag=True, help="Also write OUT/report.html.")
 def run(
     spec_file: Path,
     out: Path | None,
@@ -183,6 +184,7 @@ def run(
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
+    with_report: bool,
     **executor_options: Any,
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
@@ -191,7 +193,7 @@ def run(
 
     \b
     Example:
-        lrsweep run configs/digits.yaml --jobs 2
+        lrsweep run configs/digits.yaml --jobs 2 --report
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
@@ -213,7 +215,44 @@ def run(
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
+        if with_report:
+            plots.append(lrsweep.write_report(out))
     _report(summary, out, plots, as_json)
+
+
+@cli.command()
+@click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write [default: RESULTS/report.html, or report.md].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md"]),
+    default=None,
+    help="html: one self-contained page; md: Markdown linking plots/*.png"
+    " [default: md if --out ends in .md, else html].",
+)
+def report(results_dir: Path, out: Path | None, fmt: str | None) -> None:
+    """Write one page about RESULTS: the answer, the plots, the runs, the spec, provenance.
+
+    The HTML page is self-contained (plots inline as SVG, a sortable runs table, nothing
+    fetched from the network); the Markdown twin has the same sections and links the PNGs in
+    plots/ (drawn if missing).
+
+    \b
+    Example:
+        lrsweep report results/digits-sgd
+        lrsweep report results/digits-sgd --format md
+    """
+    import lrsweep
+
+    with user_errors():
+        path = lrsweep.write_report(results_dir, out, fmt)
+    click.echo(str(path))
 
 
 @cli.command()
@@ -546,10 +585,20 @@ def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = 
     jobs = jobs or default_jobs()
     mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
-        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} LRs ({mode}),"
-        f" {min(jobs, len(sizes))} at a time; model {plan.n_features}-"
-        f"{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs}, {spec.train.epochs} epochs"
+        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} LRs ({mode}); model"
+        f" {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs},"
+        f" {spec.train.epochs} epochs"
     )
+    from lrsweep.executors import execution_choice
+
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    in_process, _, why = execution_choice(plan.groups, shape, jobs)
+    where = (
+        "in this process"
+        if in_process
+        else f"{min(jobs, len(sizes))} at a time in worker processes, one BLAS thread each"
+    )
+    console.print(f"execution: {where} ({why})")
     if estimate:
         seconds = lrsweep.estimate_seconds(plan, lrsweep.load_data(spec), jobs)
         console.print(f"estimated time for round 0: about {seconds:.0f} s")
@@ -587,7 +636,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             f" {counts['failed']} failed)"
         )
         for path in plots:
-            console.print(f"Plot: {path}")
+            console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")
     if counts.get("failed"):
         click.echo(
             f"{counts['failed']} runs failed; run the same command again to retry them", err=True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -23,8 +24,8 @@ from typing import Any
 
 from lrsweep.data import Dataset
 from lrsweep.errors import ExecutorError
-from lrsweep.grid import Group
-from lrsweep.training import RunResult, RunStatus
+from lrsweep.grid import Group, group_seconds
+from lrsweep.training import RunResult, RunStatus, compact_dataset
 
 GroupFn = Callable[[Group, Dataset], list[RunResult]]
 BLAS_THREAD_VARS = (
@@ -36,6 +37,10 @@ BLAS_THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills workers) gives up
+# Estimated work (single-core seconds, `grid.group_seconds`) below which `--jobs N` trains in
+# this process: starting N spawned workers costs ~0.3 s of interpreter start and imports each
+# (in parallel), and one lockstep group in this process already uses the BLAS threads.
+POOL_MIN_SECONDS = 1.0
 
 
 def failed_results(group: Group, message: str) -> list[RunResult]:
@@ -79,14 +84,31 @@ class SerialExecutor(Executor):
     def map_groups(
         self, fn: GroupFn, groups: Sequence[Group], data: Dataset
     ) -> Iterator[tuple[Group, list[RunResult]]]:
+        data = compact_dataset(data, groups)  # cast once, not once per group
         for group in groups:
             yield group, run_group_safely(fn, group, data)
+
+
+_WORKER_DATA: dict[str, Dataset] = {}  # in a pool worker: the dataset its pool was started with
+
+
+def _install_data(token: str, data: Dataset) -> None:
+    """Pool initializer: keep the dataset for every group this worker will run."""
+    _WORKER_DATA.clear()
+    _WORKER_DATA[token] = data
+
+
+def _run_installed(fn: GroupFn, group: Group, token: str) -> list[RunResult]:
+    """Run one group in a pool worker on the dataset installed at the worker's start."""
+    return run_group_safely(fn, group, _WORKER_DATA[token])
 
 
 class ProcessExecutor(Executor):
     """Runs groups in local worker processes, each with one BLAS thread (``--jobs N``).
 
-    Workers are started with ``spawn`` (no fork of a threaded BLAS). A worker that dies
+    Workers are started with ``spawn`` (no fork of a threaded BLAS). The dataset goes to each
+    worker once, when it starts (cast to the groups' dtype, see `compact_dataset`), not with
+    every group; a later call with another dataset starts a new pool. A worker that dies
     (killed, out of memory) breaks the pool: the pool is rebuilt and the unfinished groups are
     submitted again, up to ``MAX_POOL_RESTARTS`` times; after that they are recorded ``FAILED``.
     """
@@ -96,15 +118,25 @@ class ProcessExecutor(Executor):
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
+        # (the dataset given, the groups' dtypes, the dataset shipped, its token)
+        self._source: tuple[Dataset, frozenset[str], Dataset, str] | None = None
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are running (a pool kept from an earlier call)."""
+        return self._pool is not None
+
+    def _new_pool(self, data: Dataset, token: str) -> ProcessPoolExecutor:
         import multiprocessing
 
         saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
         os.environ.update({k: "1" for k in BLAS_THREAD_VARS})
         try:
             pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_install_data,
+                initargs=(token, data),
             )
             # start every worker now, while the one-thread environment is in place
             for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
@@ -117,21 +149,37 @@ class ProcessExecutor(Executor):
                     os.environ[k] = v
         return pool
 
+    def _shipped(self, groups: Sequence[Group], data: Dataset) -> tuple[Dataset, str]:
+        """The dataset the workers hold for these groups, and its token; a new one (and a new
+        pool) when the dataset or the groups' dtypes changed."""
+        dtypes = frozenset(str(g.spec.model.dtype) for g in groups)
+        if self._source is not None:
+            given, key, shipped, token = self._source
+            if given is data and key == dtypes:
+                return shipped, token
+        self._shutdown()
+        shipped, token = compact_dataset(data, groups), uuid.uuid4().hex
+        self._source = (data, dtypes, shipped, token)
+        return shipped, token
+
     def map_groups(
         self, fn: GroupFn, groups: Sequence[Group], data: Dataset
     ) -> Iterator[tuple[Group, list[RunResult]]]:
+        if not groups:
+            return
+        shipped, token = self._shipped(groups, data)
         pending = list(groups)
         restarts = 0
         while pending:
             if self._pool is None:
                 try:
-                    self._pool = self._new_pool()
+                    self._pool = self._new_pool(shipped, token)
                 except (OSError, BrokenProcessPool) as e:
                     raise ExecutorError(
                         f"cannot start {self.jobs} worker processes: {e}"
                     ) from None
             futures: dict[Future[list[RunResult]], Group] = {
-                self._pool.submit(run_group_safely, fn, g, data): g for g in pending
+                self._pool.submit(_run_installed, fn, g, token): g for g in pending
             }
             pending = []
             broken = False
@@ -168,6 +216,72 @@ class ProcessExecutor(Executor):
 
     def close(self) -> None:
         self._shutdown()
+        self._source = None
+
+
+def data_shape(data: Dataset) -> tuple[int, int, int, int]:
+    """``(n_train, n_val, n_features, n_outputs)``: what the cost model needs of a dataset."""
+    return len(data.X_train), len(data.X_val), data.X_train.shape[1], data.n_outputs
+
+
+def execution_choice(
+    groups: Sequence[Group],
+    shape: tuple[int, int, int, int],
+    jobs: int,
+    pool_started: bool = False,
+) -> tuple[bool, float, str]:
+    """Where ``--jobs jobs`` trains ``groups``: ``(in_process, estimated seconds, why)``.
+
+    In this process when there is one job or one group (a single group gets every BLAS
+    thread), or when the estimated work (`grid.group_seconds`, single-core seconds) is under
+    ``POOL_MIN_SECONDS`` and no pool is running yet; otherwise in ``jobs`` worker processes
+    with one BLAS thread each. Only where groups run depends on this, never their numbers.
+    ``shape`` is the data's ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
+    """
+    seconds = sum(group_seconds(g, *shape) for g in groups)
+    if jobs <= 1:
+        return True, seconds, "--jobs 1"
+    if len(groups) <= 1:
+        return True, seconds, "a single group: it gets every BLAS thread"
+    if seconds < POOL_MIN_SECONDS and not pool_started:
+        return (
+            True,
+            seconds,
+            f"about {seconds:.2g} s of work, too little to pay for starting {jobs} workers",
+        )
+    return False, seconds, f"about {seconds:.2g} s of work on one core, spread over {jobs}"
+
+
+class LocalExecutor(Executor):
+    """``--jobs N`` on this machine: a pool of N worker processes, or this process when the
+    work is too small to pay for starting one (see `execution_choice`).
+
+    Groups go to the pool largest first (longest-processing-time order), so the last group
+    to finish is a short one. The results are the same as `SerialExecutor`'s.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
+        self._processes = ProcessExecutor(jobs)
+        self.last_choice: tuple[bool, float, str] | None = None
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        if not groups:
+            return
+        shape = data_shape(data)
+        self.last_choice = execution_choice(groups, shape, self.jobs, self._processes.started)
+        if self.last_choice[0]:
+            yield from SerialExecutor().map_groups(fn, groups, data)
+            return
+        ordered = sorted(groups, key=lambda g: -group_seconds(g, *shape))
+        yield from self._processes.map_groups(fn, ordered, data)
+
+    def close(self) -> None:
+        self._processes.close()
 
 
 class DaskExecutor(Executor):
@@ -250,7 +364,7 @@ class DaskExecutor(Executor):
             return
         pool = self.client.get_executor(pure=False)
         try:
-            data_future = self.client.scatter(data, broadcast=True)
+            data_future = self.client.scatter(compact_dataset(data, groups), broadcast=True)
             futures = {pool.submit(run_group_safely, fn, g, data_future): g for g in groups}
         except (OSError, TimeoutError) as e:
             raise ExecutorError(f"lost the connection to {self.where}: {e}") from None
@@ -304,7 +418,8 @@ def make_executor(
     worker_timeout: float = 30.0,
 ) -> Executor:
     """A dask executor when a scheduler is given; else ``SerialExecutor`` for one job and a
-    ``ProcessExecutor`` otherwise (default: every core)."""
+    `LocalExecutor` otherwise (default: every core), which starts worker processes only when
+    the work is worth it."""
     if scheduler or scheduler_file:
         return DaskExecutor(
             scheduler,
@@ -313,4 +428,4 @@ def make_executor(
             worker_timeout=worker_timeout,
         )
     jobs = default_jobs() if jobs is None else jobs
-    return SerialExecutor() if jobs <= 1 else ProcessExecutor(jobs)
+    return SerialExecutor() if jobs <= 1 else LocalExecutor(jobs)

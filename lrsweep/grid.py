@@ -17,7 +17,12 @@ import numpy as np
 from lrsweep.spec import Spec, apply_combo, stable_hash
 
 LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
-LOCKSTEP_MAX_GROUP = 8  # members per group; two groups of 8 beat one of 16 on 2 cores
+LOCKSTEP_MAX_GROUP = 16  # members per group (S: one group of 16 in-process beats 2 x 8 in a pool)
+LOCKSTEP_MAX_BYTES = 256e6  # a group's arrays above this are chunked into more groups
+EVAL_ROWS = 4096  # rows per evaluation chunk (`lrsweep.model.evaluate`'s default)
+# The cost model the executors schedule with (rough, per core; measured on 2-core Xeons):
+STEP_OVERHEAD_SECONDS = 100e-6  # Python and NumPy call overhead of one lockstep step
+FLOP_RATE = 80e9  # float32 FLOP/s one core sustains on a step (small matmuls, elementwise)
 
 
 def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray:
@@ -146,23 +151,62 @@ def plan_runs(
 
 def step_flops(spec: Spec, n_features: int, n_outputs: int) -> float:
     """Approximate FLOPs of one training step of one model: 6 x weights x batch."""
+    return 6.0 * n_weights(spec, n_features, n_outputs) * spec.train.batch_size
+
+
+def n_weights(spec: Spec, n_features: int, n_outputs: int) -> int:
+    """Trainable parameters (weights and biases) of one model."""
     sizes = [n_features, *spec.model.hidden, n_outputs]
-    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    return 6.0 * weights * spec.train.batch_size
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def member_bytes(spec: Spec, n_features: int, n_outputs: int) -> float:
+    """Memory one member adds to a group: parameters, gradients and up to three optimizer
+    states, plus the activations of a training batch and of an evaluation chunk."""
+    itemsize = 8 if spec.model.dtype == "float64" else 4
+    widths = sum(spec.model.hidden) + n_outputs
+    values = (
+        5 * n_weights(spec, n_features, n_outputs)
+        + (3 * spec.train.batch_size + EVAL_ROWS) * widths
+    )
+    return float(values * itemsize)
 
 
 def group_size_for(spec: Spec, n_lrs: int, n_features: int, n_outputs: int) -> int:
-    """Members per group, from the spec alone (never from --jobs or the executor).
+    """Members per group, from the spec and the data's shape alone (never from --jobs or the
+    executor, so the numbers are the same however a sweep runs).
 
     Overhead-bound models (a step under ``LOCKSTEP_MAX_FLOP``) train up to
-    ``LOCKSTEP_MAX_GROUP`` LRs in lockstep, in balanced chunks; compute-bound ones train alone.
+    ``LOCKSTEP_MAX_GROUP`` LRs in lockstep, fewer if the group's arrays would pass
+    ``LOCKSTEP_MAX_BYTES``, in balanced chunks; compute-bound ones train alone (their matmuls
+    already run at the BLAS rate, and one run per process uses every core).
     """
     if spec.execution.group_size is not None:
         return spec.execution.group_size
     if step_flops(spec, n_features, n_outputs) >= LOCKSTEP_MAX_FLOP or n_lrs <= 1:
         return 1
-    chunks = math.ceil(n_lrs / LOCKSTEP_MAX_GROUP)
+    by_memory = int(LOCKSTEP_MAX_BYTES // member_bytes(spec, n_features, n_outputs))
+    largest = max(1, min(LOCKSTEP_MAX_GROUP, by_memory))
+    chunks = math.ceil(n_lrs / largest)
     return math.ceil(n_lrs / chunks)
+
+
+def group_seconds(
+    group: Group, n_train: int, n_val: int, n_features: int, n_outputs: int
+) -> float:
+    """Rough single-core wall time of a group, from the cost model above (for scheduling only).
+
+    Steps x (call overhead + members x step FLOPs / rate), plus the forward passes of the
+    per-epoch evaluations (a third of a training step's FLOPs per row).
+    """
+    spec = group.spec
+    rows = max(1, round(n_train * min(group.subsample, 1.0)))
+    steps = group.epochs * math.ceil(rows / spec.train.batch_size)
+    flops_per_row = step_flops(spec, n_features, n_outputs) / spec.train.batch_size
+    K = len(group.runs)
+    train = steps * (STEP_OVERHEAD_SECONDS + K * flops_per_row * spec.train.batch_size / FLOP_RATE)
+    evaluation = K * flops_per_row / 3 * (rows + n_val * (group.epochs + 1)) / FLOP_RATE
+    return train + evaluation
 
 
 def make_groups(

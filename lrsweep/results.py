@@ -74,6 +74,8 @@ OWNED = (
     "summary.json",
     "rangetest.csv",
     "rangetest.json",
+    "report.html",
+    "report.md",
 )
 OWNED_DIRS = ("histories", "plots")
 

@@ -48,6 +48,8 @@ class Plan:
     n_features: int
     n_outputs: int
     notes: tuple[str, ...] = ()
+    n_train: int = 0  # training and validation rows (for the executors' cost model)
+    n_val: int = 0
 
     @property
     def group_sizes(self) -> list[int]:
@@ -75,7 +77,16 @@ def plan_lrs(
         mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
         runs.extend(mine)
         groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes))
+    return Plan(
+        spec,
+        tuple(runs),
+        tuple(groups),
+        n_features,
+        n_outputs,
+        tuple(notes),
+        len(data.X_train),
+        len(data.X_val),
+    )
 
 
 def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
 from lrsweep.grid import Group
-from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
+from lrsweep.model import Workspace, evaluate, init_params, layer_sizes, loss_and_grads
 from lrsweep.optimizers import make_optimizer
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
@@ -102,6 +102,35 @@ def model_arrays(spec: Spec, data: Dataset) -> ModelArrays:
     )
 
 
+def compact_dataset(data: Dataset, groups: Sequence[Group]) -> Dataset:
+    """``data`` with its inputs (and regression targets) cast once to the groups' dtype.
+
+    `model_arrays` casts exactly so, so the numbers do not change; an executor calls this once
+    per batch of groups, so that workers receive half the bytes of a float64 dataset and every
+    group skips its own cast. Groups of mixed dtypes get ``data`` unchanged.
+    """
+    dtypes = {np.dtype(g.spec.model.dtype) for g in groups}
+    if len(dtypes) != 1:
+        return data
+    dtype = dtypes.pop()
+    if data.X_train.dtype == dtype and data.X_val.dtype == dtype:
+        return data
+    regression = loss_name(data.task) != "cross_entropy"
+
+    def cast(a: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(a, dtype=dtype)
+        b.setflags(write=False)
+        return b
+
+    return replace(
+        data,
+        X_train=cast(data.X_train),
+        X_val=cast(data.X_val),
+        y_train=cast(data.y_train) if regression else data.y_train,
+        y_val=cast(data.y_val) if regression else data.y_val,
+    )
+
+
 def prepare_data(group: Group, data: Dataset) -> Dataset:
     """The training data a group sees: the spec's subsample (fixed by split_seed) if any."""
     if group.subsample < 1.0:
@@ -124,6 +153,13 @@ def train_group(
         The full dataset; the group's subsample is taken here.
     on_epoch : callable, optional
         ``on_epoch(epoch, n_active)`` after each epoch, for progress only.
+
+    Notes
+    -----
+    The hot loop allocates (almost) nothing: every mini-batch is gathered once into a buffer
+    shared by the members, the forward and backward passes compute into a `Workspace`, the
+    optimizer updates in place, and the per-step bookkeeping (divergence test, LR record) is a
+    couple of ufunc calls on (K,) vectors.
     """
     start = time.perf_counter()
     spec = group.spec
@@ -138,7 +174,8 @@ def train_group(
         sizes, K, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
     )
     optimizer = make_optimizer(spec.optimizer, params)
-    steps_per_epoch = math.ceil(len(X_train) / spec.train.batch_size)
+    n_train, batch_size = len(X_train), spec.train.batch_size
+    steps_per_epoch = math.ceil(n_train / batch_size)
     schedule = make_schedule(
         spec.schedule, steps_per_epoch=steps_per_epoch, epochs=spec.train.epochs
     )
@@ -148,9 +185,15 @@ def train_group(
     status = [RunStatus.OK] * K
     seconds = [0.0] * K
     epochs_done = [0] * K
+    workspace = Workspace()
 
-    train_loss0, _ = evaluate(params, X_train, y_train, activation, loss)
-    val_loss0, val_metric0 = evaluate(params, X_val, y_val, activation, loss)
+    def evaluate_on(
+        ps: list[np.ndarray], X: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return evaluate(ps, X, y, activation, loss, workspace=workspace)
+
+    train_loss0, _ = evaluate_on(params, X_train, y_train)
+    val_loss0, val_metric0 = evaluate_on(params, X_val, y_val)
     for k in range(K):
         histories[k].append(
             EpochLog(
@@ -166,18 +209,47 @@ def train_group(
     active = np.flatnonzero(np.isfinite(train_loss0))  # member indices still training
     for k in np.flatnonzero(~np.isfinite(train_loss0)):
         status[k] = RunStatus.DIVERGED
+
+    # the mini-batch, gathered once per step for all members
+    rows = min(batch_size, n_train)
+    X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
+    y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
+
+    def drop(keep: np.ndarray) -> None:
+        """Keep only the members ``keep`` (indices into the active ones) in every array."""
+        nonlocal active, params
+        active = active[keep]
+        params = [p[keep] for p in params]
+        optimizer.select(keep)
+        schedule.select(keep)
+
     step = 0
+    last_lr: np.ndarray | None = None  # the LRs of the last step, for the active members
     for epoch in range(1, spec.train.epochs + 1):
+        if len(active) == 0:
+            break
         loss_sum = np.zeros(len(active))
         n_batches = 0
-        for idx in batch_indices(len(X_train), spec.train.batch_size, order_rng):
-            if len(active) == 0:
-                break
-            batch_loss, grads = loss_and_grads(
-                params, X_train[idx], y_train[idx], activation, loss
-            )
-            bad = ~np.isfinite(batch_loss) | (batch_loss > limit[active])
-            if bad.any():
+        base_lr = lrs[active]
+        limit_now = limit[active].astype(np.float64)
+        fast_check = bool(np.isfinite(limit_now).all())  # loss <= limit also rules out inf, nan
+        ok = np.empty(len(active), dtype=bool)
+        for idx in batch_indices(n_train, batch_size, order_rng):
+            m = len(idx)
+            Xb, yb = X_batch[:m], y_batch[:m]
+            np.take(X_train, idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
+            np.take(y_train, idx, axis=0, out=yb, mode="clip")
+            batch_loss, grads = loss_and_grads(params, Xb, yb, activation, loss, workspace)
+            if fast_check:
+                np.less_equal(batch_loss, limit_now, out=ok)
+                diverged = not ok.all()
+            else:
+                diverged = True
+            if diverged:
+                bad = ~np.isfinite(batch_loss) | (batch_loss > limit_now)
+            if diverged and bad.any():
+                if last_lr is not None:
+                    used_lr[active] = last_lr
                 for j in np.flatnonzero(bad):
                     k = active[j]
                     member = [p[j : j + 1] for p in params]
@@ -195,16 +267,17 @@ def train_group(
                     status[k] = RunStatus.DIVERGED
                     seconds[k] = time.perf_counter() - start
                 keep = np.flatnonzero(~bad)
-                active = active[keep]
-                params = [p[keep] for p in params]
+                drop(keep)
                 grads = [g[keep] for g in grads]
-                optimizer.select(keep)
-                schedule.select(keep)
                 loss_sum = loss_sum[keep]
                 batch_loss = batch_loss[keep]
+                base_lr, limit_now = base_lr[keep], limit_now[keep]
+                ok = ok[: len(keep)]
+                if last_lr is not None:
+                    last_lr = last_lr[keep]
                 if len(active) == 0:
                     break
-            lr_now = schedule(step, lrs[active])
+            lr_now = schedule(step, base_lr)
             beta = schedule.momentum(step) if cycles_momentum else None
             optimizer.step(
                 params,
@@ -213,13 +286,15 @@ def train_group(
                 momentum=None if beta is None else np.full(len(active), beta, dtype=dtype),
             )
             current = getattr(optimizer, "current_lr", None)  # hypergradient methods adapt it
-            used_lr[active] = lr_now if current is None else current
+            last_lr = lr_now if current is None else current
             loss_sum += batch_loss
             n_batches += 1
             step += 1
         if len(active) == 0:
             break
-        val_loss, val_metric = evaluate(params, X_val, y_val, activation, loss)
+        if last_lr is not None:
+            used_lr[active] = last_lr
+        val_loss, val_metric = evaluate_on(params, X_val, y_val)
         train_loss = loss_sum / max(n_batches, 1)
         for j, k in enumerate(active):
             histories[k].append(
@@ -232,20 +307,17 @@ def train_group(
                     float(val_metric[j]),
                 )
             )
-        epochs_done_now = epoch
-        for k in active:
-            epochs_done[k] = epochs_done_now
+            epochs_done[k] = epoch
         finite = np.isfinite(val_loss)
         if not finite.all():  # the val loss can overflow where the train batches did not
             for j in np.flatnonzero(~finite):
                 status[active[j]] = RunStatus.DIVERGED
                 seconds[active[j]] = time.perf_counter() - start
             keep = np.flatnonzero(finite)
-            active = active[keep]
-            params = [p[keep] for p in params]
-            optimizer.select(keep)
-            schedule.select(keep)
+            drop(keep)
             val_loss = val_loss[keep]
+            if last_lr is not None:
+                last_lr = last_lr[keep]
         schedule.observe(step, val_loss, lrs[active])  # reduce-on-plateau reads the val loss
         if on_epoch is not None:
             on_epoch(epoch, len(active))
