@@ -254,4 +254,7 @@ def test_init_without_data_and_refusing_to_overwrite(tmp_path):
     assert "builtin: spirals" in out.read_text()
     again = invoke("init", "--out", out)
     assert again.exit_code == 2
-    assert again.stderr == f"Error: {out}: exists; use --force to replace it or --out to write elsewhere\n"
+    assert (
+        again.stderr
+        == f"Error: {out}: exists; use --force to replace it or --out to write elsewhere\n"
+    )

@@ -27,9 +27,18 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 SPEC_DEFAULTS = {
-    "path": None, "builtin": None, "target": None, "task": "auto", "val_fraction": 0.2,
-    "standardize": True, "split_seed": 0, "n_samples": 1000, "n_features": 10, "n_classes": 3,
-    "noise": 0.1, "generator_seed": 0,
+    "path": None,
+    "builtin": None,
+    "target": None,
+    "task": "auto",
+    "val_fraction": 0.2,
+    "standardize": True,
+    "split_seed": 0,
+    "n_samples": 1000,
+    "n_features": 10,
+    "n_classes": 3,
+    "noise": 0.1,
+    "generator_seed": 0,
 }
 
 
@@ -147,11 +156,11 @@ def test_auto_task_rule(tmp_path):
     def csv_with_targets(values):
         return "a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values))
 
-    few_ints = [i % 3 for i in range(30)]                  # 3 distinct <= min(50, 30/5)
+    few_ints = [i % 3 for i in range(30)]  # 3 distinct <= min(50, 30/5)
     assert load_csv(tmp_path, csv_with_targets(few_ints)).task == "classification"
-    as_floats = [f"{v}.0" for v in few_ints]               # 3.0 counts as an integer
+    as_floats = [f"{v}.0" for v in few_ints]  # 3.0 counts as an integer
     assert load_csv(tmp_path, csv_with_targets(as_floats)).class_names == ("0", "1", "2")
-    many_ints = [i % 10 for i in range(30)]                # 10 distinct > 30/5
+    many_ints = [i % 10 for i in range(30)]  # 10 distinct > 30/5
     assert load_csv(tmp_path, csv_with_targets(many_ints)).task == "regression"
     reals = [i / 7 for i in range(30)]
     assert load_csv(tmp_path, csv_with_targets(reals)).task == "regression"
@@ -203,12 +212,22 @@ def test_split_is_deterministic_and_seeded(digits):
 
 
 @settings(max_examples=60, deadline=None)
-@given(counts=st.lists(st.integers(2, 40), min_size=2, max_size=8),
-       val_fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**32 - 1))
+@given(
+    counts=st.lists(st.integers(2, 40), min_size=2, max_size=8),
+    val_fraction=st.floats(0.01, 0.99),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_stratified_split_property(counts, val_fraction, seed):
     y = np.repeat(np.arange(len(counts)), counts)
-    raw = _Raw(np.arange(len(y), dtype=float).reshape(-1, 1), y, "classification", ("a",), "y",
-               tuple(str(i) for i in range(len(counts))), "test")
+    raw = _Raw(
+        np.arange(len(y), dtype=float).reshape(-1, 1),
+        y,
+        "classification",
+        ("a",),
+        "y",
+        tuple(str(i) for i in range(len(counts))),
+        "test",
+    )
     ds = _split_and_scale(raw, val_fraction, seed, standardize=False)
     n, k = len(y), len(counts)
     n_val = min(max(1, round(n * val_fraction)), n - k)
@@ -222,12 +241,11 @@ def test_stratified_split_property(counts, val_fraction, seed):
     expected = np.array(counts) * n_val / n
     lower, upper = (1 if n_val >= k else 0), np.array(counts) - 1
     if np.all((np.floor(expected) >= lower) & (np.ceil(expected) <= upper)):
-        assert np.all(np.abs(got - expected) < 1.0)    # no bound binds: floor or ceil
+        assert np.all(np.abs(got - expected) < 1.0)  # no bound binds: floor or ceil
     else:
         assert np.all((got >= lower) & (got <= upper))
     # the rows are a partition of the input, each side in file order
-    assert_array_equal(np.sort(np.concatenate([ds.X_train[:, 0], ds.X_val[:, 0]])),
-                       np.arange(n))
+    assert_array_equal(np.sort(np.concatenate([ds.X_train[:, 0], ds.X_val[:, 0]])), np.arange(n))
     assert np.all(np.diff(ds.X_val[:, 0]) > 0) and np.all(np.diff(ds.X_train[:, 0]) > 0)
 
 
@@ -274,10 +292,9 @@ def test_subsample_regression():
 @pytest.mark.parametrize("n, batch_size", [(10, 3), (9, 3), (5, 32), (1, 1), (0, 4)])
 def test_batch_indices_cover_each_index_once(n, batch_size):
     rng = np.random.default_rng(0)
-    for _ in range(3):                                       # three epochs, new order each
+    for _ in range(3):  # three epochs, new order each
         batches = batch_indices(n, batch_size, rng)
-        assert_array_equal(np.sort(np.concatenate(batches or [np.array([], int)])),
-                           np.arange(n))
+        assert_array_equal(np.sort(np.concatenate(batches or [np.array([], int)])), np.arange(n))
         assert all(len(b) == batch_size for b in batches[:-1])
         assert len(batches) == -(-n // batch_size)
 
@@ -292,11 +309,14 @@ def test_batch_indices_deterministic():
 # builtins
 
 
-@pytest.mark.parametrize("name, task, n_features, n_outputs", [
-    ("spirals", "classification", 2, 3),
-    ("moons", "classification", 2, 2),
-    ("teacher", "regression", 10, 1),
-])
+@pytest.mark.parametrize(
+    "name, task, n_features, n_outputs",
+    [
+        ("spirals", "classification", 2, 3),
+        ("moons", "classification", 2, 2),
+        ("teacher", "regression", 10, 1),
+    ],
+)
 def test_builtin_shapes_and_determinism(name, task, n_features, n_outputs):
     spec = make_spec(builtin=name, n_samples=300)
     ds = load_dataset(spec, Path("."))
@@ -405,8 +425,10 @@ def test_first_bad_row_wins(tmp_path):
 
 
 def test_target_column_missing(tmp_path):
-    msg = (f"{tmp_path / 'x.csv'}: data.target: no column 'lbl'; columns are 'a', 'b', "
-           f"'label'; did you mean 'label'?")
+    msg = (
+        f"{tmp_path / 'x.csv'}: data.target: no column 'lbl'; columns are 'a', 'b', "
+        f"'label'; did you mean 'label'?"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, small_csv(), target="lbl")
 
@@ -424,23 +446,29 @@ def test_missing_target_value(tmp_path):
 
 
 def test_single_class(tmp_path):
-    msg = (f"{tmp_path / 'x.csv'}: column 'label': classification needs at least 2 classes, "
-           f"got only 'cat'")
+    msg = (
+        f"{tmp_path / 'x.csv'}: column 'label': classification needs at least 2 classes, "
+        f"got only 'cat'"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, small_csv(labels=("cat",)))
 
 
 def test_class_with_one_sample(tmp_path):
     text = small_csv() + "9,9,emu\n"
-    msg = (f"{tmp_path / 'x.csv'}: column 'label': class 'emu' has 1 sample; a stratified "
-           f"split needs at least 2 per class")
+    msg = (
+        f"{tmp_path / 'x.csv'}: column 'label': class 'emu' has 1 sample; a stratified "
+        f"split needs at least 2 per class"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, text)
 
 
 def test_string_target_with_task_regression(tmp_path):
-    msg = (f"{tmp_path / 'x.csv'}: line 2: column 'label': not a number "
-           f"(data.task is regression), got 'cat'")
+    msg = (
+        f"{tmp_path / 'x.csv'}: line 2: column 'label': not a number "
+        f"(data.task is regression), got 'cat'"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, small_csv(), task="regression")
 
@@ -455,8 +483,10 @@ def test_non_finite_regression_target(tmp_path):
 @pytest.mark.parametrize("rows", [1, 2])
 def test_too_few_samples(tmp_path, rows):
     text = "a,y\n" + "".join(f"{i},{i * 0.5}\n" for i in range(rows))
-    msg = (f"{tmp_path / 'x.csv'}: too few samples: need at least 3 (2 to train, 1 to "
-           f"validate), got {rows}")
+    msg = (
+        f"{tmp_path / 'x.csv'}: too few samples: need at least 3 (2 to train, 1 to "
+        f"validate), got {rows}"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, text)
 
@@ -495,8 +525,10 @@ def test_single_column(tmp_path):
 
 def test_not_utf8(tmp_path):
     data = small_csv(labels=("cafe", "tea")).encode() + "1,2,caf\xe9\n".encode("latin-1")
-    msg = (f"{tmp_path / 'x.csv'}: line 12: not UTF-8 text, got byte 0xe9 at column 8; "
-           f"save the file as UTF-8")
+    msg = (
+        f"{tmp_path / 'x.csv'}: line 12: not UTF-8 text, got byte 0xe9 at column 8; "
+        f"save the file as UTF-8"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, data)
 
@@ -513,8 +545,10 @@ def test_malformed_csv_field_too_large(tmp_path):
 
 
 def test_unknown_builtin():
-    msg = "data.builtin: unknown 'spiral'; choose one of 'spirals', 'moons', 'teacher'; " \
-          "did you mean 'spirals'?"
+    msg = (
+        "data.builtin: unknown 'spiral'; choose one of 'spirals', 'moons', 'teacher'; "
+        "did you mean 'spirals'?"
+    )
     with pytest.raises(DataError, match=exactly(msg)):
         load_dataset(make_spec(builtin="spiral"), Path("."))
 
@@ -527,15 +561,20 @@ def test_path_and_builtin_both_or_neither():
 
 
 def test_builtin_bad_options():
-    with pytest.raises(DataError, match=exactly(
-            "builtin:spirals: data.n_classes: must be an integer >= 2, got 1")):
+    with pytest.raises(
+        DataError, match=exactly("builtin:spirals: data.n_classes: must be an integer >= 2, got 1")
+    ):
         load_dataset(make_spec(builtin="spirals", n_classes=1), Path("."))
-    with pytest.raises(DataError, match=exactly(
-            "builtin:moons: data.n_samples: must be an integer >= 3, got 1")):
+    with pytest.raises(
+        DataError, match=exactly("builtin:moons: data.n_samples: must be an integer >= 3, got 1")
+    ):
         load_dataset(make_spec(builtin="moons", n_samples=1), Path("."))
-    with pytest.raises(DataError, match=exactly(
-            "builtin:teacher: data.task: teacher is a regression dataset, "
-            "got 'classification'")):
+    with pytest.raises(
+        DataError,
+        match=exactly(
+            "builtin:teacher: data.task: teacher is a regression dataset, got 'classification'"
+        ),
+    ):
         load_dataset(make_spec(builtin="teacher", task="classification"), Path("."))
 
 
