@@ -164,7 +164,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint
 class Best(NamedTuple):
     """The best LR of a curve and its bracket between grid neighbours."""
 
-    index: int
+    at: int  # its position in the points
     lr: float
     mean: float
     std: float
@@ -211,7 +211,7 @@ def interpolated_optimum(points: Sequence[LRPoint], best: Best) -> float | None:
     None at a grid edge, where a neighbour did not finish, or where the parabola opens down;
     otherwise clipped to the bracket.
     """
-    i = best.index
+    i = best.at
     if best.edge is not None or i == 0 or i >= len(points) - 1:
         return None
     trio = points[i - 1 : i + 2]
@@ -232,8 +232,8 @@ def good_band(points: Sequence[LRPoint], best: Best, tolerance: float) -> tuple[
     "Within" is relative to the best's magnitude: score <= best + tolerance x |best|.
     """
     limit = best.mean if math.isfinite(best.mean) else 0.0
-    threshold = points[best.index].score + tolerance * abs(limit)
-    lo = hi = best.index
+    threshold = points[best.at].score + tolerance * abs(limit)
+    lo = hi = best.at
     while lo > 0 and points[lo - 1].score <= threshold:
         lo -= 1
     while hi < len(points) - 1 and points[hi + 1].score <= threshold:
@@ -250,10 +250,10 @@ def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str)
     cap = score(initial, objective)
     if best is None or not math.isfinite(cap):
         return None
-    span = cap - points[best.index].score
+    span = cap - points[best.at].score
     if span <= 0:
         return None
-    worse = [min(max(p.score - points[best.index].score, 0.0), span) for p in points]
+    worse = [min(max(p.score - points[best.at].score, 0.0), span) for p in points]
     return float(np.mean(worse) / span)
 
 

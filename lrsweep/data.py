@@ -114,7 +114,7 @@ def load_dataset(spec: Any, base_dir: Path) -> Dataset:
     if builtin is not None:
         raw = _generate_builtin(builtin, spec)
     else:
-        file = Path(path)
+        file = Path(str(path))
         if not file.is_absolute():
             file = Path(base_dir) / file
         raw = _read_csv(file, getattr(spec, "target", None), task)
@@ -368,7 +368,7 @@ def _encode_target(
         task = "regression"
         if not numeric:
             task = "classification"
-        elif all(math.isfinite(v) and v.is_integer() for v in numbers):  # type: ignore[union-attr]
+        elif all(v is not None and math.isfinite(v) and v.is_integer() for v in numbers):
             limit = min(MAX_AUTO_CLASSES, len(targets) / AUTO_CLASS_RATIO)
             if len(set(numbers)) <= limit:
                 task = "classification"
@@ -389,9 +389,10 @@ def _encode_target(
         return y, task, ()
 
     # classification: numeric labels sort as numbers ("2" < "10"), text labels as strings
-    if numeric and all(math.isfinite(v) for v in numbers):  # type: ignore[arg-type]
+    names_of: dict[Any, str]
+    if numeric and all(v is not None and math.isfinite(v) for v in numbers):
         keys: list[Any] = numbers
-        names_of = {v: _label_name(v) for v in set(numbers)}  # type: ignore[arg-type]
+        names_of = {v: _label_name(float(v)) for v in set(numbers) if v is not None}
     else:
         keys = targets
         names_of = {v: v for v in set(targets)}

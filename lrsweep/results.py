@@ -164,7 +164,7 @@ def read_history(path: Path) -> list[EpochLog]:
                     rows.append(
                         EpochLog(
                             int(cells[0]), int(cells[1]), *(parse_float(c) for c in cells[2:])
-                        )  # type: ignore[arg-type]
+                        )
                     )
                 except ValueError:
                     raise ResultsError(f"{path}: line {line}: not a number in {cells!r}") from None

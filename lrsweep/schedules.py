@@ -633,7 +633,7 @@ def make_schedule(spec: Mapping[str, Any] | Any, *, steps_per_epoch: int, epochs
     interval = s.interval or ("step" if s.name in STEP_INTERVAL else "epoch")
     rest = total - warmup  # optimizer steps the wrapped schedule runs for
     n = rest if interval == "step" else math.ceil(rest / spe)  # ... in its own units
-    counted = {"steps_per_epoch": spe, "interval": interval}
+    counted: dict[str, Any] = {"steps_per_epoch": spe, "interval": interval}
     inner: Schedule
     if s.name == "constant":
         inner = Constant(**counted)

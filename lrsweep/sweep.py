@@ -96,7 +96,7 @@ def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = 
     """
     lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
     lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs), 0, budgets(spec)[0])
+    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -505,7 +505,7 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     from lrsweep.rangetest import run_range_test
 
     spec = results.spec
-    settings = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
     n_seeds = options.get("seeds") or spec.train.seeds
     seeds = [spec.train.seed + i for i in range(n_seeds)]
     if not settings["start_lr"] < settings["end_lr"]:
