@@ -43,10 +43,12 @@ docs: $(BASE)
 
 test: $(DEV)
 	$(BIN)/ruff check lrsweep tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(DEV)
 	$(BIN)/ruff check lrsweep tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/ruff format --check lrsweep tests benchmarks
 
 bench: $(BASE)

@@ -85,11 +85,15 @@ def _train_serially(groups: list[Any], data: Any) -> list[Any]:
     return [r for g in groups for r in train_group(g, data)]
 
 
-def _train_in_executor(groups: list[Any], data: Any, jobs: int | None) -> list[Any]:
-    from lrsweep.executors import make_executor
+def _train_in_executor(
+    groups: list[Any], data: Any, jobs: int | None, pool: bool = False
+) -> list[Any]:
+    """Through `make_executor(jobs)` as `lrsweep run` does, or (``pool``) always in a pool of
+    local worker processes, whatever the work."""
+    from lrsweep.executors import ProcessExecutor, default_jobs, make_executor
     from lrsweep.training import train_group
 
-    with make_executor(jobs) as executor:
+    with ProcessExecutor(jobs or default_jobs()) if pool else make_executor(jobs) as executor:
         return [
             r for _, results in executor.map_groups(train_group, groups, data) for r in results
         ]
@@ -163,7 +167,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         train_group  # noqa: B018  (imported before the clock starts)
         start = time.perf_counter()
         if strategy == "processes":
-            results = _train_in_executor(groups, data, jobs=None)  # groups of 1, every core
+            results = _train_in_executor(groups, data, jobs=None, pool=True)  # 1 per core
         elif strategy == "auto":
             results = _train_in_executor(groups, data, jobs=None)  # what `lrsweep run` does
         else:

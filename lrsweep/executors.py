@@ -37,10 +37,10 @@ BLAS_THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills workers) gives up
-# Estimated work (single-core seconds, `grid.group_seconds`) below which `--jobs N` trains in
-# this process: starting N spawned workers costs ~0.3 s of interpreter start and imports each
-# (in parallel), and one lockstep group in this process already uses the BLAS threads.
-POOL_MIN_SECONDS = 1.0
+# What starting a pool of spawned workers costs (an interpreter importing numpy, pydantic and
+# lrsweep, ~0.3 s each, in parallel): `--jobs N` trains in this process unless the pool's
+# estimated wall time, this plus the groups spread over N workers, is shorter.
+POOL_START_SECONDS = 0.35
 
 
 def failed_results(group: Group, message: str) -> list[RunResult]:
@@ -232,24 +232,32 @@ def execution_choice(
 ) -> tuple[bool, float, str]:
     """Where ``--jobs jobs`` trains ``groups``: ``(in_process, estimated seconds, why)``.
 
-    In this process when there is one job or one group (a single group gets every BLAS
-    thread), or when the estimated work (`grid.group_seconds`, single-core seconds) is under
-    ``POOL_MIN_SECONDS`` and no pool is running yet; otherwise in ``jobs`` worker processes
-    with one BLAS thread each. Only where groups run depends on this, never their numbers.
-    ``shape`` is the data's ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
+    The cost model is `grid.group_seconds` (single-core seconds per group). In this process
+    when there is one job or one group (a single group gets every BLAS thread), or when the
+    groups one after another take no longer than a pool would: ``POOL_START_SECONDS`` (unless
+    a pool is running already) plus the groups spread over ``jobs`` workers, largest first.
+    Otherwise in ``jobs`` worker processes with one BLAS thread each. Only where groups run
+    depends on this, never their numbers. ``shape`` is the data's
+    ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
     """
-    seconds = sum(group_seconds(g, *shape) for g in groups)
+    costs = sorted((group_seconds(g, *shape) for g in groups), reverse=True)
+    serial = sum(costs)
     if jobs <= 1:
-        return True, seconds, "--jobs 1"
+        return True, serial, "--jobs 1"
     if len(groups) <= 1:
-        return True, seconds, "a single group: it gets every BLAS thread"
-    if seconds < POOL_MIN_SECONDS and not pool_started:
+        return True, serial, "a single group: it gets every BLAS thread"
+    loads = [0.0] * min(jobs, len(costs))
+    for cost in costs:  # longest processing time first, onto the least loaded worker
+        loads[loads.index(min(loads))] += cost
+    pooled = max(loads) + (0.0 if pool_started else POOL_START_SECONDS)
+    if serial <= pooled:
         return (
             True,
-            seconds,
-            f"about {seconds:.2g} s of work, too little to pay for starting {jobs} workers",
+            serial,
+            f"about {serial:.2g} s of work: {jobs} worker processes would take {pooled:.2g} s"
+            " with their start",
         )
-    return False, seconds, f"about {seconds:.2g} s of work on one core, spread over {jobs}"
+    return False, pooled, f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}"
 
 
 class LocalExecutor(Executor):
@@ -390,7 +398,7 @@ class DaskExecutor(Executor):
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
-            self.client = None
+            self.client = None  # type: ignore[assignment]
 
 
 def _worker_versions() -> dict[str, str]:

@@ -584,9 +584,10 @@ def _backprop(
             if i > 0:
                 W = params[2 * i]
                 WT = W.transpose(0, 2, 1)  # (K, fan_out, fan_in)
-                if buf is not None and buf.WT[i] is not None:
-                    WT = buf.WT[i]
-                    np.copyto(WT, W.transpose(0, 2, 1))
+                copy = None if buf is None else buf.WT[i]
+                if copy is not None:
+                    np.copyto(copy, WT)
+                    WT = copy
                 # (K, n, fan_out) @ (K, fan_out, fan_in) -> (K, n, fan_in)
                 delta = np.matmul(delta, WT, out=None if buf is None else buf.delta[i - 1])
                 Z = cache.preacts[i - 1] if act.needs_preactivation else None

@@ -527,7 +527,7 @@ class AdamW(Adam):
 def _member_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-member dot product of two stacked arrays, accumulated in float64 -> (K,)."""
     K = a.shape[0]
-    return np.sum(a.reshape(K, -1) * b.reshape(K, -1), axis=1, dtype=np.float64)
+    return np.asarray(np.sum(a.reshape(K, -1) * b.reshape(K, -1), axis=1, dtype=np.float64))
 
 
 class _Hypergradient(Optimizer):

@@ -18,7 +18,7 @@ import numpy as np
 from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
-from lrsweep.executors import Executor, SerialExecutor
+from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.grid import (
     Budget,
     Group,
@@ -103,7 +103,9 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     """A rough wall-time estimate of round 0: one timed epoch of the first group, scaled.
 
     Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
-    groups run at once. Refine rounds come on top (usually fewer runs than round 0).
+    groups run at once when ``--jobs`` would start worker processes (one when the work is
+    small enough to stay in this process, see `lrsweep.executors.execution_choice`).
+    Refine rounds come on top (usually fewer runs than round 0).
     """
     if not plan.groups:
         return 0.0
@@ -127,7 +129,9 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     work = sum(
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
-    return per_member_epoch * work / max(1, min(jobs, len(plan.groups)))
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    in_process = execution_choice(plan.groups, shape, jobs)[0]  # as --jobs would run it
+    return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
 
 
 def plan_sweep(spec: Spec) -> Plan:

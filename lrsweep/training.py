@@ -207,7 +207,7 @@ def train_group(
         )
     limit = spec.train.diverge_factor * train_loss0
     active = np.flatnonzero(np.isfinite(train_loss0))  # member indices still training
-    for k in np.flatnonzero(~np.isfinite(train_loss0)):
+    for k in np.flatnonzero(~np.isfinite(train_loss0)).tolist():
         status[k] = RunStatus.DIVERGED
 
     # the mini-batch, gathered once per step for all members
@@ -240,18 +240,14 @@ def train_group(
             np.take(X_train, idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
             np.take(y_train, idx, axis=0, out=yb, mode="clip")
             batch_loss, grads = loss_and_grads(params, Xb, yb, activation, loss, workspace)
-            if fast_check:
-                np.less_equal(batch_loss, limit_now, out=ok)
-                diverged = not ok.all()
-            else:
-                diverged = True
-            if diverged:
-                bad = ~np.isfinite(batch_loss) | (batch_loss > limit_now)
-            if diverged and bad.any():
+            # one ufunc on (K,) in the common case; the exact test only when it fails
+            suspect = not np.less_equal(batch_loss, limit_now, out=ok).all() or not fast_check
+            bad = ~np.isfinite(batch_loss) | (batch_loss > limit_now) if suspect else None
+            if bad is not None and bad.any():
                 if last_lr is not None:
                     used_lr[active] = last_lr
-                for j in np.flatnonzero(bad):
-                    k = active[j]
+                for j in np.flatnonzero(bad).tolist():
+                    k = int(active[j])
                     member = [p[j : j + 1] for p in params]
                     vl, vm = evaluate(member, X_val, y_val, activation, loss)
                     histories[k].append(
@@ -296,7 +292,7 @@ def train_group(
             used_lr[active] = last_lr
         val_loss, val_metric = evaluate_on(params, X_val, y_val)
         train_loss = loss_sum / max(n_batches, 1)
-        for j, k in enumerate(active):
+        for j, k in enumerate(active.tolist()):
             histories[k].append(
                 EpochLog(
                     epoch,
@@ -310,7 +306,7 @@ def train_group(
             epochs_done[k] = epoch
         finite = np.isfinite(val_loss)
         if not finite.all():  # the val loss can overflow where the train batches did not
-            for j in np.flatnonzero(~finite):
+            for j in np.flatnonzero(~finite).tolist():
                 status[active[j]] = RunStatus.DIVERGED
                 seconds[active[j]] = time.perf_counter() - start
             keep = np.flatnonzero(finite)
@@ -321,7 +317,7 @@ def train_group(
         schedule.observe(step, val_loss, lrs[active])  # reduce-on-plateau reads the val loss
         if on_epoch is not None:
             on_epoch(epoch, len(active))
-    for k in active:
+    for k in active.tolist():
         seconds[k] = time.perf_counter() - start
     return [
         RunResult(run.run_id, status[k], histories[k], seconds[k], epochs_done[k])
