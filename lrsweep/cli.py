@@ -49,11 +49,10 @@ def user_errors() -> Iterator[None]:
         yield
     except LrsweepError as e:
         raise UserError(str(e), e.exit_code) from None
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO):
-            where = f"{e.filename}: " if e.filename else ""
-            raise UserError(f"{where}{e.strerror}", 3) from None
-        raise
+    except OSError as e:  # a path mistake is the user's (2); the machine's problems are 3
+        where = f"{e.filename}: " if e.filename else ""
+        usage = e.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST)
+        raise UserError(f"{where}{e.strerror or e}", 2 if usage else 3) from None
 
 
 @contextlib.contextmanager
@@ -71,6 +70,13 @@ def interruptible(resume: str) -> Iterator[None]:
         sys.exit(EXIT_INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _nonempty(value: Path | None) -> Path | None:
+    """Reject ``--out ''``, which would write into the current folder."""
+    if value is not None and str(value) in ("", "."):
+        raise click.BadParameter("must name a folder, not the current one")
+    return value
 
 
 def _warn(message: str) -> None:
@@ -101,7 +107,7 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--scheduler-file",
-            type=click.Path(dir_okay=False),
+            type=click.Path(exists=True, dir_okay=False),
             default=None,
             help="Run on the dask scheduler described in this file.",
         ),
@@ -167,6 +173,7 @@ def cli() -> None:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
+    callback=lambda ctx, param, value: _nonempty(value),
     help="Results folder [default: results/<name>].",
 )
 @jobs_option
@@ -371,23 +378,24 @@ def show(results_dir: Path, as_json: bool) -> None:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
+    callback=lambda ctx, param, value: _nonempty(value),
     help="Results folder [default: results/<name>].",
 )
 @click.option(
     "--start-lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=1e-12, max=1e3),
     default=None,
     help="First LR of the ramp [default: 1e-7].",
 )
 @click.option(
     "--end-lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=1e-12, max=1e6),
     default=None,
     help="Last LR of the ramp [default: 10].",
 )
 @click.option(
     "--num-iter",
-    type=click.IntRange(min=5),
+    type=click.IntRange(min=5, max=100_000),
     default=None,
     help="Mini-batch steps of the ramp [default: 100].",
 )

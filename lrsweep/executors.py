@@ -318,14 +318,12 @@ class DaskExecutor(Executor):
             ) from None
         where = address or f"the scheduler in {scheduler_file}"
         self.where = where
+        if scheduler_file is not None and address is None:
+            address = _address_from_file(scheduler_file)
+        _check_reachable(address or "", where, connect_timeout)  # fail before dask's retries
         try:
-            self.client = Client(
-                address,
-                scheduler_file=scheduler_file,
-                timeout=connect_timeout,
-                set_as_default=False,
-            )
-        except (OSError, TimeoutError, ValueError) as e:
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        except Exception as e:
             raise ExecutorError(f"cannot reach {where} within {connect_timeout:g}s: {e}") from None
         try:
             self.client.wait_for_workers(1, timeout=worker_timeout)
@@ -399,6 +397,38 @@ class DaskExecutor(Executor):
             with contextlib.suppress(Exception):
                 client.close()
             self.client = None  # type: ignore[assignment]
+
+
+def _address_from_file(path: str) -> str:
+    """The scheduler address in a dask scheduler file (JSON with an ``address``)."""
+    import json
+
+    try:
+        with open(path) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ExecutorError(f"{path}: not a dask scheduler file: {e}") from None
+    if not isinstance(info, dict) or not isinstance(info.get("address"), str):
+        raise ExecutorError(f"{path}: not a dask scheduler file (no 'address')")
+    return str(info["address"])
+
+
+def _check_reachable(address: str, where: str, timeout: float) -> None:
+    """Open and close a TCP connection to a ``tcp://HOST:PORT`` address, or raise."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ExecutorError(f"{where}: not a scheduler address; expected tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise ExecutorError(f"cannot reach {where} within {timeout:g}s: {e}") from None
 
 
 def _worker_versions() -> dict[str, str]:

@@ -254,7 +254,9 @@ def refine_grid(
       ``points_per_decade`` from one neighbour to the other: the ends are included (so a
       coarse round's bracket is re-run at the full budget) and every new point lies strictly
       inside the bracket.
-    - If the best LR is on the grid's edge, extend past that edge by one decade instead.
+    - If the best LR is on the grid's edge, extend past that edge by one decade instead (the
+      best LR is included, so that after a coarse round it is re-run at the full budget; a
+      run that exists already is never trained again).
     - If both neighbours are within ``stop_ratio`` of the best, finer LRs would not change
       results that matter: return no LRs ("converged").
     """
@@ -266,7 +268,7 @@ def refine_grid(
     i = int(np.argmin(ranked))
     best = grid[i]
     if (i == 0 and len(grid) > 1) or len(grid) == 1:
-        new = log_grid(best / 10, best, extend_points_per_decade)[:-1]
+        new = log_grid(best / 10, best, extend_points_per_decade)  # best too: see above
         return RefineStep(
             tuple(float(x) for x in new),
             "extend_low",
@@ -274,7 +276,7 @@ def refine_grid(
             f" {best / 10:.3g}",
         )
     if i == len(grid) - 1:
-        new = log_grid(best, best * 10, extend_points_per_decade)[1:]
+        new = log_grid(best, best * 10, extend_points_per_decade)
         return RefineStep(
             tuple(float(x) for x in new),
             "extend_high",

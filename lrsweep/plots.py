@@ -25,7 +25,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
+from lrsweep.analysis import MAXIMISED, Heatmap, UCurve, heatmap, summary_rows, u_curve
 from lrsweep.errors import ResultsError
 from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
@@ -68,9 +68,12 @@ def plot_u_curve(
     fig, ax = _figure(ax)
     ax.set_xscale("log")
     single = len(curves) == 1
-    tops = [np.nanmax(np.concatenate([c.high, c.seed_values])) for c in curves
-            if len(c.high) + len(c.seed_values)]  # fmt: skip
-    top = float(max((t for t in tops if np.isfinite(t)), default=1.0))
+    # diverged runs sit at the worst edge: the top for a loss, the bottom for a metric
+    maximised = bool(curves) and curves[0].objective in MAXIMISED
+    values = [np.concatenate([c.low if maximised else c.high, c.seed_values]) for c in curves]
+    edges = [float(np.nanmin(v) if maximised else np.nanmax(v)) for v in values if len(v)]
+    edges = [e for e in edges if np.isfinite(e)]
+    top = min(edges, default=0.0) if maximised else max(edges, default=1.0)
     for i, curve in enumerate(curves):
         color = f"C{i % 10}"
         name = "mean over seeds" if single else curve.label
@@ -298,6 +301,14 @@ def range_test_figure(results: ResultsDir) -> Figure:
     arrays = {seed: {k: np.array(v) for k, v in c.items()} for seed, c in curves.items()}
     medians = {name: s["median"] for name, s in found["spread"].items()}
     return plot_range_test(arrays, medians, title=f"{results.spec.name}: LR range test")
+
+
+def figure_svg(fig: Figure, salt: str) -> str:
+    """The figure as SVG text, with ids hashed by ``salt`` and no date (reproducible)."""
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
 
 
 def save_figures(

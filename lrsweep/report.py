@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import math
 import os
 import re
@@ -168,14 +167,11 @@ def svg_figures(results: ResultsDir, content: Content) -> dict[str, str]:
     so the figures on one page never share an id; ids are hashed with a fixed salt, so the
     same results give the same figures.
     """
-    import matplotlib
+    from lrsweep import plots
 
     svgs = {}
     for name, fig in all_figures(results, content).items():
-        buf = io.StringIO()
-        with matplotlib.rc_context({"svg.hashsalt": f"lrsweep-{name}"}):
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        text = buf.getvalue()
+        text = plots.figure_svg(fig, salt=f"lrsweep-{name}")
         text = text[text.index("<svg") :]
         text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
         text = re.sub(r'(\sid="|href="#|url\(#)', rf"\1{name}-", text)

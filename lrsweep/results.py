@@ -210,8 +210,6 @@ class ResultsDir:
                     )
             if overwrite:
                 cls._clear(path)
-        elif overwrite and path.exists():
-            cls._clear(path)
         try:
             (path / "histories").mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -402,11 +400,18 @@ class ResultsDir:
     def read_summary(self) -> dict[str, Any]:
         path = self.path / "summary.json"
         try:
-            return dict(json.loads(path.read_text()))
+            summary = json.loads(path.read_text())
         except FileNotFoundError:
             raise ResultsError(f"{path}: missing; run 'lrsweep run' first") from None
         except (json.JSONDecodeError, ValueError) as e:
             raise ResultsError(f"{path}: not valid JSON: {e}") from None
+        needed = ("objective", "status_counts", "best", "table", "combos", "name")
+        if not isinstance(summary, dict) or any(k not in summary for k in needed):
+            raise ResultsError(
+                f"{path}: not an lrsweep summary (written by another version or edited by hand);"
+                " run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
+            )
+        return summary
 
 
 def read_runs_csv(path: Path) -> list[dict[str, Any]]:

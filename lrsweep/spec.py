@@ -295,6 +295,18 @@ class OptimizerSpec(_Section):
                 raise ValueError(f"betas.{i}: must be in [0, 1), got {b}")
         return self
 
+    @model_validator(mode="after")
+    def _nesterov(self) -> OptimizerSpec:
+        # as torch.optim.SGD: Nesterov momentum needs a momentum and zero dampening
+        if self.name == "sgd" and self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(
+                "nesterov: requires momentum > 0 and dampening = 0, got"
+                f" momentum={self.momentum}, dampening={self.dampening}"
+            )
+        if self.name == "sgdn_hd" and self.momentum <= 0:
+            raise ValueError(f"momentum: sgdn_hd needs momentum > 0, got {self.momentum}")
+        return self
+
 
 class ScheduleSpec(_Section):
     """How the LR moves during a run, as ``torch.optim.lr_scheduler`` documents each schedule.
@@ -490,6 +502,7 @@ class Spec(_Section):
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
+    source_file: str = Field("<spec>", exclude=True)  # the spec file, for error messages
 
     @model_validator(mode="after")
     def _name(self) -> Spec:
@@ -537,11 +550,18 @@ class Spec(_Section):
     def combos(self) -> list[tuple[tuple[str, Any], ...]]:
         """Every combination of the ``vary`` axes, in spec order; ``[()]`` with no axes."""
         if isinstance(self.vary, list):
-            return [tuple(c.items()) for c in self.vary]
+            return [tuple((k, _frozen(v)) for k, v in c.items()) for c in self.vary]
         combos: list[tuple[tuple[str, Any], ...]] = [()]
         for key, values in self.vary.items():
-            combos = [(*c, (key, v)) for c in combos for v in values]
+            combos = [(*c, (key, _frozen(v))) for c in combos for v in values]
         return combos
+
+    @property
+    def n_combos(self) -> int:
+        """How many combinations ``vary`` makes, without listing them."""
+        if isinstance(self.vary, list):
+            return max(1, len(self.vary))
+        return math.prod(len(v) for v in self.vary.values())
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in and the data path made absolute."""
@@ -569,7 +589,8 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
         err = e.errors()[0]
         rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
         rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        raise ValueError(f"{where}: {rule}, got {err.get('input')!r}") from None
+        got = "" if err["type"] == "value_error" else f", got {err.get('input')!r}"
+        raise ValueError(f"{where}: {rule}{got}") from None
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
@@ -578,9 +599,14 @@ def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
     for key, value in combo:
         section, field = key.split(".", 1)
         current = updates.get(section, getattr(spec, section))
-        data = {**current.model_dump(), field: value}
+        data = {**current.model_dump(), field: list(value) if isinstance(value, tuple) else value}
         updates[section] = type(current).model_validate(data)
     return spec.model_copy(update=updates)
+
+
+def _frozen(value: Any) -> Any:
+    """Lists (``model.hidden`` values) as tuples, so that a combination can be a dict key."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def combo_label(combo: tuple[tuple[str, Any], ...]) -> str:
@@ -591,7 +617,7 @@ def combo_label(combo: tuple[tuple[str, Any], ...]) -> str:
 
 
 def _value_label(value: Any) -> str:
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "-".join(str(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -650,7 +676,7 @@ def _error_text(kind: str, loc: tuple[str, ...], msg: str, value: Any, ctx: Any)
     if kind == "extra_forbidden":
         parent = _model_for(loc[:-1])
         known = list(parent.model_fields) if parent else []
-        known = [k for k in known if k != "base_dir"]
+        known = [k for k in known if k not in ("base_dir", "source_file")]
         close = difflib.get_close_matches(loc[-1], known, n=1)
         hint = (
             f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(known)}"
@@ -706,11 +732,12 @@ def validate_spec(
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
-    if "base_dir" in document:
-        raise SpecError(f"{file}: base_dir: unknown key; paths are relative to the spec file")
+    for internal in ("base_dir", "source_file"):
+        if internal in document:
+            raise SpecError(f"{file}: {internal}: unknown key; did you mean something else?")
     marks = marks or {}
     try:
-        spec = Spec.model_validate({**document, "base_dir": base_dir})
+        spec = Spec.model_validate({**document, "base_dir": base_dir, "source_file": file})
     except ValidationError as e:
         lines = [_format_error(err, file, marks) for err in e.errors()]
         lines.sort(key=lambda line: _position(line, file))  # in the order they appear
@@ -737,13 +764,15 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
     """Problems with the size of the plan, before anything is allocated."""
     grid = spec.grid
     decades = math.log10(grid.lr_max / grid.lr_min)
-    points = math.floor(decades * grid.points_per_decade + 1e-9) + 1
-    runs = points * spec.train.seeds
+    points = max(2, math.ceil(decades * grid.points_per_decade - 1e-9) + 1)  # as log_grid
+    combos = spec.n_combos
+    runs = points * spec.train.seeds * combos
     if runs > MAX_RUNS:
+        per = f" x {combos:,} combinations" if combos > 1 else ""
         yield (
-            f"{file}: grid: plans {runs:,} runs ({points:,} LRs x {spec.train.seeds} seeds),"
-            f" over the cap of {MAX_RUNS:,}; lower grid.points_per_decade, narrow the range"
-            " or use fewer seeds"
+            f"{file}: grid: plans {runs:,} runs ({points:,} LRs x {spec.train.seeds} seeds{per}),"
+            f" over the cap of {MAX_RUNS:,}; lower grid.points_per_decade, narrow the range,"
+            " use fewer seeds or fewer vary values"
         )
 
 

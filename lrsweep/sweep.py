@@ -7,6 +7,7 @@ interrupted sweep loses only the groups in flight, and running the same spec aga
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,9 +135,31 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
 
 
+def preflight(spec: Spec, data: Dataset) -> None:
+    """Build every combination's optimizer and schedule once, so that a setting that cannot
+    work with this data (a warmup longer than the run, say) is a SpecError before anything is
+    written, not a failed run."""
+    from lrsweep.optimizers import make_optimizer
+    from lrsweep.schedules import make_schedule
+
+    for combo in spec.combos:
+        combo_spec = apply_combo(spec, combo) if combo else spec
+        where = f" (with {combo_label(combo)})" if combo else ""
+        for budget in budgets(combo_spec):
+            n_train = max(1, round(len(data.X_train) * budget.subsample))
+            steps = math.ceil(n_train / combo_spec.train.batch_size)
+            try:
+                make_schedule(combo_spec.schedule, steps_per_epoch=steps, epochs=budget.epochs)
+                make_optimizer(combo_spec.optimizer, [np.zeros((1, 1, 1), dtype=np.float32)])
+            except SpecError as e:
+                raise SpecError(f"{spec.source_file}: {e}{where}") from None
+
+
 def plan_sweep(spec: Spec) -> Plan:
     """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
-    return plan_round0(spec, load_data(spec))
+    data = load_data(spec)
+    preflight(spec, data)
+    return plan_round0(spec, data)
 
 
 def plan_refine(
@@ -331,6 +354,7 @@ def run_sweep(
     """
     executor = executor or SerialExecutor()
     data = load_data(spec)  # a bad data file fails here, before anything is written
+    preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
         return _rounds(
@@ -400,7 +424,8 @@ def _rounds(
             on_note(notes[-1])
     rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run)
     for round_ in range(1, rounds + 1):
-        plan = plan_refine(spec, data, rows, round_, points_per_decade)
+        earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
+        plan = plan_refine(spec, data, earlier, round_, points_per_decade)
         for note in plan.notes:
             notes.append(note)
             if on_note is not None:

@@ -176,9 +176,7 @@ def train_group(
     optimizer = make_optimizer(spec.optimizer, params)
     n_train, batch_size = len(X_train), spec.train.batch_size
     steps_per_epoch = math.ceil(n_train / batch_size)
-    schedule = make_schedule(
-        spec.schedule, steps_per_epoch=steps_per_epoch, epochs=spec.train.epochs
-    )
+    schedule = make_schedule(spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs)
     cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
     used_lr = np.asarray(schedule(0, lrs), dtype=float)  # the LR each member last trained with
     histories: list[list[EpochLog]] = [[] for _ in range(K)]
@@ -225,7 +223,7 @@ def train_group(
 
     step = 0
     last_lr: np.ndarray | None = None  # the LRs of the last step, for the active members
-    for epoch in range(1, spec.train.epochs + 1):
+    for epoch in range(1, group.epochs + 1):  # the group's budget (coarse: fewer)
         if len(active) == 0:
             break
         loss_sum = np.zeros(len(active))

@@ -258,3 +258,37 @@ def test_init_without_data_and_refusing_to_overwrite(tmp_path):
         again.stderr
         == f"Error: {out}: exists; use --force to replace it or --out to write elsewhere\n"
     )
+
+
+def test_overwrite_never_deletes_files_of_a_folder_that_is_not_a_results_dir(tiny_spec, tmp_path):
+    out = tmp_path / "project"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "mine.png").write_text("a user's figure")
+    (out / "summary.json").write_text("{}")
+    result = invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
+    assert result.exit_code == 0
+    assert (out / "plots" / "mine.png").read_text() == "a user's figure"
+
+
+def test_empty_out_is_refused(tiny_spec):
+    result = invoke("run", tiny_spec(), "--out", "")
+    assert result.exit_code == 2 and "must name a folder, not the current one" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "{}"])
+def test_show_on_a_summary_of_the_wrong_shape(tiny_spec, tmp_path, content):
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+    (out / "summary.json").write_text(content)
+    result = invoke("show", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {out / 'summary.json'}: not an lrsweep summary")
+
+
+def test_a_scheduler_file_that_is_not_one(tiny_spec, tmp_path):
+    bad = tmp_path / "scheduler.json"
+    bad.write_text("{}")
+    result = invoke("run", tiny_spec(), "--out", tmp_path / "r", "--scheduler-file", bad)
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: {bad}: not a dask scheduler file (no 'address')\n"
+    assert not (tmp_path / "r").exists()

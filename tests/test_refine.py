@@ -42,7 +42,7 @@ def test_bracket_of_a_known_u():
 
 @pytest.mark.parametrize(
     ("centre", "action", "lrs"),
-    [(1e-6, "extend_low", [1e-5, 10**-4.5]), (10.0, "extend_high", [10**0.5, 10.0])],
+    [(1e-6, "extend_low", [1e-5, 10**-4.5, 1e-4]), (10.0, "extend_high", [1.0, 10**0.5, 10.0])],
 )
 def test_best_on_an_edge_extends_the_grid(centre, action, lrs):
     step = refine_grid(GRID, u_scores(GRID, centre), 4, extend_points_per_decade=2)
@@ -294,3 +294,45 @@ def test_refine_on_results_of_an_older_or_edited_spec_is_a_clear_error(tiny_spec
         f"Error: {saved}: written by another version of lrsweep or edited by hand (hash "
     )
     assert result.stderr.rstrip().endswith("re-run the sweep")
+
+
+def test_coarse_epochs_are_honoured(write_spec, tmp_path):
+    text = SPEC.format(extra="coarse: {subsample: 0.5, epochs: 2}").replace(
+        "rounds: 2", "rounds: 0"
+    )
+    lrsweep.run_sweep(load_spec(write_spec(text)), tmp_path / "r")
+    for row in read(tmp_path / "r" / "runs.csv"):
+        history = read(tmp_path / "r" / "histories" / f"{row['run_id']}.csv")
+        assert int(history[-1]["epoch"]) <= 2 and int(row["epochs_done"]) <= 2
+
+
+def test_an_edge_after_a_coarse_round_re_runs_the_edge_at_the_full_budget(write_spec, tmp_path):
+    text = SPEC.format(extra="coarse: {subsample: 0.5, epochs: 2}").replace(
+        "lr_min: 1e-3, lr_max: 10", "lr_min: 1e-4, lr_max: 1e-2"
+    )  # every LR is too small: the best is on the high edge
+    summary = lrsweep.run_sweep(
+        load_spec(write_spec(text.replace("rounds: 2", "rounds: 1"))), tmp_path / "r"
+    )
+    rows = read(tmp_path / "r" / "runs.csv")
+    full = {float(r["lr"]) for r in rows if r["budget"] == "full"}
+    assert 1e-2 in full  # the edge LR itself, at the full budget
+    assert summary["best"] is not None
+
+
+def test_running_a_finished_spec_again_trains_nothing_new(write_spec, tmp_path):
+    text = SPEC.format(extra="").replace("lr_min: 1e-3, lr_max: 10", "lr_min: 1e-5, lr_max: 1e-3")
+    spec = load_spec(write_spec(text.replace("rounds: 2", "rounds: 1")))
+    first = lrsweep.run_sweep(spec, tmp_path / "r")
+    before = read(tmp_path / "r" / "runs.csv")
+    again = lrsweep.run_sweep(spec, tmp_path / "r")
+    assert no_timing(read(tmp_path / "r" / "runs.csv")) == no_timing(before)
+    assert again["best"]["lr"] == first["best"]["lr"]
+
+
+def test_vary_over_hidden_widths(write_spec, tmp_path):
+    text = SPEC.format(extra="vary: {model.hidden: [[4], [8, 8]]}").replace(
+        "rounds: 2", "rounds: 0"
+    )
+    summary = lrsweep.run_sweep(load_spec(write_spec(text)), tmp_path / "r")
+    assert [c["label"] for c in summary["combos"]] == ["model.hidden=4", "model.hidden=8-8"]
+    assert [p[0] for p in summary["scaling"]["model.hidden"]["points"]] == [4.0, 8.0]

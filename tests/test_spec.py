@@ -199,7 +199,7 @@ def test_plan_over_the_cap(write_spec):
     path = write_spec(GOOD + "grid: {lr_min: 1e-9, lr_max: 1, points_per_decade: 1000}\n")
     assert error_of(path) == (
         f"{path}: grid: plans 27,003 runs (9,001 LRs x 3 seeds), over the cap of 20,000;"
-        " lower grid.points_per_decade, narrow the range or use fewer seeds"
+        " lower grid.points_per_decade, narrow the range, use fewer seeds or fewer vary values"
     )
 
 
@@ -244,3 +244,32 @@ def test_data_path_is_relative_to_the_spec(tmp_path):
     (sub / "s.yaml").write_text("data: {path: ../d.csv}\n")
     spec = load_spec(sub / "s.yaml")
     assert spec.resolved()["data"]["path"] == str(tmp_path / "d.csv")
+
+
+def test_nesterov_needs_momentum_even_inside_vary(write_spec):
+    path = write_spec(GOOD + "optimizer: {nesterov: true}\n")
+    assert error_of(path) == (
+        f"{path}:3:13: optimizer.nesterov: requires momentum > 0 and dampening = 0, got"
+        " momentum=0.0, dampening=0.0"
+    )
+    path = write_spec(
+        GOOD + "optimizer: {nesterov: true, momentum: 0.9}\n"
+        "vary: {optimizer.momentum: [0.0, 0.9]}\n"
+    )
+    assert error_of(path) == (
+        f"{path}:4:1: vary.optimizer.momentum.0: nesterov: requires momentum > 0 and"
+        " dampening = 0, got momentum=0.0, dampening=0.0"
+    )
+
+
+def test_the_run_cap_counts_vary_combinations(write_spec):
+    axes = "vary: {optimizer.momentum: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],"
+    axes += " train.batch_size: [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]}\n"
+    path = write_spec(GOOD + "grid: {lr_min: 1e-6, lr_max: 1, points_per_decade: 20}\n" + axes)
+    start = time.perf_counter()
+    assert error_of(path) == (
+        f"{path}: grid: plans 36,300 runs (121 LRs x 3 seeds x 100 combinations), over the cap"
+        " of 20,000; lower grid.points_per_decade, narrow the range, use fewer seeds or fewer"
+        " vary values"
+    )
+    assert time.perf_counter() - start < 1.0
