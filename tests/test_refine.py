@@ -336,3 +336,24 @@ def test_vary_over_hidden_widths(write_spec, tmp_path):
     summary = lrsweep.run_sweep(load_spec(write_spec(text)), tmp_path / "r")
     assert [c["label"] for c in summary["combos"]] == ["model.hidden=4", "model.hidden=8-8"]
     assert [p[0] for p in summary["scaling"]["model.hidden"]["points"]] == [4.0, 8.0]
+
+
+@pytest.mark.parametrize("stop_at", [3, 12], ids=["in-round-0", "in-round-1"])
+def test_resuming_an_interrupted_refining_run_equals_an_uninterrupted_one(
+    write_spec, tmp_path, stop_at
+):
+    spec = load_spec(write_spec(SPEC.format(extra="")))
+    lrsweep.run_sweep(spec, tmp_path / "whole")
+    seen = []
+
+    def stop(row, done, total):
+        seen.append(row)
+        if len(seen) == stop_at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lrsweep.run_sweep(spec, tmp_path / "cut", on_run=stop)
+    lrsweep.run_sweep(spec, tmp_path / "cut")  # the same command again resumes
+    assert no_timing(read(tmp_path / "cut" / "runs.csv")) == no_timing(
+        read(tmp_path / "whole" / "runs.csv")
+    )
