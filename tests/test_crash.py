@@ -42,23 +42,24 @@ def done_lines(out: Path) -> int:
     return sum('"event": "done"' in line for line in journal.read_text().splitlines())
 
 
+def run_command(spec: Path, out: Path, jobs: str = "1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lrsweep",
+        "run",
+        str(spec),
+        "--out",
+        str(out),
+        "--jobs",
+        jobs,
+        "--no-plots",
+    ]
+
+
 def start(spec: Path, out: Path, jobs: str = "1") -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lrsweep",
-            "run",
-            str(spec),
-            "--out",
-            str(out),
-            "--jobs",
-            jobs,
-            "--no-plots",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        run_command(spec, out, jobs), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -99,22 +100,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(reference, tmp_path, 
     proc.wait()
     partial = done_lines(out)
     assert 3 <= partial < len(read(ref / "runs.csv"))
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lrsweep",
-            "run",
-            str(spec),
-            "--out",
-            str(out),
-            "--jobs",
-            "1",
-            "--no-plots",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    again = subprocess.run(run_command(spec, out), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert_same_as(ref, out)
     rows = read(out / "runs.csv")

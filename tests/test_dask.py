@@ -27,16 +27,21 @@ execution: {group_size: 2}
 """
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=2,
+def local_cluster(n_workers: int):
+    """A real dask cluster on 127.0.0.1: worker processes with one thread each."""
+    return distributed.LocalCluster(
+        n_workers=n_workers,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
         worker_dashboard_address=None,
-    ) as c:
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with local_cluster(2) as c:
         yield c
 
 
@@ -100,14 +105,7 @@ def test_scheduler_without_workers_times_out():
 
 def test_a_scheduler_lost_mid_sweep_is_exit_3_and_keeps_finished_runs(write_spec, tmp_path):
     spec = load_spec(write_spec(SPEC.replace("epochs: 4", "epochs: 30")))
-    doomed = distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        worker_dashboard_address=None,
-    )
+    doomed = local_cluster(1)
     try:
         with DaskExecutor(doomed.scheduler_address, connect_timeout=3) as executor:
 
