@@ -351,13 +351,13 @@ def summarize(
         "objective": objective,
         "direction": "max" if objective in MAXIMISED else "min",
         "n_runs": len(rows),
-        "status_counts": status_counts(rows),
         "best_combo": None if overall is None else overall["label"],
+        # the best curve's answer at the top level; counts over every curve
         **{k: v for k, v in (overall or per_combo[0]).items() if k not in ("combo", "label")},
+        "status_counts": status_counts(rows),
         "combos": per_combo if len(per_combo) > 1 else [],
         "scaling": {},
     }
-    summary["status_counts"] = status_counts(rows)
     for key in ("train.batch_size", "model.hidden"):
         if len(combos[0]) == 1 and combos[0][0][0] == key:  # the only axis
             pts = [(axis_number(key, c["combo"][key]), c["best"]["lr"]) for c in usable]

@@ -33,7 +33,7 @@ from lrsweep.grid import (
 )
 from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
 from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import RunResult, RunStatus, train_group
+from lrsweep.training import RunResult, RunStatus, budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
@@ -142,12 +142,14 @@ def preflight(spec: Spec, data: Dataset) -> None:
     from lrsweep.optimizers import make_optimizer
     from lrsweep.schedules import make_schedule
 
+    if spec.grid.from_range_test:
+        range_test_settings(spec, {})
     for combo in spec.combos:
         combo_spec = apply_combo(spec, combo) if combo else spec
         where = f" (with {combo_label(combo)})" if combo else ""
         for budget in budgets(combo_spec):
-            n_train = max(1, round(len(data.X_train) * budget.subsample))
-            steps = math.ceil(n_train / combo_spec.train.batch_size)
+            seen = budget_data(data, budget.subsample, combo_spec.data.split_seed)
+            steps = math.ceil(len(seen.X_train) / combo_spec.train.batch_size)
             try:
                 make_schedule(combo_spec.schedule, steps_per_epoch=steps, epochs=budget.epochs)
                 make_optimizer(combo_spec.optimizer, [np.zeros((1, 1, 1), dtype=np.float32)])
@@ -516,7 +518,6 @@ def range_test(
     returns the latter.
     """
     data = load_data(spec)
-    results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     options = {
         "start_lr": start_lr,
         "end_lr": end_lr,
@@ -525,8 +526,27 @@ def range_test(
         "seeds": seeds,
         "val_every": val_every,
     }
+    range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
+    results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
         return range_test_in(results, data, **options)
+
+
+def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
+    from lrsweep.rangetest import HYPERGRADIENT
+
+    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    if not settings["start_lr"] < settings["end_lr"]:
+        raise SpecError(
+            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
+        )
+    if spec.optimizer.name in HYPERGRADIENT:
+        raise SpecError(
+            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
+            f" {spec.optimizer.name} would override; use it without hypergradients"
+        )
+    return settings
 
 
 def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
@@ -534,13 +554,9 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     from lrsweep.rangetest import run_range_test
 
     spec = results.spec
-    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
     seeds = [spec.train.seed + i for i in range(n_seeds)]
-    if not settings["start_lr"] < settings["end_lr"]:
-        raise SpecError(
-            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
-        )
     result = run_range_test(
         spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
     )

@@ -131,11 +131,14 @@ def compact_dataset(data: Dataset, groups: Sequence[Group]) -> Dataset:
     )
 
 
+def budget_data(data: Dataset, subsample: float, split_seed: int) -> Dataset:
+    """The training data a budget sees: a subsample fixed by ``split_seed``, or all of it."""
+    return subsample_train(data, subsample, split_seed) if subsample < 1.0 else data
+
+
 def prepare_data(group: Group, data: Dataset) -> Dataset:
-    """The training data a group sees: the spec's subsample (fixed by split_seed) if any."""
-    if group.subsample < 1.0:
-        return subsample_train(data, group.subsample, group.spec.data.split_seed)
-    return data
+    """The training data a group sees."""
+    return budget_data(data, group.subsample, group.spec.data.split_seed)
 
 
 def train_group(

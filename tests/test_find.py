@@ -65,6 +65,7 @@ def test_find_json_and_bad_ramp(write_spec, tmp_path):
     )
     assert bad.exit_code == 2
     assert bad.stderr == "Error: --start-lr must be < --end-lr, got 1.0 >= 0.1\n"
+    assert not (tmp_path / "r2").exists()
 
 
 def test_grid_from_the_range_test(write_spec, tmp_path):
