@@ -1,10 +1,15 @@
 """The stacked MLP: a group of K models that differ only in learning rate, trained in lockstep.
 
-Every parameter array carries a leading member axis K (DESIGN.md §2). ``params`` is the flat
-list ``[W0, b0, W1, b1, ...]`` with ``W[i]`` of shape ``(K, fan_in, fan_out)`` and ``b[i]`` of
-shape ``(K, fan_out)``. The input ``X (n_samples, n_features)`` is shared by all members, so the
-first layer is one broadcasting ``np.matmul`` and never holds K copies of ``X``; a per-member
-input ``X (K, n_samples, n_features)`` works too. The training step can compute into a
+Every parameter array carries a leading member axis K (DESIGN.md §2). The trainer keeps each
+member's parameters as one flat row of ``theta (K, P)``: layer i is the block
+``(K, fan_in + 1, fan_out)`` whose last row is the bias (`layer_views`), so a layer is one
+product with an input that ends in a column of ones (`with_bias_column`), its two gradients are
+one product, and the optimizer updates all layers with a handful of ufunc calls on ``theta``.
+Python users can keep to the familiar list ``[W0, b0, W1, b1, ...]`` (`init_params`, `forward`,
+`backward`, `loss_and_grads`, `evaluate`), ``W[i]`` of shape ``(K, fan_in, fan_out)`` and ``b[i]``
+of shape ``(K, fan_out)``. The input ``X (n_samples, n_features)`` is shared by all members, so
+the first layer is one broadcasting ``np.matmul`` and never holds K copies of ``X``; a
+per-member input ``X (K, n_samples, n_features)`` works too. `train_step` computes into a
 `Workspace` of preallocated buffers, so the hot loop does not allocate.
 
 Activations and losses are registries keyed by their YAML names. Each activation is a forward
@@ -16,11 +21,12 @@ the parameters' dtype: Python scalars are "weak" under NumPy 2 and never upcast 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -36,12 +42,20 @@ __all__ = [
     "Workspace",
     "backward",
     "evaluate",
+    "evaluate_layers",
     "forward",
     "init_params",
+    "init_theta",
     "layer_sizes",
+    "layer_views",
     "loss_and_grads",
     "loss_fn",
     "loss_grad",
+    "n_params",
+    "pack",
+    "split_layers",
+    "train_step",
+    "with_bias_column",
 ]
 
 LOSSES = ("cross_entropy", "mse")
@@ -85,12 +99,16 @@ class Activation:
         ``needs_preactivation`` is false.
     needs_preactivation : bool
         Whether ``backward`` needs ``Z`` (the derivative is not a function of ``A`` alone).
+    keeps_one : bool
+        Whether f(1) = 1 and ``backward`` leaves ``delta`` alone where ``A`` is 1, so both can
+        run over a buffer that ends in the bias column of ones (contiguous, hence faster).
     """
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
     needs_preactivation: bool = False
+    keeps_one: bool = False
 
 
 def _relu(Z: np.ndarray) -> np.ndarray:
@@ -188,8 +206,8 @@ def _gelu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> No
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", _relu, _relu_backward),
-    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_backward),
+    "relu": Activation("relu", _relu, _relu_backward, keeps_one=True),
+    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_backward, keeps_one=True),
     "tanh": Activation("tanh", _tanh, _tanh_backward),
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_backward),
     "gelu": Activation("gelu", _gelu, _gelu_backward, needs_preactivation=True),
@@ -211,6 +229,14 @@ def _activation(name: str) -> Activation:
 _CLASS_MAJOR_MIN_ROWS = 256  # K x n from which the max over classes uses a (K, C, n) copy
 
 
+@functools.lru_cache(maxsize=64)
+def _constant(kind: str, n: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """A read-only ``ones(n)`` or ``arange(n)``, made once (hot loop)."""
+    a = np.arange(n) if kind == "arange" else np.ones(n, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
 def _cross_entropy(
     out: np.ndarray, Y: np.ndarray, need_grad: bool, inplace: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -221,7 +247,7 @@ def _cross_entropy(
     (the training step's scratch) instead of a new array; the numbers are the same.
     """
     K, n, C = out.shape
-    rows = np.arange(n)
+    rows = _constant("arange", n, np.dtype(np.intp))
     labels = np.asarray(Y, dtype=np.intp)
     # NumPy reduces a short contiguous last axis one row at a time (29 us for K=16, n=32,
     # C=10): for many rows take the max over the classes of a (K, C, n) copy instead (6 us),
@@ -239,10 +265,12 @@ def _cross_entropy(
     )
     picked = shifted[index]  # (K, n)
     np.exp(shifted, out=shifted)
-    total = np.matmul(shifted, np.ones(C, dtype=out.dtype))  # (K, n), sum over classes
+    total = np.matmul(shifted, _constant("ones", C, out.dtype))  # (K, n), sum over classes
     per_sample = np.log(total)
     per_sample -= picked
-    losses = per_sample.mean(axis=1)  # (K,)
+    # the mean over samples; a reduction per row, so a member's loss does not depend on K
+    losses = np.add.reduce(per_sample, axis=1)
+    losses *= 1 / n
     if not need_grad:
         return losses, None
     shifted /= total[:, :, None]  # softmax
@@ -279,8 +307,7 @@ def _loss(
         fn = _LOSS_FUNCTIONS[loss]
     except KeyError:
         raise _unknown("loss", loss, LOSSES) from None
-    with _quiet():
-        return fn(out, Y, need_grad, inplace)
+    return fn(out, Y, need_grad, inplace)
 
 
 def loss_fn(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
@@ -301,7 +328,8 @@ def loss_fn(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
     ndarray of shape (K,)
         The loss per member, in ``out``'s dtype; inf or nan for a member that has diverged.
     """
-    return _loss(out, Y, loss, need_grad=False)[0]
+    with _quiet():
+        return _loss(out, Y, loss, need_grad=False)[0]
 
 
 def loss_grad(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
@@ -317,13 +345,14 @@ def loss_grad(out: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
     ndarray of shape (K, n_samples, n_outputs)
         ``d loss_fn(out, Y, loss)[k] / d out[k]``.
     """
-    grad = _loss(out, Y, loss, need_grad=True)[1]
+    with _quiet():
+        grad = _loss(out, Y, loss, need_grad=True)[1]
     assert grad is not None  # need_grad=True always returns it
     return grad
 
 
 # --------------------------------------------------------------------------------------------
-# The network.
+# The network: one flat parameter vector per member, each layer's weights and bias together.
 # --------------------------------------------------------------------------------------------
 
 
@@ -333,8 +362,9 @@ class Cache(NamedTuple):
     Attributes
     ----------
     inputs : list of ndarray
-        The input of each layer: ``X (n, n_features)`` (or per-member ``(K, n, n_features)``)
-        first, then each hidden activation ``(K, n, width)``.
+        The input of each layer with a trailing column of ones (the bias input): ``X`` as
+        ``(n, n_features + 1)`` (or per-member ``(K, n, n_features + 1)``) first, then each
+        hidden activation ``(K, n, width + 1)``.
     preacts : list of ndarray
         The hidden pre-activations ``(K, n, width)``, only for activations that need them
         (otherwise empty).
@@ -373,7 +403,76 @@ def layer_sizes(n_features: int, hidden: Sequence[int], n_outputs: int) -> list[
     return sizes
 
 
-def init_params(
+def n_params(sizes: Sequence[int]) -> int:
+    """Length P of one member's flat parameter vector: sum of (fan_in + 1) x fan_out."""
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in pairwise(sizes))
+
+
+def layer_views(theta: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
+    """Each layer's block of the flat parameters, as views ``(K, fan_in + 1, fan_out)``.
+
+    Row ``fan_in`` of a block is the layer's bias, so one product with an input that ends in
+    a column of ones applies weights and bias together, and one product gives both gradients
+    (the trick of folding the bias into the weights, as in Goodfellow et al. 2016, §6.1).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (K, P)
+        The flat parameters (or gradients) of K members, ``P = n_params(sizes)``.
+    sizes : sequence of int
+        Layer widths from `layer_sizes`.
+
+    Returns
+    -------
+    list of ndarray
+        One view per layer; writing to a view writes to ``theta``.
+    """
+    if theta.ndim != 2 or theta.shape[1] != n_params(sizes):
+        raise ValueError(f"theta: expected shape (K, {n_params(sizes)}), got {theta.shape}")
+    K = theta.shape[0]
+    views, start = [], 0
+    for fan_in, fan_out in pairwise(sizes):
+        stop = start + (fan_in + 1) * fan_out
+        views.append(theta[:, start:stop].reshape(K, fan_in + 1, fan_out))
+        start = stop
+    return views
+
+
+def split_layers(layers: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Views ``[W0, b0, ...]`` of layer blocks: ``W (K, fan_in, fan_out)``, ``b (K, fan_out)``."""
+    out: list[np.ndarray] = []
+    for block in layers:
+        out += [block[:, :-1, :], block[:, -1, :]]
+    return out
+
+
+def pack(params: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """A copy of ``[W0, b0, ...]`` as one flat ``(K, P)`` array, and the layer sizes.
+
+    The inverse of ``split_layers(layer_views(theta, sizes))``.
+    """
+    if len(params) < 2 or len(params) % 2:
+        raise ValueError(f"params: expected [W0, b0, W1, b1, ...], got {len(params)} arrays")
+    Ws, bs = params[0::2], params[1::2]
+    sizes = [Ws[0].shape[1], *(W.shape[2] for W in Ws)]
+    K = Ws[0].shape[0]
+    theta = np.empty((K, n_params(sizes)), dtype=np.result_type(*params))
+    for block, W, b in zip(layer_views(theta, sizes), Ws, bs, strict=True):
+        block[:, :-1, :] = W
+        block[:, -1, :] = b
+    return theta, sizes
+
+
+def with_bias_column(X: np.ndarray, dtype: DTypeLike | None = None) -> np.ndarray:
+    """``X`` with a trailing column of ones, ``(..., n, d) -> (..., n, d + 1)``, in ``dtype``."""
+    X = np.asarray(X)
+    out = np.empty((*X.shape[:-1], X.shape[-1] + 1), dtype=dtype or X.dtype)
+    out[..., :-1] = X
+    out[..., -1] = 1
+    return out
+
+
+def init_theta(
     sizes: Sequence[int],
     K: int,
     *,
@@ -381,8 +480,8 @@ def init_params(
     init: str = "auto",
     rng: np.random.Generator,
     dtype: DTypeLike = np.float32,
-) -> list[np.ndarray]:
-    """Initial parameters, identical for all K members (common random numbers).
+) -> np.ndarray:
+    """Initial flat parameters ``(K, P)``, identical for all K members (common random numbers).
 
     He: ``W ~ N(0, 2 / fan_in)`` (He et al. 2015). Xavier: Glorot uniform,
     ``W ~ U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010).
@@ -407,8 +506,8 @@ def init_params(
 
     Returns
     -------
-    list of ndarray
-        ``[W0, b0, W1, b1, ...]``, ``W[i]`` of shape (K, fan_in, fan_out), ``b[i]`` (K, fan_out).
+    ndarray of shape (K, P)
+        Laid out as `layer_views` reads it.
     """
     _activation(activation)
     if init not in INITS:
@@ -421,55 +520,73 @@ def init_params(
     scheme = init
     if init == "auto":
         scheme = "he" if activation in ("relu", "leaky_relu", "gelu") else "xavier"
-    params: list[np.ndarray] = []
-    for fan_in, fan_out in pairwise(sizes):
+    one = np.zeros((1, n_params(sizes)), dtype=dt)
+    for block, (fan_in, fan_out) in zip(layer_views(one, sizes), pairwise(sizes), strict=True):
         if scheme == "he":
             w = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
         else:
             limit = math.sqrt(6.0 / (fan_in + fan_out))
             w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-        params.append(np.repeat(w.astype(dt)[None], K, axis=0))  # (K, fan_in, fan_out)
-        params.append(np.zeros((K, fan_out), dtype=dt))  # (K, fan_out)
-    return params
+        block[0, :-1, :] = w.astype(dt)
+    return np.repeat(one, K, axis=0)
+
+
+def init_params(
+    sizes: Sequence[int],
+    K: int,
+    *,
+    activation: str,
+    init: str = "auto",
+    rng: np.random.Generator,
+    dtype: DTypeLike = np.float32,
+) -> list[np.ndarray]:
+    """`init_theta`'s parameters as ``[W0, b0, W1, b1, ...]``.
+
+    ``W[i]`` has shape (K, fan_in, fan_out) and ``b[i]`` (K, fan_out); they are views of one
+    flat array (see `layer_views`). Parameters as for `init_theta`.
+    """
+    theta = init_theta(sizes, K, activation=activation, init=init, rng=rng, dtype=dtype)
+    return split_layers(layer_views(theta, sizes))
 
 
 class Workspace:
     """Buffers a group's training steps reuse, so the hot loop allocates (almost) nothing.
 
-    Create one per group and pass it to every `loss_and_grads` call. It holds, per batch shape,
-    the activations, the output (which the loss overwrites with its gradient), the deltas and
-    the gradients, and computes into them with ``out=``. A batch of another size (the last,
-    partial one of an epoch) gets its own set, kept for the next epoch; when the member count
-    changes (diverged members dropped) the sets of the old count are discarded.
+    Create one per group and pass it to every `train_step` (or `loss_and_grads`) call. It
+    holds, per batch shape, the activations (each with its column of ones), the output (which
+    the loss overwrites with its gradient), the deltas and one flat gradient array, and
+    computes into them with ``out=``. A batch of another size (the last, partial one of an
+    epoch) gets its own set, kept for the next epoch; when the member count changes (diverged
+    members dropped) the sets of the old count are discarded.
 
-    The arrays `loss_and_grads` returns with a workspace are these buffers: they are valid until
-    the next call with the same workspace and batch size (the optimizer may use them as scratch,
-    as it does any gradients).
+    The gradients a call returns are these buffers: they are valid until the next call with the
+    same workspace and batch size (the optimizer may use them as scratch, as it does any
+    gradients).
 
     Examples
     --------
     >>> ws = Workspace()
-    >>> for idx in batches:                                     # doctest: +SKIP
-    ...     losses, grads = loss_and_grads(params, X[idx], Y[idx], "relu", "mse", workspace=ws)
-    ...     optimizer.step(params, grads, lrs)
+    >>> for idx in batches:                                           # doctest: +SKIP
+    ...     losses, grad = train_step(layers, X1[idx], Y[idx], "relu", "mse", ws)
+    ...     optimizer.step([theta], [grad], lrs)
     """
 
     def __init__(self) -> None:
         self._sets: dict[tuple[object, ...], _Buffers] = {}
 
     def buffers(
-        self, params: list[np.ndarray], X: np.ndarray, act: Activation, train: bool = True
+        self, layers: Sequence[np.ndarray], X: np.ndarray, act: Activation, train: bool = True
     ) -> _Buffers:
-        """The buffer set for these parameters and this batch, created on first use.
+        """The buffer set for these layers and this batch, created on first use.
 
-        ``train=False`` gives a forward-only set (no deltas nor gradients), for `evaluate`.
+        ``train=False`` gives a forward-only set (no deltas nor gradients), for evaluation.
         """
-        shapes = tuple(p.shape for p in params)
-        key = (shapes, params[0].dtype, X.shape[:-1], act.needs_preactivation, train)
+        shapes = tuple(block.shape for block in layers)
+        key = (shapes, layers[0].dtype, X.shape[:-1], act.needs_preactivation, train)
         buf = self._sets.get(key)
         if buf is None:
             self._sets = {k: v for k, v in self._sets.items() if k[0] == shapes}
-            buf = _Buffers(params, X.shape[-2], act.needs_preactivation, train)
+            buf = _Buffers(layers, X.shape[-2], act.needs_preactivation, train)
             self._sets[key] = buf
         return buf
 
@@ -485,50 +602,171 @@ _TRANSPOSE_COPY_MAX = 128 * 128
 
 
 class _Buffers:
-    """One batch shape's preallocated arrays (see `Workspace`)."""
+    """One batch shape's preallocated arrays (see `Workspace`).
+
+    Hidden activations and deltas are ``(K, n, width + 1)``: the activation's last column is the
+    bias input (ones), the delta's is the unused gradient with respect to it, so that products
+    with a whole layer block need no slicing and a ``keeps_one`` activation runs contiguously.
+    """
 
     def __init__(
-        self, params: list[np.ndarray], n: int, keep_preacts: bool, train: bool = True
+        self, layers: Sequence[np.ndarray], n: int, keep_preacts: bool, train: bool = True
     ) -> None:
-        dtype = params[0].dtype
-        K = params[0].shape[0]
-        widths = [b.shape[1] for b in params[1::2]]  # fan_out of every layer
-        self.Z = [np.empty((K, n, w), dtype) for w in widths]  # pre-activations, out last
-        self.keep_preacts = keep_preacts
-        self.WT: list[np.ndarray | None] = [None] * len(widths)
+        dtype = layers[0].dtype
+        K = layers[0].shape[0]
+        widths = [block.shape[2] for block in layers[:-1]]  # hidden widths
+        self.A = []  # hidden activations, each with its column of ones
+        for w in widths:
+            A = np.empty((K, n, w + 1), dtype)
+            A[..., w] = 1
+            self.A.append(A)
+        self.AT = [A.transpose(0, 2, 1) for A in self.A]  # (K, w + 1, n) views
+        self.Z = [np.empty((K, n, w), dtype) for w in widths] if keep_preacts else []
+        self.out = np.empty((K, n, layers[-1].shape[2]), dtype)
+        self.WT: list[np.ndarray | None] = [None] * len(layers)
+        self.delta: list[np.ndarray] = []
+        self.grad: np.ndarray | None = None
+        self.grads: list[np.ndarray] = []
         if not train:  # forward only (evaluation)
-            self.delta: list[np.ndarray] = []
-            self.grads: list[np.ndarray] = []
             return
-        # hidden deltas: delta[i] is dloss/dA of layer i's output (i < last)
-        self.delta = [np.empty((K, n, w), dtype) for w in widths[:-1]]
-        self.grads = [np.empty_like(p) for p in params]
-        for i, W in enumerate(params[0::2]):
-            if i > 0 and W.shape[1] * W.shape[2] <= _TRANSPOSE_COPY_MAX:
-                self.WT[i] = np.empty((K, W.shape[2], W.shape[1]), dtype)  # (K, fan_out, fan_in)
+        self.delta = [np.empty((K, n, w + 1), dtype) for w in widths]
+        sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
+        self.grad = np.empty((K, n_params(sizes)), dtype)
+        self.grads = layer_views(self.grad, sizes)
+        for i, block in enumerate(layers):
+            if i > 0 and block.shape[1] * block.shape[2] <= _TRANSPOSE_COPY_MAX:
+                self.WT[i] = np.empty((K, block.shape[2], block.shape[1]), dtype)
 
 
 def _forward(
-    params: list[np.ndarray], X: np.ndarray, act: Activation, buf: _Buffers | None = None
+    layers: Sequence[np.ndarray], X1: np.ndarray, act: Activation, buf: _Buffers | None = None
 ) -> tuple[np.ndarray, Cache]:
-    """Forward pass; into ``buf``'s arrays when given, else into new ones."""
-    n_layers = len(params) // 2
-    A = np.asarray(X, dtype=params[0].dtype)
+    """Forward pass from ``X1`` (with its column of ones); into ``buf`` when given.
+
+    The caller silences float warnings (``_quiet``).
+    """
+    A = X1
     inputs = [A]
     preacts: list[np.ndarray] = []
+    last = len(layers) - 1
+    for i, block in enumerate(layers):
+        # layer 0: (n, d+1) @ (K, d+1, h), or per-member (K, n, d+1) @ (K, d+1, h)
+        if i == last:
+            out = np.matmul(A, block, out=None if buf is None else buf.out)
+            return out, Cache(inputs, preacts, out)
+        width = block.shape[2]
+        if buf is None:
+            nxt = np.empty((block.shape[0], A.shape[-2], width + 1), block.dtype)
+            nxt[..., width] = 1
+        else:
+            nxt = buf.A[i]
+        if act.needs_preactivation:  # the forward leaves Z intact and returns a new array
+            Z = np.matmul(A, block, out=None if buf is None else buf.Z[i])
+            preacts.append(Z)
+            nxt[..., :width] = act.forward(Z)
+        elif act.keeps_one:  # in place over the whole buffer: f(1) = 1 keeps the ones
+            np.matmul(A, block, out=nxt[..., :width])
+            act.forward(nxt)
+        else:
+            act.forward(np.matmul(A, block, out=nxt[..., :width]))
+        inputs.append(nxt)
+        A = nxt
+    raise AssertionError("unreachable: there is at least one layer")
+
+
+def _backprop(
+    layers: Sequence[np.ndarray],
+    cache: Cache,
+    delta: np.ndarray,
+    act: Activation,
+    buf: _Buffers | None = None,
+) -> np.ndarray:
+    """Push ``delta = dloss/dout (K, n, n_outputs)`` back; return the flat gradient (K, P).
+
+    With ``buf`` every product goes into its preallocated arrays (``delta`` itself may be one
+    of them); without, into new arrays. The caller silences float warnings (``_quiet``).
+    """
+    if buf is None or buf.grad is None:
+        K = layers[0].shape[0]
+        sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
+        grad = np.empty((K, n_params(sizes)), dtype=layers[0].dtype)
+        grads = layer_views(grad, sizes)
+    else:
+        grad, grads = buf.grad, buf.grads
+    for i in range(len(layers) - 1, -1, -1):
+        A = cache.inputs[i]
+        # weights and bias at once: (d+1, n) @ (K, n, h), or (K, h+1, n) @ (K, n, o)
+        if A.ndim == 2:
+            At = A.T
+        elif buf is not None and i > 0:
+            At = buf.AT[i - 1]
+        else:
+            At = A.transpose(0, 2, 1)
+        np.matmul(At, delta, out=grads[i])
+        if i == 0:
+            break
+        block = layers[i]
+        WT = block.transpose(0, 2, 1)  # (K, fan_out, fan_in + 1)
+        copy = None if buf is None else buf.WT[i]
+        if copy is not None:
+            np.copyto(copy, WT)
+            WT = copy
+        # (K, n, fan_out) @ (K, fan_out, fan_in + 1) -> (K, n, fan_in + 1); the last column is
+        # the gradient for the bias input, never used
+        full = np.matmul(delta, WT, out=None if buf is None else buf.delta[i - 1])
+        delta = full[..., :-1]
+        if act.keeps_one:
+            act.backward(full, A, None)
+        else:
+            Z = cache.preacts[i - 1] if act.needs_preactivation else None
+            act.backward(delta, A[..., :-1], Z)
+    return grad
+
+
+def train_step(
+    layers: Sequence[np.ndarray],
+    X1: np.ndarray,
+    Y: np.ndarray,
+    activation: str,
+    loss: str,
+    workspace: Workspace | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward, loss and backward in one pass over flat parameters (the training hot loop).
+
+    Parameters
+    ----------
+    layers : list of ndarray
+        ``layer_views(theta, sizes)``.
+    X1 : ndarray of shape (n, n_features + 1) or (K, n, n_features + 1)
+        The batch with its column of ones (`with_bias_column`), shared or per member, in the
+        parameters' dtype.
+    Y, loss
+        As in `loss_fn`.
+    activation : str
+        Hidden activation name.
+    workspace : Workspace, optional
+        Buffers to compute in (see `Workspace`); the numbers are the same without.
+
+    Returns
+    -------
+    losses : ndarray of shape (K,)
+        Mean loss per member on this batch.
+    grad : ndarray of shape (K, P)
+        The gradient, laid out like ``theta``.
+    """
+    act = _activation(activation)
+    buf = None if workspace is None else workspace.buffers(layers, X1, act)
     with _quiet():
-        for i in range(n_layers):
-            W, b = params[2 * i], params[2 * i + 1]
-            # layer 0: (n, d) @ (K, d, h), or per-member (K, n, d) @ (K, d, h) -> (K, n, h)
-            Z = np.matmul(A, W, out=None if buf is None else buf.Z[i])
-            Z += b[:, None, :]
-            if i == n_layers - 1:
-                return Z, Cache(inputs, preacts, Z)
-            if act.needs_preactivation:
-                preacts.append(Z)
-            A = act.forward(Z)
-            inputs.append(A)
-    raise AssertionError("unreachable: params has at least one layer")
+        out, cache = _forward(layers, X1, act, buf)
+        losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None)
+        assert delta is not None  # need_grad=True always returns it
+        return losses, _backprop(layers, cache, delta, act, buf)
+
+
+def _unpacked(params: Sequence[np.ndarray], X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Layer blocks of a copy of ``params`` and ``X`` with its column of ones, same dtype."""
+    theta, sizes = pack(params)
+    return layer_views(theta, sizes), with_bias_column(X, theta.dtype)
 
 
 def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[np.ndarray, Cache]:
@@ -551,48 +789,9 @@ def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[n
     cache : Cache
         What `backward` needs.
     """
-    return _forward(params, X, _activation(activation))
-
-
-def _backprop(
-    params: list[np.ndarray],
-    cache: Cache,
-    delta: np.ndarray,
-    act: Activation,
-    buf: _Buffers | None = None,
-) -> list[np.ndarray]:
-    """Push ``delta = dloss/dout (K, n, n_outputs)`` back through the layers.
-
-    With ``buf`` every product and sum goes into its preallocated arrays (``delta`` itself may
-    be one of them); without, into new arrays.
-    """
-    n_layers = len(params) // 2
-    grads: list[np.ndarray] = [delta] * len(params) if buf is None else buf.grads
-    ones = np.ones(delta.shape[1], dtype=delta.dtype)  # (n,)
+    layers, X1 = _unpacked(params, X)
     with _quiet():
-        for i in range(n_layers - 1, -1, -1):
-            A = cache.inputs[i]
-            gW = None if buf is None else grads[2 * i]
-            gb = None if buf is None else grads[2 * i + 1]
-            if A.ndim == 2:  # the shared input: (d, n) @ (K, n, h) -> (K, d, h)
-                grads[2 * i] = np.matmul(A.T, delta, out=gW)
-            else:  # (K, h, n) @ (K, n, o) -> (K, h, o)
-                grads[2 * i] = np.matmul(np.swapaxes(A, -1, -2), delta, out=gW)
-            # (n,) @ (K, n, fan_out) -> (K, fan_out): the sum over samples, as a BLAS product
-            # (5x faster than delta.sum(axis=1) for K=16 x 32 x 64)
-            grads[2 * i + 1] = np.matmul(ones, delta, out=gb)
-            if i > 0:
-                W = params[2 * i]
-                WT = W.transpose(0, 2, 1)  # (K, fan_out, fan_in)
-                copy = None if buf is None else buf.WT[i]
-                if copy is not None:
-                    np.copyto(copy, WT)
-                    WT = copy
-                # (K, n, fan_out) @ (K, fan_out, fan_in) -> (K, n, fan_in)
-                delta = np.matmul(delta, WT, out=None if buf is None else buf.delta[i - 1])
-                Z = cache.preacts[i - 1] if act.needs_preactivation else None
-                act.backward(delta, A, Z)
-    return grads
+        return _forward(layers, X1, _activation(activation))
 
 
 def backward(
@@ -618,8 +817,12 @@ def backward(
     list of ndarray
         Same shapes and dtype as ``params``; member k's entry is the gradient of member k's loss.
     """
+    theta, sizes = pack(params)
+    layers = layer_views(theta, sizes)
     act = _activation(activation)
-    return _backprop(params, cache, loss_grad(cache.out, Y, loss), act)
+    with _quiet():
+        grad = _backprop(layers, cache, loss_grad(cache.out, Y, loss), act)
+    return split_layers(layer_views(grad, sizes))
 
 
 def loss_and_grads(
@@ -628,9 +831,8 @@ def loss_and_grads(
     Y: np.ndarray,
     activation: str,
     loss: str,
-    workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Forward, loss and backward in one pass (the training hot loop).
+    """Forward, loss and backward in one pass, on ``[W0, b0, ...]`` (see `train_step`).
 
     Parameters
     ----------
@@ -638,10 +840,6 @@ def loss_and_grads(
         As in `forward` (``X`` shared, or one input per member).
     Y, loss
         As in `loss_fn`.
-    workspace : Workspace, optional
-        Buffers to compute in, reused across calls (no per-step allocation). The returned
-        gradients are then the workspace's arrays, overwritten by the next call. Without one,
-        every array is new. The numbers are the same either way.
 
     Returns
     -------
@@ -650,12 +848,57 @@ def loss_and_grads(
     grads : list of ndarray
         As in `backward`.
     """
+    layers, X1 = _unpacked(params, X)
+    losses, grad = train_step(layers, X1, Y, activation, loss)
+    sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
+    return losses, split_layers(layer_views(grad, sizes))
+
+
+def evaluate_layers(
+    layers: Sequence[np.ndarray],
+    X1: np.ndarray,
+    Y: np.ndarray,
+    activation: str,
+    loss: str,
+    batch_size: int = 4096,
+    workspace: Workspace | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`evaluate` on layer blocks and an input with its column of ones (the trainer's form)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    n = X1.shape[0]
+    if n == 0:
+        raise ValueError("evaluate: X has no rows")
+    K = layers[0].shape[0]
+    loss_sum = np.zeros(K)
+    hits = np.zeros(K)
+    n_outputs = layers[-1].shape[2]
     act = _activation(activation)
-    buf = None if workspace is None else workspace.buffers(params, X, act)
-    out, cache = _forward(params, X, act, buf)
-    losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None)
-    assert delta is not None  # need_grad=True always returns it
-    return losses, _backprop(params, cache, delta, act, buf)
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        chunk = X1[start:stop]
+        buf = None if workspace is None else workspace.buffers(layers, chunk, act, train=False)
+        with _quiet():
+            out, _ = _forward(layers, chunk, act, buf)
+            if loss == "cross_entropy":  # before the loss, which may overwrite the output
+                hits += (out.argmax(axis=2) == Y[start:stop]).sum(axis=1)
+            losses, _ = _loss(out, Y[start:stop], loss, need_grad=False, inplace=buf is not None)
+        loss_sum += losses.astype(np.float64) * (stop - start)
+    mean_loss = loss_sum / n
+    if loss == "cross_entropy":
+        metric = hits / n
+        metric[~np.isfinite(mean_loss)] = np.nan
+        return mean_loss, metric
+    target = np.asarray(Y, dtype=np.float64).reshape(n, -1)
+    sst = float(np.square(target - target.mean(axis=0)).sum())
+    sse = loss_sum * n_outputs  # the MSE loss is SSE / (n n_outputs)
+    with _quiet():
+        if sst > 0:
+            metric = 1 - sse / sst
+        else:
+            metric = np.where(sse == 0, 1.0, 0.0)
+    metric[~np.isfinite(sse)] = np.nan
+    return mean_loss, metric
 
 
 def evaluate(
@@ -665,7 +908,6 @@ def evaluate(
     activation: str,
     loss: str,
     batch_size: int = 4096,
-    workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean loss and metric of each member over a whole dataset, in chunks of rows.
 
@@ -683,9 +925,6 @@ def evaluate(
         As in `loss_fn`.
     batch_size : int
         Rows per chunk; bounds memory at about ``K * batch_size * max_width`` values per layer.
-    workspace : Workspace, optional
-        Keeps the chunks' activations between calls (the trainer evaluates every epoch); the
-        numbers are the same with or without.
 
     Returns
     -------
@@ -694,37 +933,5 @@ def evaluate(
     metric : ndarray of shape (K,)
         Accuracy in [0, 1] or R^2 per member (float64); nan where the outputs are not finite.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-    n = X.shape[0]
-    if n == 0:
-        raise ValueError("evaluate: X has no rows")
-    K = params[0].shape[0]
-    loss_sum = np.zeros(K)
-    hits = np.zeros(K)
-    n_outputs = params[-1].shape[1]
-    act = _activation(activation)
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        chunk = X[start:stop]
-        buf = None if workspace is None else workspace.buffers(params, chunk, act, train=False)
-        out, _ = _forward(params, chunk, act, buf)
-        if loss == "cross_entropy":  # before the loss, which may overwrite a buffer's output
-            hits += (out.argmax(axis=2) == Y[start:stop]).sum(axis=1)
-        losses, _ = _loss(out, Y[start:stop], loss, need_grad=False, inplace=buf is not None)
-        loss_sum += losses.astype(np.float64) * (stop - start)
-    mean_loss = loss_sum / n
-    if loss == "cross_entropy":
-        metric = hits / n
-        metric[~np.isfinite(mean_loss)] = np.nan
-        return mean_loss, metric
-    target = np.asarray(Y, dtype=np.float64).reshape(n, -1)
-    sst = float(np.square(target - target.mean(axis=0)).sum())
-    sse = loss_sum * n_outputs  # the MSE loss is SSE / (n n_outputs)
-    with _quiet():
-        if sst > 0:
-            metric = 1 - sse / sst
-        else:
-            metric = np.where(sse == 0, 1.0, 0.0)
-    metric[~np.isfinite(sse)] = np.nan
-    return mean_loss, metric
+    layers, X1 = _unpacked(params, X)
+    return evaluate_layers(layers, X1, Y, activation, loss, batch_size)

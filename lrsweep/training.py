@@ -19,7 +19,15 @@ import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
 from lrsweep.grid import Group
-from lrsweep.model import Workspace, evaluate, init_params, layer_sizes, loss_and_grads
+from lrsweep.model import (
+    Workspace,
+    evaluate_layers,
+    init_theta,
+    layer_sizes,
+    layer_views,
+    train_step,
+    with_bias_column,
+)
 from lrsweep.optimizers import make_optimizer
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
@@ -173,11 +181,15 @@ def train_group(
     K = len(lrs)
     init_rng, order_rng = group_rngs(group.seed)
     sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
-    params = init_params(
+    theta = init_theta(
         sizes, K, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
-    )
-    optimizer = make_optimizer(spec.optimizer, params)
-    n_train, batch_size = len(X_train), spec.train.batch_size
+    )  # (K, P): every member's parameters as one row
+    layers = layer_views(theta, sizes)
+    optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array: a few ufunc calls
+    X1_train = with_bias_column(X_train)  # the bias input, once per group
+    X1_val = with_bias_column(X_val)
+    del X_train, X_val
+    n_train, batch_size = len(X1_train), spec.train.batch_size
     steps_per_epoch = math.ceil(n_train / batch_size)
     schedule = make_schedule(spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs)
     cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
@@ -188,13 +200,11 @@ def train_group(
     epochs_done = [0] * K
     workspace = Workspace()
 
-    def evaluate_on(
-        ps: list[np.ndarray], X: np.ndarray, y: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return evaluate(ps, X, y, activation, loss, workspace=workspace)
+    def evaluate_on(X1: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return evaluate_layers(layers, X1, y, activation, loss, workspace=workspace)
 
-    train_loss0, _ = evaluate_on(params, X_train, y_train)
-    val_loss0, val_metric0 = evaluate_on(params, X_val, y_val)
+    train_loss0, _ = evaluate_on(X1_train, y_train)
+    val_loss0, val_metric0 = evaluate_on(X1_val, y_val)
     for k in range(K):
         histories[k].append(
             EpochLog(
@@ -213,14 +223,15 @@ def train_group(
 
     # the mini-batch, gathered once per step for all members
     rows = min(batch_size, n_train)
-    X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
+    X_batch = np.empty((rows, *X1_train.shape[1:]), dtype=X1_train.dtype)
     y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
 
     def drop(keep: np.ndarray) -> None:
         """Keep only the members ``keep`` (indices into the active ones) in every array."""
-        nonlocal active, params
+        nonlocal active, theta, layers
         active = active[keep]
-        params = [p[keep] for p in params]
+        theta = theta[keep]
+        layers = layer_views(theta, sizes)
         optimizer.select(keep)
         schedule.select(keep)
 
@@ -238,9 +249,9 @@ def train_group(
         for idx in batch_indices(n_train, batch_size, order_rng):
             m = len(idx)
             Xb, yb = X_batch[:m], y_batch[:m]
-            np.take(X_train, idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
+            np.take(X1_train, idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
             np.take(y_train, idx, axis=0, out=yb, mode="clip")
-            batch_loss, grads = loss_and_grads(params, Xb, yb, activation, loss, workspace)
+            batch_loss, grad = train_step(layers, Xb, yb, activation, loss, workspace)
             # one ufunc on (K,) in the common case; the exact test only when it fails
             suspect = not np.less_equal(batch_loss, limit_now, out=ok).all() or not fast_check
             bad = ~np.isfinite(batch_loss) | (batch_loss > limit_now) if suspect else None
@@ -249,8 +260,8 @@ def train_group(
                     used_lr[active] = last_lr
                 for j in np.flatnonzero(bad).tolist():
                     k = int(active[j])
-                    member = [p[j : j + 1] for p in params]
-                    vl, vm = evaluate(member, X_val, y_val, activation, loss)
+                    member = [block[j : j + 1] for block in layers]
+                    vl, vm = evaluate_layers(member, X1_val, y_val, activation, loss)
                     histories[k].append(
                         EpochLog(
                             epoch,
@@ -265,7 +276,7 @@ def train_group(
                     seconds[k] = time.perf_counter() - start
                 keep = np.flatnonzero(~bad)
                 drop(keep)
-                grads = [g[keep] for g in grads]
+                grad = grad[keep]
                 loss_sum = loss_sum[keep]
                 batch_loss = batch_loss[keep]
                 base_lr, limit_now = base_lr[keep], limit_now[keep]
@@ -277,8 +288,8 @@ def train_group(
             lr_now = schedule(step, base_lr)
             beta = schedule.momentum(step) if cycles_momentum else None
             optimizer.step(
-                params,
-                grads,
+                [theta],
+                [grad],
                 lr_now.astype(dtype),
                 momentum=None if beta is None else np.full(len(active), beta, dtype=dtype),
             )
@@ -291,7 +302,7 @@ def train_group(
             break
         if last_lr is not None:
             used_lr[active] = last_lr
-        val_loss, val_metric = evaluate_on(params, X_val, y_val)
+        val_loss, val_metric = evaluate_on(X1_val, y_val)
         train_loss = loss_sum / max(n_batches, 1)
         for j, k in enumerate(active.tolist()):
             histories[k].append(

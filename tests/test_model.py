@@ -108,7 +108,7 @@ def test_init_identical_across_members() -> None:
     assert [p.shape for p in params] == [(5, 4, 6), (5, 6), (5, 6, 6), (5, 6), (5, 6, 2), (5, 2)]
     for p in params:
         assert p.dtype == np.float32
-        assert p.flags.c_contiguous and p.flags.writeable
+        assert p.flags.writeable and p.base is params[0].base  # views of one theta
         for k in range(1, 5):
             np.testing.assert_array_equal(p[k], p[0])
     for b in params[1::2]:
@@ -276,7 +276,8 @@ def test_gradient_with_per_member_inputs(activation: str, loss: str) -> None:
     losses, grads = model.loss_and_grads(params, X3, Y, activation, loss)
     out, cache = model.forward(params, X3, activation)
     assert out.shape == (K, N_SAMPLES, SIZES[-1])
-    assert cache.inputs[0].shape == X3.shape  # the first-layer weight grad is X_k^T delta_k
+    # the first-layer weight grad is X_k^T delta_k, X_k with its column of ones
+    assert cache.inputs[0].shape == (*X3.shape[:-1], X3.shape[-1] + 1)
     for k in range(K):  # member k on its own input gives member k's numbers
         alone = [p[k : k + 1] for p in params]
         l_k, g_k = model.loss_and_grads(alone, X3[k], Y, activation, loss)
@@ -301,41 +302,55 @@ def test_gradient_with_per_member_inputs(activation: str, loss: str) -> None:
 def test_workspace_gives_the_same_numbers(activation: str, loss: str) -> None:
     rng = np.random.default_rng(2)
     sizes = [6, 9, 7, 3]
-    params = model.init_params(sizes, 4, activation=activation, rng=rng)  # float32
-    X = rng.standard_normal((50, 6)).astype(np.float32)
+    theta = model.init_theta(sizes, 4, activation=activation, rng=rng)  # float32
+    X1 = model.with_bias_column(rng.standard_normal((50, 6)).astype(np.float32))
     Y = rng.integers(0, 3, 50) if loss == "cross_entropy" else rng.standard_normal((50, 3))
     ws = model.Workspace()
     for rows in (slice(0, 16), slice(16, 32), slice(32, 50), slice(0, 16)):  # a partial batch
-        expected_losses, expected = model.loss_and_grads(
-            params, X[rows], Y[rows], activation, loss
-        )
-        losses, grads = model.loss_and_grads(
-            params, X[rows], Y[rows], activation, loss, workspace=ws
-        )
+        layers = model.layer_views(theta, sizes)
+        expected_losses, expected = model.train_step(layers, X1[rows], Y[rows], activation, loss)
+        losses, grad = model.train_step(layers, X1[rows], Y[rows], activation, loss, ws)
         np.testing.assert_array_equal(losses, expected_losses)
-        for g, e in zip(grads, expected, strict=True):
-            assert g.dtype == e.dtype == np.float32
-            np.testing.assert_array_equal(g, e)
-        for p, g in zip(params, grads, strict=True):  # a step: the next batch sees new weights
-            p -= 0.1 * g
+        assert grad.dtype == expected.dtype == np.float32
+        np.testing.assert_array_equal(grad, expected)
+        theta -= 0.1 * grad  # a step: the next batch sees new weights
     assert len(ws) == 2  # batches of 16 and of 18 have a buffer set each
-    grads_before = model.loss_and_grads(params, X[:16], Y[:16], activation, loss, workspace=ws)[1]
-    params = [p[[0, 2]] for p in params]  # members dropped: new buffers, the old ones go
-    losses, grads = model.loss_and_grads(params, X[:16], Y[:16], activation, loss, workspace=ws)
-    expected_losses, expected = model.loss_and_grads(params, X[:16], Y[:16], activation, loss)
+    layers = model.layer_views(theta, sizes)
+    grad_before = model.train_step(layers, X1[:16], Y[:16], activation, loss, ws)[1]
+    theta = theta[[0, 2]]  # members dropped: new buffers, the old ones go
+    layers = model.layer_views(theta, sizes)
+    losses, grad = model.train_step(layers, X1[:16], Y[:16], activation, loss, ws)
+    expected_losses, expected = model.train_step(layers, X1[:16], Y[:16], activation, loss)
     assert len(ws) == 1
     np.testing.assert_array_equal(losses, expected_losses)
-    for g, e in zip(grads, expected, strict=True):
-        np.testing.assert_array_equal(g, e)
-    assert grads_before[0].shape[0] == 4  # the earlier buffers were not resized under the caller
+    np.testing.assert_array_equal(grad, expected)
+    assert grad_before.shape[0] == 4  # the earlier buffers were not resized under the caller
 
 
 def test_workspace_reuses_its_buffers() -> None:
     rng = np.random.default_rng(0)
-    params = model.init_params([5, 8, 3], 2, activation="relu", rng=rng)
-    X = rng.standard_normal((8, 5)).astype(np.float32)
+    sizes = [5, 8, 3]
+    layers = model.layer_views(model.init_theta(sizes, 2, activation="relu", rng=rng), sizes)
+    X1 = model.with_bias_column(rng.standard_normal((8, 5)).astype(np.float32))
     Y = rng.integers(0, 3, 8)
     ws = model.Workspace()
-    _, first = model.loss_and_grads(params, X, Y, "relu", "cross_entropy", workspace=ws)
-    _, second = model.loss_and_grads(params, X, Y, "relu", "cross_entropy", workspace=ws)
-    assert all(a is b for a, b in zip(first, second, strict=True))  # no new arrays per step
+    _, first = model.train_step(layers, X1, Y, "relu", "cross_entropy", ws)
+    _, second = model.train_step(layers, X1, Y, "relu", "cross_entropy", ws)
+    assert first is second  # no new arrays per step
+
+
+def test_flat_layout_round_trips() -> None:
+    rng = np.random.default_rng(4)
+    sizes = [3, 5, 2]
+    params = model.init_params(sizes, 2, activation="tanh", rng=rng, dtype=np.float64)
+    params = [p + rng.standard_normal(p.shape) for p in params]  # non-zero biases
+    theta, got_sizes = model.pack(params)
+    assert got_sizes == sizes and theta.shape == (2, model.n_params(sizes)) == (2, 4 * 5 + 6 * 2)
+    for p, q in zip(params, model.split_layers(model.layer_views(theta, sizes)), strict=True):
+        np.testing.assert_array_equal(p, q)
+    # a layer block applied to an input with its column of ones is X W + b
+    X = rng.standard_normal((4, 3))
+    block = model.layer_views(theta, sizes)[0]
+    np.testing.assert_allclose(
+        model.with_bias_column(X) @ block[1], X @ params[0][1] + params[1][1], rtol=1e-12
+    )
