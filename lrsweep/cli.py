@@ -434,9 +434,12 @@ def find(
 ) -> None:
     """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
 
-    Suggestions: valley (fastai), steep (steepest fall of the smoothed loss against log10 LR),
-    minimum_10, slide, and the cyclic-LR bounds max_lr and base_lr, with their spread over
-    seeds. Writes rangetest.csv, rangetest.json and plots/rangetest.png.
+    Suggestions: recommended (lrsweep's pick: a tenth of the LR at the loss's minimum, none
+    when the loss never falls), valley (fastai), steep (steepest fall of the smoothed loss
+    against log10 LR, fitted over half a decade), minimum_10, slide, and the cyclic-LR bounds
+    max_lr and base_lr. LR is each rule on the seeds' combined (geometric-mean) curve; the
+    seeds' median, min and max show the spread. Writes rangetest.csv, rangetest.json and
+    plots/rangetest.png.
 
     \b
     Example:
@@ -476,10 +479,17 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
         title=f"LR range test: {found['start_lr']:g} to {found['end_lr']:g},"
         f" {found['num_iter']} steps, {len(found['seeds'])} seeds"
     )
-    for col in ("suggestion", "median LR", "min", "max", "seeds"):
+    for col in ("suggestion", "LR", "seeds' median", "min", "max", "seeds"):
         table.add_column(col, justify="right")
     for name, s in found["spread"].items():
-        table.add_row(name, _fmt(s["median"]), _fmt(s["min"]), _fmt(s["max"]), str(s["n"]))
+        table.add_row(
+            name,
+            _fmt(s.get("lr", s["median"])),
+            _fmt(s["median"]),
+            _fmt(s["min"]),
+            _fmt(s["max"]),
+            str(s["n"]),
+        )
     console.print(table)
     stops = ", ".join(f"seed {k}: {v}" for k, v in found["stops"].items())
     console.print(f"Runs ended: {stops}")

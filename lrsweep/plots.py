@@ -241,7 +241,7 @@ def plot_range_test(
     title: str = "",
 ) -> Figure:
     """Loss against LR (log) for each seed's ramp: raw loss faint, smoothed loss solid, and a
-    vertical line at each suggestion (the median over seeds)."""
+    vertical line at each suggestion (read off the seeds' combined curve)."""
     fig, ax = _figure(ax)
     ax.set_xscale("log")
     top = 0.0
@@ -253,6 +253,7 @@ def plot_range_test(
         if len(finite):
             top = max(top, float(finite[0]) * 2.5)
     styles = {
+        "recommended": ("k", "-"),
         "valley": ("C2", "-"),
         "steep": ("C1", "--"),
         "minimum_10": ("C4", ":"),
@@ -299,8 +300,8 @@ def range_test_figure(results: ResultsDir) -> Figure:
     except (KeyError, ValueError) as e:
         raise ResultsError(f"{path}: malformed ({e})") from None
     arrays = {seed: {k: np.array(v) for k, v in c.items()} for seed, c in curves.items()}
-    medians = {name: s["median"] for name, s in found["spread"].items()}
-    return plot_range_test(arrays, medians, title=f"{results.spec.name}: LR range test")
+    headline = {name: s.get("lr", s["median"]) for name, s in found["spread"].items()}
+    return plot_range_test(arrays, headline, title=f"{results.spec.name}: LR range test")
 
 
 def figure_svg(fig: Figure, salt: str) -> str:

@@ -13,9 +13,10 @@ after a non-finite loss or after divergence, and a curve too short for a rule gi
 Smith (2017), "Cyclical learning rates for training neural networks", §3.3; the ``valley``,
 ``slide`` and ``minimum`` rules are fastai's (``fastai.callback.schedule``).
 
-The seeds run one after another, each as a one-member group: the model's losses take one
-target array shared by all members, so K seeds with their own mini-batch orders cannot yet be
-trained in lockstep.
+The seeds train in lockstep, one member each, with their own initial weights and mini-batch
+orders. Each seed's curve gets its own suggestions (their spread says how much the seed
+matters), and the headline suggestions are the same rules read off the seeds' combined curve
+(`combine`): averaging over seeds removes noise that no single seed's curve can.
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ __all__ = [
     "RangeTestResult",
     "Spread",
     "Suggestion",
+    "combine",
     "ramp",
     "run_range_test",
     "smooth",
     "suggest",
+    "window_slopes",
 ]
 
-SUGGESTIONS = ("valley", "steep", "minimum_10", "slide", "max_lr", "base_lr")
+SUGGESTIONS = ("recommended", "valley", "steep", "minimum_10", "slide", "max_lr", "base_lr")
 MIN_POINTS = 3  # fewest points a window needs for any rule (np.gradient needs 2; valley 3)
+STEEP_WINDOW = 0.5  # decades of LR over which `steep` fits each slope (~6 points by default)
 HYPERGRADIENT = ("sgd_hd", "sgdn_hd", "adam_hd")
 
 
@@ -116,7 +120,8 @@ class RangeCurve:
 
 @dataclass(frozen=True, eq=False)
 class RangeTestResult:
-    """Every seed's curve and the spread of each suggestion over the seeds."""
+    """Every seed's curve, the spread of each suggestion over the seeds, and the suggestions
+    read off the seeds' combined curve (`combine`): the headline values."""
 
     curves: list[RangeCurve]
     spread: dict[str, Spread]
@@ -124,6 +129,7 @@ class RangeTestResult:
     end_lr: float
     num_iter: int
     mode: str
+    suggestions: dict[str, Suggestion] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,6 +209,41 @@ def usable_length(smoothed: np.ndarray, diverge_th: float | None = 4.0) -> int:
     return end
 
 
+def window_slopes(x: np.ndarray, y: np.ndarray, width: float) -> np.ndarray:
+    """Least-squares slope of ``y`` against ``x`` over a window around each point.
+
+    The window of point ``i`` holds every point with ``|x_j - x_i| <= width / 2`` (``x``
+    increasing), and at least ``i``'s two neighbours, so a slope is a local linear regression
+    rather than a two-point difference: a single noisy point moves it by a fraction instead of
+    deciding it. Near the ends the window is cut, not shifted. Prefix sums make it O(n).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        float64; 0 where the window's ``x`` are all equal (a single point).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = len(x)
+    idx = np.arange(n)
+    a = np.minimum(np.searchsorted(x, x - width / 2, side="left"), np.maximum(idx - 1, 0))
+    b = np.maximum(np.searchsorted(x, x + width / 2, side="right"), np.minimum(idx + 2, n))
+    xc = x - x.mean()  # centred: the sums of squares stay well conditioned
+    yc = y - y.mean()  # and a flat stretch sums to exactly 0
+
+    def window_sum(v: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return c[b] - c[a]
+
+    m = (b - a).astype(np.float64)
+    sx, sy = window_sum(xc), window_sum(yc)
+    sxx, sxy = window_sum(xc * xc), window_sum(xc * yc)
+    var = sxx - sx * sx / m
+    cov = sxy - sx * sy / m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(var > 1e-12 * np.maximum(sxx, 1.0), cov / var, 0.0)
+
+
 def _valley(losses: np.ndarray) -> tuple[int, int]:
     """fastai's ``valley``: the index ~2/3 down the longest decreasing run, and its length.
 
@@ -263,11 +304,23 @@ def suggest(
     then ``skip_start`` points are dropped from the front and ``skip_end`` from the back of
     what is left, and every rule reads that window:
 
+    - ``recommended``: lrsweep's own pick, the one to train with when you want a single LR:
+      a tenth of the LR at which the smoothed loss is lowest (the same value as
+      ``minimum_10``), but None when that minimum is the window's first point, where the
+      curve gives no evidence (``minimum_10`` still answers there). Why this rule: the top of
+      the descent is set by stability, which a short ramp measures as well as full training
+      does, while where the loss starts to fall (which ``valley`` and ``steep`` follow) is set
+      by how far the weights have travelled, which the ramp's few steps under-state. Measured
+      against full sweeps in ``benchmarks/bench_find.py``; it cannot see overfitting, which
+      the training loss of a short ramp does not show.
     - ``valley``: fastai's default: about 2/3 of the way down the longest valley (the longest
       decreasing subsequence) of the smoothed loss.
-    - ``steep``: the steepest negative slope of the smoothed loss against ``log10(lr)``
-      (``np.gradient(loss, log10(lr))``, not per point), taken on the running minimum of the
-      loss so that the recovery after an upward spike is not mistaken for a descent.
+    - ``steep``: the steepest negative slope of the smoothed loss against ``log10(lr)``, each
+      slope a least-squares fit over ``STEEP_WINDOW`` (0.5) decade of LR around the point
+      (`window_slopes`) rather than a two-point difference, so early noise cannot win; taken
+      on the running minimum of the loss so that the recovery after an upward spike is not
+      mistaken for a descent. (torch-lr-finder's and fastai's ``steep`` use the point
+      gradient of the smoothed loss.)
     - ``minimum_10``: the LR at the smoothed loss's minimum, divided by 10 (fastai's
       ``minimum``).
     - ``slide``: fastai's interval slide rule (``lr_diff=15``, ``thresh=0.005``), which needs
@@ -328,16 +381,17 @@ def suggest(
         )
 
     envelope = np.minimum.accumulate(loss_w)
-    slope = np.gradient(envelope, log_lr)
+    slope = window_slopes(log_lr, envelope, STEEP_WINDOW)
     i = int(np.argmin(slope))
-    if slope[i] >= 0:
+    if not envelope[-1] < envelope[0] or slope[i] >= 0:  # never falls: slopes are rounding
         out["steep"] = Suggestion("steep", None, None, "the smoothed loss never falls")
     else:
         out["steep"] = Suggestion(
             "steep",
             float(lr_w[i]),
             lo + i,
-            f"steepest descent: d loss / d log10(lr) = {slope[i]:.4g}",
+            f"steepest descent: d loss / d log10(lr) = {slope[i]:.4g}, fitted over"
+            f" {STEEP_WINDOW:g} decade",
         )
 
     i_min = int(np.argmin(loss_w))
@@ -360,6 +414,21 @@ def suggest(
             "slide", float(lr_w[j]), lo + j, "fastai's interval slide rule (15 points, 0.005)"
         )
 
+    if i_min == 0:
+        out["recommended"] = Suggestion(
+            "recommended",
+            None,
+            None,
+            "the smoothed loss is lowest at the window's first point: start the ramp lower",
+        )
+    else:
+        out["recommended"] = Suggestion(
+            "recommended",
+            float(lr_w[i_min] / 10),
+            lo + i_min,
+            "the LR at the smoothed loss's minimum / 10 (lrsweep's pick; see suggest)",
+        )
+
     out["max_lr"] = Suggestion(
         "max_lr",
         float(lr_w[i_min]),
@@ -370,6 +439,36 @@ def suggest(
         "base_lr", float(lr_w[i_min] / 4), None, "max_lr / 4 (Smith's 3-4x cyclic range)"
     )
     return {name: out[name] for name in SUGGESTIONS}
+
+
+def combine(
+    curves: Sequence[RangeCurve], diverge_th: float | None = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The seeds' smoothed losses combined into one curve: their geometric mean at each step.
+
+    The curves share the ramp, so step ``i`` has the same LR in each; the combined curve
+    stops where the first seed's usable part ends (`usable_length`: at its first non-finite
+    point or divergence), since past it one seed has no loss. The geometric mean (the mean of
+    the log losses) gives each seed the same weight whatever its loss level: a seed whose
+    initial weights start it at a 5x higher loss (common with a regression's squared error)
+    would otherwise decide the shape alone. Losses that are not all positive fall back to the
+    arithmetic mean.
+
+    Returns
+    -------
+    lr, smoothed : ndarray of shape (n,)
+        The LRs and the combined smoothed loss, ``n`` the shortest usable length.
+    """
+    if not curves:
+        raise ValueError("curves: must be non-empty")
+    n = min(usable_length(c.smoothed, diverge_th) for c in curves)
+    stacked = np.array([np.asarray(c.smoothed[:n], dtype=np.float64) for c in curves])
+    lr = np.asarray(curves[0].lr[:n], dtype=np.float64)
+    if n == 0:
+        return lr, np.zeros(0)
+    if np.all(stacked > 0):
+        return lr, np.exp(np.log(stacked).mean(axis=0))
+    return lr, stacked.mean(axis=0)
 
 
 def spread(curves: Sequence[RangeCurve]) -> dict[str, Spread]:
@@ -423,7 +522,9 @@ def run_range_test(
     as often as ``num_iter`` needs), using the spec's model, optimizer and
     ``train.batch_size``. At step ``i`` the LR is ``ramp(...)[i]``; the loss of the batch is
     recorded before the step, then smoothed; the seed stops when its loss is not finite or its
-    smoothed loss exceeds ``diverge_th`` x the best so far (that point is kept).
+    smoothed loss exceeds ``diverge_th`` x the best so far (that point is kept). `suggest`
+    reads each seed's curve (``RangeCurve.suggestions``, summarised by `spread`) and the seeds'
+    combined curve (`combine`; ``RangeTestResult.suggestions``, the headline values).
 
     Parameters
     ----------
@@ -532,4 +633,10 @@ def run_range_test(
             )
         )
         curves.append(curve)
-    return RangeTestResult(curves, spread(curves), float(start_lr), float(end_lr), num_iter, mode)
+    lr, combined = combine(curves, diverge_th)
+    headline = suggest(
+        lr, combined, skip_start=skip_start, skip_end=skip_end, diverge_th=diverge_th
+    )
+    return RangeTestResult(
+        curves, spread(curves), float(start_lr), float(end_lr), num_iter, mode, headline
+    )

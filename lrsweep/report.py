@@ -46,7 +46,7 @@ CAPTIONS = {
     "loss_vs_epoch": "Training and validation loss against epoch, one line per LR (colour:"
     " log10 LR); dashed lines ending in a cross diverged.",
     "rangetest": "Loss against the LR ramped per mini-batch: raw loss faint, smoothed solid;"
-    " vertical lines at each suggestion (median over seeds).",
+    " vertical lines at each suggestion (read off the seeds' combined curve).",
 }
 HEATMAP_CAPTION = (
     "The objective over learning rate and the swept axis; blank cells: no stable run."
@@ -335,7 +335,14 @@ def range_test_facts(found: Mapping[str, Any]) -> tuple[str, list[list[str]]]:
         f" {fmt_number(grid.get('lr_max'), 3)}."
     )
     rows = [
-        [name, fmt_number(s["median"]), fmt_number(s["min"]), fmt_number(s["max"]), str(s["n"])]
+        [
+            name,
+            fmt_number(s.get("lr", s["median"])),
+            fmt_number(s["median"]),
+            fmt_number(s["min"]),
+            fmt_number(s["max"]),
+            str(s["n"]),
+        ]
         for name, s in found.get("spread", {}).items()
     ]
     return sentence, rows
@@ -367,7 +374,7 @@ def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
 
 
 PER_LR_HEADER = ["LR", "mean objective", "± std", "ok", "diverged", "failed"]
-RANGE_TEST_HEADER = ["suggestion", "median LR", "min", "max", "seeds"]
+RANGE_TEST_HEADER = ["suggestion", "LR", "seeds' median", "min", "max", "seeds"]
 
 
 def _curves(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -582,14 +582,26 @@ RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
 
 
 def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep."""
-    spread = {
-        name: {"median": s.median, "min": s.min, "max": s.max, "n": s.n}
-        for name, s in result.spread.items()
-    }
+    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
+
+    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
+    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
+    the seeds' own values with ``n``, how many seeds gave one.
+    """
+    spread = {}
+    for name, s in result.spread.items():
+        headline = result.suggestions.get(name)
+        spread[name] = {
+            "lr": headline.lr if headline is not None else s.median,
+            "note": headline.note if headline is not None else "median over seeds",
+            "median": s.median,
+            "min": s.min,
+            "max": s.max,
+            "n": s.n,
+        }
     stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
     diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
-    valley = spread.get("valley", {}).get("median")
+    valley = spread.get("valley", {}).get("lr")
     lr_min = (valley / 10) if valley else float(settings["start_lr"])
     lr_max = max(diverged_at, lr_min * 10)
     return {

@@ -35,7 +35,18 @@ def test_find_writes_the_curve_the_suggestions_and_the_plot(write_spec, tmp_path
     first = [float(r["lr"]) for r in rows if r["seed"] == "0"]
     assert first[0] == 1e-7 and first == sorted(first)  # the ramp, recorded before each step
     found = json.loads((out / "rangetest.json").read_text())
-    assert set(found["spread"]) == {"valley", "steep", "minimum_10", "slide", "max_lr", "base_lr"}
+    assert list(found["spread"]) == [
+        "recommended",
+        "valley",
+        "steep",
+        "minimum_10",
+        "slide",
+        "max_lr",
+        "base_lr",
+    ]
+    for s in found["spread"].values():  # the combined curve's value, then the seeds' spread
+        assert list(s) == ["lr", "note", "median", "min", "max", "n"]
+    assert "recommended" in result.stdout and "seeds' median" in result.stdout
     assert found["grid"]["lr_min"] < found["grid"]["lr_max"]
     assert (out / "plots" / "rangetest.png").stat().st_size > 1000
     again = CliRunner().invoke(cli, ["plot", str(out)])

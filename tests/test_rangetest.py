@@ -178,6 +178,72 @@ def test_spread_is_median_min_max() -> None:
     assert spread["slide"] == rt.Spread(None, None, None, 0)
 
 
+def test_window_slopes_fit_a_line_and_damp_one_outlier() -> None:
+    x = np.linspace(-6, 0, 61)  # 0.1 apart: a 0.5-decade window holds 5 points
+    assert_allclose(rt.window_slopes(x, 3 - 2 * x, 0.5), -2.0, atol=1e-9)
+    y = 3 - 2 * x
+    y[30] -= 1.0  # one low point: the point gradient beside it reads -2 - 1 / 0.2 = -7
+    assert np.gradient(y, x)[29] == pytest.approx(-7.0)
+    # the fit over 5 points weighs it by its offset: at most -2 - 1 * 0.2 / 0.1 = -4, at 28
+    slopes = rt.window_slopes(x, y, 0.5)
+    assert int(np.argmin(slopes)) == 28 and slopes.min() == pytest.approx(-4.0)
+    assert_allclose(rt.window_slopes(x, np.ones_like(x), 0.5), 0.0)
+    # a window narrower than the spacing still uses the two neighbours (3 points)
+    assert_allclose(rt.window_slopes(x, x**2, 0.01)[1:-1], 2 * x[1:-1], atol=1e-9)
+
+
+def test_steep_ignores_early_noise_a_point_gradient_would_pick() -> None:
+    clean = u_curve()
+    noisy = clean.copy()
+    noisy[10] += 0.4  # the window opens on a high point (an EMA still settling), then falls
+    naive = np.gradient(np.minimum.accumulate(noisy[10:116]), X[10:116])
+    assert int(np.argmin(naive)) == 0  # -0.4 / 0.05 = -8 beats the real descent's -2
+    s = rt.suggest(LRS, noisy)
+    assert s["steep"].index == 40 and "fitted over 0.5 decade" in s["steep"].note
+
+
+def test_recommended_is_minimum_10_unless_the_loss_never_falls() -> None:
+    s = rt.suggest(LRS, u_curve())
+    assert s["recommended"].lr == s["minimum_10"].lr == pytest.approx(0.01)
+    assert s["recommended"].index == 80
+    rising = rt.suggest(LRS, 1 + X - X[0])
+    assert (
+        rising["recommended"].lr is None and "start the ramp lower" in rising["recommended"].note
+    )
+    assert rising["minimum_10"].lr is not None  # fastai's rule answers anyway
+
+
+def _curve(seed: int, smoothed: np.ndarray) -> rt.RangeCurve:
+    n = len(smoothed)
+    return rt.RangeCurve(seed, np.arange(n), LRS[:n], smoothed, smoothed, np.full(n, np.nan), "")
+
+
+def test_combine_is_the_geometric_mean_up_to_the_shortest_usable_curve() -> None:
+    a, b = u_curve(), 5 * u_curve()  # b starts 5x higher: same shape, same weight
+    b[90] = np.nan  # b ends in a nan at 90 (a diverges at 96: past 4x its minimum of 1)
+    lr, combined = rt.combine([_curve(0, a), _curve(1, b)])
+    assert len(lr) == len(combined) == 90
+    assert_allclose(combined, np.sqrt(5) * a[:90])
+    s = rt.suggest(lr, combined)
+    assert s["steep"].index == 40 and s["max_lr"].index == 80
+    diverged = a.copy()
+    diverged[60] = 10 * diverged[59]  # over 4x its best: usable up to 60
+    assert len(rt.combine([_curve(0, a), _curve(1, diverged)])[0]) == 60
+    zero = np.zeros(10)  # not all positive: the arithmetic mean
+    assert_allclose(rt.combine([_curve(0, zero), _curve(1, zero + 2)])[1], 1.0)
+
+
+def test_real_run_reads_the_headline_off_the_combined_curve(moons) -> None:
+    spec, data = moons
+    result = rt.run_range_test(spec, data, start_lr=1e-4, end_lr=100.0, seeds=[0, 1, 2])
+    lr, combined = rt.combine(result.curves)
+    expected = rt.suggest(lr, combined)
+    assert list(result.suggestions) == list(rt.SUGGESTIONS)
+    assert {k: v.lr for k, v in result.suggestions.items()} == {
+        k: v.lr for k, v in expected.items()
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # A tiny real range test
 
