@@ -30,7 +30,15 @@ import numpy as np
 
 from lrsweep.data import Dataset, batch_indices
 from lrsweep.errors import SpecError
-from lrsweep.model import evaluate, init_params, layer_sizes, loss_and_grads
+from lrsweep.model import (
+    Workspace,
+    evaluate_layers,
+    init_theta,
+    layer_sizes,
+    layer_views,
+    train_step,
+    with_bias_column,
+)
 from lrsweep.optimizers import make_optimizer
 from lrsweep.training import group_rngs, model_arrays
 
@@ -572,13 +580,16 @@ def run_range_test(
     for seed in seeds:
         init_rng, order_rng = group_rngs(int(seed))
         members.append(
-            init_params(
+            init_theta(
                 sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
             )
         )
         orders.append(_batches(len(X_train), spec.train.batch_size, order_rng))
-    params = [np.concatenate([m[i] for m in members]) for i in range(len(members[0]))]
-    optimizer = make_optimizer(spec.optimizer, params)
+    theta = np.concatenate(members)  # (K, P): one row per seed (see `lrsweep.model`)
+    layers = layer_views(theta, sizes)
+    optimizer = make_optimizer(spec.optimizer, [theta])
+    X1_train, X1_val = with_bias_column(X_train), with_bias_column(X_val)
+    workspace = Workspace()
     raw = np.full((K, num_iter), np.nan)
     smoothed = np.full((K, num_iter), np.nan)
     val = np.full((K, num_iter), np.nan)
@@ -590,8 +601,12 @@ def run_range_test(
     for i in range(num_iter):
         idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
         if val_every is not None and i % val_every == 0:
-            val[active, i] = evaluate(params, X_val, y_val, activation, loss)[0]
-        batch_loss, grads = loss_and_grads(params, X_train[idx], y_train[idx], activation, loss)
+            val[active, i] = evaluate_layers(
+                layers, X1_val, y_val, activation, loss, workspace=workspace
+            )[0]
+        batch_loss, grad = train_step(
+            layers, X1_train[idx], y_train[idx], activation, loss, workspace
+        )
         raw[active, i] = batch_loss
         finite = np.isfinite(batch_loss)
         avg[active] = np.where(finite, beta * avg[active] + (1 - beta) * batch_loss, avg[active])
@@ -605,12 +620,13 @@ def run_range_test(
         keep = np.flatnonzero(finite & ~diverged)
         if len(keep) < len(active):
             active = active[keep]
-            params = [p[keep] for p in params]
-            grads = [g[keep] for g in grads]
+            theta = theta[keep]
+            layers = layer_views(theta, sizes)
+            grad = grad[keep]
             optimizer.select(keep)
         if len(active) == 0:
             break
-        optimizer.step(params, grads, np.full(len(active), lrs[i], dtype=dtype))
+        optimizer.step([theta], [grad], np.full(len(active), lrs[i], dtype=dtype))
     curves = []
     for k, seed in enumerate(seeds):
         n = length[k]

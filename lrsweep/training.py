@@ -249,8 +249,8 @@ def train_group(
         for idx in batch_indices(n_train, batch_size, order_rng):
             m = len(idx)
             Xb, yb = X_batch[:m], y_batch[:m]
-            np.take(X1_train, idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
-            np.take(y_train, idx, axis=0, out=yb, mode="clip")
+            X1_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
+            y_train.take(idx, axis=0, out=yb, mode="clip")
             batch_loss, grad = train_step(layers, Xb, yb, activation, loss, workspace)
             # one ufunc on (K,) in the common case; the exact test only when it fails
             suspect = not np.less_equal(batch_loss, limit_now, out=ok).all() or not fast_check
