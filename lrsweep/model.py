@@ -2,9 +2,10 @@
 
 Every parameter array carries a leading member axis K (DESIGN.md §2). The trainer keeps each
 member's parameters as one flat row of ``theta (K, P)``: layer i is the block
-``(K, fan_in + 1, fan_out)`` whose last row is the bias (`layer_views`), so a layer is one
-product with an input that ends in a column of ones (`with_bias_column`), its two gradients are
-one product, and the optimizer updates all layers with a handful of ufunc calls on ``theta``.
+``(K, fan_in + 1, fan_out)`` whose last row is the bias (`layer_views`). Every hidden
+activation is kept with a trailing column of ones, so each layer after the first is one product
+and its two gradients are one product (the data itself is never copied to add that column);
+the optimizer updates all layers with a handful of ufunc calls on ``theta``.
 Python users can keep to the familiar list ``[W0, b0, W1, b1, ...]`` (`init_params`, `forward`,
 `backward`, `loss_and_grads`, `evaluate`), ``W[i]`` of shape ``(K, fan_in, fan_out)`` and ``b[i]``
 of shape ``(K, fan_out)``. The input ``X (n_samples, n_features)`` is shared by all members, so
@@ -55,7 +56,6 @@ __all__ = [
     "pack",
     "split_layers",
     "train_step",
-    "with_bias_column",
 ]
 
 LOSSES = ("cross_entropy", "mse")
@@ -356,9 +356,9 @@ class Cache(NamedTuple):
     Attributes
     ----------
     inputs : list of ndarray
-        The input of each layer with a trailing column of ones (the bias input): ``X`` as
-        ``(n, n_features + 1)`` (or per-member ``(K, n, n_features + 1)``) first, then each
-        hidden activation ``(K, n, width + 1)``.
+        The input of each layer: ``X (n, n_features)`` (or per-member ``(K, n, n_features)``)
+        first, then each hidden activation with a trailing column of ones (the next layer's
+        bias input), ``(K, n, width + 1)``.
     preacts : list of ndarray
         The hidden pre-activations ``(K, n, width)``, only for activations that need them
         (otherwise empty).
@@ -407,7 +407,7 @@ def layer_views(theta: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
 
     Row ``fan_in`` of a block is the layer's bias, so one product with an input that ends in
     a column of ones applies weights and bias together, and one product gives both gradients
-    (the trick of folding the bias into the weights, as in Goodfellow et al. 2016, §6.1).
+    (the bias folded into the weights, as in Goodfellow et al. 2016, §6.1).
 
     Parameters
     ----------
@@ -455,15 +455,6 @@ def pack(params: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
         block[:, :-1, :] = W
         block[:, -1, :] = b
     return theta, sizes
-
-
-def with_bias_column(X: np.ndarray, dtype: DTypeLike | None = None) -> np.ndarray:
-    """``X`` with a trailing column of ones, ``(..., n, d) -> (..., n, d + 1)``, in ``dtype``."""
-    X = np.asarray(X)
-    out = np.empty((*X.shape[:-1], X.shape[-1] + 1), dtype=dtype or X.dtype)
-    out[..., :-1] = X
-    out[..., -1] = 1
-    return out
 
 
 def init_theta(
@@ -561,7 +552,7 @@ class Workspace:
     --------
     >>> ws = Workspace()
     >>> for idx in batches:                                           # doctest: +SKIP
-    ...     losses, grad = train_step(layers, X1[idx], Y[idx], "relu", "mse", ws)
+    ...     losses, grad = train_step(layers, X[idx], Y[idx], "relu", "mse", ws)
     ...     optimizer.step([theta], [grad], lrs)
     """
 
@@ -621,32 +612,39 @@ class _Buffers:
         self.delta: list[np.ndarray] = []
         self.grad: np.ndarray | None = None
         self.grads: list[np.ndarray] = []
+        self.grad0: tuple[np.ndarray, np.ndarray] | None = None
         if not train:  # forward only (evaluation)
             return
         self.delta = [np.empty((K, n, w + 1), dtype) for w in widths]
         sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
         self.grad = np.empty((K, n_params(sizes)), dtype)
         self.grads = layer_views(self.grad, sizes)
+        self.grad0 = (self.grads[0][:, :-1], self.grads[0][:, -1])  # layer 0's weights, bias
         for i, block in enumerate(layers):
             if i > 0 and block.shape[1] * block.shape[2] <= _TRANSPOSE_COPY_MAX:
                 self.WT[i] = np.empty((K, block.shape[2], block.shape[1]), dtype)
 
 
 def _forward(
-    layers: Sequence[np.ndarray], X1: np.ndarray, act: Activation, buf: _Buffers | None = None
+    layers: Sequence[np.ndarray], X: np.ndarray, act: Activation, buf: _Buffers | None = None
 ) -> tuple[np.ndarray, Cache]:
-    """Forward pass from ``X1`` (with its column of ones); into ``buf`` when given.
+    """Forward pass from ``X`` (no column of ones); into ``buf`` when given.
 
-    The caller silences float warnings (``_quiet``).
+    Layer 0 multiplies by the weight rows and adds the bias row (the data is never copied to
+    append a column); every later layer is one product with its whole block. The caller
+    silences float warnings (``_quiet``).
     """
-    A = X1
+    A = X
     inputs = [A]
     preacts: list[np.ndarray] = []
     last = len(layers) - 1
     for i, block in enumerate(layers):
-        # layer 0: (n, d+1) @ (K, d+1, h), or per-member (K, n, d+1) @ (K, d+1, h)
+        # layer 0: (n, d) @ (K, d, h), or per-member (K, n, d) @ (K, d, h), then + bias
+        weights = block[:, :-1, :] if i == 0 else block
         if i == last:
-            out = np.matmul(A, block, out=None if buf is None else buf.out)
+            out = np.matmul(A, weights, out=None if buf is None else buf.out)
+            if i == 0:
+                out += block[:, -1:, :]
             return out, Cache(inputs, preacts, out)
         width = block.shape[2]
         if buf is None:
@@ -655,14 +653,17 @@ def _forward(
         else:
             nxt = buf.A[i]
         if act.needs_preactivation:  # the forward leaves Z intact and returns a new array
-            Z = np.matmul(A, block, out=None if buf is None else buf.Z[i])
+            Z = np.matmul(A, weights, out=None if buf is None else buf.Z[i])
+            if i == 0:
+                Z += block[:, -1:, :]
             preacts.append(Z)
             nxt[..., :width] = act.forward(Z)
-        elif act.keeps_one:  # in place over the whole buffer: f(1) = 1 keeps the ones
-            np.matmul(A, block, out=nxt[..., :width])
-            act.forward(nxt)
         else:
-            act.forward(np.matmul(A, block, out=nxt[..., :width]))
+            Z = np.matmul(A, weights, out=nxt[..., :width])
+            if i == 0:
+                Z += block[:, -1:, :]
+            # keeps_one: in place over the whole buffer, f(1) = 1 keeps the ones
+            act.forward(nxt if act.keeps_one else Z)
         inputs.append(nxt)
         A = nxt
     raise AssertionError("unreachable: there is at least one layer")
@@ -680,25 +681,24 @@ def _backprop(
     With ``buf`` every product goes into its preallocated arrays (``delta`` itself may be one
     of them); without, into new arrays. The caller silences float warnings (``_quiet``).
     """
-    if buf is None or buf.grad is None:
+    if buf is None or buf.grad is None or buf.grad0 is None:
         K = layers[0].shape[0]
         sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
         grad = np.empty((K, n_params(sizes)), dtype=layers[0].dtype)
         grads = layer_views(grad, sizes)
+        grad0 = (grads[0][:, :-1], grads[0][:, -1])
     else:
-        grad, grads = buf.grad, buf.grads
+        grad, grads, grad0 = buf.grad, buf.grads, buf.grad0
     for i in range(len(layers) - 1, -1, -1):
         A = cache.inputs[i]
-        # weights and bias at once: (d+1, n) @ (K, n, h), or (K, h+1, n) @ (K, n, o)
-        if A.ndim == 2:
-            At = A.T
-        elif buf is not None and i > 0:
-            At = buf.AT[i - 1]
-        else:
-            At = A.transpose(0, 2, 1)
-        np.matmul(At, delta, out=grads[i])
-        if i == 0:
+        if i == 0:  # the data, without a column of ones: (d, n) @ (K, n, h), and the bias
+            np.matmul(A.T if A.ndim == 2 else A.transpose(0, 2, 1), delta, out=grad0[0])
+            # (n,) @ (K, n, h) -> (K, h): the sum over samples, as a BLAS product
+            np.matmul(_constant("ones", delta.shape[1], delta.dtype), delta, out=grad0[1])
             break
+        # weights and bias at once: (K, h+1, n) @ (K, n, o)
+        At = buf.AT[i - 1] if buf is not None else A.transpose(0, 2, 1)
+        np.matmul(At, delta, out=grads[i])
         block = layers[i]
         WT = block.transpose(0, 2, 1)  # (K, fan_out, fan_in + 1)
         copy = None if buf is None else buf.WT[i]
@@ -719,7 +719,7 @@ def _backprop(
 
 def train_step(
     layers: Sequence[np.ndarray],
-    X1: np.ndarray,
+    X: np.ndarray,
     Y: np.ndarray,
     activation: str,
     loss: str,
@@ -731,9 +731,8 @@ def train_step(
     ----------
     layers : list of ndarray
         ``layer_views(theta, sizes)``.
-    X1 : ndarray of shape (n, n_features + 1) or (K, n, n_features + 1)
-        The batch with its column of ones (`with_bias_column`), shared or per member, in the
-        parameters' dtype.
+    X : ndarray of shape (n, n_features) or (K, n, n_features)
+        The batch, shared or per member, in the parameters' dtype.
     Y, loss
         As in `loss_fn`.
     activation : str
@@ -749,18 +748,18 @@ def train_step(
         The gradient, laid out like ``theta``.
     """
     act = _activation(activation)
-    buf = None if workspace is None else workspace.buffers(layers, X1, act)
+    buf = None if workspace is None else workspace.buffers(layers, X, act)
     with _quiet():
-        out, cache = _forward(layers, X1, act, buf)
+        out, cache = _forward(layers, X, act, buf)
         losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None)
         assert delta is not None  # need_grad=True always returns it
         return losses, _backprop(layers, cache, delta, act, buf)
 
 
 def _unpacked(params: Sequence[np.ndarray], X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Layer blocks of a copy of ``params`` and ``X`` with its column of ones, same dtype."""
+    """Layer blocks of a copy of ``params``, and ``X`` in their dtype."""
     theta, sizes = pack(params)
-    return layer_views(theta, sizes), with_bias_column(X, theta.dtype)
+    return layer_views(theta, sizes), np.asarray(X, dtype=theta.dtype)
 
 
 def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[np.ndarray, Cache]:
@@ -783,9 +782,9 @@ def forward(params: list[np.ndarray], X: np.ndarray, activation: str) -> tuple[n
     cache : Cache
         What `backward` needs.
     """
-    layers, X1 = _unpacked(params, X)
+    layers, X = _unpacked(params, X)
     with _quiet():
-        return _forward(layers, X1, _activation(activation))
+        return _forward(layers, X, _activation(activation))
 
 
 def backward(
@@ -842,25 +841,25 @@ def loss_and_grads(
     grads : list of ndarray
         As in `backward`.
     """
-    layers, X1 = _unpacked(params, X)
-    losses, grad = train_step(layers, X1, Y, activation, loss)
+    layers, X = _unpacked(params, X)
+    losses, grad = train_step(layers, X, Y, activation, loss)
     sizes = [layers[0].shape[1] - 1, *(block.shape[2] for block in layers)]
     return losses, split_layers(layer_views(grad, sizes))
 
 
 def evaluate_layers(
     layers: Sequence[np.ndarray],
-    X1: np.ndarray,
+    X: np.ndarray,
     Y: np.ndarray,
     activation: str,
     loss: str,
     batch_size: int = 4096,
     workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`evaluate` on layer blocks and an input with its column of ones (the trainer's form)."""
+    """`evaluate` on layer blocks (the trainer's form), ``X`` in their dtype."""
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-    n = X1.shape[0]
+    n = X.shape[0]
     if n == 0:
         raise ValueError("evaluate: X has no rows")
     K = layers[0].shape[0]
@@ -870,7 +869,7 @@ def evaluate_layers(
     act = _activation(activation)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        chunk = X1[start:stop]
+        chunk = X[start:stop]
         buf = None if workspace is None else workspace.buffers(layers, chunk, act, train=False)
         with _quiet():
             out, _ = _forward(layers, chunk, act, buf)
@@ -927,5 +926,5 @@ def evaluate(
     metric : ndarray of shape (K,)
         Accuracy in [0, 1] or R^2 per member (float64); nan where the outputs are not finite.
     """
-    layers, X1 = _unpacked(params, X)
-    return evaluate_layers(layers, X1, Y, activation, loss, batch_size)
+    layers, X = _unpacked(params, X)
+    return evaluate_layers(layers, X, Y, activation, loss, batch_size)

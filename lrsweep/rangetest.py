@@ -37,7 +37,6 @@ from lrsweep.model import (
     layer_sizes,
     layer_views,
     train_step,
-    with_bias_column,
 )
 from lrsweep.optimizers import make_optimizer
 from lrsweep.training import group_rngs, model_arrays
@@ -588,7 +587,6 @@ def run_range_test(
     theta = np.concatenate(members)  # (K, P): one row per seed (see `lrsweep.model`)
     layers = layer_views(theta, sizes)
     optimizer = make_optimizer(spec.optimizer, [theta])
-    X1_train, X1_val = with_bias_column(X_train), with_bias_column(X_val)
     workspace = Workspace()
     raw = np.full((K, num_iter), np.nan)
     smoothed = np.full((K, num_iter), np.nan)
@@ -602,10 +600,10 @@ def run_range_test(
         idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
         if val_every is not None and i % val_every == 0:
             val[active, i] = evaluate_layers(
-                layers, X1_val, y_val, activation, loss, workspace=workspace
+                layers, X_val, y_val, activation, loss, workspace=workspace
             )[0]
         batch_loss, grad = train_step(
-            layers, X1_train[idx], y_train[idx], activation, loss, workspace
+            layers, X_train[idx], y_train[idx], activation, loss, workspace
         )
         raw[active, i] = batch_loss
         finite = np.isfinite(batch_loss)

@@ -26,7 +26,6 @@ from lrsweep.model import (
     layer_sizes,
     layer_views,
     train_step,
-    with_bias_column,
 )
 from lrsweep.optimizers import make_optimizer
 from lrsweep.schedules import make_schedule
@@ -186,10 +185,7 @@ def train_group(
     )  # (K, P): every member's parameters as one row
     layers = layer_views(theta, sizes)
     optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array: a few ufunc calls
-    X1_train = with_bias_column(X_train)  # the bias input, once per group
-    X1_val = with_bias_column(X_val)
-    del X_train, X_val
-    n_train, batch_size = len(X1_train), spec.train.batch_size
+    n_train, batch_size = len(X_train), spec.train.batch_size
     steps_per_epoch = math.ceil(n_train / batch_size)
     schedule = make_schedule(spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs)
     cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
@@ -200,11 +196,11 @@ def train_group(
     epochs_done = [0] * K
     workspace = Workspace()
 
-    def evaluate_on(X1: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return evaluate_layers(layers, X1, y, activation, loss, workspace=workspace)
+    def evaluate_on(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return evaluate_layers(layers, X, y, activation, loss, workspace=workspace)
 
-    train_loss0, _ = evaluate_on(X1_train, y_train)
-    val_loss0, val_metric0 = evaluate_on(X1_val, y_val)
+    train_loss0, _ = evaluate_on(X_train, y_train)
+    val_loss0, val_metric0 = evaluate_on(X_val, y_val)
     for k in range(K):
         histories[k].append(
             EpochLog(
@@ -223,7 +219,7 @@ def train_group(
 
     # the mini-batch, gathered once per step for all members
     rows = min(batch_size, n_train)
-    X_batch = np.empty((rows, *X1_train.shape[1:]), dtype=X1_train.dtype)
+    X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
     y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
 
     def drop(keep: np.ndarray) -> None:
@@ -249,7 +245,7 @@ def train_group(
         for idx in batch_indices(n_train, batch_size, order_rng):
             m = len(idx)
             Xb, yb = X_batch[:m], y_batch[:m]
-            X1_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
+            X_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
             y_train.take(idx, axis=0, out=yb, mode="clip")
             batch_loss, grad = train_step(layers, Xb, yb, activation, loss, workspace)
             # one ufunc on (K,) in the common case; the exact test only when it fails
@@ -261,7 +257,7 @@ def train_group(
                 for j in np.flatnonzero(bad).tolist():
                     k = int(active[j])
                     member = [block[j : j + 1] for block in layers]
-                    vl, vm = evaluate_layers(member, X1_val, y_val, activation, loss)
+                    vl, vm = evaluate_layers(member, X_val, y_val, activation, loss)
                     histories[k].append(
                         EpochLog(
                             epoch,
@@ -302,7 +298,7 @@ def train_group(
             break
         if last_lr is not None:
             used_lr[active] = last_lr
-        val_loss, val_metric = evaluate_on(X1_val, y_val)
+        val_loss, val_metric = evaluate_on(X_val, y_val)
         train_loss = loss_sum / max(n_batches, 1)
         for j, k in enumerate(active.tolist()):
             histories[k].append(

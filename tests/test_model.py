@@ -276,8 +276,7 @@ def test_gradient_with_per_member_inputs(activation: str, loss: str) -> None:
     losses, grads = model.loss_and_grads(params, X3, Y, activation, loss)
     out, cache = model.forward(params, X3, activation)
     assert out.shape == (K, N_SAMPLES, SIZES[-1])
-    # the first-layer weight grad is X_k^T delta_k, X_k with its column of ones
-    assert cache.inputs[0].shape == (*X3.shape[:-1], X3.shape[-1] + 1)
+    assert cache.inputs[0].shape == X3.shape  # the first-layer weight grad is X_k^T delta_k
     for k in range(K):  # member k on its own input gives member k's numbers
         alone = [p[k : k + 1] for p in params]
         l_k, g_k = model.loss_and_grads(alone, X3[k], Y, activation, loss)
@@ -303,24 +302,24 @@ def test_workspace_gives_the_same_numbers(activation: str, loss: str) -> None:
     rng = np.random.default_rng(2)
     sizes = [6, 9, 7, 3]
     theta = model.init_theta(sizes, 4, activation=activation, rng=rng)  # float32
-    X1 = model.with_bias_column(rng.standard_normal((50, 6)).astype(np.float32))
+    X = rng.standard_normal((50, 6)).astype(np.float32)
     Y = rng.integers(0, 3, 50) if loss == "cross_entropy" else rng.standard_normal((50, 3))
     ws = model.Workspace()
     for rows in (slice(0, 16), slice(16, 32), slice(32, 50), slice(0, 16)):  # a partial batch
         layers = model.layer_views(theta, sizes)
-        expected_losses, expected = model.train_step(layers, X1[rows], Y[rows], activation, loss)
-        losses, grad = model.train_step(layers, X1[rows], Y[rows], activation, loss, ws)
+        expected_losses, expected = model.train_step(layers, X[rows], Y[rows], activation, loss)
+        losses, grad = model.train_step(layers, X[rows], Y[rows], activation, loss, ws)
         np.testing.assert_array_equal(losses, expected_losses)
         assert grad.dtype == expected.dtype == np.float32
         np.testing.assert_array_equal(grad, expected)
         theta -= 0.1 * grad  # a step: the next batch sees new weights
     assert len(ws) == 2  # batches of 16 and of 18 have a buffer set each
     layers = model.layer_views(theta, sizes)
-    grad_before = model.train_step(layers, X1[:16], Y[:16], activation, loss, ws)[1]
+    grad_before = model.train_step(layers, X[:16], Y[:16], activation, loss, ws)[1]
     theta = theta[[0, 2]]  # members dropped: new buffers, the old ones go
     layers = model.layer_views(theta, sizes)
-    losses, grad = model.train_step(layers, X1[:16], Y[:16], activation, loss, ws)
-    expected_losses, expected = model.train_step(layers, X1[:16], Y[:16], activation, loss)
+    losses, grad = model.train_step(layers, X[:16], Y[:16], activation, loss, ws)
+    expected_losses, expected = model.train_step(layers, X[:16], Y[:16], activation, loss)
     assert len(ws) == 1
     np.testing.assert_array_equal(losses, expected_losses)
     np.testing.assert_array_equal(grad, expected)
@@ -331,11 +330,11 @@ def test_workspace_reuses_its_buffers() -> None:
     rng = np.random.default_rng(0)
     sizes = [5, 8, 3]
     layers = model.layer_views(model.init_theta(sizes, 2, activation="relu", rng=rng), sizes)
-    X1 = model.with_bias_column(rng.standard_normal((8, 5)).astype(np.float32))
+    X = rng.standard_normal((8, 5)).astype(np.float32)
     Y = rng.integers(0, 3, 8)
     ws = model.Workspace()
-    _, first = model.train_step(layers, X1, Y, "relu", "cross_entropy", ws)
-    _, second = model.train_step(layers, X1, Y, "relu", "cross_entropy", ws)
+    _, first = model.train_step(layers, X, Y, "relu", "cross_entropy", ws)
+    _, second = model.train_step(layers, X, Y, "relu", "cross_entropy", ws)
     assert first is second  # no new arrays per step
 
 
@@ -352,5 +351,5 @@ def test_flat_layout_round_trips() -> None:
     X = rng.standard_normal((4, 3))
     block = model.layer_views(theta, sizes)[0]
     np.testing.assert_allclose(
-        model.with_bias_column(X) @ block[1], X @ params[0][1] + params[1][1], rtol=1e-12
+        np.hstack([X, np.ones((4, 1))]) @ block[1], X @ params[0][1] + params[1][1], rtol=1e-12
     )
