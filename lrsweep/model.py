@@ -537,7 +537,7 @@ def init_params(
 class Workspace:
     """Buffers a group's training steps reuse, so the hot loop allocates (almost) nothing.
 
-    Create one per group and pass it to every `train_step` (or `loss_and_grads`) call. It
+    Create one per group and pass it to every `train_step` and `evaluate_layers` call. It
     holds, per batch shape, the activations (each with its column of ones), the output (which
     the loss overwrites with its gradient), the deltas and one flat gradient array, and
     computes into them with ``out=``. A batch of another size (the last, partial one of an
