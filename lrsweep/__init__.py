@@ -35,6 +35,7 @@ _EXPORTS = {
     "make_executor": "lrsweep.executors",
     "SerialExecutor": "lrsweep.executors",
     "ProcessExecutor": "lrsweep.executors",
+    "ThreadExecutor": "lrsweep.executors",
     "make_optimizer": "lrsweep.optimizers",
     "train_group": "lrsweep.training",
     "RunStatus": "lrsweep.training",

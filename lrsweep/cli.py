@@ -610,12 +610,13 @@ def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = 
     from lrsweep.executors import execution_choice
 
     shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process, _, why = execution_choice(plan.groups, shape, jobs)
-    where = (
-        "in this process"
-        if in_process
-        else f"{min(jobs, len(sizes))} at a time in worker processes, one BLAS thread each"
-    )
+    choice, _, why = execution_choice(plan.groups, shape, jobs)
+    at_once = min(jobs, len(sizes))
+    where = {
+        "here": "in this process",
+        "threads": f"{at_once} at a time in threads of this process, one BLAS thread each",
+        "processes": f"{at_once} at a time in worker processes, one BLAS thread each",
+    }[choice]
     console.print(f"execution: {where} ({why})")
     if estimate:
         seconds = lrsweep.estimate_seconds(plan, lrsweep.load_data(spec), jobs)

@@ -1,4 +1,4 @@
-"""Where groups run: in this process, or in a pool of local worker processes.
+"""Where groups run: in this process, in threads of it, or in a pool of local worker processes.
 
 Every executor implements one protocol, :meth:`Executor.map_groups`, which yields
 ``(group, results)`` as groups complete. The contract:
@@ -15,19 +15,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Literal
 
 from lrsweep.data import Dataset
 from lrsweep.errors import ExecutorError
-from lrsweep.grid import Group, group_seconds
-from lrsweep.training import RunResult, RunStatus, compact_dataset
+from lrsweep.grid import Group, compute_fraction, group_seconds
+from lrsweep.training import Cancelled, RunResult, RunStatus, compact_dataset
 
-GroupFn = Callable[[Group, Dataset], list[RunResult]]
+GroupFn = Callable[..., list[RunResult]]  # fn(group, data) -> results; threads add stop=Event
+Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
 BLAS_THREAD_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -41,6 +49,15 @@ MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills 
 # lrsweep, ~0.3 s each, in parallel): `--jobs N` trains in this process unless the pool's
 # estimated wall time, this plus the groups spread over N workers, is shorter.
 POOL_START_SECONDS = 0.35
+# Groups whose step the cost model puts at least this much in products run in threads: BLAS
+# releases the GIL. Measured on 2 cores (2 threads against this process alone): 784-256-256-10
+# groups of one (0.96) 7.0 -> 4.8 s, 784-32-10 in groups of 16 (0.91) 0.83 -> 0.58 s,
+# 784-128-10 groups of one (0.83) 1.9 -> 1.2 s; the digits 64-64-10 in groups of 16 (0.78)
+# 1.20 -> 1.15 s and in groups of 4 (0.46) 0.50 -> 0.80 s: Python's calls hold the GIL.
+THREADS_MIN_COMPUTE = 0.8
+# What one group gains from every BLAS thread in this process on compute-bound steps
+# (784-256-256-10: 1.34 ms a step on one thread, 0.91 ms on two): threads must beat that.
+BLAS_THREADS_SPEEDUP = 1.5
 
 
 def failed_results(group: Group, message: str) -> list[RunResult]:
@@ -48,10 +65,15 @@ def failed_results(group: Group, message: str) -> list[RunResult]:
     return [RunResult(run.run_id, RunStatus.FAILED, message=message) for run in group.runs]
 
 
-def run_group_safely(fn: GroupFn, group: Group, data: Dataset) -> list[RunResult]:
-    """Call ``fn``; turn an exception into ``FAILED`` results (a failure is data, not a crash)."""
+def run_group_safely(fn: GroupFn, group: Group, data: Dataset, **kwargs: Any) -> list[RunResult]:
+    """Call ``fn``; turn an exception into ``FAILED`` results (a failure is data, not a crash).
+
+    `Cancelled` (the executor is stopping the group) is not a failure and propagates.
+    """
     try:
-        return fn(group, data)
+        return fn(group, data, **kwargs)
+    except Cancelled:
+        raise
     except Exception as e:
         last = traceback.extract_tb(e.__traceback__)[-1]
         where = f"{os.path.basename(last.filename)}:{last.lineno}"
@@ -87,6 +109,61 @@ class SerialExecutor(Executor):
         data = compact_dataset(data, groups)  # cast once, not once per group
         for group in groups:
             yield group, run_group_safely(fn, group, data)
+
+
+def _run_stoppable(
+    fn: GroupFn, group: Group, data: Dataset, stop: threading.Event
+) -> list[RunResult] | None:
+    """Run one group in a thread; ``None`` when ``stop`` was set before or during it."""
+    if stop.is_set():
+        return None
+    try:
+        return run_group_safely(fn, group, data, stop=stop)
+    except Cancelled:
+        return None
+
+
+class ThreadExecutor(Executor):
+    """Runs groups in N threads of this process, each with one BLAS thread.
+
+    For compute-bound groups (see `execution_choice`): a BLAS product releases the GIL, so the
+    threads multiply in parallel, with no worker processes to start and no copy of the dataset
+    per worker. The one-BLAS-thread limit (threadpoolctl) is process-wide while the groups run
+    and restored afterwards. ``fn`` must take a ``stop`` keyword, as `train_group` does: when
+    the caller stops iterating (Ctrl-C in the driver, an error), the event is set, every
+    running group raises `Cancelled` at its next step, and the threads are joined before the
+    exception goes on. Groups not yet started are never started.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
+
+    def map_groups(
+        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+    ) -> Iterator[tuple[Group, list[RunResult]]]:
+        if not groups:
+            return
+        from threadpoolctl import threadpool_limits
+
+        data = compact_dataset(data, groups)  # cast once, shared by the threads
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="lrsweep-group")
+        limits = threadpool_limits(limits=1, user_api="blas")
+        try:
+            futures = {pool.submit(_run_stoppable, fn, g, data, stop): g for g in groups}
+            not_done = set(futures)
+            while not_done:
+                done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results = future.result()
+                    if results is not None:
+                        yield futures[future], results
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            limits.restore_original_limits()
 
 
 _WORKER_DATA: dict[str, Dataset] = {}  # in a pool worker: the dataset its pool was started with
@@ -229,43 +306,77 @@ def execution_choice(
     shape: tuple[int, int, int, int],
     jobs: int,
     pool_started: bool = False,
-) -> tuple[bool, float, str]:
-    """Where ``--jobs jobs`` trains ``groups``: ``(in_process, estimated seconds, why)``.
+) -> tuple[Where, float, str]:
+    """Where ``--jobs jobs`` trains ``groups``: ``(where, estimated seconds, why)``.
 
-    The cost model is `grid.group_seconds` (single-core seconds per group). In this process
-    when there is one job or one group (a single group gets every BLAS thread), or when the
-    groups one after another take no longer than a pool would: ``POOL_START_SECONDS`` (unless
-    a pool is running already) plus the groups spread over ``jobs`` workers, largest first.
-    Otherwise in ``jobs`` worker processes with one BLAS thread each. Only where groups run
-    depends on this, never their numbers. ``shape`` is the data's
+    The cost model is `grid.group_seconds` (single-core seconds per group), spread over
+    ``jobs`` workers largest first. ``where`` is
+
+    - ``"here"``, this process (default BLAS threads): for one job or one group (a single
+      group gets every BLAS thread), or when the groups one after another take no longer than
+      the alternative;
+    - ``"threads"``: ``jobs`` threads of this process with one BLAS thread each, when the
+      groups are compute-bound (`grid.compute_fraction` at least ``THREADS_MIN_COMPUTE``,
+      weighted by cost) and spread over the threads they beat this process's BLAS threads
+      (``BLAS_THREADS_SPEEDUP``);
+    - ``"processes"``: ``jobs`` worker processes with one BLAS thread each, when the groups
+      spread over them finish sooner than one after another, counting
+      ``POOL_START_SECONDS`` unless a pool is running already.
+
+    Only where groups run depends on this, never their numbers. ``shape`` is the data's
     ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
     """
-    costs = sorted((group_seconds(g, *shape) for g in groups), reverse=True)
+    weights = [group_seconds(g, *shape) for g in groups]
+    costs = sorted(weights, reverse=True)
     serial = sum(costs)
     if jobs <= 1:
-        return True, serial, "--jobs 1"
+        return "here", serial, "--jobs 1"
     if len(groups) <= 1:
-        return True, serial, "a single group: it gets every BLAS thread"
+        return "here", serial, "a single group: it gets every BLAS thread"
     loads = [0.0] * min(jobs, len(costs))
     for cost in costs:  # longest processing time first, onto the least loaded worker
         loads[loads.index(min(loads))] += cost
-    pooled = max(loads) + (0.0 if pool_started else POOL_START_SECONDS)
+    spread = max(loads)
+    n_features, n_outputs = shape[2], shape[3]
+    fractions = [compute_fraction(g, n_features, n_outputs) for g in groups]
+    fraction = sum(w * f for w, f in zip(weights, fractions)) / max(sum(weights), 1e-300)
+    workers = len(loads)
+    if fraction >= THREADS_MIN_COMPUTE:
+        here = serial / BLAS_THREADS_SPEEDUP
+        if spread < here:
+            return (
+                "threads",
+                spread,
+                f"compute-bound groups ({fraction:.0%} of a step in products): about"
+                f" {spread:.2g} s in {workers} threads, {here:.2g} s one after another",
+            )
+        return (
+            "here",
+            here,
+            f"compute-bound but unbalanced groups: {workers} threads would take {spread:.2g} s,"
+            f" one after another with every BLAS thread {here:.2g} s",
+        )
+    pooled = spread + (0.0 if pool_started else POOL_START_SECONDS)
     if serial <= pooled:
         return (
-            True,
+            "here",
             serial,
             f"about {serial:.2g} s of work: {jobs} worker processes would take {pooled:.2g} s"
             " with their start",
         )
-    return False, pooled, f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}"
+    return (
+        "processes",
+        pooled,
+        f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}",
+    )
 
 
 class LocalExecutor(Executor):
-    """``--jobs N`` on this machine: a pool of N worker processes, or this process when the
-    work is too small to pay for starting one (see `execution_choice`).
+    """``--jobs N`` on this machine: this process, N threads of it (compute-bound groups) or a
+    pool of N worker processes, whichever `execution_choice` expects to finish first.
 
-    Groups go to the pool largest first (longest-processing-time order), so the last group
-    to finish is a short one. The results are the same as `SerialExecutor`'s.
+    Groups go to the threads or the pool largest first (longest-processing-time order), so the
+    last group to finish is a short one. The results are the same as `SerialExecutor`'s.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -273,7 +384,7 @@ class LocalExecutor(Executor):
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
         self._processes = ProcessExecutor(jobs)
-        self.last_choice: tuple[bool, float, str] | None = None
+        self.last_choice: tuple[Where, float, str] | None = None
 
     def map_groups(
         self, fn: GroupFn, groups: Sequence[Group], data: Dataset
@@ -282,11 +393,15 @@ class LocalExecutor(Executor):
             return
         shape = data_shape(data)
         self.last_choice = execution_choice(groups, shape, self.jobs, self._processes.started)
-        if self.last_choice[0]:
+        where = self.last_choice[0]
+        if where == "here":
             yield from SerialExecutor().map_groups(fn, groups, data)
             return
         ordered = sorted(groups, key=lambda g: -group_seconds(g, *shape))
-        yield from self._processes.map_groups(fn, ordered, data)
+        if where == "threads":
+            yield from ThreadExecutor(self.jobs).map_groups(fn, ordered, data)
+        else:
+            yield from self._processes.map_groups(fn, ordered, data)
 
     def close(self) -> None:
         self._processes.close()

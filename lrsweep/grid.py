@@ -209,6 +209,17 @@ def group_seconds(
     return train + evaluation
 
 
+def compute_fraction(group: Group, n_features: int, n_outputs: int) -> float:
+    """The share of a group's step the cost model spends in products, not in call overhead.
+
+    ``members x step FLOPs / rate`` over that plus ``STEP_OVERHEAD_SECONDS``. BLAS products
+    (and NumPy's passes over large arrays) release the GIL, Python's calls do not: groups near
+    1 run well in threads of one process, groups far from it do not (`lrsweep.executors`).
+    """
+    flops = len(group.runs) * step_flops(group.spec, n_features, n_outputs) / FLOP_RATE
+    return flops / (flops + STEP_OVERHEAD_SECONDS)
+
+
 def make_groups(
     spec: Spec, runs: Sequence[RunSpec], n_features: int, n_outputs: int
 ) -> list[Group]:

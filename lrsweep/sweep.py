@@ -104,8 +104,8 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     """A rough wall-time estimate of round 0: one timed epoch of the first group, scaled.
 
     Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
-    groups run at once when ``--jobs`` would start worker processes (one when the work is
-    small enough to stay in this process, see `lrsweep.executors.execution_choice`).
+    groups run at once when ``--jobs`` would use threads or worker processes (one when the
+    work stays in this process, see `lrsweep.executors.execution_choice`).
     Refine rounds come on top (usually fewer runs than round 0).
     """
     if not plan.groups:
@@ -131,7 +131,7 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
     shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process = execution_choice(plan.groups, shape, jobs)[0]  # as --jobs would run it
+    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
     return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,10 @@ from lrsweep.spec import Spec
 
 NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
 HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
+
+
+class Cancelled(Exception):
+    """Raised inside `train_group` when its ``stop`` event is set (the sweep is being stopped)."""
 
 
 class RunStatus(str, enum.Enum):
@@ -152,6 +157,7 @@ def train_group(
     group: Group,
     data: Dataset,
     on_epoch: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[RunResult]:
     """Train every run of ``group`` in lockstep and return one result per run, in order.
 
@@ -163,6 +169,10 @@ def train_group(
         The full dataset; the group's subsample is taken here.
     on_epoch : callable, optional
         ``on_epoch(epoch, n_active)`` after each epoch, for progress only.
+    stop : threading.Event, optional
+        Checked before every step; once set, `Cancelled` is raised and nothing is returned.
+        A thread cannot be interrupted from outside, so this is how a sweep running groups in
+        threads stops them on Ctrl-C (`lrsweep.executors.ThreadExecutor`).
 
     Notes
     -----
@@ -243,6 +253,8 @@ def train_group(
         fast_check = bool(np.isfinite(limit_now).all())  # loss <= limit also rules out inf, nan
         ok = np.empty(len(active), dtype=bool)
         for idx in batch_indices(n_train, batch_size, order_rng):
+            if stop is not None and stop.is_set():
+                raise Cancelled(f"stopped at step {step}")
             m = len(idx)
             Xb, yb = X_batch[:m], y_batch[:m]
             X_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice

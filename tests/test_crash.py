@@ -16,6 +16,7 @@ import pytest
 
 import lrsweep
 from lrsweep.errors import LockError
+from lrsweep.executors import data_shape, execution_choice
 from lrsweep.results import ResultsDir
 from lrsweep.spec import load_spec
 
@@ -125,6 +126,40 @@ def test_interrupt_exits_130_with_the_resume_command(reference, tmp_path, sig):
     assert len(kept) == done_lines(out) >= 2
     lrsweep.run_sweep(load_spec(spec), out)
     assert_same_as(ref, out)
+
+
+# compute-bound (40 MFLOP a step, groups of one): `--jobs 2` trains two groups at a time in
+# threads, each ~0.5 s
+THREADED_SPEC = """\
+name: crash-threads
+data: {builtin: teacher, n_samples: 1000, n_features: 200, noise: 0.1}
+model: {hidden: [256]}
+train: {epochs: 60, batch_size: 128, seeds: 1}
+grid: {lr_min: 1e-4, lr_max: 1e-2, points_per_decade: 3}
+"""
+
+
+def test_ctrl_c_stops_a_sweep_running_in_threads(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(THREADED_SPEC)
+    loaded = load_spec(spec)
+    plan = lrsweep.plan_sweep(loaded)
+    data = lrsweep.load_data(loaded)
+    assert execution_choice(plan.groups, data_shape(data), 2)[0] == "threads"
+    out = tmp_path / "r"
+    proc = start(spec, out, jobs="2")
+    wait_for_runs(out, 2, proc)
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted: finished runs are kept." in stderr and "Traceback" not in stderr
+    assert time.monotonic() - began < 10  # the running groups stopped, not ran to the end
+    kept = read(out / "runs.csv")
+    assert 2 <= len(kept) == done_lines(out) < len(plan.runs)
+    lrsweep.run_sweep(loaded, out)  # resume in this process
+    lrsweep.run_sweep(loaded, tmp_path / "ref")  # uninterrupted, in this process
+    assert_same_as(tmp_path / "ref", out)
 
 
 def test_a_second_sweep_into_a_locked_dir_is_refused(tiny_spec, tmp_path):

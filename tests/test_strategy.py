@@ -5,9 +5,12 @@ No test here is timed: the speed is the benchmark's business (benchmarks/bench_t
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from threadpoolctl import threadpool_info
 
 import lrsweep
 from lrsweep.cli import cli
@@ -15,6 +18,7 @@ from lrsweep.executors import (
     LocalExecutor,
     ProcessExecutor,
     SerialExecutor,
+    ThreadExecutor,
     data_shape,
     execution_choice,
     make_executor,
@@ -27,7 +31,7 @@ from lrsweep.grid import (
     plan_runs,
     step_flops,
 )
-from lrsweep.training import compact_dataset, model_arrays, train_group
+from lrsweep.training import Cancelled, RunResult, compact_dataset, model_arrays, train_group
 
 SPEC = """\
 name: strategy
@@ -94,19 +98,19 @@ def test_small_work_stays_in_process_and_large_work_uses_a_pool(write_spec):
     spec = lrsweep.load_spec(write_spec(spec_text()))
     data = lrsweep.load_data(spec)
     groups = lrsweep.plan_sweep(spec).groups
-    in_process, _, why = execution_choice(groups, data_shape(data), jobs=2)
-    assert in_process and "would take" in why
-    assert execution_choice(groups, data_shape(data), jobs=1)[0]
-    assert execution_choice(groups[:1], data_shape(data), jobs=2)[0]  # one group: in-process
+    where, _, why = execution_choice(groups, data_shape(data), jobs=2)
+    assert where == "here" and "would take" in why
+    assert execution_choice(groups, data_shape(data), jobs=1)[0] == "here"
+    assert execution_choice(groups[:1], data_shape(data), jobs=2)[0] == "here"  # one group
     n_train, n_val, n_features, n_outputs = data_shape(data)
     big = (n_train * 1000, n_val, n_features, n_outputs)  # same groups, 1000x the rows
-    assert not execution_choice(groups, big, jobs=2)[0]
-    assert execution_choice(groups, data_shape(data), jobs=2, pool_started=True)[0] is False
+    assert execution_choice(groups, big, jobs=2)[0] == "processes"  # overhead-bound: a pool
+    assert execution_choice(groups, data_shape(data), jobs=2, pool_started=True)[0] == "processes"
 
     with make_executor(2) as executor:
         assert isinstance(executor, LocalExecutor)
         got = list(executor.map_groups(train_group, groups, data))
-        assert executor.last_choice is not None and executor.last_choice[0]
+        assert executor.last_choice is not None and executor.last_choice[0] == "here"
         assert not executor._processes.started  # no worker was started for this
     assert len(got) == len(groups)
 
@@ -140,3 +144,74 @@ def test_compact_dataset_casts_like_the_trainer(write_spec, task):
     for a, b in zip(model_arrays(spec, data), model_arrays(spec, small), strict=True):
         if isinstance(a, np.ndarray):
             assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+# compute-bound: 6 x 51k weights x batch 128 = 40 MFLOP a step, groups of one, 83 % in products
+WIDE = """\
+name: wide
+data: {builtin: teacher, n_samples: 500, n_features: 200, noise: 0.1}
+model: {hidden: [256]}
+train: {epochs: 2, batch_size: 128, seeds: 1}
+grid: {lr_min: 0.0001, lr_max: 0.01, points_per_decade: 2}
+"""
+
+
+def blas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_compute_bound_groups_run_in_threads_with_the_same_numbers(write_spec):
+    spec = lrsweep.load_spec(write_spec(WIDE))
+    data = lrsweep.load_data(spec)
+    groups = lrsweep.plan_sweep(spec).groups
+    assert len(groups) == 5 and max(len(g.runs) for g in groups) == 1
+    where, _, why = execution_choice(groups, data_shape(data), jobs=2)
+    assert where == "threads" and "compute-bound" in why
+    assert execution_choice(groups, data_shape(data), jobs=1)[0] == "here"
+    before = blas_threads()
+    with make_executor(2) as executor:
+        threaded = {g.runs[0].run_id: r for g, r in executor.map_groups(train_group, groups, data)}
+        assert isinstance(executor, LocalExecutor) and executor.last_choice is not None
+        assert executor.last_choice[0] == "threads"
+    assert blas_threads() == before  # the one-thread limit is lifted afterwards
+    serial = {
+        g.runs[0].run_id: r for g, r in SerialExecutor().map_groups(train_group, groups, data)
+    }
+    assert threaded.keys() == serial.keys()
+    for key, results in serial.items():  # one BLAS thread or every core: the same bits
+        assert [r.history for r in results] == [r.history for r in threaded[key]]
+
+
+def test_stopping_a_threaded_sweep_stops_its_running_groups(write_spec):
+    spec = lrsweep.load_spec(write_spec(WIDE))
+    data = lrsweep.load_data(spec)
+    groups = lrsweep.plan_sweep(spec).groups
+    started: list[str] = []
+    saw_stop: list[bool] = []
+
+    def group_fn(group, data, stop):
+        started.append(group.runs[0].run_id)
+        if group is groups[0]:
+            return [RunResult(group.runs[0].run_id, lrsweep.RunStatus.OK)]
+        saw_stop.append(stop.wait(timeout=60))  # returns at once when the executor stops
+        raise Cancelled("stopped")
+
+    before = blas_threads()
+    it = ThreadExecutor(2).map_groups(group_fn, groups, data)
+    first, _ = next(it)
+    assert first is groups[0]
+    it.close()  # what Ctrl-C in the driver does: the generator is closed
+    # the groups running when it closed (one or two: a thread may have taken the next group)
+    # were told to stop, and the others were never started
+    assert saw_stop == [True] * (len(started) - 1)
+    assert 2 <= len(started) <= 3 < len(groups)
+    assert blas_threads() == before
+
+
+def test_train_group_raises_cancelled_once_stop_is_set(write_spec):
+    spec = lrsweep.load_spec(write_spec(WIDE))
+    data = lrsweep.load_data(spec)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled, match="step 0"):
+        train_group(lrsweep.plan_sweep(spec).groups[0], data, stop=stop)
