@@ -51,6 +51,7 @@ STRATEGIES = [
     ("single", "single run"),
     ("sequential", "16 LRs, one after another"),
     ("processes", "16 LRs, local processes"),
+    ("threads", "16 LRs, threads"),
     ("lockstep", "16 LRs, lockstep (K=16)"),
     ("auto", "16 LRs, lrsweep's choice"),
 ]
@@ -86,17 +87,25 @@ def _train_serially(groups: list[Any], data: Any) -> list[Any]:
 
 
 def _train_in_executor(
-    groups: list[Any], data: Any, jobs: int | None, pool: bool = False
+    groups: list[Any], data: Any, jobs: int | None, force: str | None = None
 ) -> list[Any]:
-    """Through `make_executor(jobs)` as `lrsweep run` does, or (``pool``) always in a pool of
-    local worker processes, whatever the work."""
-    from lrsweep.executors import ProcessExecutor, default_jobs, make_executor
+    """Through `make_executor(jobs)` as `lrsweep run` does, or always (``force``) in a pool of
+    local worker processes (``"processes"``) or in threads (``"threads"``), whatever the work."""
+    from lrsweep.executors import ProcessExecutor, ThreadExecutor, default_jobs, make_executor
     from lrsweep.training import train_group
 
-    with ProcessExecutor(jobs or default_jobs()) if pool else make_executor(jobs) as executor:
-        return [
+    n = jobs or default_jobs()
+    forced = {"processes": ProcessExecutor, "threads": ThreadExecutor}
+    with forced[force](n) if force else make_executor(jobs) as executor:
+        results = [
             r for _, results in executor.map_groups(train_group, groups, data) for r in results
         ]
+        choice = getattr(executor, "last_choice", None)
+        _CHOSEN[:] = [choice[0] if choice else "here"]
+        return results
+
+
+_CHOSEN: list[str] = []  # where lrsweep's choice trained the groups (execution_choice)
 
 
 def _torch_runs(workload: Workload, data: Any, lrs: Sequence[float]) -> Callable[[], int]:
@@ -173,8 +182,8 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))
         train_group(Group(first.spec, first.seed, 1, fraction, first.runs[:1]), data)
         start = time.perf_counter()
-        if strategy == "processes":
-            results = _train_in_executor(groups, data, jobs=None, pool=True)  # 1 per core
+        if strategy in ("processes", "threads"):
+            results = _train_in_executor(groups, data, jobs=None, force=strategy)  # 1 per core
         elif strategy == "auto":
             results = _train_in_executor(groups, data, jobs=None)  # what `lrsweep run` does
         else:
@@ -206,6 +215,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         "rss_mb": self_rss,
         "child_rss_mb": child_rss,
         "group_sizes": [] if strategy.startswith("torch") else group_sizes,
+        "where": _CHOSEN[0] if strategy == "auto" and _CHOSEN else "",
     }
 
 
@@ -314,7 +324,7 @@ def _fmt_rate(x: float) -> str:
 
 
 def _threads_of(strategy: str) -> str:
-    if strategy in ("processes", "auto"):
+    if strategy in ("processes", "threads", "auto"):
         return "procs×1"
     return "default"
 
@@ -360,8 +370,9 @@ def table(rows: list[Row], peaks: dict[int, float], data_info: dict[str, Any]) -
         x_single = f"{t / single.seconds:.2f}" if single and single.samples else "–"
         x_torch = f"{t / torch_ref.seconds:.3f}" if torch_ref and torch_ref.samples else "–"
         groups = ",".join(str(g) for g in last["group_sizes"]) or "–"
+        label = f"{row.label} ({last['where']})" if last.get("where") else row.label
         lines.append(
-            f"| {row.workload} | {row.label} | {n_runs} | {groups} | {last['diverged']} "
+            f"| {row.workload} | {label} | {n_runs} | {groups} | {last['diverged']} "
             f"| {t:.3f} ({lo:.3f}–{hi:.3f}) | {_fmt_rate(samples / t)} | {flops / t / 1e9:.1f} "
             f"| {100 * flops / t / 1e9 / peak:.0f} % | {rss} | {x_single} | {x_torch} |"
         )

@@ -212,13 +212,18 @@ def run(
             _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
             return
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
-        with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
+        with (
+            interruptible(resume),
+            _executor(executor_options) as executor,
+            _progress() as (on_run, on_progress),
+        ):
             summary = lrsweep.run_sweep(
                 spec,
                 out,
                 executor=executor,
                 overwrite=overwrite,
                 on_run=on_run,
+                on_progress=on_progress,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
@@ -320,13 +325,18 @@ def refine(
 
     with user_errors():
         resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
-        with interruptible(resume), _executor(executor_options) as executor, _progress() as on_run:
+        with (
+            interruptible(resume),
+            _executor(executor_options) as executor,
+            _progress() as (on_run, on_progress),
+        ):
             summary = lrsweep.refine(
                 results_dir,
                 rounds=rounds,
                 executor=executor,
                 points_per_decade=points_per_decade,
                 on_run=on_run,
+                on_progress=on_progress,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
@@ -536,9 +546,14 @@ def init(data: Path | None, out: Path, force: bool) -> None:
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
 
 
+OnRunFn = Callable[[Mapping[str, Any], int, int], None]
+OnProgressFn = Callable[[float, int], None]
+
+
 @contextlib.contextmanager
-def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
-    """A live bar on a terminal (stderr); one plain line per finished run otherwise."""
+def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
+    """A live bar on a terminal (stderr) that moves with every epoch of the running groups;
+    one plain line per finished run otherwise."""
     err = _console(stderr=True)
     if not err.is_terminal:
 
@@ -549,7 +564,7 @@ def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
                 err=True,
             )
 
-        yield plain
+        yield plain, None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -571,7 +586,10 @@ def _progress() -> Iterator[Callable[[Mapping[str, Any], int, int], None]]:
                 description=f"lr={row['lr']:.3g} {row['status']}",
             )
 
-        yield live
+        def epochs(done: float, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield live, epochs
 
 
 def _fmt(x: Any) -> str:

@@ -4,6 +4,9 @@ Every executor implements one protocol, :meth:`Executor.map_groups`, which yield
 ``(group, results)`` as groups complete. The contract:
 
 - result order is unspecified (the driver sorts what it writes);
+- with ``on_epoch``, every epoch of a running group is reported as it ends, as
+  ``on_epoch(group, epoch, n_active)`` in the caller's thread (serial, threads and local
+  processes; a dask cluster reports only finished groups);
 - ``fn`` must be a picklable top-level function and ``data`` picklable;
 - a group whose ``fn`` raises yields ``FAILED`` results carrying the message; other groups go on;
 - workers never write files: they return results and the driver writes.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import threading
 import traceback
 import uuid
@@ -34,7 +38,9 @@ from lrsweep.errors import ExecutorError
 from lrsweep.grid import Group, compute_fraction, group_seconds
 from lrsweep.training import Cancelled, RunResult, RunStatus, compact_dataset
 
-GroupFn = Callable[..., list[RunResult]]  # fn(group, data) -> results; threads add stop=Event
+GroupFn = Callable[..., list[RunResult]]  # fn(group, data, *, on_epoch=, stop=) -> results
+OnEpoch = Callable[[Group, int, int], None]  # (group, epoch just ended, members still training)
+POLL_SECONDS = 0.2  # how often a driver waiting on workers looks for their epoch reports
 Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
 BLAS_THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -86,7 +92,11 @@ class Executor:
     jobs = 1
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         raise NotImplementedError
 
@@ -104,21 +114,52 @@ class SerialExecutor(Executor):
     """Runs groups one after another in this process (``--jobs 1``)."""
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         data = compact_dataset(data, groups)  # cast once, not once per group
         for group in groups:
-            yield group, run_group_safely(fn, group, data)
+            kwargs = {} if on_epoch is None else {"on_epoch": _reporter(on_epoch, group)}
+            yield group, run_group_safely(fn, group, data, **kwargs)
+
+
+def _reporter(on_epoch: OnEpoch, group: Group) -> Callable[[int, int], None]:
+    """``train_group``'s ``on_epoch(epoch, n_active)`` for one group."""
+    return lambda epoch, n_active: on_epoch(group, epoch, n_active)
+
+
+def _drain(
+    take: Callable[[], Any], groups: Sequence[Group], on_epoch: OnEpoch | None, call: str = ""
+) -> None:
+    """Pass on the ``(call, index, epoch, n_active)`` reports queued so far (others' dropped);
+    ``take`` returns the next one or raises `queue.Empty`."""
+    while True:
+        try:
+            tag, index, epoch, n_active = take()
+        except (queue.Empty, OSError, EOFError, ValueError):
+            return
+        if on_epoch is not None and tag == call:
+            on_epoch(groups[index], epoch, n_active)
 
 
 def _run_stoppable(
-    fn: GroupFn, group: Group, data: Dataset, stop: threading.Event
+    fn: GroupFn,
+    group: Group,
+    data: Dataset,
+    stop: threading.Event,
+    report: Callable[[int, int], None] | None = None,
 ) -> list[RunResult] | None:
     """Run one group in a thread; ``None`` when ``stop`` was set before or during it."""
     if stop.is_set():
         return None
+    kwargs: dict[str, Any] = {"stop": stop}
+    if report is not None:
+        kwargs["on_epoch"] = report
     try:
-        return run_group_safely(fn, group, data, stop=stop)
+        return run_group_safely(fn, group, data, **kwargs)
     except Cancelled:
         return None
 
@@ -141,7 +182,11 @@ class ThreadExecutor(Executor):
         self.jobs = jobs
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
@@ -149,13 +194,25 @@ class ThreadExecutor(Executor):
 
         data = compact_dataset(data, groups)  # cast once, shared by the threads
         stop = threading.Event()
+        reports: queue.SimpleQueue[tuple[str, int, int, int]] = queue.SimpleQueue()
+
+        def reporter(index: int) -> Callable[[int, int], None] | None:
+            if on_epoch is None:
+                return None
+            return lambda epoch, n_active: reports.put(("", index, epoch, n_active))
+
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="lrsweep-group")
         limits = threadpool_limits(limits=1, user_api="blas")
         try:
-            futures = {pool.submit(_run_stoppable, fn, g, data, stop): g for g in groups}
+            futures = {
+                pool.submit(_run_stoppable, fn, g, data, stop, reporter(i)): g
+                for i, g in enumerate(groups)
+            }
             not_done = set(futures)
+            poll = None if on_epoch is None else POLL_SECONDS
             while not_done:
-                done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                done, not_done = wait(not_done, timeout=poll, return_when=FIRST_COMPLETED)
+                _drain(reports.get_nowait, groups, on_epoch)
                 for future in done:
                     results = future.result()
                     if results is not None:
@@ -167,17 +224,30 @@ class ThreadExecutor(Executor):
 
 
 _WORKER_DATA: dict[str, Dataset] = {}  # in a pool worker: the dataset its pool was started with
+_WORKER_REPORTS: list[Any] = []  # in a pool worker: the queue its epoch reports go to
 
 
-def _install_data(token: str, data: Dataset) -> None:
-    """Pool initializer: keep the dataset for every group this worker will run."""
+def _install_data(token: str, data: Dataset, reports: Any = None) -> None:
+    """Pool initializer: keep the dataset for every group this worker will run, and the queue
+    that carries its epoch reports to the driver."""
     _WORKER_DATA.clear()
     _WORKER_DATA[token] = data
+    _WORKER_REPORTS[:] = [] if reports is None else [reports]
 
 
-def _run_installed(fn: GroupFn, group: Group, token: str) -> list[RunResult]:
-    """Run one group in a pool worker on the dataset installed at the worker's start."""
-    return run_group_safely(fn, group, _WORKER_DATA[token])
+def _run_installed(
+    fn: GroupFn, group: Group, token: str, call: str = "", index: int = -1
+) -> list[RunResult]:
+    """Run one group in a pool worker on the dataset installed at the worker's start; with a
+    ``call`` tag, report its epochs as ``(call, index, epoch, n_active)`` on the queue."""
+    if not call or not _WORKER_REPORTS:
+        return run_group_safely(fn, group, _WORKER_DATA[token])
+    reports = _WORKER_REPORTS[0]
+
+    def report(epoch: int, n_active: int) -> None:
+        reports.put((call, index, epoch, n_active))
+
+    return run_group_safely(fn, group, _WORKER_DATA[token], on_epoch=report)
 
 
 class ProcessExecutor(Executor):
@@ -195,6 +265,7 @@ class ProcessExecutor(Executor):
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
+        self._reports: Any = None  # the pool's multiprocessing SimpleQueue of epoch reports
         # (the dataset given, the groups' dtypes, the dataset shipped, its token)
         self._source: tuple[Dataset, frozenset[str], Dataset, str] | None = None
 
@@ -208,12 +279,16 @@ class ProcessExecutor(Executor):
 
         saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
         os.environ.update({k: "1" for k in BLAS_THREAD_VARS})
+        context = multiprocessing.get_context("spawn")
+        # a SimpleQueue writes to its pipe in put() (no feeder thread), so a group's epoch
+        # reports are in the pipe before its result: drained after `wait`, none comes late
+        self._reports = context.SimpleQueue()
         try:
             pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=context,
                 initializer=_install_data,
-                initargs=(token, data),
+                initargs=(token, data, self._reports),
             )
             # start every worker now, while the one-thread environment is in place
             for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
@@ -240,11 +315,17 @@ class ProcessExecutor(Executor):
         return shipped, token
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
         shipped, token = self._shipped(groups, data)
+        call = uuid.uuid4().hex if on_epoch is not None else ""  # tags this call's reports
+        index_of = {id(g): i for i, g in enumerate(groups)}
         pending = list(groups)
         restarts = 0
         while pending:
@@ -256,13 +337,17 @@ class ProcessExecutor(Executor):
                         f"cannot start {self.jobs} worker processes: {e}"
                     ) from None
             futures: dict[Future[list[RunResult]], Group] = {
-                self._pool.submit(_run_installed, fn, g, token): g for g in pending
+                self._pool.submit(_run_installed, fn, g, token, call, index_of[id(g)]): g
+                for g in pending
             }
             pending = []
             broken = False
             not_done = set(futures)
+            poll = None if on_epoch is None else POLL_SECONDS
             while not_done:
-                done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                done, not_done = wait(not_done, timeout=poll, return_when=FIRST_COMPLETED)
+                if self._reports is not None:
+                    _drain(self._take_report, groups, on_epoch, call)
                 for future in done:
                     group = futures[future]
                     try:
@@ -290,6 +375,15 @@ class ProcessExecutor(Executor):
             with contextlib.suppress(Exception):
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._reports is not None:
+            with contextlib.suppress(Exception):
+                self._reports.close()
+            self._reports = None
+
+    def _take_report(self) -> Any:
+        if self._reports is None or self._reports.empty():
+            raise queue.Empty
+        return self._reports.get()
 
     def close(self) -> None:
         self._shutdown()
@@ -387,7 +481,11 @@ class LocalExecutor(Executor):
         self.last_choice: tuple[Where, float, str] | None = None
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
@@ -395,13 +493,13 @@ class LocalExecutor(Executor):
         self.last_choice = execution_choice(groups, shape, self.jobs, self._processes.started)
         where = self.last_choice[0]
         if where == "here":
-            yield from SerialExecutor().map_groups(fn, groups, data)
+            yield from SerialExecutor().map_groups(fn, groups, data, on_epoch)
             return
         ordered = sorted(groups, key=lambda g: -group_seconds(g, *shape))
         if where == "threads":
-            yield from ThreadExecutor(self.jobs).map_groups(fn, ordered, data)
+            yield from ThreadExecutor(self.jobs).map_groups(fn, ordered, data, on_epoch)
         else:
-            yield from self._processes.map_groups(fn, ordered, data)
+            yield from self._processes.map_groups(fn, ordered, data, on_epoch)
 
     def close(self) -> None:
         self._processes.close()
@@ -475,7 +573,11 @@ class DaskExecutor(Executor):
                 )
 
     def map_groups(
-        self, fn: GroupFn, groups: Sequence[Group], data: Dataset
+        self,
+        fn: GroupFn,
+        groups: Sequence[Group],
+        data: Dataset,
+        on_epoch: OnEpoch | None = None,  # not streamed from a cluster: groups report at the end
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         from concurrent.futures import CancelledError, as_completed
 

@@ -36,6 +36,8 @@ from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import RunResult, RunStatus, budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
+# (runs done, the running groups' finished epochs counted as fractions of a run, total)
+OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
@@ -204,11 +206,14 @@ def execute(
     data: Dataset,
     executor: Executor,
     on_run: OnRun | None = None,
+    on_progress: OnProgress | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
     Groups are those of the plan, so a resumed group is re-trained whole (its numbers are a
     function of the group), and only the members not yet recorded are written.
+    ``on_progress`` hears of every epoch of the running groups as it ends (see
+    `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
     planned = results.planned()
     results.append_journal(
@@ -232,8 +237,18 @@ def execute(
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
     last_write = time.monotonic()
+    running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
+
+    def epoch_ended(group: Group, epoch: int, n_active: int) -> None:
+        unfinished = sum(r.run_id not in finished for r in group.runs)
+        running[id(group)] = min(unfinished, n_active * epoch / max(group.epochs, 1))
+        if on_progress is not None:
+            on_progress(done_count + sum(running.values()), total)
+
+    on_epoch = None if on_progress is None else epoch_ended
     try:
-        for group, group_results in executor.map_groups(train_group, todo, data):
+        for group, group_results in executor.map_groups(train_group, todo, data, on_epoch):
+            running.pop(id(group), None)
             by_id = {r.run_id: r for r in group.runs}
             for result in group_results:
                 if result.run_id in finished:
@@ -331,6 +346,7 @@ def run_sweep(
     on_run: OnRun | None = None,
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -349,6 +365,9 @@ def run_sweep(
         Replace results of a different spec instead of stopping with an error.
     on_run : callable, optional
         Called with each finished run's row, for progress.
+    on_progress : callable, optional
+        ``on_progress(runs_done, total)`` at the end of every epoch of the running groups,
+        ``runs_done`` counting their finished epochs as fractions of a run (a live bar).
     on_note : callable, optional
         Called with a sentence for each refine decision.
     on_warning : callable, optional
@@ -367,6 +386,7 @@ def run_sweep(
             spec.refine.points_per_decade,
             on_run,
             on_note,
+            on_progress,
         )
 
 
@@ -379,6 +399,7 @@ def refine(
     on_run: OnRun | None = None,
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, Any]:
     """Finish any interrupted round of a results dir, then add ``rounds`` refine rounds.
 
@@ -393,7 +414,14 @@ def refine(
         extra = rounds if rounds is not None else (spec.refine.rounds or 1)
         ppd = points_per_decade or spec.refine.points_per_decade
         return _rounds(
-            results, data, executor or SerialExecutor(), done + extra, ppd, on_run, on_note
+            results,
+            data,
+            executor or SerialExecutor(),
+            done + extra,
+            ppd,
+            on_run,
+            on_note,
+            on_progress,
         )
 
 
@@ -410,6 +438,7 @@ def _rounds(
     points_per_decade: int,
     on_run: OnRun | None,
     on_note: Callable[[str], None] | None,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, Any]:
     spec = results.spec
     started = time.time()
@@ -424,7 +453,7 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run)
+    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run, on_progress)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -434,7 +463,7 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run)
+        rows = execute(results, plan, data, executor, on_run, on_progress)
     return finish(results, rows, started, notes)
 
 

@@ -215,3 +215,50 @@ def test_train_group_raises_cancelled_once_stop_is_set(write_spec):
     stop.set()
     with pytest.raises(Cancelled, match="step 0"):
         train_group(lrsweep.plan_sweep(spec).groups[0], data, stop=stop)
+
+
+@pytest.mark.parametrize("make", [SerialExecutor, ThreadExecutor, ProcessExecutor])
+def test_every_epoch_of_a_running_group_reaches_the_driver(write_spec, make):
+    spec = lrsweep.load_spec(write_spec(spec_text()))
+    data = lrsweep.load_data(spec)
+    groups = lrsweep.plan_sweep(spec).groups
+    reports: dict[str, list[tuple[int, int]]] = {}
+    threads = set()
+    finished_before: dict[str, int] = {}
+
+    def on_epoch(group, epoch, n_active):
+        threads.add(threading.current_thread())
+        reports.setdefault(group.runs[0].run_id, []).append((epoch, n_active))
+
+    executor = make() if make is SerialExecutor else make(2)
+    with executor:
+        for group, results in executor.map_groups(train_group, groups, data, on_epoch):
+            key = group.runs[0].run_id
+            finished_before[key] = len(reports.get(key, []))
+            assert [r.run_id for r in results] == [r.run_id for r in group.runs]
+    assert threads == {threading.main_thread()}  # reported in the driver's thread
+    for group in groups:
+        key = group.runs[0].run_id
+        epochs = [e for e, _ in reports[key]]
+        assert epochs == list(range(1, spec.train.epochs + 1))
+        assert all(0 < n <= len(group.runs) for _, n in reports[key])
+        # every epoch was reported before (or with) the group's results
+        assert finished_before[key] == spec.train.epochs
+
+
+def test_the_sweep_progress_moves_with_every_epoch(write_spec, tmp_path):
+    spec = lrsweep.load_spec(write_spec(spec_text()))
+    seen: list[tuple[float, int]] = []
+    runs: list[int] = []
+    lrsweep.run_sweep(
+        spec,
+        tmp_path / "out",
+        on_progress=lambda done, total: seen.append((done, total)),
+        on_run=lambda row, done, total: runs.append(done),
+    )
+    total = 2 * 9
+    assert {t for _, t in seen} == {total}
+    # two groups of 9 LRs (one per seed), 3 epochs each: a report at every epoch, each
+    # counting the running group's epochs as thirds of its 9 runs
+    assert [d for d, _ in seen] == [3, 6, 9, 12, 15, 18]
+    assert runs[-1] == total
