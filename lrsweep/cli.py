@@ -97,7 +97,10 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
             "-j",
             type=click.IntRange(min=1),
             default=None,
-            help="Worker processes [default: the number of cores]; 1 runs in this process.",
+            help=(
+                "Groups trained at once, in threads or worker processes with one BLAS thread"
+                " each [default: the number of cores]; 1 runs in this process."
+            ),
         ),
         click.option(
             "--scheduler",

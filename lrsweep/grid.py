@@ -179,7 +179,7 @@ def group_size_for(spec: Spec, n_lrs: int, n_features: int, n_outputs: int) -> i
     Overhead-bound models (a step under ``LOCKSTEP_MAX_FLOP``) train up to
     ``LOCKSTEP_MAX_GROUP`` LRs in lockstep, fewer if the group's arrays would pass
     ``LOCKSTEP_MAX_BYTES``, in balanced chunks; compute-bound ones train alone (their matmuls
-    already run at the BLAS rate, and one run per process uses every core).
+    already run at the BLAS rate, and one run per thread or process uses every core).
     """
     if spec.execution.group_size is not None:
         return spec.execution.group_size
