@@ -88,7 +88,7 @@ def _train_serially(groups: list[Any], data: Any) -> list[Any]:
 
 def _train_in_executor(
     groups: list[Any], data: Any, jobs: int | None, force: str | None = None
-) -> list[Any]:
+) -> tuple[list[Any], str]:
     """Through `make_executor(jobs)` as `lrsweep run` does, or always (``force``) in a pool of
     local worker processes (``"processes"``) or in threads (``"threads"``), whatever the work."""
     from lrsweep.executors import ProcessExecutor, ThreadExecutor, default_jobs, make_executor
@@ -100,12 +100,8 @@ def _train_in_executor(
         results = [
             r for _, results in executor.map_groups(train_group, groups, data) for r in results
         ]
-        choice = getattr(executor, "last_choice", None)
-        _CHOSEN[:] = [choice[0] if choice else "here"]
-        return results
-
-
-_CHOSEN: list[str] = []  # where lrsweep's choice trained the groups (execution_choice)
+        choice = getattr(executor, "last_choice", None)  # LocalExecutor's execution_choice
+        return results, choice[0] if choice else "here"
 
 
 def _torch_runs(workload: Workload, data: Any, lrs: Sequence[float]) -> Callable[[], int]:
@@ -153,6 +149,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
     """Run one strategy once; return its wall time, divergences and peak RSS."""
     workload = WORKLOADS[workload_name]
     data = workload.load()
+    where = ""  # where lrsweep's choice trained the groups (the "auto" row only)
     if strategy.startswith("torch"):
         lrs = [SINGLE_LR] if strategy == "torch_single" else list(SWEEP_LRS)
         run = _torch_runs(workload, data, lrs)
@@ -183,9 +180,9 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         train_group(Group(first.spec, first.seed, 1, fraction, first.runs[:1]), data)
         start = time.perf_counter()
         if strategy in ("processes", "threads"):
-            results = _train_in_executor(groups, data, jobs=None, force=strategy)  # 1 per core
+            results, _ = _train_in_executor(groups, data, jobs=None, force=strategy)  # 1 per core
         elif strategy == "auto":
-            results = _train_in_executor(groups, data, jobs=None)  # what `lrsweep run` does
+            results, where = _train_in_executor(groups, data, jobs=None)  # as `lrsweep run`
         else:
             results = _train_serially(groups, data)
         seconds = time.perf_counter() - start
@@ -215,7 +212,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         "rss_mb": self_rss,
         "child_rss_mb": child_rss,
         "group_sizes": [] if strategy.startswith("torch") else group_sizes,
-        "where": _CHOSEN[0] if strategy == "auto" and _CHOSEN else "",
+        "where": where,
     }
 
 
