@@ -161,7 +161,8 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         n_runs = len(lrs)
         samples = n_runs * len(data.X_train) * workload.epochs  # PyTorch trains every run out
     else:
-        from lrsweep.training import RunStatus, train_group
+        from lrsweep.records import RunStatus
+        from lrsweep.training import train_group
 
         if strategy == "single":
             groups = _groups(workload, data, [SINGLE_LR], 1)

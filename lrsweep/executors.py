@@ -36,7 +36,8 @@ from typing import Any, Literal
 from lrsweep.data import Dataset
 from lrsweep.errors import ExecutorError
 from lrsweep.grid import Group, compute_fraction, group_seconds
-from lrsweep.training import Cancelled, RunResult, RunStatus, compact_dataset
+from lrsweep.records import RunResult, RunStatus
+from lrsweep.training import Cancelled, compact_dataset
 
 GroupFn = Callable[..., list[RunResult]]  # fn(group, data, *, on_epoch=, stop=) -> results
 OnEpoch = Callable[[Group, int, int], None]  # (group, epoch just ended, members still training)

@@ -25,11 +25,11 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from lrsweep.analysis import MAXIMISED, Heatmap, UCurve, heatmap, summary_rows, u_curve
+from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
 from lrsweep.errors import ResultsError
+from lrsweep.records import MAXIMISED, EpochLog, RunStatus
 from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
-from lrsweep.training import EpochLog, RunStatus
 
 OBJECTIVE_LABELS = {
     "final_val_loss": "final validation loss (mean of last 3 epochs)",

@@ -29,42 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from lrsweep.errors import LockError, ResultsError, StorageError
+from lrsweep.records import (
+    FLOAT_COLUMNS,
+    HISTORY_COLUMNS,
+    INT_COLUMNS,
+    EpochLog,
+    RunResult,
+    RunStatus,
+)
 from lrsweep.spec import Spec, dump_spec, load_yaml, spec_from_resolved
-from lrsweep.training import HISTORY_COLUMNS, EpochLog, RunResult, RunStatus
 
-RUN_COLUMNS = (
-    "run_id",
-    "round",
-    "budget",
-    "combo",
-    "lr",
-    "seed",
-    "status",
-    "label",
-    "epochs_done",
-    "final_train_loss",
-    "final_val_loss",
-    "best_val_loss",
-    "best_epoch",
-    "final_val_metric",
-    "objective",
-    "initial_objective",
-    "seconds",
-    "message",
-)
-FLOAT_COLUMNS = frozenset(
-    {
-        "lr",
-        "final_train_loss",
-        "final_val_loss",
-        "best_val_loss",
-        "final_val_metric",
-        "objective",
-        "initial_objective",
-        "seconds",
-    }
-)
-INT_COLUMNS = frozenset({"round", "seed", "epochs_done", "best_epoch"})
 TMP_MARK = ".tmp-"
 LOCK_NAME = ".lock"
 OWNED = (

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
+from lrsweep.analysis import aggregate, summarize, summary_rows
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -31,9 +31,10 @@ from lrsweep.grid import (
     plan_runs,
     refine_grid,
 )
-from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
+from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
+from lrsweep.results import ResultsDir
 from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import RunResult, RunStatus, budget_data, train_group
+from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 # (runs done, the running groups' finished epochs counted as fractions of a run, total)
@@ -298,13 +299,6 @@ def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> 
     return row
 
 
-def run_columns(spec: Spec) -> list[str]:
-    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
-    columns = list(RUN_COLUMNS)
-    at = columns.index("combo") + 1
-    return columns[:at] + spec.axes + columns[at:]
-
-
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     """Every run's latest row (done or failed), sorted by round, LR and seed."""
     planned = results.planned()
@@ -317,7 +311,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     for run_id, r in state.items():
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec)}
+        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
         row.update(r.get("axes") or {})
         row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
         for c in FLOAT_COLUMNS:
@@ -333,7 +327,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
 def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
     """Rebuild ``runs.csv`` from the journal; return its rows."""
     rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec))
+    results.write_runs(rows, run_columns(results.spec.axes))
     return rows
 
 

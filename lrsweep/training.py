@@ -8,12 +8,11 @@ is frozen with its history so far and dropped from the arrays; the others go on.
 
 from __future__ import annotations
 
-import enum
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,47 +28,15 @@ from lrsweep.model import (
     train_step,
 )
 from lrsweep.optimizers import make_optimizer
+from lrsweep.records import EpochLog, RunResult, RunStatus
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
 
 NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
-HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
 
 
 class Cancelled(Exception):
     """Raised inside `train_group` when its ``stop`` event is set (the sweep is being stopped)."""
-
-
-class RunStatus(str, enum.Enum):
-    """How a run ended. A diverged run is a result; a failed one is resumable."""
-
-    OK = "ok"
-    DIVERGED = "diverged"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class EpochLog:
-    """One history row: epoch 0 is before training, epoch k after k passes."""
-
-    epoch: int
-    step: int
-    lr: float
-    train_loss: float
-    val_loss: float
-    val_metric: float
-
-
-@dataclass
-class RunResult:
-    """What a worker returns for one run: the status, the history and the cost."""
-
-    run_id: str
-    status: RunStatus
-    history: list[EpochLog] = field(default_factory=list)
-    seconds: float = 0.0
-    epochs_done: int = 0  # complete passes over the training data
-    message: str = ""
 
 
 def loss_name(task: str) -> str:

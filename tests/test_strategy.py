@@ -31,7 +31,8 @@ from lrsweep.grid import (
     plan_runs,
     step_flops,
 )
-from lrsweep.training import Cancelled, RunResult, compact_dataset, model_arrays, train_group
+from lrsweep.records import RunResult
+from lrsweep.training import Cancelled, compact_dataset, model_arrays, train_group
 
 SPEC = """\
 name: strategy
