@@ -37,7 +37,8 @@ from lrsweep.records import (
     RunResult,
     RunStatus,
 )
-from lrsweep.spec import Spec, dump_spec, load_yaml, spec_from_resolved
+from lrsweep.spec import Spec, dump_spec, spec_from_resolved
+from lrsweep.yamlload import load_yaml
 
 TMP_MARK = ".tmp-"
 LOCK_NAME = ".lock"
