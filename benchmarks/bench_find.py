@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import lrsweep
-from lrsweep.grid import Budget, make_groups, plan_runs
+from lrsweep.plan import Budget, make_groups, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import load_spec
 from lrsweep.training import train_group

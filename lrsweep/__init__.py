@@ -39,7 +39,7 @@ _EXPORTS = {
     "make_optimizer": "lrsweep.optimizers",
     "train_group": "lrsweep.training",
     "RunStatus": "lrsweep.training",
-    "log_grid": "lrsweep.grid",
+    "log_grid": "lrsweep.plan",
     "LrsweepError": "lrsweep.errors",
     "SpecError": "lrsweep.errors",
     "DataError": "lrsweep.errors",

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from lrsweep.data import Dataset
 from lrsweep.errors import ExecutorError
-from lrsweep.grid import Group, compute_fraction, group_seconds
+from lrsweep.plan import Group, compute_fraction, group_seconds
 from lrsweep.records import RunResult, RunStatus
 from lrsweep.training import Cancelled, compact_dataset
 

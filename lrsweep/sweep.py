@@ -20,7 +20,7 @@ from lrsweep.analysis import aggregate, summarize, summary_rows
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
-from lrsweep.grid import (
+from lrsweep.plan import (
     Budget,
     Group,
     RunSpec,

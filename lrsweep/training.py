@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
-from lrsweep.grid import Group
+from lrsweep.plan import Group
 from lrsweep.model import (
     Workspace,
     evaluate_layers,

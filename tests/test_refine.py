@@ -19,7 +19,7 @@ from lrsweep.analysis import (
     interpolated_optimum,
     sensitivity_score,
 )
-from lrsweep.grid import log_grid, refine_grid
+from lrsweep.plan import log_grid, refine_grid
 from lrsweep.records import EpochLog, label_run, run_objective
 from lrsweep.spec import load_spec
 

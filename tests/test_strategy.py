@@ -23,7 +23,7 @@ from lrsweep.executors import (
     execution_choice,
     make_executor,
 )
-from lrsweep.grid import (
+from lrsweep.plan import (
     LOCKSTEP_MAX_BYTES,
     LOCKSTEP_MAX_FLOP,
     make_groups,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lrsweep.grid import Group, plan_runs
+from lrsweep.plan import Group, plan_runs
 from lrsweep.records import RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.sweep import load_data
