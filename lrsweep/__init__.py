@@ -38,7 +38,7 @@ _EXPORTS = {
     "ThreadExecutor": "lrsweep.executors",
     "make_optimizer": "lrsweep.optimizers",
     "train_group": "lrsweep.training",
-    "RunStatus": "lrsweep.training",
+    "RunStatus": "lrsweep.records",
     "log_grid": "lrsweep.plan",
     "LrsweepError": "lrsweep.errors",
     "SpecError": "lrsweep.errors",

@@ -10,26 +10,23 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, summarize, summary_rows
+from lrsweep.analysis import summarize
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.plan import (
-    Budget,
     Group,
+    Plan,
     RunSpec,
     budgets,
     canonical_lr,
-    log_grid,
-    make_groups,
-    plan_runs,
-    refine_grid,
+    plan_refine,
+    plan_round0,
 )
 from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
 from lrsweep.results import ResultsDir
@@ -42,65 +39,9 @@ OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a round will train, before it trains it."""
-
-    spec: Spec
-    runs: tuple[RunSpec, ...]
-    groups: tuple[Group, ...]
-    n_features: int
-    n_outputs: int
-    notes: tuple[str, ...] = ()
-    n_train: int = 0  # training and validation rows (for the executors' cost model)
-    n_val: int = 0
-
-    @property
-    def group_sizes(self) -> list[int]:
-        return [len(g.runs) for g in self.groups]
-
-
 def load_data(spec: Spec) -> Dataset:
     """The spec's dataset (paths relative to the spec's folder)."""
     return load_dataset(spec.data, Path(spec.base_dir))
-
-
-def plan_lrs(
-    spec: Spec,
-    data: Dataset,
-    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
-    round_: int,
-    budget: Budget,
-    notes: Sequence[str] = (),
-) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups."""
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
-        runs.extend(mine)
-        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(
-        spec,
-        tuple(runs),
-        tuple(groups),
-        n_features,
-        n_outputs,
-        tuple(notes),
-        len(data.X_train),
-        len(data.X_val),
-    )
-
-
-def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
-    """The coarse log grid times the seeds, for every combination, at round 0's budget.
-
-    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
-    """
-    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
-    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -165,40 +106,6 @@ def plan_sweep(spec: Spec) -> Plan:
     data = load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
-
-
-def plan_refine(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    points_per_decade: int,
-) -> Plan:
-    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
-
-    The rows are the finished runs of rounds before ``round_``; the answer is read from the
-    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
-    the density of the one before (``points_per_decade`` in round 1).
-    """
-    density = points_per_decade * 2 ** (round_ - 1)
-    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
-    notes = []
-    for combo in spec.combos:
-        label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
-        step = refine_grid(
-            [p.lr for p in points],
-            [p.score for p in points],
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        notes.append(f"{prefix}: {step.note}")
-        if step.lrs:
-            lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
 
 
 def execute(

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
-from lrsweep.plan import Group
 from lrsweep.model import (
     Workspace,
     evaluate_layers,
@@ -28,6 +27,7 @@ from lrsweep.model import (
     train_step,
 )
 from lrsweep.optimizers import make_optimizer
+from lrsweep.plan import Group
 from lrsweep.records import EpochLog, RunResult, RunStatus
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
