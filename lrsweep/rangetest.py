@@ -22,7 +22,7 @@ matters), and the headline suggestions are the same rules read off the seeds' co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ from lrsweep.model import (
     train_step,
 )
 from lrsweep.optimizers import make_optimizer
+from lrsweep.plan import canonical_lr
+from lrsweep.spec import Spec
 from lrsweep.training import group_rngs, model_arrays
 
 __all__ = [
@@ -494,6 +496,61 @@ def spread(curves: Sequence[RangeCurve]) -> dict[str, Spread]:
 
 # --------------------------------------------------------------------------------------------
 # The test itself.
+
+
+RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
+
+
+def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
+    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    if not settings["start_lr"] < settings["end_lr"]:
+        raise SpecError(
+            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
+        )
+    if spec.optimizer.name in HYPERGRADIENT:
+        raise SpecError(
+            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
+            f" {spec.optimizer.name} would override; use it without hypergradients"
+        )
+    return settings
+
+
+def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
+
+    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
+    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
+    the seeds' own values with ``n``, how many seeds gave one.
+    """
+    spread = {}
+    for name, s in result.spread.items():
+        headline = result.suggestions.get(name)
+        spread[name] = {
+            "lr": headline.lr if headline is not None else s.median,
+            "note": headline.note if headline is not None else "median over seeds",
+            "median": s.median,
+            "min": s.min,
+            "max": s.max,
+            "n": s.n,
+        }
+    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
+    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
+    valley = spread.get("valley", {}).get("lr")
+    lr_min = (valley / 10) if valley else float(settings["start_lr"])
+    lr_max = max(diverged_at, lr_min * 10)
+    return {
+        **settings,
+        "seeds": [c.seed for c in result.curves],
+        "stops": {str(c.seed): c.stop for c in result.curves},
+        "diverged_at": diverged_at if stops else None,
+        "suggestions": {
+            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
+            for c in result.curves
+        },
+        "spread": spread,
+        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
+    }
 
 
 def _check(key: str, value: object, ok: bool, rule: str) -> None:

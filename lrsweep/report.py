@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lrsweep.errors import ResultsError
 from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS
-from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
-from lrsweep.sweep import TIME_FORMAT, environment
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment, read_runs_csv, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -24,12 +24,12 @@ from lrsweep.plan import (
     Plan,
     RunSpec,
     budgets,
-    canonical_lr,
     plan_refine,
     plan_round0,
 )
+from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
-from lrsweep.results import ResultsDir
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment
 from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import budget_data, train_group
 
@@ -403,30 +403,6 @@ def finish(
     return summary
 
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-
-
-def environment() -> dict[str, Any]:
-    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
-    import os
-    import platform
-
-    from lrsweep import __version__
-
-    return {
-        "lrsweep": __version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
-
-
 def range_test(
     spec: Spec,
     out: str | Path,
@@ -462,27 +438,8 @@ def range_test(
         return range_test_in(results, data, **options)
 
 
-def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
-    from lrsweep.rangetest import HYPERGRADIENT
-
-    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
-    if not settings["start_lr"] < settings["end_lr"]:
-        raise SpecError(
-            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
-        )
-    if spec.optimizer.name in HYPERGRADIENT:
-        raise SpecError(
-            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
-            f" {spec.optimizer.name} would override; use it without hypergradients"
-        )
-    return settings
-
-
 def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
     """Run the range test for an open, locked results dir and write its files."""
-    from lrsweep.rangetest import run_range_test
-
     spec = results.spec
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
@@ -490,62 +447,10 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     result = run_range_test(
         spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
     )
-    rows = [
-        {
-            "seed": c.seed,
-            "step": int(c.step[i]),
-            "lr": float(c.lr[i]),
-            "loss": float(c.loss[i]),
-            "smoothed_loss": float(c.smoothed[i]),
-            "val_loss": float(c.val_loss[i]),
-        }
-        for c in result.curves
-        for i in range(len(c.step))
-    ]
-    results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
+    results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
     results.write_json("rangetest.json", found)
     return found
-
-
-RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
-
-
-def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
-
-    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
-    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
-    the seeds' own values with ``n``, how many seeds gave one.
-    """
-    spread = {}
-    for name, s in result.spread.items():
-        headline = result.suggestions.get(name)
-        spread[name] = {
-            "lr": headline.lr if headline is not None else s.median,
-            "note": headline.note if headline is not None else "median over seeds",
-            "median": s.median,
-            "min": s.min,
-            "max": s.max,
-            "n": s.n,
-        }
-    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
-    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
-    valley = spread.get("valley", {}).get("lr")
-    lr_min = (valley / 10) if valley else float(settings["start_lr"])
-    lr_max = max(diverged_at, lr_min * 10)
-    return {
-        **settings,
-        "seeds": [c.seed for c in result.curves],
-        "stops": {str(c.seed): c.stop for c in result.curves},
-        "diverged_at": diverged_at if stops else None,
-        "suggestions": {
-            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
-            for c in result.curves
-        },
-        "spread": spread,
-        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
-    }
 
 
 def read_summary(results_dir: str | Path) -> dict[str, Any]:
