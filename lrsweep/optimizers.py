@@ -87,12 +87,21 @@ class Optimizer:
     """
 
     name: ClassVar[str] = ""
+    # Capabilities, read by the trainer and the range test instead of lists of names:
+    cycles_momentum: ClassVar[bool] = True  # a cyclic schedule's momentum applies (`step`)
+    adapts_lr: ClassVar[bool] = False  # owns its LR after the first step (the range test's LR
+    # ramp would be overridden)
 
     def __init__(self, params: list[np.ndarray]) -> None:
         self.state: dict[str, list[np.ndarray]] = {}
         self.t = 0
         self._shapes = [p.shape for p in params]
         self._dtype = params[0].dtype if params else np.dtype(np.float32)
+
+    @property
+    def current_lr(self) -> np.ndarray | None:
+        """The LR each member used in the last step when the optimizer adapts it, else None."""
+        return None
 
     def _zeros(self, fill: float = 0.0) -> list[np.ndarray]:
         """New state arrays shaped like the (current) parameters, filled with ``fill``."""
@@ -262,6 +271,7 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    cycles_momentum = False  # no momentum to cycle
 
     def __init__(
         self,
@@ -558,6 +568,7 @@ class _Hypergradient(Optimizer):
     """
 
     default_hyper_lr: ClassVar[float] = 1e-3
+    adapts_lr = True
 
     def __init__(
         self, params: list[np.ndarray], *, hyper_lr: float | None = None, weight_decay: float = 0.0
@@ -641,6 +652,7 @@ class SGDHD(_Hypergradient):
     """
 
     name = "sgd_hd"
+    cycles_momentum = False  # plain SGD-HD has no momentum
 
     def _update(
         self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
