@@ -674,32 +674,33 @@ def run_range_test(
         if len(members) == 0:
             break
         optimizer.step([members.theta], [grad], np.full(len(members), lrs[i], dtype=dtype))
-    curves = []
-    for k, seed in enumerate(seeds):
-        n = length[k]
-        curve = RangeCurve(
-            seed=int(seed),
-            step=np.arange(n),
-            lr=lrs[:n].copy(),
-            loss=raw[k, :n],
-            smoothed=smoothed[k, :n],
-            val_loss=val[k, :n],
-            stop=stop[k],
+    curves = [
+        RangeCurve(
+            int(seed),
+            np.arange(n),
+            lrs[:n].copy(),
+            raw[k, :n],
+            smoothed[k, :n],
+            val[k, :n],
+            stop[k],
         )
-        curve.suggestions.update(
-            suggest(
-                curve.lr,
-                curve.smoothed,
-                skip_start=skip_start,
-                skip_end=skip_end,
-                diverge_th=diverge_th,
-            )
-        )
-        curves.append(curve)
-    lr, combined = combine(curves, diverge_th)
-    headline = suggest(
-        lr, combined, skip_start=skip_start, skip_end=skip_end, diverge_th=diverge_th
-    )
-    return RangeTestResult(
-        curves, spread(curves), float(start_lr), float(end_lr), num_iter, mode, headline
-    )
+        for k, (seed, n) in enumerate(zip(seeds, length))
+    ]
+    rules = {"skip_start": skip_start, "skip_end": skip_end, "diverge_th": diverge_th}
+    return _suggested(curves, float(start_lr), float(end_lr), num_iter, mode, rules)
+
+
+def _suggested(
+    curves: list[RangeCurve],
+    start_lr: float,
+    end_lr: float,
+    num_iter: int,
+    mode: str,
+    rules: dict[str, Any],
+) -> RangeTestResult:
+    """Each seed's suggestions, their spread, and the headline read off the combined curve."""
+    for curve in curves:
+        curve.suggestions.update(suggest(curve.lr, curve.smoothed, **rules))
+    lr, combined = combine(curves, rules["diverge_th"])
+    headline = suggest(lr, combined, **rules)
+    return RangeTestResult(curves, spread(curves), start_lr, end_lr, num_iter, mode, headline)
