@@ -7,11 +7,45 @@ and what was expected, so the CLI can print it as it is. Anything that is not an
 
 from __future__ import annotations
 
+from typing import Any
+
+MAX_MESSAGE = 300  # characters of one error line (DESIGN.md §7: one short line per error)
+MAX_VALUE = 60  # characters of a user's value quoted inside a message
+
+
+def shorten(text: Any, limit: int = MAX_VALUE) -> str:
+    """``text`` (or its ``str``) on one line of at most about ``limit`` characters.
+
+    Line breaks and control characters become spaces or escapes, and a long text keeps its
+    head and tail around ``…(N chars)…``, so a 14 MB value never reaches the terminal whole.
+    Every message builder passes user values through this (``shorten(repr(value))``).
+    """
+    text = text if isinstance(text, str) else str(text)
+    total = len(text)
+    if total > 4 * limit + 100:  # clip before cleaning: a huge value costs nothing more
+        text = f"{text[: 2 * limit]} {text[-2 * limit :]}"
+    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(
+        text.splitlines()
+    ))  # fmt: skip
+    clean = printable
+    if len(clean) <= limit and total <= 4 * limit + 100:
+        return clean
+    keep = max(limit - 20, 8)
+    head, tail = keep * 2 // 3, keep - keep * 2 // 3
+    return f"{clean[:head]}…({total} chars)…{clean[-tail:]}"
+
 
 class LrsweepError(Exception):
-    """Root of every error caused by user input or the environment, not by a bug."""
+    """Root of every error caused by user input or the environment, not by a bug.
+
+    The message is made one line of at most ``MAX_MESSAGE`` characters whatever the
+    builder passed (`shorten`).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(shorten(message, MAX_MESSAGE), *args)
 
 
 class SpecError(LrsweepError):

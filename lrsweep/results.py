@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
-import shutil
+import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.errors import LockError, ResultsError, StorageError
+from lrsweep.errors import LockError, ResultsError, StorageError, shorten
 from lrsweep.records import (
     FLOAT_COLUMNS,
     HISTORY_COLUMNS,
@@ -44,6 +45,8 @@ from lrsweep.yamlload import load_yaml
 
 TMP_MARK = ".tmp-"
 LOCK_NAME = ".lock"
+MARKER_NAME = ".lrsweep"  # written into every folder lrsweep makes: only those may be cleared
+SPEC_HEADER = "# lrsweep resolved spec; hash: "  # the first line of a spec.yaml lrsweep wrote
 OWNED = (
     "spec.yaml",
     "journal.jsonl",
@@ -55,6 +58,8 @@ OWNED = (
     "report.md",
 )
 OWNED_DIRS = ("histories", "plots")
+HISTORY_FILE = re.compile(r"[0-9a-f]{6,64}\.csv")  # histories/<run_id>.csv
+PLOT_FILE = re.compile(r"(u_curve|loss_vs_epoch|rangetest|heatmap_\w+)\.(png|svg)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,11 +76,18 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise storage_error(path, e) from None
         raise
     _fsync_dir(path.parent)
+
+
+def storage_error(path: Path, e: OSError) -> StorageError:
+    """A failed write as one line naming the file (a full disk, permissions, a read-only fs)."""
+    return StorageError(f"{path}: cannot write: {e.strerror or e}")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -226,110 +238,139 @@ class ResultsDir:
     def __init__(self, path: Path, spec: Spec) -> None:
         self.path = Path(path)
         self.spec = spec
+        self.on_warning: Callable[[str], None] | None = None  # hears of damaged histories
+        self._checked: dict[tuple[str, int, int], bool] = {}  # history files read back whole
 
-    # -- opening -------------------------------------------------------------------------------
+    # -- opening (call these with the folder's lock held: `hold_lock`) -----------------------
 
     @classmethod
     def create(cls, path: Path, spec: Spec, *, overwrite: bool = False) -> ResultsDir:
         """Start a results dir for ``spec``, or resume it if it holds the same spec.
 
+        Call it with the folder's lock held (`hold_lock`), so that nothing is checked,
+        cleared or written while another command works in the folder. ``overwrite`` clears
+        only a folder lrsweep made (its ``.lrsweep`` marker) and only lrsweep's files in it.
+
         Raises
         ------
         ResultsError
-            If ``path`` is a file, or holds a different spec and ``overwrite`` is false.
+            If ``path`` holds a different spec and ``overwrite`` is false, holds files lrsweep
+            did not write, or is damaged so that its runs cannot be trusted.
+        StorageError
+            If ``path`` is a file or cannot be written.
         """
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise StorageError(f"{path}: exists and is not a folder")
         saved = path / "spec.yaml"
-        if saved.exists():
+        problem = _foreign_files(path)
+        if problem:
+            raise ResultsError(
+                f"{path}: {problem}; lrsweep neither uses nor clears such a folder: choose"
+                " another --out"
+            )
+        if overwrite:
+            cls._clear(path)
+        elif saved.exists():
             old_hash = _saved_hash(saved)
             if old_hash != spec.spec_hash():
-                if not overwrite:
-                    raise ResultsError(
-                        f"{path}: holds results of a different spec (hash {old_hash}, this spec"
-                        f" {spec.spec_hash()}); use --overwrite to replace them or --out to"
-                        " write elsewhere"
-                    )
-            if overwrite:
-                cls._clear(path)
+                raise ResultsError(
+                    f"{path}: holds results of a different spec (hash {old_hash}, this spec"
+                    f" {spec.spec_hash()}); use --overwrite to replace them or --out to"
+                    " write elsewhere"
+                )
+            cls._check_saved_spec(saved)
+        elif (path / "journal.jsonl").exists():
+            raise ResultsError(
+                f"{path}: has journal.jsonl but no spec.yaml (deleted?), so its runs cannot be"
+                " matched to a spec; restore spec.yaml, use --overwrite to start again, or"
+                " --out to write elsewhere"
+            )
         try:
             (path / "histories").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StorageError(f"{path}: cannot create: {e.strerror}") from None
         results = cls(path, spec)
+        if not (path / MARKER_NAME).exists():
+            write_atomic(path / MARKER_NAME, json.dumps({"made_by": "lrsweep"}) + "\n")
         if not saved.exists():
             write_atomic(saved, dump_spec(spec))
+            record = {"event": "spec", "run_id": "", "spec_hash": spec.spec_hash()}
+            results.append_journal([record])
+        results.check_journal()
         return results
 
     @classmethod
     def open(cls, path: Path) -> ResultsDir:
-        """Open an existing results dir read-write, rebuilding its spec from ``spec.yaml``."""
+        """Open an existing results dir, rebuilding its spec from ``spec.yaml``; refuse a
+        folder whose spec and journal disagree."""
         path = Path(path)
         saved = path / "spec.yaml"
         if not path.is_dir():
             raise ResultsError(f"{path}: no such results folder")
         if not saved.exists():
-            raise ResultsError(f"{path}: not a results folder (no spec.yaml)")
+            what = "journal.jsonl but no spec.yaml" if (path / "journal.jsonl").exists() else (
+                "no spec.yaml"
+            )
+            raise ResultsError(f"{path}: not a usable results folder ({what})")
+        results = cls(path, cls._check_saved_spec(saved))
+        results.check_journal()
+        return results
+
+    @staticmethod
+    def _check_saved_spec(saved: Path) -> Spec:
+        """The spec in ``spec.yaml``, after checking that its body still gives its hash."""
+        old_hash = _saved_hash(saved)
+        if not old_hash:
+            raise ResultsError(f"{saved}: not a spec lrsweep wrote (no hash line)")
         document, _ = load_yaml(saved)
-        spec = spec_from_resolved(document, base_dir=str(path), file=str(saved))
-        if _saved_hash(saved) != spec.spec_hash():
+        spec = spec_from_resolved(document, base_dir=str(saved.parent), file=str(saved))
+        if old_hash != spec.spec_hash():
             raise ResultsError(
                 f"{saved}: written by another version of lrsweep or edited by hand (hash"
-                f" {_saved_hash(saved)}, expected {spec.spec_hash()}); re-run the sweep"
+                f" {old_hash}, expected {spec.spec_hash()}); re-run the sweep"
             )
-        return cls(path, spec)
+        return spec
+
+    def check_journal(self) -> None:
+        """Refuse a journal written for another spec than ``spec.yaml``'s (a folder whose
+        spec.yaml was replaced by hand, or a journal copied in)."""
+        mine = self.spec.spec_hash()
+        for record in self.read_journal():
+            if record["event"] == "spec" and record.get("spec_hash") != mine:
+                raise ResultsError(
+                    f"{self.journal_path}: written for spec hash"
+                    f" {shorten(record.get('spec_hash'), 20)}, but spec.yaml has hash {mine};"
+                    " the folder mixes two specs: use --overwrite or another --out"
+                )
 
     @staticmethod
     def _clear(path: Path) -> None:
+        """Remove lrsweep's files from a folder lrsweep made; anything else stays."""
+        if not path.is_dir():
+            return
         for name in OWNED:
             with contextlib.suppress(FileNotFoundError):
                 (path / name).unlink()
-        for name in OWNED_DIRS:
-            shutil.rmtree(path / name, ignore_errors=True)
+        for name, pattern in (("histories", HISTORY_FILE), ("plots", PLOT_FILE)):
+            folder = path / name
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if pattern.fullmatch(p.name) or TMP_MARK in p.name:
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when nothing of the user's is left in it
 
     # -- lock ----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def locked(self, on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the dir's lock (pid and host); a lock left by a dead process is taken over,
-        with a warning through ``on_warning``."""
-        lock = self.path / LOCK_NAME
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        self.took_over_lock: dict[str, Any] | None = None
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(lock)
-                if holder and _alive(holder):
-                    raise LockError(
-                        f"{self.path}: in use by process {holder['pid']} on {holder['host']}"
-                        f" (lock file {lock}); wait for it or stop it"
-                    ) from None
-                self.took_over_lock = holder or {}
-                if on_warning is not None:
-                    who = (
-                        f"process {holder['pid']} on {holder.get('host', '?')}"
-                        if holder
-                        else "an unreadable lock file"
-                    )
-                    on_warning(f"{self.path}: took over the lock left by {who}, no longer running")
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            break
-        else:
-            raise LockError(f"{self.path}: cannot take the lock {lock}")
-        try:
+        """Hold the dir's lock (`hold_lock`) and remove temp files left by a killed writer."""
+        with hold_lock(self.path, on_warning):
             self.clean_temp()
             yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                if _read_lock(lock) == me:
-                    lock.unlink()
 
     def clean_temp(self) -> list[Path]:
         """Remove temp files left by a killed writer; return what was removed."""
@@ -355,15 +396,18 @@ class ResultsDir:
         if not text:
             return
         path = self.journal_path
-        if path.exists() and path.stat().st_size > 0:
-            with open(path, "rb") as f:  # a torn last line gets its newline before we append
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    text = "\n" + text
-        with open(path, "a") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            if path.exists() and path.stat().st_size > 0:
+                with open(path, "rb") as f:  # a torn last line gets its newline first
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        text = "\n" + text
+            with open(path, "a") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise storage_error(path, e) from None
 
     def read_journal(self) -> list[dict[str, Any]]:
         """Every complete record, in order; torn or garbled lines are skipped."""
@@ -383,14 +427,44 @@ class ResultsDir:
         return records
 
     def finished(self) -> dict[str, dict[str, Any]]:
-        """The last ``done`` record of every run whose history file exists (ok or diverged)."""
+        """The last ``done`` record of every run whose history file is whole (ok or diverged).
+
+        A run whose history is missing, empty, cut or garbled is not finished: it is trained
+        again, and ``on_warning`` (when set) hears of the damaged file once.
+        """
         done: dict[str, dict[str, Any]] = {}
         for record in self.read_journal():
             if record["event"] == "done":
                 done[record["run_id"]] = record
             elif record["event"] == "failed":
                 done.pop(record["run_id"], None)
-        return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
+        return {run_id: r for run_id, r in done.items() if self.history_whole(run_id, r)}
+
+    def history_whole(self, run_id: str, record: Mapping[str, Any]) -> bool:
+        """Whether ``run_id``'s history file reads back whole: its columns, a row per epoch up
+        to the journal's ``epochs_done`` (one more for a run that diverged mid-epoch)."""
+        path = self.history_path(run_id)
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        key = (run_id, stat.st_mtime_ns, stat.st_size)
+        checked = self._checked
+        if key not in checked:
+            reason = ""
+            try:
+                history = read_history(path)
+                epochs = int(record.get("epochs_done", -1))
+                if not history or history[0].epoch != 0:
+                    reason = "no epoch 0"
+                elif epochs >= 0 and history[-1].epoch not in (epochs, epochs + 1):
+                    reason = f"ends at epoch {history[-1].epoch}, the journal says {epochs}"
+            except (ResultsError, OSError, ValueError, TypeError) as e:
+                reason = str(e).removeprefix(f"{path}: ")
+            checked[key] = not reason
+            if reason and self.on_warning is not None:
+                self.on_warning(f"{path}: damaged ({reason}); the run will be trained again")
+        return checked[key]
 
     def failed(self) -> dict[str, dict[str, Any]]:
         """Runs whose last record is ``failed``."""
@@ -493,25 +567,116 @@ def read_runs_csv(path: Path) -> list[dict[str, Any]]:
 def _saved_hash(path: Path) -> str:
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
-    marker = "hash: "
-    return first.split(marker, 1)[1].strip() if marker in first else ""
+    return first[len(SPEC_HEADER) :].strip() if first.startswith(SPEC_HEADER) else ""
 
 
-def _read_lock(path: Path) -> dict[str, Any] | None:
+# --------------------------------------------------------------------------------------------
+# The lock
+
+
+@contextlib.contextmanager
+def hold_lock(
+    folder: Path, on_warning: Callable[[str], None] | None = None, *, create: bool = True
+) -> Iterator[None]:
+    """Hold ``folder``'s lock for the ``with`` block: an exclusive ``flock`` on ``.lock``.
+
+    The OS releases the lock when its holder dies, however it dies, so there is no staleness
+    to guess; two processes started in the same instant cannot both win. The holder writes
+    its pid and host into the file, for the message the loser gets. The file is removed on
+    release; a process that locked a file just removed sees that it is gone and tries again.
+    ``create`` makes ``folder`` first (a results dir being started).
+
+    Raises
+    ------
+    LockError
+        When another process holds the lock (exit 3).
+    """
+    import fcntl
+
+    folder = Path(folder)
+    if create:
+        if folder.exists() and not folder.is_dir():
+            raise StorageError(f"{folder}: exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"{folder}: cannot create: {e.strerror}") from None
+    elif not folder.is_dir():
+        raise ResultsError(f"{folder}: no such results folder")
+    lock = folder / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StorageError(f"{lock}: cannot open the lock file: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = _read_lock_fd(fd)
+            os.close(fd)
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise StorageError(f"{lock}: cannot lock: {e.strerror}") from None
+            who = f"process {holder['pid']} on {holder.get('host', '?')}" if holder else (
+                "another lrsweep process"
+            )
+            raise LockError(
+                f"{folder}: in use by {who} (lock file {lock}); wait for it or stop it"
+            ) from None
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+            break
+        os.close(fd)  # locked a file its last holder had just removed: take the new one
     try:
-        holder = json.loads(path.read_text())
+        previous = _read_lock_fd(fd)
+        if previous and on_warning is not None:  # a holder killed before it could remove it
+            on_warning(
+                f"{folder}: took over the lock left by process {previous['pid']} on"
+                f" {previous.get('host', '?')}, no longer running"
+            )
+        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me, 0)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # still holding it: anyone who opened it before sees it gone
+        os.close(fd)
+
+
+def _read_lock_fd(fd: int) -> dict[str, Any] | None:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"null")
     except (OSError, ValueError):
         return None
     return holder if isinstance(holder, dict) and "pid" in holder else None
 
 
-def _alive(holder: Mapping[str, Any]) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return True  # cannot tell for another host: assume alive
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, TypeError):
-        return True
-    return True
+def _foreign_files(path: Path) -> str:
+    """Why ``path`` holds files lrsweep must not touch ("" when it may be used).
+
+    A folder lrsweep made has its marker (or, made before markers, a spec.yaml with lrsweep's
+    hash line); any other folder may be used only while it holds none of lrsweep's names.
+    """
+    if not path.is_dir() or (path / MARKER_NAME).exists():
+        return ""
+    saved = path / "spec.yaml"
+    if saved.exists() and _saved_hash(saved):
+        return ""  # made by an lrsweep from before the marker
+    taken = [n for n in OWNED if (path / n).exists()]
+    for name, pattern in (("histories", HISTORY_FILE), ("plots", PLOT_FILE)):
+        if (path / name).is_dir():
+            taken += [f"{name}/{p.name}" for p in (path / name).iterdir()
+                      if pattern.fullmatch(p.name)]  # fmt: skip
+    if not taken:
+        return ""
+    more = " ..." if len(taken) > 4 else ""
+    return f"holds {', '.join(taken[:4])}{more} that lrsweep did not write"

@@ -29,7 +29,7 @@ from lrsweep.plan import (
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
-from lrsweep.results import TIME_FORMAT, ResultsDir, environment
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment, hold_lock
 from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import budget_data, train_group
 
@@ -277,8 +277,10 @@ def run_sweep(
     executor = executor or SerialExecutor()
     data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
-    results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
-    with results.locked(on_warning):
+    with hold_lock(Path(out), on_warning):  # before anything in the folder is read or changed
+        results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
+        results.on_warning = on_warning
+        results.clean_temp()
         return _rounds(
             results,
             data,
@@ -307,10 +309,12 @@ def refine(
     ``rounds`` defaults to the spec's ``refine.rounds`` (1 if that is 0). Runs already
     finished are never trained again, so a refine of a refine goes on where the last stopped.
     """
-    results = ResultsDir.open(Path(results_dir))
-    spec = results.spec
-    data = load_data(spec)
-    with results.locked(on_warning):
+    with hold_lock(Path(results_dir), on_warning, create=False):
+        results = ResultsDir.open(Path(results_dir))
+        results.on_warning = on_warning
+        results.clean_temp()
+        spec = results.spec
+        data = load_data(spec)
         done = completed_rounds(results)
         extra = rounds if rounds is not None else (spec.refine.rounds or 1)
         ppd = points_per_decade or spec.refine.points_per_decade
@@ -433,8 +437,9 @@ def range_test(
         "val_every": val_every,
     }
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
-    results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
-    with results.locked(on_warning):
+    with hold_lock(Path(out), on_warning):
+        results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
+        results.clean_temp()
         return range_test_in(results, data, **options)
 
 

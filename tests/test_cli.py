@@ -264,9 +264,33 @@ def test_overwrite_never_deletes_files_of_a_folder_that_is_not_a_results_dir(tin
     (out / "plots").mkdir(parents=True)
     (out / "plots" / "mine.png").write_text("a user's figure")
     (out / "summary.json").write_text("{}")
+    (out / "report.md").write_text("# my notes")
+    (out / "spec.yaml").write_text("my: own spec\n")
     result = invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
-    assert result.exit_code == 0
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {out}: holds spec.yaml, summary.json, report.md that lrsweep did not write;"
+        " lrsweep neither uses nor clears such a folder: choose another --out\n"
+    )
     assert (out / "plots" / "mine.png").read_text() == "a user's figure"
+    assert (out / "summary.json").read_text() == "{}"
+    assert (out / "report.md").read_text() == "# my notes"
+    assert (out / "spec.yaml").read_text() == "my: own spec\n"
+    assert sorted(p.name for p in out.iterdir()) == ["plots", "report.md", "spec.yaml",
+                                                     "summary.json"]  # fmt: skip
+
+
+def test_overwrite_clears_only_lrsweeps_files_of_its_own_folder(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1").exit_code == 0
+    (out / "plots" / "figure1.pdf").write_text("a user's figure")
+    (out / "notes.txt").write_text("mine")
+    other = tiny_spec(lr_max="0.3")
+    result = invoke("run", other, "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
+    assert result.exit_code == 0, result.stderr
+    assert (out / "plots" / "figure1.pdf").read_text() == "a user's figure"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "plots" / "u_curve.png").exists()  # the old spec's plot went
 
 
 def test_empty_out_is_refused(tiny_spec):
