@@ -1,0 +1,232 @@
+"""Issue 15, "never lose or mix results": the lock, --overwrite, damaged folders, orphans,
+memory estimates, numbers at the edges and one-line messages (one test per item at least)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import lrsweep
+from lrsweep.cli import cli
+from lrsweep.errors import LockError, ResultsError
+from lrsweep.results import LOCK_NAME, hold_lock
+from lrsweep.spec import load_spec
+
+SLOW_SPEC = """\
+name: slow
+data: {builtin: moons, n_samples: 400, noise: 0.2}
+model: {hidden: [32, 32]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 30, batch_size: 8, seeds: 2}
+grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
+execution: {group_size: 1}
+"""
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def lrsweep_command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "lrsweep", *map(str, args)]
+
+
+def done_lines(out: Path) -> int:
+    journal = out / "journal.jsonl"
+    if not journal.exists():
+        return 0
+    return journal.read_text().count('"event": "done"')
+
+
+def without_seconds(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(io.StringIO(text))]
+
+
+def wait_for(condition, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.02)
+
+
+# -- 2. the lock --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale-lock-present"])
+def test_a_same_instant_race_for_the_lock_has_exactly_one_winner(tmp_path, stale):
+    """200 races of two acquisitions released by one barrier: one winner, one LockError."""
+    dead = {"pid": 2**22 + 17, "host": socket.gethostname()}
+
+    def contend(folder: Path, start: threading.Barrier, attempted: threading.Barrier,
+                outcome: list[str]) -> None:  # fmt: skip
+        start.wait()
+        try:
+            with hold_lock(folder):
+                outcome.append("won")
+                attempted.wait()  # hold it until the other has tried
+        except LockError:
+            outcome.append("lost")
+            attempted.wait()
+
+    for trial in range(100):
+        folder = tmp_path / str(trial)
+        folder.mkdir()
+        if stale:
+            (folder / LOCK_NAME).write_text(json.dumps(dead))
+        barriers = threading.Barrier(2), threading.Barrier(2)
+        outcome: list[str] = []
+        threads = [
+            threading.Thread(target=contend, args=(folder, *barriers, outcome)) for _ in range(2)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcome) == ["lost", "won"], (trial, outcome)
+        assert not (folder / LOCK_NAME).exists()
+
+
+def test_processes_racing_for_the_lock_never_both_hold_it(tmp_path):
+    """Four processes acquire and release in a tight loop; a holder checks it is alone."""
+    script = f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(lrsweep.__file__).parent.parent)!r})
+from lrsweep.errors import LockError
+from lrsweep.results import hold_lock
+folder = sys.argv[1]
+wins = 0
+end = time.monotonic() + 1.0
+while time.monotonic() < end:
+    try:
+        with hold_lock(folder):
+            fd = os.open(os.path.join(folder, "holder"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.close(fd)
+            wins += 1
+            os.unlink(os.path.join(folder, "holder"))
+    except LockError:
+        pass
+print(wins)
+"""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs  # FileExistsError = two holders
+    assert sum(int(out) for out, _ in outputs) > 0
+
+
+def test_the_lock_dies_with_its_holder_and_names_it_while_alive(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from lrsweep.results import hold_lock\n"
+         "with hold_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
+         str(tmp_path)], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    with pytest.raises(LockError, match=rf"in use by process {holder.pid} on "):
+        with hold_lock(tmp_path):
+            pass
+    holder.kill()
+    holder.wait()
+    warnings: list[str] = []
+    with hold_lock(tmp_path, warnings.append):  # no guessing: the OS released it
+        pass
+    assert warnings == [
+        f"{tmp_path}: took over the lock left by process {holder.pid} on"
+        f" {socket.gethostname()}, no longer running"
+    ]
+
+
+# -- 1. --overwrite while a sweep runs ---------------------------------------------------------
+
+
+def test_overwrite_during_a_running_sweep_is_refused_and_changes_nothing(tmp_path, tiny_spec):
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    out = tmp_path / "r"
+    proc = subprocess.Popen(
+        lrsweep_command("run", spec, "--out", out, "--jobs", "1", "--no-plots"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: done_lines(out) >= 3, proc)
+        before = {p.name: p.read_bytes() for p in (out / "histories").iterdir()}
+        spec_text = (out / "spec.yaml").read_text()
+        result = invoke("run", tiny_spec(), "--out", out, "--overwrite", "--jobs", "1")
+        assert result.exit_code == 3
+        assert result.stderr == (
+            f"Error: {out}: in use by process {proc.pid} on {socket.gethostname()} (lock file"
+            f" {out / LOCK_NAME}); wait for it or stop it\n"
+        )
+        assert (out / "spec.yaml").read_text() == spec_text
+        for name, data in before.items():
+            assert (out / "histories" / name).read_bytes() == data
+        assert proc.wait(timeout=120) == 0, proc.communicate()
+    finally:
+        proc.kill()
+        proc.wait()
+    rows = (out / "runs.csv").read_text().splitlines()[1:]
+    assert len(rows) == len(lrsweep.plan_sweep(load_spec(spec)).runs) == done_lines(out)
+
+
+# -- 4. a folder damaged by hand ----------------------------------------------------------------
+
+
+def test_a_deleted_spec_yaml_is_refused_not_resumed_by_another_spec(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    lrsweep.run_sweep(load_spec(tiny_spec()), out)
+    (out / "spec.yaml").unlink()
+    journal = (out / "journal.jsonl").read_text()
+    other = load_spec(tiny_spec(lr_max="0.3"))
+    with pytest.raises(ResultsError, match=r"has journal\.jsonl but no spec\.yaml"):
+        lrsweep.run_sweep(other, out)
+    assert (out / "journal.jsonl").read_text() == journal
+    with pytest.raises(ResultsError, match=r"journal.jsonl but no spec.yaml"):
+        lrsweep.refine(out)
+
+
+def test_a_replaced_spec_yaml_does_not_adopt_the_old_journal(tiny_spec, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    lrsweep.run_sweep(load_spec(tiny_spec()), a)
+    lrsweep.run_sweep(load_spec(tiny_spec(lr_max="0.3")), b)
+    (a / "spec.yaml").write_bytes((b / "spec.yaml").read_bytes())  # copied over by hand
+    with pytest.raises(ResultsError, match=r"journal.jsonl: written for spec hash \w+, but"):
+        lrsweep.run_sweep(load_spec(tiny_spec(lr_max="0.3")), a)
+    with pytest.raises(ResultsError, match="the folder mixes two specs"):
+        lrsweep.read_summary(a)
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut", "garbled", "header-only"])
+def test_a_damaged_history_is_trained_again(tiny_spec, tmp_path, damage):
+    out = tmp_path / "r"
+    spec = load_spec(tiny_spec(epochs=3))
+    lrsweep.run_sweep(spec, out)
+    reference = (out / "runs.csv").read_text()
+    victim = sorted((out / "histories").iterdir())[0]
+    whole = victim.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    victim.write_bytes({
+        "empty": b"",
+        "cut": b"".join(lines[:-1]),
+        "garbled": b"".join(lines[:-1]) + lines[-1][:7],
+        "header-only": lines[0],
+    }[damage])  # fmt: skip
+    warnings: list[str] = []
+    lrsweep.run_sweep(spec, out, on_warning=warnings.append)
+    assert victim.read_bytes() == whole
+    assert without_seconds((out / "runs.csv").read_text()) == without_seconds(reference)
+    assert len(warnings) == 1 and warnings[0].startswith(f"{victim}: damaged (")
+    assert warnings[0].endswith("the run will be trained again")
