@@ -19,9 +19,13 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
+import sys
 import threading
+import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -52,6 +56,7 @@ BLAS_THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills workers) gives up
+PARENT_POLL_SECONDS = 0.5  # how often a pool worker checks that its driver is still alive
 
 
 def failed_results(group: Group, message: str) -> list[RunResult]:
@@ -215,12 +220,37 @@ _WORKER_DATA: dict[str, Dataset] = {}  # in a pool worker: the dataset its pool 
 _WORKER_REPORTS: list[Any] = []  # in a pool worker: the queue its epoch reports go to
 
 
-def _install_data(token: str, data: Dataset, reports: Any = None) -> None:
+def _install_data(token: str, data: Dataset, reports: Any = None, driver: int = 0) -> None:
     """Pool initializer: keep the dataset for every group this worker will run, and the queue
-    that carries its epoch reports to the driver."""
+    that carries its epoch reports to the driver; die with the driver (`die_with_parent`)."""
+    if driver:
+        die_with_parent(driver)
+    warnings.simplefilter("ignore", RuntimeWarning)  # a diverging run is a result, not noise
     _WORKER_DATA.clear()
     _WORKER_DATA[token] = data
     _WORKER_REPORTS[:] = [] if reports is None else [reports]
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this worker process exit within a second of its parent's death, however the
+    parent died (a SIGKILLed driver cannot stop its pool, and the workers and the resource
+    tracker would live on): a parent-death signal on Linux, and on every system a daemon
+    thread that watches the parent pid."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="lrsweep-watch-driver", daemon=True).start()
 
 
 def _run_installed(
@@ -276,7 +306,7 @@ class ProcessExecutor(Executor):
                 max_workers=self.jobs,
                 mp_context=context,
                 initializer=_install_data,
-                initargs=(token, data, self._reports),
+                initargs=(token, data, self._reports, os.getpid()),
             )
             # start every worker now, while the one-thread environment is in place
             for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:

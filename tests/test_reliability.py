@@ -230,3 +230,41 @@ def test_a_damaged_history_is_trained_again(tiny_spec, tmp_path, damage):
     assert without_seconds((out / "runs.csv").read_text()) == without_seconds(reference)
     assert len(warnings) == 1 and warnings[0].startswith(f"{victim}: damaged (")
     assert warnings[0].endswith("the run will be trained again")
+
+
+# -- 6. orphans ---------------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in found.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="lists children with pgrep -P and /proc")
+def test_sigkill_of_the_driver_leaves_no_worker_alive(tmp_path):
+    spec = tmp_path / "slow.yaml"
+    spec.write_text(SLOW_SPEC)
+    proc = subprocess.Popen(
+        lrsweep_command("run", spec, "--out", tmp_path / "r", "--jobs", "2", "--no-plots"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_for(lambda: len(children(proc.pid)) >= 3, proc)  # two workers and the resource tracker
+    workers = children(proc.pid)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in workers if alive(p)]
+    for p in left:
+        os.kill(p, 9)
+    assert not left, "processes outlived their driver by 5 s"
