@@ -4,6 +4,7 @@ memory estimates, numbers at the edges and one-line messages (one test per item 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
