@@ -212,7 +212,10 @@ def run(
         spec = lrsweep.load_spec(spec_file)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
-            _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
+            from lrsweep.executors import default_jobs
+
+            jobs = executor_options["jobs"]
+            _print_plan(lrsweep.plan_sweep(spec, jobs or default_jobs()), out, jobs)
             return
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
         with (
@@ -359,11 +362,12 @@ def validate(spec_file: Path, **executor_options: Any) -> None:
         lrsweep validate configs/digits.yaml
     """
     import lrsweep
+    from lrsweep.executors import default_jobs
     from lrsweep.spec import dump_spec
 
     with user_errors():
         spec = lrsweep.load_spec(spec_file)
-        plan = lrsweep.plan_sweep(spec)
+        plan = lrsweep.plan_sweep(spec, executor_options["jobs"] or default_jobs())
         click.echo(dump_spec(spec), nl=False)
         _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], estimate=True)
 

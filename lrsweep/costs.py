@@ -9,11 +9,13 @@ process, threads or a pool of processes for the same groups. The constants were 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from lrsweep.data import Dataset
-from lrsweep.spec import Spec
+from lrsweep.errors import SpecError
+from lrsweep.spec import Spec, apply_combo
 
 Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
 LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
@@ -36,6 +38,11 @@ THREADS_MIN_COMPUTE = 0.8
 # What one group gains from every BLAS thread in this process on compute-bound steps
 # (784-256-256-10: 1.34 ms a step on one thread, 0.91 ms on two): threads must beat that.
 BLAS_THREADS_SPEEDUP = 1.5
+# Memory: a dataset is generated or parsed as float64, then split, standardised and cast
+# (float32 copies for the groups): about this many bytes per value at the peak.
+DATA_BYTES_PER_VALUE = 24.0
+MEMORY_HEADROOM = 0.8  # of the memory available, what a sweep may plan to use
+MEMORY_ENV = "LRSWEEP_MEMORY_BYTES"  # overrides the memory available (tests, shared machines)
 
 
 class GroupLike(Protocol):
@@ -194,4 +201,115 @@ def execution_choice(
         "processes",
         pooled,
         f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Memory: refuse a sweep that cannot fit before allocating anything
+
+
+def available_memory() -> float:
+    """Bytes this process may still allocate: ``MemAvailable`` (Linux) within a cgroup's
+    limit, or the physical memory elsewhere; ``$LRSWEEP_MEMORY_BYTES`` overrides."""
+    if os.environ.get(MEMORY_ENV):
+        return float(os.environ[MEMORY_ENV])
+    found: list[float] = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(float(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = float(f.read().strip())
+        if limit != "max":
+            found.append(float(limit) - used)
+    except (OSError, ValueError):
+        pass
+    if not found:
+        try:
+            found.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
+        except (OSError, ValueError, AttributeError):
+            return math.inf
+    return max(min(found), 0.0)
+
+
+def data_bytes(n_samples: int, n_columns: int) -> float:
+    """Peak bytes of loading a dataset of ``n_samples`` rows and ``n_columns`` columns."""
+    return DATA_BYTES_PER_VALUE * n_samples * n_columns
+
+
+def builtin_data_bytes(spec: Spec) -> float:
+    """Peak bytes of the spec's builtin dataset, from its options (0 for a file: its size is
+    checked when it is read)."""
+    d = spec.data
+    if d.builtin is None:
+        return 0.0
+    columns = (d.n_features if d.builtin == "teacher" else 2) + 1
+    return data_bytes(d.n_samples, columns)
+
+
+def gib(n_bytes: float) -> str:
+    """Bytes as a short human figure: ``86 GiB``, ``12 MiB``."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes / 2**10:.3g} KiB"
+
+
+def check_data_memory(spec: Spec, available: float | None = None) -> None:
+    """Refuse a builtin dataset that would not fit in memory, before generating it."""
+    need = builtin_data_bytes(spec)
+    available = available_memory() if available is None else available
+    if need > MEMORY_HEADROOM * available:
+        d = spec.data
+        raise SpecError(
+            f"{spec.source_file}: data: the {d.builtin} builtin of {d.n_samples} samples needs"
+            f" about {gib(need)} of memory, more than the {gib(available)} available; lower"
+            " data.n_samples or data.n_features"
+        )
+
+
+def check_memory(
+    spec: Spec,
+    shape: tuple[int, int, int, int],
+    group_sizes: Sequence[int],
+    concurrent: int,
+    available: float | None = None,
+) -> None:
+    """Refuse a sweep whose data plus ``concurrent`` groups at once would not fit in memory.
+
+    ``shape`` is the data's ``(n_train, n_val, n_features, n_outputs)``; a group's memory
+    is its members times `member_bytes` (parameters, gradients, optimizer state,
+    activations), for the largest model any combination of the spec trains.
+    """
+    n_train, n_val, n_features, n_outputs = shape
+    available = available_memory() if available is None else available
+    data = data_bytes(n_train + n_val, n_features + 1)
+    member = max(
+        member_bytes(apply_combo(spec, combo) if combo else spec, n_features, n_outputs)
+        for combo in spec.combos
+    )
+    largest = max(group_sizes, default=1)
+    at_once = max(1, min(concurrent, len(group_sizes)))
+    cap = MEMORY_HEADROOM * available
+    if data + at_once * largest * member <= cap:
+        return
+    widths = "-".join(str(w) for w in (n_features, *spec.model.hidden, n_outputs))
+    if data + member > cap:
+        need, how, hint = data + member, "one run", "lower model.hidden"
+    else:
+        need = data + at_once * largest * member
+        how = f"{at_once} groups of {largest} runs at once" if at_once > 1 else (
+            f"a group of {largest} runs"
+        )
+        hint = "lower --jobs" if at_once > 1 else "set execution.group_size lower"
+    raise SpecError(
+        f"{spec.source_file}: model {widths}: needs about {gib(need)} of memory ({how},"
+        f" {gib(member)} a run, {gib(data)} of data), more than the {gib(available)}"
+        f" available; {hint}"
     )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lrsweep.analysis import summarize
+from lrsweep.costs import check_data_memory, check_memory, data_shape
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -40,8 +41,20 @@ RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and
 
 
 def load_data(spec: Spec) -> Dataset:
-    """The spec's dataset (paths relative to the spec's folder)."""
+    """The spec's dataset (paths relative to the spec's folder); a builtin too large for
+    this machine's memory is refused before it is generated."""
+    check_data_memory(spec)
     return load_dataset(spec.data, Path(spec.base_dir))
+
+
+def check_plan_memory(plan: Plan, jobs: int) -> None:
+    """Refuse a plan whose groups, ``jobs`` at once (one when they would run in this
+    process), would not fit in memory with the data (`lrsweep.costs.check_memory`)."""
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    at_once = 1 if jobs <= 1 else jobs
+    if at_once > 1 and plan.groups and execution_choice(plan.groups, shape, jobs)[0] == "here":
+        at_once = 1
+    check_memory(plan.spec, shape, plan.group_sizes, at_once)
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -101,11 +114,16 @@ def preflight(spec: Spec, data: Dataset) -> None:
                 raise SpecError(f"{spec.source_file}: {e}{where}") from None
 
 
-def plan_sweep(spec: Spec) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
+def plan_sweep(spec: Spec, jobs: int = 1) -> Plan:
+    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing).
+
+    Raises `SpecError` when the data and ``jobs`` groups at once would not fit in memory.
+    """
     data = load_data(spec)
     preflight(spec, data)
-    return plan_round0(spec, data)
+    plan = plan_round0(spec, data)
+    check_plan_memory(plan, jobs)
+    return plan
 
 
 def execute(
@@ -277,6 +295,7 @@ def run_sweep(
     executor = executor or SerialExecutor()
     data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
+    check_plan_memory(plan_round0(spec, data), executor_jobs(executor))
     with hold_lock(Path(out), on_warning):  # before anything in the folder is read or changed
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
         results.on_warning = on_warning
@@ -291,6 +310,11 @@ def run_sweep(
             on_note,
             on_progress,
         )
+
+
+def executor_jobs(executor: Executor) -> int:
+    """Groups ``executor`` runs at once on this machine (a cluster's run elsewhere)."""
+    return 1 if type(executor).__name__ == "DaskExecutor" else max(1, executor.jobs)
 
 
 def refine(
@@ -437,6 +461,7 @@ def range_test(
         "val_every": val_every,
     }
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
+    check_memory(spec, data_shape(data), [1], 1)
     with hold_lock(Path(out), on_warning):
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
         results.clean_temp()

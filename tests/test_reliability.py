@@ -269,3 +269,55 @@ def test_sigkill_of_the_driver_leaves_no_worker_alive(tmp_path):
     for p in left:
         os.kill(p, 9)
     assert not left, "processes outlived their driver by 5 s"
+
+
+# -- 7. memory before allocation ---------------------------------------------------------------
+
+HUGE_MODEL = """\
+name: huge
+data: {builtin: moons, n_samples: 200}
+model: {hidden: [65536, 65536]}
+grid: {lr_min: 1e-3, lr_max: 1e-1}
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "dry-run"])
+def test_a_model_that_cannot_fit_is_refused_in_under_a_second(write_spec, tmp_path, command):
+    spec = write_spec(HUGE_MODEL)
+    args = {"validate": ["validate", spec], "run": ["run", spec, "--out", tmp_path / "r"],
+            "dry-run": ["run", spec, "--dry-run"]}[command]  # fmt: skip
+    started = time.perf_counter()
+    result = invoke(*args)
+    assert time.perf_counter() - started < 1.0
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {spec}: model 2-65536-65536-2: needs about 82.1 GiB of memory (one run,"
+    )
+    assert result.stderr.endswith("available; lower model.hidden\n")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_a_builtin_that_cannot_fit_is_refused_before_it_is_generated(write_spec):
+    spec = write_spec("data: {builtin: teacher, n_samples: 1000000, n_features: 10000}\n")
+    started = time.perf_counter()
+    result = invoke("run", spec, "--dry-run")
+    assert time.perf_counter() - started < 1.0
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {spec}: data: the teacher builtin of 1000000 samples needs about 224 GiB"
+    )
+
+
+def test_groups_at_once_that_cannot_fit_ask_for_fewer_jobs(tiny_spec, monkeypatch):
+    from lrsweep.costs import check_memory, member_bytes
+
+    spec = load_spec(tiny_spec())
+    one = member_bytes(spec, 2, 2)
+    check_memory(spec, (96, 24, 2, 2), [1, 1, 1, 1], 1, available=10 * one)
+    with pytest.raises(lrsweep.SpecError, match=r"\(4 groups of 1 runs at once, .*--jobs$"):
+        check_memory(spec, (96, 24, 2, 2), [1, 1, 1, 1], 4, available=4 * one)
+    with pytest.raises(lrsweep.SpecError, match=r"\(a group of 4 runs, .*group_size lower$"):
+        check_memory(spec, (96, 24, 2, 2), [4], 2, available=4 * one)
+    monkeypatch.setenv("LRSWEEP_MEMORY_BYTES", str(one))
+    with pytest.raises(lrsweep.SpecError, match=r"\(one run, .*lower model\.hidden$"):
+        lrsweep.plan_sweep(spec)
