@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lrsweep.errors import ResultsError
+from lrsweep.errors import ResultsError, shorten
 from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS
 from lrsweep.results import TIME_FORMAT, ResultsDir, environment, read_runs_csv, write_atomic
 
@@ -105,7 +105,15 @@ def write_report(
     if fmt is None:
         fmt = "md" if out is not None and Path(out).suffix.lower() == ".md" else "html"
     path = Path(out) if out is not None else Path(results_dir) / f"report.{fmt}"
-    text = build_report(results_dir, fmt, link_from=path.parent)
+    try:
+        text = build_report(results_dir, fmt, link_from=path.parent)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # a file edited into a shape `summary_problem` does not catch: still one line
+        raise ResultsError(
+            f"{results_dir}: its summary.json, runs.csv or rangetest.json does not have the shape"
+            f" lrsweep writes ({type(e).__name__}: {shorten(e, 60)}); run 'lrsweep refine' or"
+            " 'lrsweep run' again to rewrite them"
+        ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
     return path

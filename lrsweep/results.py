@@ -526,13 +526,86 @@ class ResultsDir:
             raise ResultsError(f"{path}: missing; run 'lrsweep run' first") from None
         except (json.JSONDecodeError, ValueError) as e:
             raise ResultsError(f"{path}: not valid JSON: {e}") from None
-        needed = ("objective", "status_counts", "best", "table", "combos", "name")
-        if not isinstance(summary, dict) or any(k not in summary for k in needed):
+        problem = summary_problem(summary)
+        if problem:
             raise ResultsError(
-                f"{path}: not an lrsweep summary (written by another version or edited by hand);"
-                " run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
+                f"{path}: not an lrsweep summary ({problem}; written by another version or"
+                " edited by hand); run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
             )
-        return summary
+        return dict(summary)
+
+
+_NUMBER = (int, float)
+_MAYBE_NUMBER = (int, float, type(None))
+_CURVE_FIELDS: dict[str, tuple[type, ...]] = {
+    "best": (dict, type(None)),
+    "table": (list,),
+    "interpolated_lr": _MAYBE_NUMBER,
+    "largest_stable_lr": _MAYBE_NUMBER,
+    "sensitivity": _MAYBE_NUMBER,
+    "good_band": (list, type(None)),
+    "good_band_decades": _MAYBE_NUMBER,
+}
+_BEST_FIELDS = {"lr": _NUMBER, "objective_mean": _MAYBE_NUMBER, "objective_std": _MAYBE_NUMBER,
+                "edge": (str, type(None))}  # fmt: skip
+_ROW_FIELDS = {"lr": _NUMBER, "mean": _MAYBE_NUMBER, "std": _MAYBE_NUMBER, "n_ok": (int,),
+               "n_diverged": (int,), "n_failed": (int,)}  # fmt: skip
+
+
+def summary_problem(summary: Any) -> str:
+    """What is wrong with the shape of a ``summary.json`` ("" when show and report can use
+    it): every field they read, with its type."""
+
+    def wrong(where: str, value: Any, kinds: tuple[type, ...]) -> str:
+        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        return f"{where or 'the top level'} is {shorten(json.dumps(value), 30)}, expected {names}"
+
+    def fields(where: str, obj: Any, spec: Mapping[str, tuple[type, ...]], required: bool) -> str:
+        if not isinstance(obj, dict):
+            return wrong(where, obj, (dict,))
+        for key, kinds in spec.items():
+            name = f"{where}.{key}" if where else key
+            if key not in obj:
+                if required:
+                    return f"{name} is missing"
+            elif not isinstance(obj[key], kinds) or isinstance(obj[key], bool):
+                return wrong(name, obj[key], kinds)
+        return ""
+
+    top = {"name": (str,), "objective": (str,), "status_counts": (dict,), "combos": (list,),
+           "notes": (list,), "scaling": (dict,), "best_combo": (str, type(None))}  # fmt: skip
+    problem = fields("", summary, {k: top[k] for k in top if k not in ("notes", "scaling",
+                     "best_combo")}, True) or fields("", summary, top, False)  # fmt: skip
+    if problem:
+        return problem
+    for key, fit in summary.get("scaling", {}).items():
+        problem = problem or fields(f"scaling.{key}", fit, {"slope": _MAYBE_NUMBER}, True)
+    if problem:
+        return problem
+    counts = summary["status_counts"]
+    for key in ("ok", "diverged", "failed"):
+        if not isinstance(counts.get(key), int):
+            return wrong(f"status_counts.{key}", counts.get(key), (int,))
+    curves = [("", summary)] + [(f"combos.{i}", c) for i, c in enumerate(summary["combos"])]
+    for where, curve in curves:
+        problem = fields(where, curve, _CURVE_FIELDS, required=not where) or (
+            fields(where, curve, {"label": (str,)}, True) if where else ""
+        )
+        if problem:
+            return problem
+        dot = f"{where}." if where else ""
+        if curve.get("best") is not None:
+            problem = fields(f"{dot}best", curve["best"], _BEST_FIELDS, True)
+        for i, row in enumerate(curve.get("table") or []):
+            problem = problem or fields(f"{dot}table.{i}", row, _ROW_FIELDS, True)
+        band = curve.get("good_band")
+        if not problem and band is not None and (
+            len(band) != 2 or not all(isinstance(x, _NUMBER) for x in band)
+        ):
+            problem = wrong(f"{dot}good_band", band, (list,))
+        if problem:
+            return problem
+    return ""
 
 
 def read_runs_csv(path: Path) -> list[dict[str, Any]]:

@@ -246,16 +246,21 @@ class TrainSpec(_Section):
     ] = "final_val_loss"
 
 
+LR_LIMITS = (1e-12, 1e6)  # the LRs a grid may span: 18 decades, as `lrsweep find` allows
+
+
 class GridSpec(_Section):
     """The coarse log grid of learning rates (round 0)."""
 
-    lr_min: float = Field(1e-5, gt=0)  # smallest LR, included
-    lr_max: float = Field(1.0, gt=0)  # largest LR, included
+    lr_min: float = Field(1e-5, gt=0, le=LR_LIMITS[1])  # smallest LR, included
+    lr_max: float = Field(1.0, gt=0, le=LR_LIMITS[1])  # largest LR, included
     points_per_decade: int = Field(2, ge=1, le=1000)  # grid density
     from_range_test: bool = False  # true: lr_min/lr_max from `lrsweep find` (see the README)
 
     @model_validator(mode="after")
     def _order(self) -> GridSpec:
+        if self.lr_min < LR_LIMITS[0]:  # a subnormal lr_min makes lr_max / lr_min overflow
+            raise ValueError(f"lr_min: must be >= {LR_LIMITS[0]:g}, got {self.lr_min!r}")
         if self.lr_min >= self.lr_max:
             raise ValueError(f"lr_min: must be < lr_max, got {self.lr_min} >= {self.lr_max}")
         return self
@@ -584,7 +589,7 @@ def _join(lines: list[str]) -> str:
 def check_run_count(spec: Spec, file: str) -> Iterable[str]:
     """Problems with the size of the plan, before anything is allocated."""
     grid = spec.grid
-    decades = math.log10(grid.lr_max / grid.lr_min)
+    decades = math.log10(grid.lr_max) - math.log10(grid.lr_min)  # no overflow at the edges
     points = max(2, math.ceil(decades * grid.points_per_decade - 1e-9) + 1)  # as log_grid
     combos = spec.n_combos
     runs = points * spec.train.seeds * combos

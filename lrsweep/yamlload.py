@@ -26,6 +26,7 @@ import yaml
 from lrsweep.errors import SpecError
 
 MAX_SPEC_BYTES = 1 << 20  # a spec is a few hundred bytes; 1 MiB is generous and reads fast
+MAX_INT_DIGITS = 30  # longer integers are mistakes (Python refuses to parse 4,300+ digits)
 MAX_DEPTH = 32  # the deepest real spec is 3 levels; PyYAML's composer recurses per level
 
 
@@ -75,7 +76,13 @@ class _StrictLoader(yaml.SafeLoader):
         return value
 
     def construct_yaml_int(self, node: Any) -> int:
-        return int(str(node.value).replace("_", ""), 0)
+        digits = str(node.value).replace("_", "")
+        if len(digits.lstrip("+-")) > MAX_INT_DIGITS:
+            raise _LoadError(
+                node.start_mark,
+                f"integers must have at most {MAX_INT_DIGITS} digits, got {len(digits)}",
+            )
+        return int(digits, 0)
 
     def construct_undefined(self, node: Any) -> Any:
         raise _LoadError(node.start_mark, f"tag {node.tag!r} is not allowed")
@@ -155,7 +162,14 @@ def load_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], tuple[i
         line, col = _line_col(data, e.start)
         raise SpecError(f"{name}:{line}:{col}: not UTF-8 (byte {data[e.start]:#04x})") from None
 
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as e:  # a control character: PyYAML checks the text first
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise SpecError(
+            f"{name}:{line}:{col}: control character {chr(e.character)!r} is not allowed in YAML"
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None or (

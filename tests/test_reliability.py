@@ -321,3 +321,72 @@ def test_groups_at_once_that_cannot_fit_ask_for_fewer_jobs(tiny_spec, monkeypatc
     monkeypatch.setenv("LRSWEEP_MEMORY_BYTES", str(one))
     with pytest.raises(lrsweep.SpecError, match=r"\(one run, .*lower model\.hidden$"):
         lrsweep.plan_sweep(spec)
+
+
+# -- 9. numbers at the edges --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("grid: {lr_max: 1e308}", ":3:8: grid.lr_max: must be <= 1e+06, got 1e+308"),
+        ("grid: {lr_min: 5e-324}", ":3:8: grid.lr_min: must be >= 1e-12, got 5e-324"),
+        ("train: {seeds: 1" + "0" * 5000 + "}", ":3:16: integers must have at most 30 digits"),
+        ("name: a\x07b", ":3:8: control character '\\x07' is not allowed in YAML"),
+        ("train: {split_seed: " + "9" * 31 + "}", ":3:21: integers must have at most 30 digits"),
+    ],
+    ids=["lr_max-1e308", "lr_min-subnormal", "5000-digits", "control-char", "31-digits"],
+)
+def test_numbers_at_the_edges_are_one_clear_line(write_spec, line, expected):
+    spec = write_spec("data: {builtin: moons, n_samples: 100}\nname: edge\n" + line + "\n")
+    result = invoke("validate", spec)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {spec}{expected}"), result.stderr
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 320
+
+
+# -- 10. a summary.json of the wrong shape ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finished")
+    spec = folder / "spec.yaml"
+    spec.write_text(
+        "name: f\ndata: {builtin: moons, n_samples: 120}\nmodel: {hidden: [8]}\n"
+        "train: {epochs: 2, batch_size: 16, seeds: 1}\ngrid: {lr_min: 0.01, lr_max: 0.1}\n"
+    )
+    lrsweep.run_sweep(load_spec(spec), folder / "r")
+    return folder / "r"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("combos", 5, "combos is 5, expected list"),
+        ("best", {"lr": "x"}, 'best.lr is "x", expected int or float'),
+        ("table", [{"lr": 1}], "table.0.mean is missing"),
+        ("status_counts", {"ok": 1}, "status_counts.diverged is null, expected int"),
+        ("combos", [{"label": "a", "best": {"lr": 1}, "table": []}],
+         "combos.0.best.objective_mean is missing"),
+        ("good_band", [1], "good_band is [1], expected list"),
+        ("scaling", {"a": 1}, "scaling.a is 1, expected dict"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["show", "report"])
+def test_a_summary_of_the_wrong_shape_is_one_line_naming_the_file(
+    finished, tmp_path, key, value, problem, command
+):
+    import shutil
+
+    out = tmp_path / "r"
+    shutil.copytree(finished, out)
+    summary = json.loads((out / "summary.json").read_text())
+    summary[key] = value
+    (out / "summary.json").write_text(json.dumps(summary))
+    result = invoke(command, out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {out / 'summary.json'}: not an lrsweep summary ({problem};"
+    ), result.stderr
+    assert result.stderr.count("\n") == 1
