@@ -43,7 +43,7 @@ class UserError(click.ClickException):
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Translate library errors into one line on stderr and the documented exit code."""
-    from lrsweep.errors import LrsweepError
+    from lrsweep.errors import MAX_MESSAGE, LrsweepError, shorten
 
     try:
         yield
@@ -52,7 +52,8 @@ def user_errors() -> Iterator[None]:
     except OSError as e:  # a path mistake is the user's (2); the machine's problems are 3
         where = f"{e.filename}: " if e.filename else ""
         usage = e.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST)
-        raise UserError(f"{where}{e.strerror or e}", 2 if usage else 3) from None
+        message = shorten(f"{where}{e.strerror or e}", MAX_MESSAGE)
+        raise UserError(message, 2 if usage else 3) from None
 
 
 @contextlib.contextmanager
@@ -70,6 +71,18 @@ def interruptible(resume: str) -> Iterator[None]:
         sys.exit(EXIT_INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """No numpy RuntimeWarning (a diverging run overflows: that is a result) and no
+    matplotlib UserWarning reaches the terminal; restored when the command ends."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def _nonempty(value: Path | None) -> Path | None:
@@ -160,7 +173,8 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lrsweep")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Find the learning rate: sweep a log grid of LRs over a NumPy MLP, from one YAML file.
 
     \b
@@ -168,6 +182,7 @@ def cli() -> None:
         lrsweep run configs/digits.yaml
         lrsweep plot results/digits-sgd
     """
+    ctx.with_resource(quiet_warnings())
 
 
 @cli.command()
@@ -218,23 +233,20 @@ def run(
             _print_plan(lrsweep.plan_sweep(spec, jobs or default_jobs()), out, jobs)
             return
         resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
-        with (
-            interruptible(resume),
-            _executor(executor_options) as executor,
-            _progress() as (on_run, on_progress),
-        ):
-            summary = lrsweep.run_sweep(
-                spec,
-                out,
-                executor=executor,
-                overwrite=overwrite,
-                on_run=on_run,
-                on_progress=on_progress,
-                on_warning=_warn,
-            )
-        plots = [] if no_plots else lrsweep.plot_results(out, formats)
-        if with_report:
-            plots.append(lrsweep.write_report(out))
+        with interruptible(resume):  # plotting too: Ctrl-C there is 130, not "Aborted!"
+            with _executor(executor_options) as executor, _progress() as (on_run, on_progress):
+                summary = lrsweep.run_sweep(
+                    spec,
+                    out,
+                    executor=executor,
+                    overwrite=overwrite,
+                    on_run=on_run,
+                    on_progress=on_progress,
+                    on_warning=_warn,
+                )
+            plots = [] if no_plots else lrsweep.plot_results(out, formats)
+            if with_report:
+                plots.append(lrsweep.write_report(out))
     _report(summary, out, plots, as_json)
 
 
@@ -268,7 +280,7 @@ def report(results_dir: Path, out: Path | None, fmt: str | None) -> None:
     """
     import lrsweep
 
-    with user_errors():
+    with user_errors(), interruptible(f"lrsweep report {shlex.quote(str(results_dir))}"):
         path = lrsweep.write_report(results_dir, out, fmt)
     click.echo(str(path))
 
@@ -285,7 +297,7 @@ def plot(results_dir: Path, formats: tuple[str, ...]) -> None:
     """
     import lrsweep
 
-    with user_errors():
+    with user_errors(), interruptible(f"lrsweep plot {shlex.quote(str(results_dir))}"):
         paths = lrsweep.plot_results(results_dir, formats)
     for path in paths:
         click.echo(str(path))
@@ -331,21 +343,18 @@ def refine(
 
     with user_errors():
         resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
-        with (
-            interruptible(resume),
-            _executor(executor_options) as executor,
-            _progress() as (on_run, on_progress),
-        ):
-            summary = lrsweep.refine(
-                results_dir,
-                rounds=rounds,
-                executor=executor,
-                points_per_decade=points_per_decade,
-                on_run=on_run,
-                on_progress=on_progress,
-                on_warning=_warn,
-            )
-        plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
+        with interruptible(resume):
+            with _executor(executor_options) as executor, _progress() as (on_run, on_progress):
+                summary = lrsweep.refine(
+                    results_dir,
+                    rounds=rounds,
+                    executor=executor,
+                    points_per_decade=points_per_decade,
+                    on_run=on_run,
+                    on_progress=on_progress,
+                    on_warning=_warn,
+                )
+            plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
     _report(summary, results_dir, plots, as_json)
 
 
@@ -466,7 +475,7 @@ def find(
 
     import lrsweep
 
-    with user_errors():
+    with user_errors(), interruptible(f"lrsweep find {shlex.quote(str(spec_file))}"):
         spec = lrsweep.load_spec(spec_file)
         out = out if out is not None else Path("results") / spec.name
         found = lrsweep.range_test(

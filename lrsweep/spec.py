@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, shorten
 from lrsweep.yamlload import load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
@@ -415,7 +415,7 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
         err = e.errors()[0]
         rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
         rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        got = "" if err["type"] == "value_error" else f", got {err.get('input')!r}"
+        got = "" if err["type"] == "value_error" else f", got {shorten(repr(err.get('input')))}"
         raise ValueError(f"{where}: {rule}{got}") from None
 
 
@@ -495,7 +495,7 @@ def _format_error(
 
 def _dotted(loc: Iterable[str]) -> str:
     """A key path for a message; odd keys (spaces, newlines) are quoted so it stays one line."""
-    return ".".join(p if re.fullmatch(r"[\w.<>-]+", p) else repr(p) for p in loc)
+    return shorten(".".join(p if re.fullmatch(r"[\w.<>-]+", p) else repr(p) for p in loc))
 
 
 def _error_text(kind: str, loc: tuple[str, ...], msg: str, value: Any, ctx: Any) -> str:
@@ -518,12 +518,12 @@ def _error_text(kind: str, loc: tuple[str, ...], msg: str, value: Any, ctx: Any)
         options = re.findall(r"'([^']*)'", msg)
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(options)}"
-        text = f"{_dotted(loc)}: unknown {value!r}; {hint}"
+        text = f"{_dotted(loc)}: unknown {shorten(repr(value))}; {hint}"
     else:
         rule = _RULES.get(kind, msg[0].lower() + msg[1:])
         if kind in _RULES:
             rule = rule.format(**{k: _num(v) for k, v in ctx.items()})
-        text = f"{_dotted(loc)}: {rule}, got {value!r}"
+        text = f"{_dotted(loc)}: {rule}, got {shorten(repr(value))}"
     return text
 
 
@@ -583,7 +583,8 @@ def _join(lines: list[str]) -> str:
     lines = [line.replace("\r", "\\r").replace("\n", "\\n") for line in lines]  # one line
     if len(lines) == 1:
         return lines[0]
-    return f"{len(lines)} problems: " + " | ".join(lines)
+    more = f" | and {len(lines) - 3} more" if len(lines) > 3 else ""
+    return f"{len(lines)} problems: " + " | ".join(lines[:3]) + more
 
 
 def check_run_count(spec: Spec, file: str) -> Iterable[str]:

@@ -25,7 +25,7 @@ import yaml
 
 from lrsweep.errors import SpecError
 
-MAX_SPEC_BYTES = 1 << 20  # a spec is a few hundred bytes; 1 MiB is generous and reads fast
+MAX_SPEC_BYTES = 1 << 16  # a spec is a few hundred bytes; 64 KiB parses in well under a second
 MAX_INT_DIGITS = 30  # longer integers are mistakes (Python refuses to parse 4,300+ digits)
 MAX_DEPTH = 32  # the deepest real spec is 3 levels; PyYAML's composer recurses per level
 

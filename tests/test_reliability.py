@@ -390,3 +390,99 @@ def test_a_summary_of_the_wrong_shape_is_one_line_naming_the_file(
         f"Error: {out / 'summary.json'}: not an lrsweep summary ({problem};"
     ), result.stderr
     assert result.stderr.count("\n") == 1
+
+
+# -- 11. messages -------------------------------------------------------------------------------
+
+
+def test_a_long_value_is_shortened_and_every_error_is_one_short_line(write_spec):
+    spec = write_spec(
+        "name: x\ndata: {builtin: moons}\nmodel: {hidden: [" + ", ".join(["ten"] * 5000) + "]}\n"
+        + "".join(f"k{i}: 1\n" for i in range(3000))
+    )
+    started = time.perf_counter()
+    result = invoke("validate", spec)
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert len(result.stderr) <= 320 and "chars)…" in result.stderr
+
+
+def test_shorten_keeps_head_and_tail_on_one_line():
+    from lrsweep.errors import shorten
+
+    assert shorten("abc") == "abc"
+    assert shorten("a\nb\x07c") == "a b\\x07c"
+    long = shorten("x" * 10**7 + "END", 60)
+    assert len(long) <= 60 and long.endswith("END") and "(10000003 chars)" in long
+
+
+def test_a_full_disk_names_the_file(tiny_spec, tmp_path, monkeypatch):
+    import errno
+
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        if Path(f"/proc/self/fd/{fd}").resolve().name.startswith("runs.csv"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    result = invoke("run", tiny_spec(), "--out", tmp_path / "r", "--jobs", "1", "--no-plots")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {tmp_path / 'r' / 'runs.csv'}: cannot write: No space left on device"
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "plot"])
+def test_ctrl_c_while_plotting_is_exit_130(tiny_spec, tmp_path, monkeypatch, command):
+    out = tmp_path / "r"
+    if command == "plot":
+        assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lrsweep, "plot_results", interrupted)
+    args = ["run", tiny_spec(), "--out", out, "--jobs", "1"] if command == "run" else ["plot", out]
+    result = invoke(*args)
+    assert result.exit_code == 130
+    assert result.stderr.splitlines()[-1].startswith(
+        "Interrupted: finished runs are kept. Resume with: lrsweep "
+    )
+    assert "Aborted" not in result.output
+
+
+def test_warnings_never_reach_stderr(tiny_spec, tmp_path):
+    script = (
+        "import sys, warnings, lrsweep, lrsweep.sweep as s\n"
+        "real = s.finish\n"
+        "def noisy(*a, **k):\n"
+        "    warnings.warn('overflow encountered in matmul', RuntimeWarning)\n"
+        "    warnings.warn('Data has no positive values', UserWarning)\n"
+        "    return real(*a, **k)\n"
+        "s.finish = noisy\n"
+        "from lrsweep.cli import main\n"
+        "sys.argv = ['lrsweep'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "run", str(tiny_spec()), "--out", str(tmp_path / "r"),
+         "--jobs", "1", "--no-plots"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "warn" not in done.stderr
+
+
+def test_a_folder_with_a_foreign_spec_yaml_names_no_empty_hash(tiny_spec, tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "spec.yaml").write_text("name: mine\n")
+    result = invoke("run", tiny_spec(), "--out", out, "--jobs", "1")
+    assert result.exit_code == 2 and "hash ," not in result.stderr
+    assert result.stderr == (
+        f"Error: {out}: holds spec.yaml that lrsweep did not write; lrsweep neither uses nor"
+        " clears such a folder: choose another --out\n"
+    )
+    result = invoke("show", out)
+    assert result.stderr == f"Error: {out / 'spec.yaml'}: not a spec lrsweep wrote (no hash line)\n"
