@@ -148,7 +148,12 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _executor(options: Mapping[str, Any]) -> Any:
+    import logging
+
     import lrsweep
+
+    if options["scheduler"] or options["scheduler_file"]:  # our one line, not dask's logs
+        logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
 
     return lrsweep.make_executor(
         options["jobs"],

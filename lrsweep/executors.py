@@ -20,6 +20,7 @@ import contextlib
 import os
 import queue
 import signal
+import socket
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ from typing import Any
 
 from lrsweep.costs import Where, data_shape, execution_choice, group_seconds
 from lrsweep.data import Dataset
-from lrsweep.errors import ExecutorError
+from lrsweep.errors import ExecutorError, shorten
 from lrsweep.plan import Group
 from lrsweep.records import RunResult, RunStatus
 from lrsweep.training import Cancelled, compact_dataset
@@ -474,6 +475,7 @@ class DaskExecutor(Executor):
             ) from None
         where = address or f"the scheduler in {scheduler_file}"
         self.where = where
+        self.worker_timeout = worker_timeout
         if scheduler_file is not None and address is None:
             address = _address_from_file(scheduler_file)
         _check_reachable(address or "", where, connect_timeout)  # fail before dask's retries
@@ -522,34 +524,80 @@ class DaskExecutor(Executor):
         data: Dataset,
         on_epoch: OnEpoch | None = None,  # not streamed from a cluster: groups report at the end
     ) -> Iterator[tuple[Group, list[RunResult]]]:
-        from concurrent.futures import CancelledError, as_completed
+        """Every group runs through `run_group_checked`, so a worker that joined after the
+        version check (another numpy, another lrsweep) fails its groups with the reason
+        instead of training them. A cluster left without workers for ``worker_timeout``
+        seconds ends the call with ``ExecutorError`` saying so."""
+        from concurrent.futures import CancelledError
 
         from distributed.scheduler import KilledWorker
 
         if not groups:
             return
+        mine = _worker_versions()
         pool = self.client.get_executor(pure=False)
         try:
             data_future = self.client.scatter(compact_dataset(data, groups), broadcast=True)
-            futures = {pool.submit(run_group_safely, fn, g, data_future): g for g in groups}
+            futures = {
+                pool.submit(run_group_checked, fn, g, data_future, mine): g for g in groups
+            }
         except (OSError, TimeoutError) as e:
-            raise ExecutorError(f"lost the connection to {self.where}: {e}") from None
+            raise ExecutorError(self._lost(e)) from None
+        not_done = set(futures)
+        workerless_since: float | None = None
         try:
-            for future in as_completed(futures):
-                group = futures[future]
-                try:
-                    results = future.result()
-                except KilledWorker as e:
-                    results = failed_results(group, f"killed every worker that ran it: {e}")
-                except (CancelledError, OSError, TimeoutError) as e:
-                    raise ExecutorError(
-                        f"lost {self.where} mid-sweep ({type(e).__name__}); finished runs are"
-                        " kept: run the same command again to resume"
-                    ) from None
-                yield group, results
+            while not_done:
+                done, not_done = wait(not_done, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    group = futures[future]
+                    try:
+                        results = future.result()
+                    except KilledWorker as e:
+                        results = failed_results(
+                            group, f"killed every worker that ran it: {shorten(e, 80)}"
+                        )
+                    except (CancelledError, OSError, TimeoutError) as e:
+                        raise ExecutorError(self._lost(e)) from None
+                    yield group, results
+                if done or not not_done:
+                    workerless_since = None
+                    continue
+                workerless_since = self._watch_workers(workerless_since, len(not_done))
         finally:
             for future in futures:
                 future.cancel()
+
+    def _watch_workers(self, since: float | None, unfinished: int) -> float | None:
+        """When the cluster has no worker: the time it has had none since, or ExecutorError
+        after ``worker_timeout`` seconds (every worker killed is not a lost scheduler)."""
+        try:
+            n_workers = len(self._workers())
+        except Exception as e:
+            raise ExecutorError(self._lost(e)) from None
+        if n_workers:
+            return None
+        now = time.monotonic()
+        if since is not None and now - since > self.worker_timeout:
+            raise ExecutorError(
+                f"{self.where}: every worker is gone (none for {self.worker_timeout:g}s,"
+                f" {unfinished} groups unfinished); finished runs are kept: start workers and"
+                " run the same command again to resume"
+            )
+        return now if since is None else since
+
+    def _lost(self, e: BaseException) -> str:
+        """Why the cluster failed a call: the scheduler lost, or (the client still connected)
+        the workers killed with the data scattered to them."""
+        if getattr(self.client, "status", "") == "running":
+            return (
+                f"{self.where}: the workers died mid-sweep and the data scattered to them was"
+                f" lost ({type(e).__name__}); finished runs are kept: check the workers and"
+                " run the same command again to resume"
+            )
+        return (
+            f"lost {self.where} mid-sweep ({type(e).__name__}); finished runs are kept: run the"
+            " same command again to resume"
+        )
 
     def close(self) -> None:
         client = getattr(self, "client", None)
@@ -575,7 +623,6 @@ def _address_from_file(path: str) -> str:
 
 def _check_reachable(address: str, where: str, timeout: float) -> None:
     """Open and close a TCP connection to a ``tcp://HOST:PORT`` address, or raise."""
-    import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
@@ -589,6 +636,27 @@ def _check_reachable(address: str, where: str, timeout: float) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as e:
         raise ExecutorError(f"cannot reach {where} within {timeout:g}s: {e}") from None
+
+
+def run_group_checked(
+    fn: GroupFn, group: Group, data: Dataset, expected: dict[str, str]
+) -> list[RunResult]:
+    """On a dask worker: `run_group_safely`, after checking that this worker has the
+    driver's lrsweep and numpy (a worker may join after the executor checked the others);
+    a worker that does not fails the group with the reason."""
+    found = _worker_versions()
+    if found != expected:
+        where = socket.gethostname()
+        with contextlib.suppress(Exception):
+            from distributed import get_worker
+
+            where = get_worker().address
+        differ = ", ".join(f"{k} {found.get(k)} (driver {v})" for k, v in expected.items()
+                           if found.get(k) != v)  # fmt: skip
+        return failed_results(
+            group, f"worker {where} has {differ}; install the driver's versions on every worker"
+        )
+    return run_group_safely(fn, group, data)
 
 
 def _worker_versions() -> dict[str, str]:

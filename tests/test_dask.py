@@ -122,3 +122,61 @@ def test_a_scheduler_lost_mid_sweep_is_exit_3_and_keeps_finished_runs(write_spec
     kept = read(tmp_path / "r" / "runs.csv")
     assert kept and all(r["status"] in ("ok", "diverged") for r in kept)
     assert not (tmp_path / "r" / ".lock").exists()
+
+
+def test_a_worker_that_joins_with_another_numpy_fails_its_groups_with_the_reason(
+    write_spec, tmp_path
+):
+    import subprocess
+    import sys
+    import time
+
+    import numpy
+
+    spec = load_spec(write_spec(SPEC))
+    fake = tmp_path / "other_numpy.py"
+    fake.write_text("import numpy\nnumpy.__version__ = '0.0.other'\n")
+    with local_cluster(1) as c, DaskExecutor(c.scheduler_address) as executor:
+        good = list(executor._workers())
+        late = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", c.scheduler_address,
+             "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard",
+             "--preload", str(fake)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while len(executor.client.scheduler_info()["workers"]) < 2:
+                assert time.monotonic() < deadline, "the late worker never joined"
+                time.sleep(0.1)
+            executor.client.retire_workers(good)  # every group now goes to the late worker
+            summary = lrsweep.run_sweep(spec, tmp_path / "r", executor=executor)
+        finally:
+            late.kill()
+            late.wait()
+    rows = read(tmp_path / "r" / "runs.csv")
+    assert summary["status_counts"]["failed"] == len(rows) > 0
+    assert all(
+        f"numpy 0.0.other (driver {numpy.__version__}); install the driver's versions" in r["message"]
+        for r in rows
+    )
+
+
+def test_killing_every_worker_is_reported_as_that(write_spec, tmp_path):
+    spec = load_spec(write_spec(SPEC.replace("epochs: 4", "epochs: 30")))
+    with local_cluster(2) as c, DaskExecutor(c.scheduler_address, worker_timeout=3) as executor:
+        pids = executor.client.run(os.getpid)
+
+        def kill_every_worker(row, done, total):
+            if done == 1:
+                for nanny in c.workers.values():
+                    nanny.auto_restart = False
+                for pid in pids.values():
+                    os.kill(pid, signal.SIGKILL)
+
+        with pytest.raises(ExecutorError) as caught:
+            lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_run=kill_every_worker)
+    message = str(caught.value)
+    assert "lost" not in message.split(":")[0] and "scheduler" not in message
+    assert "the workers died mid-sweep" in message or "every worker is gone" in message
+    assert read(tmp_path / "r" / "runs.csv")
