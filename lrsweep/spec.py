@@ -408,10 +408,9 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
         apply_combo(spec, combo)
     except ValidationError as e:
         err = e.errors()[0]
-        rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
-        rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        got = "" if err["type"] == "value_error" else f", got {err.get('input')!r}"
-        raise ValueError(f"{where}: {rule}{got}") from None
+        text = problem_text(err)  # "<key>: <rule>..."; a validator's own text names its key
+        rule = text if err["type"] == "value_error" else text.split(": ", 1)[-1]
+        raise ValueError(f"{where}: {rule}") from None
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
@@ -470,14 +469,24 @@ def _model_for(loc: Iterable[str | int]) -> type[BaseModel] | None:
     return model
 
 
+def problem_text(err: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """One pydantic error as ``<dotted.key>: <rule>, got <value!r>[; hint]``: the one formatter
+    every validated section uses (``prefix`` is the section's key path in a spec)."""
+    loc = prefix + tuple(str(p) for p in err["loc"])
+    return _error_text(err["type"], loc, err["msg"], err.get("input"), err.get("ctx", {}))
+
+
+def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every problem of a pydantic ``ValidationError``, formatted by `problem_text`."""
+    return [problem_text(err, prefix) for err in error.errors()]
+
+
 def _format_error(
     err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
 ) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
-    msg = err["msg"]
-    value = err.get("input")
-    text = _error_text(kind, loc, msg, value, err.get("ctx", {}))
+    text = problem_text(err)
     if kind == "value_error":
         loc = tuple(text.split(": ", 1)[0].split("."))
     where = ""
