@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean
 from lrsweep.yamlload import load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
@@ -398,8 +398,7 @@ class Spec(_Section):
 
 def _check_axis(key: str, where: str) -> None:
     if key not in VARY_AXES:
-        close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
+        hint = did_you_mean(key, VARY_AXES)
         raise ValueError(f"{where}: not an axis lrsweep can vary; {hint}")
 
 
