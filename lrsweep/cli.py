@@ -27,6 +27,10 @@ from lrsweep import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+    from lrsweep.executors import Executor
+    from lrsweep.plan import Plan
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -134,7 +138,7 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _executor(options: Mapping[str, Any]) -> Any:
+def _executor(options: Mapping[str, Any]) -> Executor:
     import lrsweep
 
     return lrsweep.make_executor(
@@ -599,7 +603,7 @@ def _fmt(x: Any) -> str:
     return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
 
 
-def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
+def _print_plan(plan: Plan, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
     """The plan of round 0 (and what the refine rounds may add) on stdout."""
     import lrsweep
     from lrsweep.executors import default_jobs
@@ -684,7 +688,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
+def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
     from rich.table import Table
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")

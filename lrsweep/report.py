@@ -416,22 +416,10 @@ tr.band td { background: #eef7ee; } tr.best td { background: #d6efd6; font-weigh
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 """
 
-# Sorting the runs table, and the self-test a browser test runs with URL fragment #selftest:
-# it records errors, clicks a column header twice and writes what it saw, as JSON, into
-# <pre id="selftest"> (read with `chromium --headless --dump-dom`).
+# Sorting the runs table: click (or Enter on) a header; numbers sort numerically, NaN last.
 SCRIPT = """
 (function () {
   "use strict";
-  var selftest = location.hash === "#selftest";
-  var errors = [];
-  if (selftest) {
-    window.addEventListener("error", function (e) { errors.push(String(e.message)); });
-    var consoleError = console.error;
-    console.error = function () {
-      errors.push(Array.prototype.join.call(arguments, " "));
-      consoleError.apply(console, arguments);
-    };
-  }
   function cellKey(row, col, numeric) {
     var cell = row.cells[col];
     var v = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent;
@@ -470,40 +458,6 @@ SCRIPT = """
       });
     });
   });
-  if (!selftest) return;
-  var out = { errors: errors, figures: [], sort: null,
-              width: document.documentElement.scrollWidth,
-              height: document.documentElement.scrollHeight };
-  Array.prototype.forEach.call(document.querySelectorAll("figure.plot"), function (fig) {
-    var svg = fig.querySelector("svg");
-    var r = (svg || fig).getBoundingClientRect();
-    out.figures.push({ id: fig.id, svg: !!svg,
-                       x: r.left + window.scrollX, y: r.top + window.scrollY,
-                       width: r.width, height: r.height,
-                       shapes: svg ? svg.querySelectorAll("path, use").length : 0 });
-  });
-  var table = document.getElementById("runs-table");
-  if (table) {
-    var th = table.querySelector("th[data-key=objective]") || table.tHead.rows[0].cells[0];
-    var col = th.cellIndex;
-    var ids = function () {
-      return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.id; });
-    };
-    var keys = function () {
-      return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
-        return cellKey(r, col, true);
-      });
-    };
-    var before = ids();
-    th.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    var asc = ids(), ascKeys = keys(), ascSort = th.getAttribute("aria-sort");
-    th.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    out.sort = { column: th.getAttribute("data-key"), before: before, ascending: asc,
-                 ascending_keys: ascKeys, ascending_aria: ascSort,
-                 descending: ids(), descending_keys: keys(),
-                 descending_aria: th.getAttribute("aria-sort") };
-  }
-  document.getElementById("selftest").textContent = JSON.stringify(out);
 })();
 """
 
@@ -654,7 +608,7 @@ def render_html(content: Content, svgs: Mapping[str, str]) -> str:
         f"<style>{STYLE}</style></head><body>"
         f'<h1>{_e(title)}</h1><p class="sub">{_e(content.path)} · {nav}</p>'
         + "".join(sections)
-        + f'<pre id="selftest" hidden></pre><script>{SCRIPT}</script></body></html>\n'
+        + f"<script>{SCRIPT}</script></body></html>\n"
     )
 
 

@@ -85,9 +85,6 @@ class ModelSpec(_Section):
         return self
 
 
-OPTIMIZER_NAMES = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd")
-
-
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
@@ -285,14 +282,14 @@ class AnalysisSpec(_Section):
     label_window: int = Field(5, ge=2, le=1000)  # epochs the labels look back over
 
 
-VARY_AXES = {
-    "optimizer.name": "optimizer",
-    "optimizer.momentum": "optimizer",
-    "optimizer.weight_decay": "optimizer",
-    "train.batch_size": "train",
-    "model.hidden": "model",
-    "schedule.name": "schedule",
-}
+VARY_AXES = (  # the keys `vary:` may sweep besides the LR
+    "optimizer.name",
+    "optimizer.momentum",
+    "optimizer.weight_decay",
+    "train.batch_size",
+    "model.hidden",
+    "schedule.name",
+)
 NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 
