@@ -24,6 +24,7 @@ LAYERS = [
     "schedules",
     "members",
     "analysis",
+    "facts",
     "costs",
     "plan",
     "training",
