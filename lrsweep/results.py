@@ -164,7 +164,7 @@ def environment() -> dict[str, Any]:
     import os
     import platform
 
-    from lrsweep import __version__
+    from lrsweep.version import __version__
 
     return {
         "lrsweep": __version__,
