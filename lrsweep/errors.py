@@ -7,6 +7,8 @@ and what was expected, so the CLI can print it as it is. Anything that is not an
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 MAX_MESSAGE = 300  # characters of one error line (DESIGN.md §7: one short line per error)
@@ -82,3 +84,12 @@ class ExecutorError(LrsweepError):
     """Infrastructure failed: a worker pool, a cluster, or the disk."""
 
     exit_code = 3
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """The hint after an unknown name: ``did you mean 'x'?``, else the choices, shortened."""
+    options = list(choices)
+    close = difflib.get_close_matches(str(value), options, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return shorten("expected one of " + ", ".join(repr(c) for c in options), 200)

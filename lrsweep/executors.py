@@ -501,7 +501,7 @@ class DaskExecutor(Executor):
     def _check_versions(self) -> None:
         import numpy
 
-        from lrsweep import __version__
+        from lrsweep.version import __version__
 
         mine = {"lrsweep": __version__, "numpy": numpy.__version__}
         try:
@@ -662,7 +662,7 @@ def run_group_checked(
 def _worker_versions() -> dict[str, str]:
     import numpy
 
-    from lrsweep import __version__
+    from lrsweep.version import __version__
 
     return {"lrsweep": __version__, "numpy": numpy.__version__}
 

@@ -16,7 +16,6 @@ every other constant is a Python float, which NumPy 2 never lets upcast a float3
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
 
 __all__ = [
     "OPTIMIZERS",
@@ -832,13 +831,8 @@ def make_optimizer(spec: Mapping[str, Any] | Any, params: list[np.ndarray]) -> O
     name = spec.get("name", "sgd")
     cls = OPTIMIZERS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(str(name), list(OPTIMIZERS), n=1)
-        hint = (
-            f"did you mean {close[0]!r}?"
-            if close
-            else "expected one of " + ", ".join(repr(k) for k in OPTIMIZERS)
-        )
-        raise SpecError(f"optimizer.name: unknown {name!r}; {hint}")
+        hint = did_you_mean(name, OPTIMIZERS)
+        raise SpecError(f"optimizer.name: unknown {shorten(repr(name))}; {hint}")
     accepted = [
         p.name
         for p in inspect.signature(cls.__init__).parameters.values()

@@ -22,15 +22,15 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lrsweep.errors import SpecError, shorten
-from lrsweep.yamlload import load_yaml
+from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
 
@@ -83,9 +83,6 @@ class ModelSpec(_Section):
             if not 1 <= width <= 65_536:
                 raise ValueError(f"hidden.{i}: must be in [1, 65536], got {width}")
         return self
-
-
-OPTIMIZER_NAMES = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd")
 
 
 class OptimizerSpec(_Section):
@@ -290,14 +287,14 @@ class AnalysisSpec(_Section):
     label_window: int = Field(5, ge=2, le=1000)  # epochs the labels look back over
 
 
-VARY_AXES = {
-    "optimizer.name": "optimizer",
-    "optimizer.momentum": "optimizer",
-    "optimizer.weight_decay": "optimizer",
-    "train.batch_size": "train",
-    "model.hidden": "model",
-    "schedule.name": "schedule",
-}
+VARY_AXES = (  # the keys `vary:` may sweep besides the LR
+    "optimizer.name",
+    "optimizer.momentum",
+    "optimizer.weight_decay",
+    "train.batch_size",
+    "model.hidden",
+    "schedule.name",
+)
 NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 
@@ -403,8 +400,7 @@ class Spec(_Section):
 
 def _check_axis(key: str, where: str) -> None:
     if key not in VARY_AXES:
-        close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
+        hint = did_you_mean(key, VARY_AXES)
         raise ValueError(f"{where}: not an axis lrsweep can vary; {hint}")
 
 
@@ -413,10 +409,9 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
         apply_combo(spec, combo)
     except ValidationError as e:
         err = e.errors()[0]
-        rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
-        rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        got = "" if err["type"] == "value_error" else f", got {shorten(repr(err.get('input')))}"
-        raise ValueError(f"{where}: {rule}{got}") from None
+        text = problem_text(err)  # "<key>: <rule>..."; a validator's own text names its key
+        rule = text if err["type"] == "value_error" else text.split(": ", 1)[-1]
+        raise ValueError(f"{where}: {rule}") from None
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
@@ -475,20 +470,31 @@ def _model_for(loc: Iterable[str | int]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(
-    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
-) -> str:
+def problem_text(err: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """One pydantic error as ``<dotted.key>: <rule>, got <value!r>[; hint]``: the one formatter
+    every validated section uses (``prefix`` is the section's key path in a spec)."""
+    loc = prefix + tuple(str(p) for p in err["loc"])
+    return _error_text(err["type"], loc, err["msg"], err.get("input"), err.get("ctx", {}))
+
+
+def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every problem of a pydantic ``ValidationError``, formatted by `problem_text`."""
+    return [problem_text(err, prefix) for err in error.errors()]
+
+
+def _format_error(err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], Any]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
-    msg = err["msg"]
-    value = err.get("input")
-    text = _error_text(kind, loc, msg, value, err.get("ctx", {}))
+    text = problem_text(err)
     if kind == "value_error":
         loc = tuple(text.split(": ", 1)[0].split("."))
     where = ""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
+            mark = marks[loc[:depth]]
+            if isinstance(mark, str):  # a --set option: name it instead of a line
+                return f"{mark}: {text}"
+            where = ":{}:{}".format(*mark)
             break
     return f"{file}{where}: {text}"
 
@@ -554,7 +560,7 @@ _RULES = {
 def validate_spec(
     document: Mapping[str, Any],
     file: str = "<spec>",
-    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    marks: Mapping[tuple[str, ...], Any] | None = None,
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
@@ -603,22 +609,58 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
         )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file.
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec file, with ``KEY=VALUE`` overrides applied first.
 
     Parameters
     ----------
     path : str or Path
         The YAML file. Relative data paths inside it are resolved against its folder.
+    overrides : sequence of str
+        ``"train.epochs=5"``, ``"optimizer.name=adam"``, ``"model.hidden=[32, 32]"``,
+        ``"vary.optimizer.name=[sgd, adam]"`` (the CLI's ``--set``): a dotted key and a value
+        read exactly like the YAML; an error names the option.
 
     Raises
     ------
     SpecError
-        With one line per problem: file, line and column, dotted key, rule and value.
+        With one line per problem: file, line and column (or the option), dotted key, rule
+        and value.
     """
     path = Path(path)
     document, marks = load_yaml(path)
+    document = apply_overrides(document, marks, overrides)
     return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def apply_overrides(
+    document: Mapping[str, Any],
+    marks: dict[tuple[str, ...], Any],
+    overrides: Sequence[str],
+) -> dict[str, Any]:
+    """``document`` with each ``KEY=VALUE`` set; ``marks`` then names the option for its key."""
+    result: dict[str, Any] = json.loads(json.dumps(document))  # a deep copy of plain data
+    for option in overrides:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        where = f"--set {shorten(option, 80)}"
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise SpecError(f"{where}: expected KEY=VALUE with a dotted key, e.g. train.epochs=5")
+        value = load_value(raw.strip(), where)
+        parts = key.split(".")
+        path = (parts[0], ".".join(parts[1:])) if parts[0] == "vary" and len(parts) > 1 else parts
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"{where}: {'.'.join(path[: depth + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+        for depth in range(1, len(path) + 1):
+            marks[tuple(path[:depth])] = where
+        for mark in [m for m in marks if len(m) > len(path) and m[: len(path)] == tuple(path)]:
+            marks[mark] = where  # the file's marks inside a replaced value no longer apply
+    return result
 
 
 def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
