@@ -108,7 +108,7 @@ from lrsweep.errors import LockError
 from lrsweep.results import hold_lock
 folder = sys.argv[1]
 wins = 0
-end = time.monotonic() + 1.0
+end = time.monotonic() + 0.5
 while time.monotonic() < end:
     try:
         with hold_lock(folder):
