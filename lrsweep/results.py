@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.errors import LockError, ResultsError, StorageError, shorten
+from lrsweep.errors import LockError, LrsweepError, ResultsError, StorageError, shorten
 from lrsweep.records import (
     FLOAT_COLUMNS,
     HISTORY_COLUMNS,
@@ -42,7 +42,16 @@ from lrsweep.records import (
     run_columns,
     run_row,
 )
-from lrsweep.spec import Spec, combo_label, dump_spec, spec_from_resolved
+from lrsweep.spec import (
+    INCOMPARABLE,
+    ROW_DERIVING,
+    Spec,
+    combo_label,
+    describe_changes,
+    dump_spec,
+    spec_changes,
+    spec_from_resolved,
+)
 from lrsweep.yamlload import load_yaml
 
 TMP_MARK = ".tmp-"
@@ -59,9 +68,10 @@ OWNED = (
     "report.html",
     "report.md",
 )
-OWNED_DIRS = ("histories", "plots")
+OWNED_DIRS = ("histories", "plots", "specs")
 HISTORY_FILE = re.compile(r"[0-9a-f]{6,64}\.csv")  # histories/<run_id>.csv
 PLOT_FILE = re.compile(r"(u_curve|loss_vs_epoch|rangetest|heatmap_\w+)\.(png|svg)")
+SPEC_FILE = re.compile(r"[0-9a-f]{6,64}\.yaml")  # specs/<hash>.yaml: a study's earlier specs
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,6 +250,7 @@ class ResultsDir:
     def __init__(self, path: Path, spec: Spec) -> None:
         self.path = Path(path)
         self.spec = spec
+        self.changes: list[tuple[str, Any, Any]] = []  # what `spec` changes (see `create`)
         self.on_warning: Callable[[str], None] | None = None  # hears of damaged histories
         self._checked: dict[tuple[str, int, int], bool] = {}  # history files read back whole
 
@@ -271,17 +282,20 @@ class ResultsDir:
                 f"{path}: {problem}; lrsweep neither uses nor clears such a folder: choose"
                 " another --out"
             )
+        changes: list[tuple[str, Any, Any]] = []
         if overwrite:
             cls._clear(path)
         elif saved.exists():
-            old_hash = _saved_hash(saved)
-            if old_hash != spec.spec_hash():
-                raise ResultsError(
-                    f"{path}: holds results of a different spec (hash {old_hash}, this spec"
-                    f" {spec.spec_hash()}); use --overwrite to replace them or --out to"
-                    " write elsewhere"
-                )
             cls._check_saved_spec(saved)
+            if _saved_hash(saved) != spec.spec_hash():
+                changes = _changes_from(saved, spec)
+                incomparable = [c for c in changes if c[0].split(".")[0] in INCOMPARABLE]
+                if incomparable:
+                    raise ResultsError(
+                        f"{path}: holds runs on other data ({describe_changes(incomparable)}),"
+                        " which cannot be pooled with this spec's; use --overwrite to start"
+                        " over or --out to write elsewhere"
+                    )
         elif (path / "journal.jsonl").exists():
             raise ResultsError(
                 f"{path}: has journal.jsonl but no spec.yaml (deleted?), so its runs cannot be"
@@ -293,6 +307,7 @@ class ResultsDir:
         except OSError as e:
             raise StorageError(f"{path}: cannot create: {e.strerror}") from None
         results = cls(path, spec)
+        results.changes = changes
         if not (path / MARKER_NAME).exists():
             write_atomic(path / MARKER_NAME, json.dumps({"made_by": "lrsweep"}) + "\n")
         if not saved.exists():
@@ -301,6 +316,52 @@ class ResultsDir:
             results.append_journal([record])
         results.check_journal()
         return results
+
+    def adopt_spec(self) -> list[tuple[str, Any, Any]]:
+        """Make this dir's spec the saved one (with the lock held): the study grows.
+
+        The earlier ``spec.yaml`` is kept as ``specs/<hash>.yaml``; when the change alters what
+        a finished run's row says (the objective, the labels), the rows are derived again from
+        the histories. Returns the changes (``[]`` when the spec is the saved one).
+        """
+        saved = self.path / "spec.yaml"
+        old_hash = _saved_hash(saved) if saved.exists() else ""
+        if not old_hash or old_hash == self.spec.spec_hash():
+            return []
+        changes = _changes_from(saved, self.spec)
+        (self.path / "specs").mkdir(exist_ok=True)
+        archived = self.path / "specs" / f"{old_hash}.yaml"
+        if not archived.exists():
+            write_atomic(archived, saved.read_bytes())
+        self._tag_untagged_plans(old_hash)
+        write_atomic(saved, dump_spec(self.spec))
+        if any(key.startswith(ROW_DERIVING) for key, _, _ in changes):
+            self.rederive_rows()
+        return changes
+
+    def _tag_untagged_plans(self, old_hash: str) -> None:
+        """Journals written before plans named their spec: those plans were the old spec's."""
+        if any(r["event"] == "planned" and "spec" not in r for r in self.read_journal()):
+            record = {"event": "spec_changed", "run_id": "", "untagged_plans": old_hash}
+            self.append_journal([record])  # read_journal keeps records with a run_id
+
+    def rederive_rows(self) -> None:
+        """Journal every finished run's row again, derived from its history under this spec."""
+        records = []
+        for run_id, done in self.finished().items():
+            history = self.read_history(run_id)
+            result = RunResult(
+                run_id,
+                RunStatus(done["status"]),
+                history,
+                float(done.get("seconds") or 0.0),
+                int(done.get("epochs_done") or 0),
+                str(done.get("message") or ""),
+            )
+            planned = {k: done.get(k) for k in ("round", "budget", "lr", "seed", "combo")}
+            planned["axes"] = done.get("axes") or {}
+            records.append({"event": "done", **_row(planned, result, self.spec)})
+        self.append_journal(records)
 
     @classmethod
     def open(cls, path: Path) -> ResultsDir:
@@ -335,15 +396,23 @@ class ResultsDir:
         return spec
 
     def check_journal(self) -> None:
-        """Refuse a journal written for another spec than ``spec.yaml``'s (a folder whose
-        spec.yaml was replaced by hand, or a journal copied in)."""
-        mine = self.spec.spec_hash()
+        """Refuse a journal whose runs were planned by a spec this folder does not hold: not
+        ``spec.yaml``'s, not one of the study's earlier ``specs/<hash>.yaml`` (a spec.yaml
+        replaced or deleted by hand, a journal copied in)."""
+        saved = _saved_hash(self.path / "spec.yaml")
+        known = {self.spec.spec_hash(), saved}
+        specs = self.path / "specs"
+        if specs.is_dir():
+            known |= {p.stem for p in specs.iterdir() if SPEC_FILE.fullmatch(p.name)}
         for record in self.read_journal():
-            if record["event"] == "spec" and record.get("spec_hash") != mine:
+            owner = record.get("spec_hash") if record["event"] == "spec" else None
+            if record["event"] == "planned":
+                owner = record.get("spec")
+            if owner is not None and owner not in known:
                 raise ResultsError(
-                    f"{self.journal_path}: written for spec hash"
-                    f" {shorten(record.get('spec_hash'), 20)}, but spec.yaml has hash {mine};"
-                    " the folder mixes two specs: use --overwrite or another --out"
+                    f"{self.journal_path}: written for spec hash {shorten(owner, 20)}, but"
+                    f" spec.yaml has hash {saved or '(none)'} and specs/ does not hold it; the"
+                    " folder mixes two specs: use --overwrite or another --out"
                 )
 
     @staticmethod
@@ -354,7 +423,11 @@ class ResultsDir:
         for name in OWNED:
             with contextlib.suppress(FileNotFoundError):
                 (path / name).unlink()
-        for name, pattern in (("histories", HISTORY_FILE), ("plots", PLOT_FILE)):
+        for name, pattern in (
+            ("histories", HISTORY_FILE),
+            ("plots", PLOT_FILE),
+            ("specs", SPEC_FILE),
+        ):
             folder = path / name
             if not folder.is_dir():
                 continue
@@ -468,9 +541,20 @@ class ResultsDir:
                 self.on_warning(f"{path}: damaged ({reason}); the run will be trained again")
         return checked[key]
 
-    def planned(self) -> dict[str, dict[str, Any]]:
-        """Every run ever planned here, by run_id (its round, lr, seed, budget)."""
-        return {r["run_id"]: r for r in self.read_journal() if r["event"] == "planned"}
+    def planned(self, spec_hash: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every run planned here, by run_id (its round, lr, seed, budget): the first plan of
+        each, by the spec of hash ``spec_hash`` only when given (a study keeps the runs of
+        every spec it has seen; the answer reads the current spec's)."""
+        records = self.read_journal()
+        untagged = {r.get("untagged_plans") for r in records if r["event"] == "spec_changed"}
+        plans: dict[str, dict[str, Any]] = {}
+        for r in records:
+            if r["event"] != "planned":
+                continue
+            owner = r.get("spec") or (next(iter(untagged)) if untagged else spec_hash)
+            if spec_hash is None or owner == spec_hash:
+                plans.setdefault(r["run_id"], r)
+        return plans
 
     # -- per-run files -------------------------------------------------------------------------
 
@@ -621,13 +705,7 @@ def record(results: ResultsDir, run: Any, result: RunResult, spec: Spec) -> dict
         "combo": combo_label(run.combo),
         "axes": axes_of(run.combo),
     }
-    a = spec.analysis
-    labels = {
-        "window": a.label_window,
-        "oscillation": a.oscillation_threshold,
-        "plateau": a.plateau_threshold,
-    }
-    row = run_row(planned, result, spec.train.objective, labels)
+    row = _row(planned, result, spec)
     if result.status is RunStatus.FAILED:
         results.append_journal([{"event": "failed", **row}])
     else:
@@ -636,9 +714,21 @@ def record(results: ResultsDir, run: Any, result: RunResult, spec: Spec) -> dict
     return row
 
 
+def _row(planned: Mapping[str, Any], result: RunResult, spec: Spec) -> dict[str, Any]:
+    """A run's ``runs.csv`` row under ``spec``'s objective and labelling settings."""
+    a = spec.analysis
+    labels = {
+        "window": a.label_window,
+        "oscillation": a.oscillation_threshold,
+        "plateau": a.plateau_threshold,
+    }
+    return run_row(planned, result, spec.train.objective, labels)
+
+
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """Every run's latest row (done or failed), sorted by round, LR and seed."""
-    planned = results.planned()
+    """The latest row (done or failed) of every run the current spec planned, sorted by
+    round, LR and seed."""
+    planned = results.planned(results.spec.spec_hash())
     state: dict[str, dict[str, Any]] = {}
     for r in results.read_journal():
         if r["event"] in ("done", "failed"):
@@ -646,11 +736,16 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     finished = results.finished()
     rows = []
     for run_id, r in state.items():
+        if run_id not in planned:
+            continue  # a run of an earlier spec of this study, not of this one
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
+        plan = planned[run_id]  # where the current spec puts the run (round, combination)
         row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
-        row.update(r.get("axes") or {})
-        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
+        row.update({c: "" for c in results.spec.axes})
+        row.update(plan.get("axes") or r.get("axes") or {})
+        row["combo"] = plan.get("combo", r.get("combo", "all"))
+        row["round"] = plan.get("round", r.get("round", 0))
         for c in FLOAT_COLUMNS:
             row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
         rows.append(row)
@@ -695,6 +790,15 @@ def read_runs_csv(path: Path) -> list[dict[str, Any]]:
         raise ResultsError(f"{path}: missing") from None
     except UnicodeDecodeError:
         raise ResultsError(f"{path}: not UTF-8 text") from None
+
+
+def _changes_from(saved: Path, spec: Spec) -> list[tuple[str, Any, Any]]:
+    """What ``spec`` changes against the resolved spec saved at ``saved``."""
+    try:
+        document, _ = load_yaml(saved)
+    except LrsweepError as e:
+        raise ResultsError(f"{saved}: unreadable ({e}); use --overwrite to start over") from None
+    return spec_changes(document, spec.resolved())
 
 
 def _saved_hash(path: Path) -> str:
@@ -805,7 +909,7 @@ def _foreign_files(path: Path) -> str:
     if saved.exists() and _saved_hash(saved):
         return ""  # made by an lrsweep from before the marker
     taken = [n for n in OWNED if (path / n).exists()]
-    for name, pattern in (("histories", HISTORY_FILE), ("plots", PLOT_FILE)):
+    for name, pattern in (("histories", HISTORY_FILE), ("plots", PLOT_FILE), ("specs", SPEC_FILE)):
         if (path / name).is_dir():
             taken += [f"{name}/{p.name}" for p in (path / name).iterdir()
                       if pattern.fullmatch(p.name)]  # fmt: skip
