@@ -32,8 +32,7 @@ from lrsweep.optimizers import make_optimizer
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
 
-NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
-HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
+HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric", "lr_effective")
 
 
 class Cancelled(Exception):
@@ -58,6 +57,7 @@ class EpochLog:
     train_loss: float
     val_loss: float
     val_metric: float
+    lr_effective: float = math.nan  # the step size the optimizer took (`Optimizer.effective_lr`)
 
 
 @dataclass
@@ -198,7 +198,7 @@ def train_group(
     n_train, batch_size = len(X_train), spec.train.batch_size
     steps_per_epoch = math.ceil(n_train / batch_size)
     schedule = make_schedule(spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs)
-    cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
+    cycles_momentum = optimizer.cycles_momentum
     used_lr = np.asarray(schedule(0, lrs), dtype=float)  # the LR each member last trained with
     histories: list[list[EpochLog]] = [[] for _ in range(K)]
     status = [RunStatus.OK] * K
@@ -207,7 +207,12 @@ def train_group(
     workspace = Workspace()
 
     def evaluate_on(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return evaluate_layers(layers, X, y, activation, loss, workspace=workspace)
+        return evaluate_layers(eval_layers(), X, y, activation, loss, workspace=workspace)
+
+    def eval_layers() -> list[np.ndarray]:
+        """The weights to evaluate: the optimizer's averaged point where it keeps one."""
+        weights = optimizer.eval_theta(theta)
+        return layers if weights is theta else layer_views(weights, sizes)
 
     train_loss0, _ = evaluate_on(X_train, y_train)
     val_loss0, val_metric0 = evaluate_on(X_val, y_val)
@@ -220,6 +225,7 @@ def train_group(
                 float(train_loss0[k]),
                 float(val_loss0[k]),
                 float(val_metric0[k]),
+                float(optimizer.effective_lr(used_lr)[k]),
             )
         )
     limit = spec.train.diverge_factor * train_loss0
@@ -266,9 +272,11 @@ def train_group(
             if bad is not None and bad.any():
                 if last_lr is not None:
                     used_lr[active] = last_lr
+                effective = optimizer.effective_lr(used_lr[active])
+                evaluated = eval_layers()
                 for j in np.flatnonzero(bad).tolist():
                     k = int(active[j])
-                    member = [block[j : j + 1] for block in layers]
+                    member = [block[j : j + 1] for block in evaluated]
                     vl, vm = evaluate_layers(member, X_val, y_val, activation, loss)
                     histories[k].append(
                         EpochLog(
@@ -278,6 +286,7 @@ def train_group(
                             float(batch_loss[j]),
                             float(vl[0]),
                             float(vm[0]),
+                            float(effective[j]),
                         )
                     )
                     status[k] = RunStatus.DIVERGED
@@ -312,6 +321,7 @@ def train_group(
             used_lr[active] = last_lr
         val_loss, val_metric = evaluate_on(X_val, y_val)
         train_loss = loss_sum / max(n_batches, 1)
+        effective = optimizer.effective_lr(used_lr[active])
         for j, k in enumerate(active.tolist()):
             histories[k].append(
                 EpochLog(
@@ -321,6 +331,7 @@ def train_group(
                     float(train_loss[j]),
                     float(val_loss[j]),
                     float(val_metric[j]),
+                    float(effective[j]),
                 )
             )
             epochs_done[k] = epoch
