@@ -38,7 +38,7 @@ from lrsweep.model import (
     layer_views,
     train_step,
 )
-from lrsweep.optimizers import make_optimizer
+from lrsweep.optimizers import OPTIMIZERS, make_optimizer
 from lrsweep.training import group_rngs, model_arrays
 
 __all__ = [
@@ -58,7 +58,34 @@ __all__ = [
 SUGGESTIONS = ("recommended", "valley", "steep", "minimum_10", "slide", "max_lr", "base_lr")
 MIN_POINTS = 3  # fewest points a window needs for any rule (np.gradient needs 2; valley 3)
 STEEP_WINDOW = 0.5  # decades of LR over which `steep` fits each slope (~6 points by default)
-HYPERGRADIENT = ("sgd_hd", "sgdn_hd", "adam_hd")
+
+
+def check_rampable(name: str, where: str = "") -> None:
+    """Refuse an optimizer whose step does not follow the ramped LR (`Optimizer` capabilities).
+
+    Parameters
+    ----------
+    name : str
+        The optimizer's registry name.
+    where : str
+        Prefix for the message (the spec file and ``: ``).
+
+    Raises
+    ------
+    SpecError
+        For an optimizer without an LR (cocob) or one that learns its own (hypergradient).
+    """
+    cls = OPTIMIZERS[name]
+    if not cls.needs_lr:
+        raise SpecError(
+            f"{where}optimizer.name: the range test ramps the LR, which {name} does not take"
+            f" (it has no learning rate), got {name!r}"
+        )
+    if not cls.follows_lr:
+        raise SpecError(
+            f"{where}optimizer.name: the range test ramps the LR, which {name} would override"
+            f" with its own; use the optimizer without hypergradients, got {name!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -561,13 +588,7 @@ def run_range_test(
     _check("diverge_th", diverge_th, diverge_th > 1, "> 1")
     _check("beta", beta, 0 <= beta < 1, "in [0, 1)")
     _check("val_every", val_every, val_every is None or val_every >= 1, ">= 1")
-    name = spec.optimizer.name
-    if name in HYPERGRADIENT:
-        raise SpecError(
-            f"optimizer.name: the range test ramps the LR, which {name} would override with"
-            " its own; use the optimizer without hypergradients, got "
-            f"{name!r}"
-        )
+    check_rampable(spec.optimizer.name)
     dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
     sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
 
@@ -599,8 +620,9 @@ def run_range_test(
     for i in range(num_iter):
         idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
         if val_every is not None and i % val_every == 0:
+            weights = optimizer.eval_theta(theta)  # schedule-free, dog: the averaged point
             val[active, i] = evaluate_layers(
-                layers, X_val, y_val, activation, loss, workspace=workspace
+                layer_views(weights, sizes), X_val, y_val, activation, loss, workspace=workspace
             )[0]
         batch_loss, grad = train_step(
             layers, X_train[idx], y_train[idx], activation, loss, workspace

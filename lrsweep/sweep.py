@@ -562,19 +562,15 @@ def range_test(
 
 
 def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
-    from lrsweep.rangetest import HYPERGRADIENT
+    """The ramp's settings (defaults filled in), checked: start below end, a rampable optimizer."""
+    from lrsweep.rangetest import check_rampable
 
     settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
     if not settings["start_lr"] < settings["end_lr"]:
         raise SpecError(
             f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
         )
-    if spec.optimizer.name in HYPERGRADIENT:
-        raise SpecError(
-            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
-            f" {spec.optimizer.name} would override; use it without hypergradients"
-        )
+    check_rampable(spec.optimizer.name, f"{spec.source_file}: ")
     return settings
 
 
