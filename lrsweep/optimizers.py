@@ -846,14 +846,22 @@ class AdamHD(_Hypergradient):
 
 
 def _msum(a: np.ndarray) -> np.ndarray:
-    """Per-member sum over every axis but the first, in float64 -> (K,)."""
-    return np.asarray(a.reshape(a.shape[0], -1).sum(axis=1, dtype=np.float64))
+    """Per-member sum over every axis but the first -> (K,) float64.
+
+    Summed in the array's dtype (pairwise, as torch's ``sum`` is), which is twice as fast as
+    converting a float32 array to float64 first.
+    """
+    return np.asarray(a.reshape(a.shape[0], -1).sum(axis=1), dtype=np.float64)
 
 
 def _mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-member dot product of two stacked arrays -> (K,) float64."""
+    """Per-member dot product of two stacked arrays -> (K,) float64.
+
+    A batched (1, P) x (P, 1) matmul: BLAS dot products, twice as fast as ``einsum`` here.
+    """
     K = a.shape[0]
-    return np.einsum("kp,kp->k", a.reshape(K, -1), b.reshape(K, -1)).astype(np.float64)
+    rows = np.matmul(a.reshape(K, 1, -1), b.reshape(K, -1, 1))  # (K, 1, 1)
+    return np.asarray(rows.reshape(K), dtype=np.float64)
 
 
 def _col(v: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -1029,7 +1037,7 @@ class Prodigy(_LrFree):
                 delta += (d / self.d0) * dlr * _mdot(g, diff)
                 if ms is not None:
                     ms[i] *= b1
-                    ms[i] += _col(d * (1 - b1), p) * g
+                    ms[i] += np.multiply(g, _col(d * (1 - b1), p), out=diff)
                 v = vs[i]
                 v *= b2
                 np.square(g, out=diff)
@@ -1037,7 +1045,7 @@ class Prodigy(_LrFree):
                 v += diff
                 s = ss[i]
                 s *= self.beta3
-                s += _col(s_coef, p) * g
+                s += np.multiply(g, _col(s_coef, p), out=diff)
                 d_denom += _msum(np.abs(s, out=diff))
             moved = d_denom != 0  # the reference returns before updating when |s|_1 = 0
             num = numerator * self.beta3 + delta
@@ -1250,6 +1258,9 @@ class DAdaptAdam(_LrFree):
         ss = self._zeros_for("s", params)
         ms = self._zeros_for("exp_avg", params)
         vs = self._zeros_for("exp_avg_sq", params)
+        if "denom" not in self.state:  # sqrt(v) + eps of the last update, reused for the sums
+            self.state["denom"] = [np.full_like(p, self.eps) for p in params]
+        denoms = self.state["denom"]
         b1, b2 = self.beta1, self.beta2
         sb2 = b2**0.5
         with _quiet():
@@ -1264,18 +1275,16 @@ class DAdaptAdam(_LrFree):
                 if self.weight_decay != 0 and not self.decouple:
                     g += self.weight_decay * p
                 m, v, s = ms[i], vs[i], ss[i]
-                tmp = np.sqrt(v)
-                tmp += self.eps
-                np.divide(s, tmp, out=tmp)
+                tmp = np.divide(s, denoms[i])  # s / (sqrt(v) + eps), v before this step
                 acc += dlr * _mdot(g, tmp)
                 m *= b1
-                m += _col(dlr * (1 - b1), p) * g
+                m += np.multiply(g, _col(dlr * (1 - b1), p), out=tmp)
                 v *= b2
                 np.square(g, out=tmp)
                 tmp *= 1 - b2
                 v += tmp
                 s *= sb2
-                s += _col(dlr * (1 - sb2), p) * g
+                s += np.multiply(g, _col(dlr * (1 - sb2), p), out=tmp)
                 sk_l1 += _msum(np.abs(s, out=tmp))
             moved = sk_l1 != 0
             num = sb2 * numerator + (1 - sb2) * acc
@@ -1284,15 +1293,15 @@ class DAdaptAdam(_LrFree):
             numerator[...] = np.where(moved, num, numerator)
             k += moved
             step = np.where(moved, dlr, 0.0)
-            on = np.where(moved, 1.0, 0.0)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                denom = np.sqrt(vs[i], out=g)
+                denom = np.sqrt(vs[i], out=denoms[i])
                 denom += self.eps
                 if self.weight_decay != 0 and self.decouple:
                     p -= _col(self.weight_decay * step, p) * p
-                np.divide(ms[i], denom, out=denom)
-                denom *= _col(on, p)
-                p -= denom
+                update = np.divide(ms[i], denom, out=g)
+                if not moved.all():
+                    update *= _col(moved.astype(float), p)
+                p -= update
         self._step_size = dlr
 
 
