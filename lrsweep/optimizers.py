@@ -906,9 +906,10 @@ class _LrFree(Optimizer):
         return self.state[key]
 
     def effective_lr(self, lr: np.ndarray) -> np.ndarray:
-        """The step size of the last step (``lr`` before any step)."""
+        """The step size of the last step; before any, NaN if it adapts it, else ``lr``."""
         if self._step_size is None:
-            return np.asarray(lr, dtype=float)
+            lr = np.asarray(lr, dtype=float)
+            return np.full(lr.shape, np.nan) if self.adapts_lr else lr
         return self._step_size.copy()
 
     def select(self, keep: np.ndarray) -> None:

@@ -339,6 +339,8 @@ def test_lr_effective_is_recorded_every_epoch(name: str, epochs: int, lrs: list[
                 assert math.isnan(h.lr_effective)
             elif not cls.adapts_lr:
                 assert h.lr_effective == pytest.approx(h.lr, rel=1e-6)
+            elif h.epoch == 0:  # no step yet: nothing adapted (hypergradient: its first LR)
+                assert math.isnan(h.lr_effective) or h.lr_effective == h.lr
             else:
                 assert h.lr_effective > 0
 
