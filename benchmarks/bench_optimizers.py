@@ -33,8 +33,8 @@ TARGET = 1.5  # at most this many Adam groups
 def group_for(name: str, epochs: int):
     from workloads import WORKLOADS
 
-    from lrsweep.grid import Group, plan_runs
     from lrsweep.optimizers import OPTIMIZERS
+    from lrsweep.plan import Group, plan_runs
     from lrsweep.spec import validate_spec
 
     workload = WORKLOADS["S"]
@@ -73,7 +73,8 @@ def main() -> None:
 
     from threadpoolctl import threadpool_limits
 
-    from lrsweep.training import RunStatus, train_group
+    from lrsweep.records import RunStatus
+    from lrsweep.training import train_group
 
     groups = {name: group_for(name, args.epochs) for name in NAMES}
     times: dict[str, list[float]] = {name: [] for name in NAMES}

@@ -16,7 +16,6 @@ every other constant is a Python float, which NumPy 2 never lets upcast a float3
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
 
 __all__ = [
     "COCOB",
@@ -95,10 +94,13 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     default_lr: ClassVar[float] = 1e-3  # the reference implementation's default LR
-    cycles_momentum: ClassVar[bool] = True  # a schedule's per-step momentum applies to it
-    needs_lr: ClassVar[bool] = True  # False: the nominal LR is ignored (cocob)
-    follows_lr: ClassVar[bool] = True  # False: only the first step's LR is used (hypergradient)
-    adapts_lr: ClassVar[bool] = False  # the step size it takes differs from the nominal LR
+    # Capabilities, read by the trainer and the range test instead of lists of names:
+    cycles_momentum: ClassVar[bool] = True  # a cyclic schedule's momentum applies (`step`)
+    adapts_lr: ClassVar[bool] = False  # owns its LR after the first step (the range test's LR
+    # ramp would be overridden)
+    needs_lr: ClassVar[bool] = True  # False: takes no LR at all (cocob; the range test refuses it)
+    scales_lr: ClassVar[bool] = False  # its step is the nominal LR times a factor it estimates
+    # (d, eta): the history's lr_effective then differs from its lr
 
     def __init__(self, params: list[np.ndarray]) -> None:
         self.state: dict[str, list[np.ndarray]] = {}
@@ -106,6 +108,11 @@ class Optimizer:
         self.t = 0
         self._shapes = [p.shape for p in params]
         self._dtype = params[0].dtype if params else np.dtype(np.float32)
+
+    @property
+    def current_lr(self) -> np.ndarray | None:
+        """The LR each member used in the last step when the optimizer adapts it, else None."""
+        return None
 
     def _zeros(self, fill: float = 0.0) -> list[np.ndarray]:
         """New state arrays shaped like the (current) parameters, filled with ``fill``."""
@@ -310,7 +317,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     default_lr = 1e-2
-    cycles_momentum = False
+    cycles_momentum = False  # no momentum to cycle
 
     def __init__(
         self,
@@ -608,7 +615,6 @@ class _Hypergradient(Optimizer):
     """
 
     default_hyper_lr: ClassVar[float] = 1e-3
-    follows_lr = False
     adapts_lr = True
 
     def __init__(
@@ -697,7 +703,7 @@ class SGDHD(_Hypergradient):
     """
 
     name = "sgd_hd"
-    cycles_momentum = False
+    cycles_momentum = False  # plain SGD-HD has no momentum
 
     def _update(
         self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
@@ -884,7 +890,7 @@ class _LrFree(Optimizer):
     """Shared plumbing: lazily created state, a scratch buffer, the last step size."""
 
     cycles_momentum = False  # their momentum is part of the method, not a schedule's to cycle
-    adapts_lr = True
+    scales_lr = True
 
     def __init__(self, params: list[np.ndarray]) -> None:
         super().__init__(params)
@@ -909,7 +915,7 @@ class _LrFree(Optimizer):
         """The step size of the last step; before any, NaN if it adapts it, else ``lr``."""
         if self._step_size is None:
             lr = np.asarray(lr, dtype=float)
-            return np.full(lr.shape, np.nan) if self.adapts_lr else lr
+            return np.full(lr.shape, np.nan) if self.scales_lr else lr
         return self._step_size.copy()
 
     def select(self, keep: np.ndarray) -> None:
@@ -1319,7 +1325,7 @@ class _ScheduleFree(_LrFree):
     """
 
     default_lr = 1.0
-    adapts_lr = False  # the step size is the nominal LR; the averaging is what is new
+    scales_lr = False  # the step size is the nominal LR; the averaging is what is new
 
     def __init__(
         self,
@@ -1742,13 +1748,8 @@ def make_optimizer(spec: Mapping[str, Any] | Any, params: list[np.ndarray]) -> O
     name = spec.get("name", "sgd")
     cls = OPTIMIZERS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(str(name), list(OPTIMIZERS), n=1)
-        hint = (
-            f"did you mean {close[0]!r}?"
-            if close
-            else "expected one of " + ", ".join(repr(k) for k in OPTIMIZERS)
-        )
-        raise SpecError(f"optimizer.name: unknown {name!r}; {hint}")
+        hint = did_you_mean(name, OPTIMIZERS)
+        raise SpecError(f"optimizer.name: unknown {shorten(repr(name))}; {hint}")
     accepted = [
         p.name
         for p in inspect.signature(cls.__init__).parameters.values()

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lrsweep.errors import ResultsError
-from lrsweep.results import FLOAT_COLUMNS, INT_COLUMNS, ResultsDir, read_runs_csv, write_atomic
-from lrsweep.sweep import TIME_FORMAT, environment
+from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment, read_runs_csv, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,30 +10,28 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
+from lrsweep.analysis import summarize
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
-from lrsweep.grid import (
-    Budget,
+from lrsweep.plan import (
     Group,
+    Plan,
     RunSpec,
     budgets,
-    canonical_lr,
-    log_grid,
-    make_groups,
-    plan_runs,
-    refine_grid,
+    plan_refine,
+    plan_round0,
 )
-from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
+from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
+from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment
 from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import RunResult, RunStatus, budget_data, train_group
+from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 # (runs done, the running groups' finished epochs counted as fractions of a run, total)
@@ -41,65 +39,9 @@ OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a round will train, before it trains it."""
-
-    spec: Spec
-    runs: tuple[RunSpec, ...]
-    groups: tuple[Group, ...]
-    n_features: int
-    n_outputs: int
-    notes: tuple[str, ...] = ()
-    n_train: int = 0  # training and validation rows (for the executors' cost model)
-    n_val: int = 0
-
-    @property
-    def group_sizes(self) -> list[int]:
-        return [len(g.runs) for g in self.groups]
-
-
 def load_data(spec: Spec) -> Dataset:
     """The spec's dataset (paths relative to the spec's folder)."""
     return load_dataset(spec.data, Path(spec.base_dir))
-
-
-def plan_lrs(
-    spec: Spec,
-    data: Dataset,
-    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
-    round_: int,
-    budget: Budget,
-    notes: Sequence[str] = (),
-) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups."""
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
-        runs.extend(mine)
-        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(
-        spec,
-        tuple(runs),
-        tuple(groups),
-        n_features,
-        n_outputs,
-        tuple(notes),
-        len(data.X_train),
-        len(data.X_val),
-    )
-
-
-def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
-    """The coarse log grid times the seeds, for every combination, at round 0's budget.
-
-    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
-    """
-    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
-    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -164,40 +106,6 @@ def plan_sweep(spec: Spec) -> Plan:
     data = load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
-
-
-def plan_refine(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    points_per_decade: int,
-) -> Plan:
-    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
-
-    The rows are the finished runs of rounds before ``round_``; the answer is read from the
-    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
-    the density of the one before (``points_per_decade`` in round 1).
-    """
-    density = points_per_decade * 2 ** (round_ - 1)
-    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
-    notes = []
-    for combo in spec.combos:
-        label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
-        step = refine_grid(
-            [p.lr for p in points],
-            [p.score for p in points],
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        notes.append(f"{prefix}: {step.note}")
-        if step.lrs:
-            lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
 
 
 def execute(
@@ -298,13 +206,6 @@ def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> 
     return row
 
 
-def run_columns(spec: Spec) -> list[str]:
-    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
-    columns = list(RUN_COLUMNS)
-    at = columns.index("combo") + 1
-    return columns[:at] + spec.axes + columns[at:]
-
-
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     """Every run's latest row (done or failed), sorted by round, LR and seed."""
     planned = results.planned()
@@ -317,7 +218,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     for run_id, r in state.items():
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec)}
+        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
         row.update(r.get("axes") or {})
         row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
         for c in FLOAT_COLUMNS:
@@ -333,7 +234,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
 def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
     """Rebuild ``runs.csv`` from the journal; return its rows."""
     rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec))
+    results.write_runs(rows, run_columns(results.spec.axes))
     return rows
 
 
@@ -502,30 +403,6 @@ def finish(
     return summary
 
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-
-
-def environment() -> dict[str, Any]:
-    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
-    import os
-    import platform
-
-    from lrsweep import __version__
-
-    return {
-        "lrsweep": __version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
-
-
 def range_test(
     spec: Spec,
     out: str | Path,
@@ -561,23 +438,8 @@ def range_test(
         return range_test_in(results, data, **options)
 
 
-def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ramp's settings (defaults filled in), checked: start below end, a rampable optimizer."""
-    from lrsweep.rangetest import check_rampable
-
-    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
-    if not settings["start_lr"] < settings["end_lr"]:
-        raise SpecError(
-            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
-        )
-    check_rampable(spec.optimizer.name, f"{spec.source_file}: ")
-    return settings
-
-
 def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
     """Run the range test for an open, locked results dir and write its files."""
-    from lrsweep.rangetest import run_range_test
-
     spec = results.spec
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
@@ -585,62 +447,10 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     result = run_range_test(
         spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
     )
-    rows = [
-        {
-            "seed": c.seed,
-            "step": int(c.step[i]),
-            "lr": float(c.lr[i]),
-            "loss": float(c.loss[i]),
-            "smoothed_loss": float(c.smoothed[i]),
-            "val_loss": float(c.val_loss[i]),
-        }
-        for c in result.curves
-        for i in range(len(c.step))
-    ]
-    results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
+    results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
     results.write_json("rangetest.json", found)
     return found
-
-
-RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
-
-
-def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
-
-    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
-    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
-    the seeds' own values with ``n``, how many seeds gave one.
-    """
-    spread = {}
-    for name, s in result.spread.items():
-        headline = result.suggestions.get(name)
-        spread[name] = {
-            "lr": headline.lr if headline is not None else s.median,
-            "note": headline.note if headline is not None else "median over seeds",
-            "median": s.median,
-            "min": s.min,
-            "max": s.max,
-            "n": s.n,
-        }
-    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
-    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
-    valley = spread.get("valley", {}).get("lr")
-    lr_min = (valley / 10) if valley else float(settings["start_lr"])
-    lr_max = max(diverged_at, lr_min * 10)
-    return {
-        **settings,
-        "seeds": [c.seed for c in result.curves],
-        "stops": {str(c.seed): c.stop for c in result.curves},
-        "diverged_at": diverged_at if stops else None,
-        "suggestions": {
-            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
-            for c in result.curves
-        },
-        "spread": spread,
-        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
-    }
 
 
 def read_summary(results_dir: str | Path) -> dict[str, Any]:

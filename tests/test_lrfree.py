@@ -20,9 +20,10 @@ from numpy.testing import assert_allclose
 
 from lrsweep import optimizers as opt
 from lrsweep.errors import SpecError
+from lrsweep.records import RunStatus
 from lrsweep.spec import OptimizerSpec
 from lrsweep.sweep import load_data
-from lrsweep.training import RunStatus, train_group
+from lrsweep.training import train_group
 from tests.test_training import group_of, make_spec
 
 LR_FREE = ["prodigy", "dadapt_sgd", "dadapt_adam", "sgd_schedulefree", "adamw_schedulefree",
@@ -269,7 +270,8 @@ def test_float32_stays_float32(name: str) -> None:
 
 def test_capabilities() -> None:
     assert not opt.COCOB.needs_lr and opt.Prodigy.needs_lr
-    assert not opt.SGDHD.follows_lr and opt.DoG.follows_lr
+    assert opt.SGDHD.adapts_lr and not opt.DoG.adapts_lr  # owns its LR: the range test refuses
+    assert opt.Prodigy.scales_lr and not opt.SGDHD.scales_lr and not opt.AdamWScheduleFree.scales_lr
     assert not opt.Adagrad.cycles_momentum and opt.SGD.cycles_momentum
     assert {n: opt.OPTIMIZERS[n].default_lr for n in ("sgd", "adam", "prodigy", "dog",
             "dadapt_adam", "adamw_schedulefree")} == {
@@ -337,7 +339,7 @@ def test_lr_effective_is_recorded_every_epoch(name: str, epochs: int, lrs: list[
         for h in result.history:
             if not cls.needs_lr:
                 assert math.isnan(h.lr_effective)
-            elif not cls.adapts_lr:
+            elif not cls.scales_lr:
                 assert h.lr_effective == pytest.approx(h.lr, rel=1e-6)
             elif h.epoch == 0:  # no step yet: nothing adapted (hypergradient: its first LR)
                 assert math.isnan(h.lr_effective) or h.lr_effective == h.lr
@@ -395,8 +397,8 @@ def test_range_test_refuses_cocob_and_ramps_prodigy() -> None:
 
 
 def test_histories_written_before_lr_effective_still_read(tmp_path) -> None:
+    from lrsweep.records import EpochLog
     from lrsweep.results import history_text, read_history
-    from lrsweep.training import EpochLog
 
     old = tmp_path / "old.csv"
     old.write_text("epoch,step,lr,train_loss,val_loss,val_metric\n0,0,0.1,2.0,2.1,0.5\n")
