@@ -124,9 +124,9 @@ LR_FREE_DEFAULTS: dict[str, Any] = {
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
-    name: OptimizerName = (
-        "sgd"  # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018)
-    )  # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
+    # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018);
+    # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
+    name: OptimizerName = "sgd"  # any key of `lrsweep.optimizers.OPTIMIZERS`
     momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop, dadapt_sgd, sgd_schedulefree
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd

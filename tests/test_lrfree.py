@@ -271,7 +271,9 @@ def test_float32_stays_float32(name: str) -> None:
 def test_capabilities() -> None:
     assert not opt.COCOB.needs_lr and opt.Prodigy.needs_lr
     assert opt.SGDHD.adapts_lr and not opt.DoG.adapts_lr  # owns its LR: the range test refuses
-    assert opt.Prodigy.scales_lr and not opt.SGDHD.scales_lr and not opt.AdamWScheduleFree.scales_lr
+    assert (
+        opt.Prodigy.scales_lr and not opt.SGDHD.scales_lr and not opt.AdamWScheduleFree.scales_lr
+    )
     assert not opt.Adagrad.cycles_momentum and opt.SGD.cycles_momentum
     assert {n: opt.OPTIMIZERS[n].default_lr for n in ("sgd", "adam", "prodigy", "dog",
             "dadapt_adam", "adamw_schedulefree")} == {
