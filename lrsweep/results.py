@@ -398,14 +398,6 @@ class ResultsDir:
                 done.pop(record["run_id"], None)
         return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
 
-    def failed(self) -> dict[str, dict[str, Any]]:
-        """Runs whose last record is ``failed``."""
-        state: dict[str, dict[str, Any]] = {}
-        for record in self.read_journal():
-            if record["event"] in ("done", "failed"):
-                state[record["run_id"]] = record
-        return {k: r for k, r in state.items() if r["event"] == "failed"}
-
     def planned(self) -> dict[str, dict[str, Any]]:
         """Every run ever planned here, by run_id (its round, lr, seed, budget)."""
         return {r["run_id"]: r for r in self.read_journal() if r["event"] == "planned"}

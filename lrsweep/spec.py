@@ -94,11 +94,10 @@ class ModelSpec(_Section):
         return self
 
 
-OPTIMIZER_NAMES = tuple(OPTIMIZERS)  # the registry's keys, in its order
 if TYPE_CHECKING:
     OptimizerName = str
-else:
-    OptimizerName = Literal[OPTIMIZER_NAMES]  # one source of truth: `lrsweep.optimizers`
+else:  # the registry's keys, in its order: one source of truth, `lrsweep.optimizers`
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
 
 # Options of the learning-rate-free methods, with their defaults. A spec that leaves them at
 # their defaults resolves (and hashes) as it did before they existed, so the run_ids of
@@ -344,14 +343,14 @@ class AnalysisSpec(_Section):
     label_window: int = Field(5, ge=2, le=1000)  # epochs the labels look back over
 
 
-VARY_AXES = {
-    "optimizer.name": "optimizer",
-    "optimizer.momentum": "optimizer",
-    "optimizer.weight_decay": "optimizer",
-    "train.batch_size": "train",
-    "model.hidden": "model",
-    "schedule.name": "schedule",
-}
+VARY_AXES = (  # the keys `vary:` may sweep besides the LR
+    "optimizer.name",
+    "optimizer.momentum",
+    "optimizer.weight_decay",
+    "train.batch_size",
+    "model.hidden",
+    "schedule.name",
+)
 NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 

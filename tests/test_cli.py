@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,18 +13,11 @@ from click.testing import CliRunner
 from lrsweep.cli import cli
 from lrsweep.records import HISTORY_COLUMNS, RUN_COLUMNS
 
+from .conftest import no_timing, read_csv
+
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def without_timing(rows):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
 def test_run_writes_every_file(tiny_spec, tmp_path):
@@ -60,7 +51,7 @@ def test_jobs_1_and_jobs_2_write_the_same_numbers(tiny_spec, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert invoke("run", spec, "--out", a, "--jobs", "1", "--no-plots").exit_code == 0
     assert invoke("run", spec, "--out", b, "--jobs", "2", "--no-plots").exit_code == 0
-    assert without_timing(read_csv(a / "runs.csv")) == without_timing(read_csv(b / "runs.csv"))
+    assert no_timing(read_csv(a / "runs.csv")) == no_timing(read_csv(b / "runs.csv"))
     for path in (a / "histories").iterdir():
         assert path.read_bytes() == (b / "histories" / path.name).read_bytes()
 
