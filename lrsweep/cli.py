@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrsweep import __version__
+from lrsweep.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -38,8 +38,10 @@ from lrsweep.records import (
     EpochLog,
     RunResult,
     RunStatus,
+    run_columns,
+    run_row,
 )
-from lrsweep.spec import Spec, dump_spec, spec_from_resolved
+from lrsweep.spec import Spec, combo_label, dump_spec, spec_from_resolved
 from lrsweep.yamlload import load_yaml
 
 TMP_MARK = ".tmp-"
@@ -168,7 +170,7 @@ def environment() -> dict[str, Any]:
     import os
     import platform
 
-    from lrsweep import __version__
+    from lrsweep.version import __version__
 
     return {
         "lrsweep": __version__,
@@ -457,6 +459,72 @@ class ResultsDir:
                 " run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
             )
         return summary
+
+
+# --------------------------------------------------------------------------------------------
+# Rows: a finished run into the journal, and ``runs.csv`` rebuilt from the journal
+
+
+def axes_of(combo: tuple[tuple[str, Any], ...]) -> dict[str, str]:
+    """A combination's axis values as ``runs.csv`` cells."""
+    return {key: combo_label(((key, value),)).split("=", 1)[1] for key, value in combo}
+
+
+def record(results: ResultsDir, run: Any, result: RunResult, spec: Spec) -> dict[str, Any]:
+    """Write a finished run's history, then journal it (the journal line makes it count)."""
+    planned = {
+        "round": run.round,
+        "budget": run.budget,
+        "lr": run.lr,
+        "seed": run.seed,
+        "combo": combo_label(run.combo),
+        "axes": axes_of(run.combo),
+    }
+    a = spec.analysis
+    labels = {
+        "window": a.label_window,
+        "oscillation": a.oscillation_threshold,
+        "plateau": a.plateau_threshold,
+    }
+    row = run_row(planned, result, spec.train.objective, labels)
+    if result.status is RunStatus.FAILED:
+        results.append_journal([{"event": "failed", **row}])
+    else:
+        results.write_history(result)
+        results.append_journal([{"event": "done", **row}])
+    return row
+
+
+def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
+    """Every run's latest row (done or failed), sorted by round, LR and seed."""
+    planned = results.planned()
+    state: dict[str, dict[str, Any]] = {}
+    for r in results.read_journal():
+        if r["event"] in ("done", "failed"):
+            state[r["run_id"]] = r
+    finished = results.finished()
+    rows = []
+    for run_id, r in state.items():
+        if r["event"] == "done" and run_id not in finished:
+            continue  # history file lost: the run will be trained again
+        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
+        row.update(r.get("axes") or {})
+        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
+        for c in FLOAT_COLUMNS:
+            row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
+        rows.append(row)
+    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
+    rows.sort(
+        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
+    )
+    return rows
+
+
+def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
+    """Rebuild ``runs.csv`` from the journal; return its rows."""
+    rows = all_rows(results)
+    results.write_runs(rows, run_columns(results.spec.axes))
+    return rows
 
 
 def read_runs_csv(path: Path) -> list[dict[str, Any]]:
