@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,9 +37,9 @@ from pydantic import (
     model_validator,
 )
 
-from lrsweep.errors import SpecError, did_you_mean
+from lrsweep.errors import SpecError, did_you_mean, shorten
 from lrsweep.optimizers import OPTIMIZERS
-from lrsweep.yamlload import load_yaml
+from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
 
@@ -538,9 +538,7 @@ def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) ->
     return [problem_text(err, prefix) for err in error.errors()]
 
 
-def _format_error(
-    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
-) -> str:
+def _format_error(err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], Any]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
     text = problem_text(err)
@@ -549,7 +547,10 @@ def _format_error(
     where = ""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
+            mark = marks[loc[:depth]]
+            if isinstance(mark, str):  # a --set option: name it instead of a line
+                return f"{mark}: {text}"
+            where = ":{}:{}".format(*mark)
             break
     return f"{file}{where}: {text}"
 
@@ -615,7 +616,7 @@ _RULES = {
 def validate_spec(
     document: Mapping[str, Any],
     file: str = "<spec>",
-    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    marks: Mapping[tuple[str, ...], Any] | None = None,
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
@@ -663,22 +664,58 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
         )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file.
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec file, with ``KEY=VALUE`` overrides applied first.
 
     Parameters
     ----------
     path : str or Path
         The YAML file. Relative data paths inside it are resolved against its folder.
+    overrides : sequence of str
+        ``"train.epochs=5"``, ``"optimizer.name=adam"``, ``"model.hidden=[32, 32]"``,
+        ``"vary.optimizer.name=[sgd, adam]"`` (the CLI's ``--set``): a dotted key and a value
+        read exactly like the YAML; an error names the option.
 
     Raises
     ------
     SpecError
-        With one line per problem: file, line and column, dotted key, rule and value.
+        With one line per problem: file, line and column (or the option), dotted key, rule
+        and value.
     """
     path = Path(path)
     document, marks = load_yaml(path)
+    document = apply_overrides(document, marks, overrides)
     return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def apply_overrides(
+    document: Mapping[str, Any],
+    marks: dict[tuple[str, ...], Any],
+    overrides: Sequence[str],
+) -> dict[str, Any]:
+    """``document`` with each ``KEY=VALUE`` set; ``marks`` then names the option for its key."""
+    result: dict[str, Any] = json.loads(json.dumps(document))  # a deep copy of plain data
+    for option in overrides:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        where = f"--set {shorten(option, 80)}"
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise SpecError(f"{where}: expected KEY=VALUE with a dotted key, e.g. train.epochs=5")
+        value = load_value(raw.strip(), where)
+        parts = key.split(".")
+        path = (parts[0], ".".join(parts[1:])) if parts[0] == "vary" and len(parts) > 1 else parts
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"{where}: {'.'.join(path[: depth + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+        for depth in range(1, len(path) + 1):
+            marks[tuple(path[:depth])] = where
+        for mark in [m for m in marks if len(m) > len(path) and m[: len(path)] == tuple(path)]:
+            marks[mark] = where  # the file's marks inside a replaced value no longer apply
+    return result
 
 
 def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
