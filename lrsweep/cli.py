@@ -86,6 +86,11 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _note(message: str) -> None:
+    """A decision of the sweep (what it reuses, what a round refines), on stderr."""
+    click.echo(message, err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -254,6 +259,7 @@ def run(
                 overwrite=overwrite,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
@@ -367,6 +373,7 @@ def refine(
                 points_per_decade=points_per_decade,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)

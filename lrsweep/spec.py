@@ -727,3 +727,38 @@ def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML text, headed by its hash."""
     body = yaml.safe_dump(spec.resolved(), sort_keys=False, default_flow_style=None)
     return f"# lrsweep resolved spec; hash: {spec.spec_hash()}\n{body}"
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing specs: what a changed spec changes in a results folder
+
+# Sections whose change makes earlier runs incomparable with the new ones: other data or
+# another split means other numbers for the same settings, so runs cannot be pooled.
+INCOMPARABLE = ("data",)
+# Keys that change what a finished run's row says (its objective, its label) without changing
+# the run: rows are derived again from the histories when one of these changes.
+ROW_DERIVING = ("train.objective", "analysis")
+
+
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every leaf key whose value differs between two resolved specs: ``(key, old, new)``."""
+    changes: list[tuple[str, Any, Any]] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and not prefix.endswith("vary"):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+        elif a != b:
+            changes.append((prefix, a, b))
+
+    walk(old, new, "")
+    return changes
+
+
+def describe_changes(changes: Iterable[tuple[str, Any, Any]], limit: int = 6) -> str:
+    """``"train.seeds 3 -> 5, grid.lr_max 1 -> 10"``, at most ``limit`` keys, each shortened."""
+    items = list(changes)
+    text = ", ".join(
+        f"{key} {shorten(repr(a), 40)} -> {shorten(repr(b), 40)}" for key, a, b in items[:limit]
+    )
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")

@@ -28,7 +28,7 @@ from lrsweep.plan import (
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.results import TIME_FORMAT, ResultsDir, axes_of, environment, record, write_runs
-from lrsweep.spec import Spec, apply_combo, combo_label
+from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
 from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
@@ -113,6 +113,7 @@ def execute(
     executor: Executor,
     on_run: OnRun | None = None,
     on_progress: OnProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
@@ -121,11 +122,13 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    planned = results.planned()
+    spec_hash = plan.spec.spec_hash()
+    planned = results.planned(spec_hash)
     results.append_journal(
         {
             "event": "planned",
             "run_id": r.run_id,
+            "spec": spec_hash,
             "round": r.round,
             "lr": r.lr,
             "seed": r.seed,
@@ -142,6 +145,12 @@ def execute(
     todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    if on_note is not None and plan.runs:
+        rounds = sorted({r.round for r in plan.runs})
+        on_note(
+            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
+            f" {total - done_count} to train"
+        )
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -215,6 +224,9 @@ def run_sweep(
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        changes = results.adopt_spec()
+        if changes and on_note is not None:
+            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
         return _rounds(
             results,
             data,
@@ -264,7 +276,8 @@ def refine(
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    return max((int(r["round"]) for r in results.planned().values()), default=0)
+    planned = results.planned(results.spec.spec_hash())
+    return max((int(r["round"]) for r in planned.values()), default=0)
 
 
 def _rounds(
@@ -290,7 +303,8 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run, on_progress)
+    round0 = plan_round0(spec, data, bounds)
+    rows = execute(results, round0, data, executor, on_run, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -300,7 +314,7 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run, on_progress)
+        rows = execute(results, plan, data, executor, on_run, on_progress, on_note)
     return finish(results, rows, started, notes)
 
 
@@ -371,6 +385,7 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        results.adopt_spec()
         return range_test_in(results, data, **options)
 
 
