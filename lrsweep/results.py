@@ -145,12 +145,18 @@ def read_history(path: Path) -> list[EpochLog]:
         with open(path, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) != HISTORY_COLUMNS:
+            # histories written before lr_effective existed: it was the lr column then
+            old = header is not None and tuple(header) == HISTORY_COLUMNS[:-1]
+            if header is None or (tuple(header) != HISTORY_COLUMNS and not old):
                 raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
             rows = []
             for line, cells in enumerate(reader, start=2):
-                if len(cells) != len(HISTORY_COLUMNS):
-                    raise ResultsError(f"{path}: line {line}: expected 6 fields, got {len(cells)}")
+                if len(cells) != len(header):
+                    raise ResultsError(
+                        f"{path}: line {line}: expected {len(header)} fields, got {len(cells)}"
+                    )
+                if old:
+                    cells = [*cells, cells[2]]
                 try:
                     rows.append(
                         EpochLog(
