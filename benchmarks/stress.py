@@ -81,6 +81,9 @@ class Stress:
         self.spec.write_text(SPEC.format(epochs=30, lr_max=1))
         self.other = root / "other.yaml"
         self.other.write_text(SPEC.format(epochs=30, lr_max=3))
+        self.slow = root / "slow.yaml"
+        self.slow.write_text(SPEC.format(epochs=150, lr_max=1))
+        self.slow_reference = root / "slow-reference"
         self.reference = root / "reference"
         self.other_reference = root / "other-reference"
         self.n = 0
@@ -196,7 +199,9 @@ class Stress:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         if proc.returncode != 130 or "Resume with: lrsweep run" not in err:
-            raise Broke(f"{sig.name}: exit {proc.returncode}: {err[-200:]!r}")
+            journal = (out / "journal.jsonl").read_text().splitlines()
+            failed = [json.loads(x).get("message") for x in journal if '"failed"' in x]
+            raise Broke(f"{sig.name}: exit {proc.returncode}: {err[-200:]!r}; failed: {failed}")
         again = self.lrsweep("run", self.spec, "--out", out, "--jobs", "1", "--no-plots")
         if again.returncode != 0:
             raise Broke(f"resume exit {again.returncode}")
@@ -232,19 +237,26 @@ class Stress:
 
     def overwrite_running(self) -> str:
         """--overwrite with another spec while a sweep runs: refused with exit 3, and the
-        running sweep's files are intact and it finishes as if alone."""
+        running sweep's files are intact and it finishes as if alone. (The running sweep is
+        a long one, so that it is still running when the second command starts.)"""
+        if not self.slow_reference.exists():
+            done = self.lrsweep(
+                "run", self.slow, "--out", self.slow_reference, "--jobs", "1", "--no-plots"
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"the slow reference sweep failed: {done.stderr}")
         out = self.folder()
-        proc = self.start("run", self.spec, "--out", out, "--jobs", "1", "--no-plots")
-        self.wait_done(out, self.rng.randint(1, 6), proc)
+        proc = self.start("run", self.slow, "--out", out, "--jobs", "1", "--no-plots")
+        self.wait_done(out, self.rng.randint(1, 4), proc)
         spec_text = (out / "spec.yaml").read_text()
         second = self.lrsweep("run", self.other, "--out", out, "--overwrite", "--jobs", "1")
         self.one_line(second, 3)
         if (out / "spec.yaml").read_text() != spec_text:
             raise Broke("spec.yaml changed under the running sweep")
-        proc.communicate(timeout=120)
+        proc.communicate(timeout=300)
         if proc.returncode != 0:
             raise Broke(f"the running sweep ended with exit {proc.returncode}")
-        self.same_as_reference(out)
+        self.same_as_reference(out, self.slow_reference)
         return "overwrite while running"
 
     def damage(self) -> str:
