@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
-from lrsweep.data import Dataset, load_dataset
+from lrsweep.data import Dataset, load_dataset, subsample_train
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.grid import (
@@ -59,9 +59,10 @@ class Plan:
         return [len(g.runs) for g in self.groups]
 
 
-def load_data(spec: Spec) -> Dataset:
-    """The spec's dataset (paths relative to the spec's folder)."""
-    return load_dataset(spec.data, Path(spec.base_dir))
+def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The spec's dataset (paths relative to the spec's folder); ``on_progress(bytes_read,
+    size)`` while the file is read."""
+    return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
 def plan_lrs(
@@ -102,6 +103,9 @@ def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = 
     return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
 
 
+ESTIMATE_ROWS = 2_000  # estimate_seconds times its probe epochs on at most this many rows
+
+
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     """A rough wall-time estimate of round 0: one timed epoch of the first group, scaled.
 
@@ -113,6 +117,9 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     if not plan.groups:
         return 0.0
     first = plan.groups[0]
+    # time the probe on at most ESTIMATE_ROWS training rows, then scale: never a long epoch
+    fraction = min(1.0, ESTIMATE_ROWS / max(1, len(data.X_train)))
+    data = subsample_train(data, fraction, 0)
 
     def timed(epochs: int) -> float:
         train = first.spec.train.model_copy(update={"epochs": epochs})
@@ -128,7 +135,7 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
         return time.perf_counter() - start
 
     one, two = timed(1), timed(2)
-    per_member_epoch = max(two - one, one / 2) / len(first.runs)
+    per_member_epoch = max(two - one, one / 2) / len(first.runs) / fraction
     work = sum(
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
@@ -159,9 +166,10 @@ def preflight(spec: Spec, data: Dataset) -> None:
                 raise SpecError(f"{spec.source_file}: {e}{where}") from None
 
 
-def plan_sweep(spec: Spec) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
-    data = load_data(spec)
+def plan_sweep(spec: Spec, data: Dataset | None = None) -> Plan:
+    """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
+    nothing)."""
+    data = data if data is not None else load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
 
@@ -347,6 +355,7 @@ def run_sweep(
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
+    data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -372,9 +381,12 @@ def run_sweep(
         Called with a sentence for each refine decision.
     on_warning : callable, optional
         Called with a sentence for something the user should know (a stale lock taken over).
+    data : Dataset, optional
+        ``load_data(spec)`` when the caller has it already (read once per command).
     """
     executor = executor or SerialExecutor()
-    data = load_data(spec)  # a bad data file fails here, before anything is written
+    if data is None:
+        data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
@@ -464,7 +476,7 @@ def _rounds(
         if not plan.runs:
             break
         rows = execute(results, plan, data, executor, on_run, on_progress)
-    return finish(results, rows, started, notes)
+    return finish(results, rows, started, notes, data.data_report())
 
 
 def finish(
@@ -472,8 +484,9 @@ def finish(
     rows: Sequence[Mapping[str, Any]],
     started: float,
     notes: Sequence[str] = (),
+    data_report: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``."""
+    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section)."""
     spec = results.spec
     combos = spec.combos
     summary = {
@@ -489,6 +502,7 @@ def finish(
         ),
         "rounds": max((int(r["round"]) for r in rows), default=0),
         "notes": list(notes),
+        **({"data": dict(data_report)} if data_report is not None else {}),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
         "wall_seconds": time.time() - started,
