@@ -257,10 +257,6 @@ def prepare_columns(table: Table, spec: Any) -> Prepared:
             dropped_rows["feature missing"] = int((~complete).sum())
             features = [Feature(f.name, f.kind, f.values[complete]) for f in features]
             keep[np.flatnonzero(keep)[~complete]] = False
-    if not features:
-        raise DataError(
-            f"{src}: no feature columns left (columns: {_quoted(names)}, target {target!r})"
-        )
     n_used = int(keep.sum())
     if n_used == 0:
         raise DataError(f"{src}: column {target!r}: no rows left (every target is missing)")
@@ -268,6 +264,10 @@ def prepare_columns(table: Table, spec: Any) -> Prepared:
     y, task, class_names, task_note = _encode_target(
         table, target, columns[target], keep, spec.task
     )
+    if not features and n_used >= 3:  # fewer rows: the split says "too few samples"
+        raise DataError(
+            f"{src}: no feature columns left (columns: {_quoted(names)}, target {target!r})"
+        )
     if task_note:
         notes.append(task_note)
     reports[target] = ColumnReport(
