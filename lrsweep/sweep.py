@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = 
     return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
 
 
-ESTIMATE_ROWS = 2_000  # estimate_seconds times its probe epochs on at most this many rows
+ESTIMATE_ROWS = 1_000  # estimate_seconds times its probe epochs on at most this many rows
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -117,9 +117,12 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     if not plan.groups:
         return 0.0
     first = plan.groups[0]
-    # time the probe on at most ESTIMATE_ROWS training rows, then scale: never a long epoch
-    fraction = min(1.0, ESTIMATE_ROWS / max(1, len(data.X_train)))
-    data = subsample_train(data, fraction, 0)
+    # time the probe on at most ESTIMATE_ROWS rows, then scale: never a long epoch
+    full = len(data.X_train) + len(data.X_val)
+    data = subsample_train(data, min(1.0, ESTIMATE_ROWS / max(1, len(data.X_train))), 0)
+    n_val = max(1, min(len(data.X_val), ESTIMATE_ROWS // 4))
+    data = replace(data, X_val=data.X_val[:n_val], y_val=data.y_val[:n_val])
+    fraction = (len(data.X_train) + len(data.X_val)) / full
 
     def timed(epochs: int) -> float:
         train = first.spec.train.model_copy(update={"epochs": epochs})

@@ -431,6 +431,12 @@ def test_too_few_samples(tmp_path, rows):
         load_csv(tmp_path, text)
 
 
+@pytest.mark.parametrize("fraction", [0, 1, 0.0, 1.0, -0.5])
+def test_val_fraction_out_of_range(fraction):
+    with pytest.raises(ValueError, match=r"val_fraction\n  Input should be (greater|less) than"):
+        DataSpec(path="x.csv", val_fraction=fraction)
+
+
 def test_fewer_samples_than_batch_size_is_one_full_batch():
     batches = batch_indices(5, 32, np.random.default_rng(0))
     assert len(batches) == 1 and sorted(batches[0]) == [0, 1, 2, 3, 4]

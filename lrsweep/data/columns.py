@@ -122,29 +122,29 @@ class Encoder:
 
     def transform(self, features: Sequence[Feature], rows: np.ndarray) -> np.ndarray:
         """The encoded inputs ``(len(rows), n_inputs)`` float64 of the given rows."""
-        blocks: list[np.ndarray] = []
-        for f in features:
+        widths = [len(names) for names in self.input_names(features).values()]
+        out = np.zeros((len(rows), sum(widths)))  # (n_rows, n_inputs)
+        j = 0
+        for f, width in zip(features, widths):
             v = f.values[rows]
             if f.kind == "numeric":
-                missing = np.isnan(v)
-                blocks.append(np.where(missing, self.medians[f.name], v)[:, None])
                 if f.name in self.indicators:
-                    blocks.append(missing.astype(np.float64)[:, None])
+                    missing = np.isnan(v)
+                    out[:, j] = np.where(missing, self.medians[f.name], v)
+                    out[:, j + 1] = missing
+                else:
+                    out[:, j] = v
             else:
-                cats = self.categories[f.name]
-                index = {c: i for i, c in enumerate(cats)}
+                index = {c: i for i, c in enumerate(self.categories[f.name])}
                 codes = np.fromiter(
                     (index.get(MISSING_LEVEL if x is None else x, -1) for x in v),
                     dtype=np.int64,
                     count=len(v),
                 )
-                onehot = np.zeros((len(v), len(cats)))  # unseen category: all zeros
-                seen = codes >= 0
-                onehot[np.flatnonzero(seen), codes[seen]] = 1.0
-                blocks.append(onehot)
-        if not blocks:
-            return np.zeros((len(rows), 0))
-        return np.hstack(blocks)
+                seen = codes >= 0  # a category not seen in training: all zeros
+                out[np.flatnonzero(seen), j + codes[seen]] = 1.0
+            j += width
+        return out
 
 
 def fit_encoder(features: Sequence[Feature], train: np.ndarray) -> Encoder:
@@ -154,11 +154,12 @@ def fit_encoder(features: Sequence[Feature], train: np.ndarray) -> Encoder:
     categories: dict[str, tuple[str, ...]] = {}
     for f in features:
         if f.kind == "numeric":
+            if not np.isnan(f.values).any():
+                continue  # nothing to impute: no median, no indicator
+            indicators.add(f.name)
             v = f.values[train]
             present = v[~np.isnan(v)]
             medians[f.name] = float(np.median(present)) if len(present) else 0.0
-            if np.isnan(f.values).any():
-                indicators.add(f.name)
         else:
             levels = {MISSING_LEVEL if x is None else x for x in f.values[train]}
             categories[f.name] = tuple(sorted(levels))
@@ -233,20 +234,22 @@ def prepare_columns(table: Table, spec: Any) -> Prepared:
             reports[name] = _dropped(name, "empty", missing_counts, "every value is missing")
             notes.append(f"column {name!r}: dropped, every value is missing")
             continue
-        levels = _levels(values[present])
-        if len(levels) == 1 and present.all():
-            only = next(iter(levels))
+        seen = values[present]
+        if present.all() and _constant(seen):
+            only = seen[0]
             shown = _label_name(only) if isinstance(only, float) else only
             why = f"constant (every value is {shown!r})"
             reports[name] = _dropped(name, "constant", missing_counts, why)
             notes.append(f"column {name!r}: dropped, {why}")
             continue
-        if kind == "categorical" and len(levels) > spec.max_categories:
-            raise DataError(
-                f"{src}: column {name!r}: {len(levels)} levels, more than data.max_categories"
-                f" ({spec.max_categories}); drop it (data.drop: [{name}]) or raise"
-                f" data.max_categories"
-            )
+        if kind == "categorical":
+            n_levels = len(set(seen.tolist()))
+            if n_levels > spec.max_categories:
+                raise DataError(
+                    f"{src}: column {name!r}: {n_levels} levels, more than data.max_categories"
+                    f" ({spec.max_categories}); drop it (data.drop: [{name}]) or raise"
+                    f" data.max_categories"
+                )
         features.append(Feature(name, kind, values))
 
     if spec.missing == "drop" and features:
@@ -383,10 +386,11 @@ def _missing_mask(values: np.ndarray) -> np.ndarray:
     return np.isnan(values)
 
 
-def _levels(values: np.ndarray) -> set[Any]:
+def _constant(values: np.ndarray) -> bool:
     if values.dtype == object:
-        return set(values.tolist())
-    return set(np.unique(values).tolist())
+        first = values[0]
+        return all(v == first for v in values)
+    return bool(values.min() == values.max())
 
 
 def _encode_target(
@@ -452,9 +456,17 @@ def _leak_warnings(
         if task == "regression":
             leak = f.kind == "numeric" and np.array_equal(f.values, y)
         else:
-            pairs = set(zip(f.values.tolist(), y.tolist()))
             n_classes = int(y.max()) + 1
-            leak = len(pairs) == n_classes == len({a for a, _ in pairs})
+            if f.kind == "numeric":  # cheap rejection first: as many values as classes
+                if len(np.unique(f.values[:1024])) > n_classes:
+                    continue
+                codes = np.unique(f.values, return_inverse=True)[1].reshape(-1)
+            else:
+                labels = {v: i for i, v in enumerate(dict.fromkeys(f.values.tolist()))}
+                codes = np.fromiter((labels[v] for v in f.values), np.int64, len(f.values))
+            if codes.max() + 1 != n_classes:
+                continue
+            leak = len(np.unique(codes * n_classes + y)) == n_classes
         if leak:
             out.append(
                 f"warning: column {f.name!r} determines the target {target!r} one to one;"

@@ -83,10 +83,10 @@ def load_dataset(
     inputs = encoder.input_names(prepared.features)
     dtype = np.float64 if regression else np.int64
     return Dataset(
-        X_train=_frozen(X_train.astype(np.float64)),
-        y_train=_frozen(y_train.astype(dtype)),
-        X_val=_frozen(X_val.astype(np.float64)),
-        y_val=_frozen(y_val.astype(dtype)),
+        X_train=_frozen(np.asarray(X_train, dtype=np.float64)),  # no copy when float64
+        y_train=_frozen(np.asarray(y_train, dtype=dtype)),
+        X_val=_frozen(np.asarray(X_val, dtype=np.float64)),
+        y_val=_frozen(np.asarray(y_val, dtype=dtype)),
         task=prepared.task,
         n_outputs=1 if regression else len(prepared.class_names),
         feature_names=tuple(name for f in prepared.features for name in inputs[f.name]),

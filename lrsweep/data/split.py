@@ -82,14 +82,21 @@ def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndar
     Each column is divided by ``2**e`` (``e`` the binary exponent of its largest magnitude)
     before the mean and variance are taken, so no value is squared at its own scale.
     """
-    peak = np.max(np.abs(train), axis=0) if len(train) else np.zeros(train.shape[1])
+    if len(train) == 0:
+        return train.astype(np.float64), val.astype(np.float64)
+    high, low = train.max(axis=0), train.min(axis=0)  # (n_features,)
+    peak = np.maximum(high, -low)
     exponent = np.frexp(np.where(peak > 0, peak, 1.0))[1]  # peak in [2**(e-1), 2**e)
-    train = np.ldexp(train, -exponent)  # exact: a power of two
+    train = np.ldexp(train, -exponent)  # exact (a power of two); a new array, changed in place
     val = np.ldexp(val, -exponent)
-    constant = np.ptp(train, axis=0) == 0  # (n_features,)
+    constant = high == low
     center = np.where(constant, train[0], train.mean(axis=0))
     scale = np.where(constant, 1.0, train.std(axis=0))
-    return (train - center) / scale, (val - center) / scale
+    train -= center
+    train /= scale
+    val -= center
+    val /= scale
+    return train, val
 
 
 def subsample_train(ds: Dataset, fraction: float, seed: int) -> Dataset:
