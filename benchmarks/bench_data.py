@@ -54,8 +54,15 @@ def one(kind: str, path: str, workdir: str) -> dict[str, float]:
         sys.path.insert(0, workdir)
         import legacy_data  # type: ignore[import-not-found]
 
-        spec: Any = SimpleNamespace(path=path, builtin=None, target=None, task="auto",
-                                    val_fraction=0.2, standardize=True, split_seed=0)
+        spec: Any = SimpleNamespace(
+            path=path,
+            builtin=None,
+            target=None,
+            task="auto",
+            val_fraction=0.2,
+            standardize=True,
+            split_seed=0,
+        )
         load: Any = lambda: legacy_data.load_dataset(spec, Path("."))  # noqa: E731
     elif kind == "after":
         import pandas  # noqa: F401  (lrsweep imports it when it reads a file)
@@ -98,20 +105,29 @@ def one(kind: str, path: str, workdir: str) -> dict[str, float]:
     return {"import": imported - start, "seconds": seconds, "peak_bytes": peak}
 
 
-def measure(kind: str, path: Path, workdir: Path, repeat: int) -> dict[str, float] | None:
-    best: dict[str, float] | None = None
+def measure_once(kind: str, path: Path, workdir: Path) -> dict[str, float] | None:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", kind, str(path), str(workdir)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"  {kind}: skipped ({last})")
+        return None
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(kinds: list[str], path: Path, workdir: Path, repeat: int) -> dict[str, dict]:
+    """The best of ``repeat`` runs of each kind, the kinds interleaved (before, after, before,
+    ...) so that a busy machine slows them alike."""
+    best: dict[str, dict] = {}
     for _ in range(repeat):
-        proc = subprocess.run(
-            [sys.executable, __file__, "--one", kind, str(path), str(workdir)],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-            print(f"  {kind}: skipped ({last})")
-            return None
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
-        best = got if best is None or got["seconds"] < best["seconds"] else best
+        for kind in kinds:
+            got = measure_once(kind, path, workdir)
+            if got is not None and (kind not in best or got["seconds"] < best[kind]["seconds"]):
+                best[kind] = got
     return best
 
 
@@ -119,7 +135,9 @@ def legacy_module(workdir: Path) -> bool:
     try:
         text = subprocess.run(
             ["git", "-C", str(REPO), "show", f"{BEFORE}:lrsweep/data.py"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return False
@@ -139,13 +157,15 @@ def row(label: str, got: dict[str, float] | None, rows: int, base: float | None)
 
 def validate_seconds(path: Path, workdir: Path) -> float:
     spec = workdir / "big.yaml"
-    spec.write_text(textwrap.dedent(f"""\
+    spec.write_text(
+        textwrap.dedent(f"""\
         name: big
         data: {{path: {path}}}
         model: {{hidden: [64, 64]}}
         train: {{epochs: 5, seeds: 1}}
         grid: {{lr_min: 1e-3, lr_max: 1.0, points_per_decade: 2}}
-        """))
+        """)
+    )
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "lrsweep", "validate", str(spec)], capture_output=True, text=True
@@ -173,13 +193,14 @@ def main() -> None:
         size = path.stat().st_size
         print(f"{args.rows:,} x {COLUMNS} numeric CSV, {size / 1e6:.0f} MB, best of {args.repeat}")
         print("load: load_dataset alone (its modules imported first), speed-up against before")
-        before = measure("before", path, workdir, args.repeat) if legacy_module(workdir) else None
-        after = measure("after", path, workdir, args.repeat)
+        kinds = (["before"] if legacy_module(workdir) else []) + ["after"]
+        got = measure(kinds, path, workdir, args.repeat)
+        before, after = got.get("before"), got.get("after")
         base = before["seconds"] if before else None
         row("before (csv)", before, args.rows, None)
         row("after (pandas)", after, args.rows, base)
         if after is not None:
-            seconds = validate_seconds(path, workdir)
+            seconds = min(validate_seconds(path, workdir) for _ in range(args.repeat))
             cold = after["import"] + after["seconds"]  # what one load costs a fresh command
             verdict = "ok" if seconds <= cold + 1.0 else "SLOWER than that"
             print(
@@ -188,8 +209,9 @@ def main() -> None:
             )
         if args.readers:
             print("readers alone (to a float array):")
-            for kind in ("pandas", "pyarrow", "polars"):
-                row(kind, measure(kind, path, workdir, args.repeat), args.rows, base)
+            readers = measure(["pandas", "pyarrow", "polars"], path, workdir, args.repeat)
+            for kind, result in readers.items():
+                row(kind, result, args.rows, base)
             try:
                 import pyarrow.csv as pc
                 import pyarrow.parquet as pq
@@ -198,8 +220,9 @@ def main() -> None:
             parquet = workdir / "big.parquet"
             pq.write_table(pc.read_csv(path), parquet)
             print(f"the same as Parquet, {parquet.stat().st_size / 1e6:.0f} MB:")
-            for kind in ("pandas-parquet", "pyarrow-parquet", "polars-parquet"):
-                row(kind, measure(kind, parquet, workdir, args.repeat), args.rows, base)
+            kinds = ["pandas-parquet", "pyarrow-parquet", "polars-parquet"]
+            for kind, result in measure(kinds, parquet, workdir, args.repeat).items():
+                row(kind, result, args.rows, base)
 
 
 if __name__ == "__main__":

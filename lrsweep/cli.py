@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import shlex
 import signal
@@ -27,6 +26,12 @@ from lrsweep import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+    from lrsweep.data import Dataset
+    from lrsweep.executors import Executor
+    from lrsweep.plan import Plan
+    from lrsweep.spec import Spec
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -134,7 +139,7 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _executor(options: Mapping[str, Any]) -> Any:
+def _executor(options: Mapping[str, Any]) -> Executor:
     import lrsweep
 
     return lrsweep.make_executor(
@@ -492,22 +497,17 @@ def find(
 def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) -> None:
     from rich.table import Table
 
+    from lrsweep.facts import RANGE_TEST_HEADER, range_test_facts
+
     console = _console()
     table = Table(
         title=f"LR range test: {found['start_lr']:g} to {found['end_lr']:g},"
         f" {found['num_iter']} steps, {len(found['seeds'])} seeds"
     )
-    for col in ("suggestion", "LR", "seeds' median", "min", "max", "seeds"):
+    for col in RANGE_TEST_HEADER:
         table.add_column(col, justify="right")
-    for name, s in found["spread"].items():
-        table.add_row(
-            name,
-            _fmt(s.get("lr", s["median"])),
-            _fmt(s["median"]),
-            _fmt(s["min"]),
-            _fmt(s["max"]),
-            str(s["n"]),
-        )
+    for cells in range_test_facts(found)[1]:
+        table.add_row(*cells)
     console.print(table)
     stops = ", ".join(f"seed {k}: {v}" for k, v in found["stops"].items())
     console.print(f"Runs ended: {stops}")
@@ -571,7 +571,7 @@ def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
 
 
-def _load_data(spec: Any) -> Any:
+def _load_data(spec: Spec) -> Dataset:
     """The spec's dataset, read once with a progress bar when slow; prints what was done."""
     import lrsweep
 
@@ -581,7 +581,7 @@ def _load_data(spec: Any) -> Any:
     return data
 
 
-def _print_data(data: Any) -> None:
+def _print_data(data: Dataset) -> None:
     """The one-line data summary and the notes (dropped columns, warnings) on stderr."""
     from lrsweep.data import data_summary_line
 
@@ -592,10 +592,12 @@ def _print_data(data: Any) -> None:
         click.echo(f"  {note}", err=True)
 
 
-def _print_columns(data: Any) -> None:
+def _print_columns(data: Dataset) -> None:
     """What was done to each column, as a table (validate)."""
     from rich.table import Table
 
+    if data.source.startswith("builtin:"):
+        return
     table = Table("column", "role", "kind", "missing", "inputs", "why", title=data.source)
     for c in data.columns:
         table.add_row(c.name, c.role, c.kind, str(c.missing), str(len(c.encoded_as)), c.why)
@@ -644,13 +646,15 @@ OnProgressFn = Callable[[float, int], None]
 def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
     """A live bar on a terminal (stderr) that moves with every epoch of the running groups;
     one plain line per finished run otherwise."""
+    from lrsweep.facts import fmt_number
+
     err = _console(stderr=True)
     if not err.is_terminal:
 
         def plain(row: Mapping[str, Any], done: int, total: int) -> None:
             click.echo(
                 f"[{done}/{total}] lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
-                f" objective={_fmt(row['objective'])} ({row['seconds']:.1f}s)",
+                f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)",
                 err=True,
             )
 
@@ -682,11 +686,9 @@ def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
         yield live, epochs
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
-
-
-def _print_plan(plan: Any, out: Path, jobs: int | None = None, data: Any = None) -> None:
+def _print_plan(
+    plan: Plan, out: Path, jobs: int | None = None, data: Dataset | None = None
+) -> None:
     """The plan of round 0 (and what the refine rounds may add) on stdout."""
     import lrsweep
     from lrsweep.executors import default_jobs
@@ -736,6 +738,8 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
     """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
+    from lrsweep.facts import answer_line
+
     counts = summary["status_counts"]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -745,7 +749,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))
             if summary["combos"]:
-                console.print(_answer_line(curve, summary["objective"], prefix=curve["label"]))
+                console.print(answer_line(curve, summary["objective"], prefix=curve["label"]))
         for note in summary.get("notes", []):
             console.print(f"[dim]{note}[/dim]")
         for key, fit in summary.get("scaling", {}).items():
@@ -757,7 +761,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
             prefix += f" (best of all: {summary['best_combo']})"
-        console.print(_answer_line(summary, summary["objective"], prefix=prefix))
+        console.print(answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             f" {counts['failed']} failed)"
@@ -771,50 +775,18 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
+def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
     from rich.table import Table
+
+    from lrsweep.facts import per_lr_classes, per_lr_rows
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")
     for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
         table.add_column(col, justify="right")
-    best = curve["best"]
-    band = curve.get("good_band") or [math.inf, -math.inf]
-    for row in curve["table"]:
-        style = "bold green" if best and row["lr"] == best["lr"] else None
-        if style is None and band[0] <= row["lr"] <= band[1]:
-            style = "green"
-        table.add_row(
-            f"{row['lr']:.4g}",
-            _fmt(row["mean"]),
-            _fmt(row["std"]),
-            str(row["n_ok"]),
-            str(row["n_diverged"]),
-            str(row["n_failed"]),
-            style=style,
-        )
+    styles = {"best": "bold green", "band": "green", "": None}
+    for cells, cls in zip(per_lr_rows(curve), per_lr_classes(curve)):
+        table.add_row(*cells, style=styles[cls])
     return table
-
-
-def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
-    best = curve["best"]
-    if not best:
-        return f"{prefix}: none; every run diverged or failed"
-    parts = [
-        f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
-        f" ± {_fmt(best['objective_std'])})"
-    ]
-    if best["edge"]:
-        parts.append(f"on the grid's {best['edge']} edge: widen the grid or refine")
-    if curve.get("interpolated_lr"):
-        parts.append(f"interpolated optimum {curve['interpolated_lr']:.3g}")
-    if curve.get("good_band"):
-        lo, hi = curve["good_band"]
-        parts.append(f"good band {lo:.3g}-{hi:.3g} ({curve['good_band_decades']:.2f} decades)")
-    if curve.get("largest_stable_lr"):
-        parts.append(f"largest stable LR {curve['largest_stable_lr']:.3g}")
-    if curve.get("sensitivity") is not None:
-        parts.append(f"sensitivity {curve['sensitivity']:.2f}")
-    return "; ".join(parts)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ every other constant is a Python float, which NumPy 2 never lets upcast a float3
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
 
 __all__ = [
     "OPTIMIZERS",
@@ -87,12 +86,21 @@ class Optimizer:
     """
 
     name: ClassVar[str] = ""
+    # Capabilities, read by the trainer and the range test instead of lists of names:
+    cycles_momentum: ClassVar[bool] = True  # a cyclic schedule's momentum applies (`step`)
+    adapts_lr: ClassVar[bool] = False  # owns its LR after the first step (the range test's LR
+    # ramp would be overridden)
 
     def __init__(self, params: list[np.ndarray]) -> None:
         self.state: dict[str, list[np.ndarray]] = {}
         self.t = 0
         self._shapes = [p.shape for p in params]
         self._dtype = params[0].dtype if params else np.dtype(np.float32)
+
+    @property
+    def current_lr(self) -> np.ndarray | None:
+        """The LR each member used in the last step when the optimizer adapts it, else None."""
+        return None
 
     def _zeros(self, fill: float = 0.0) -> list[np.ndarray]:
         """New state arrays shaped like the (current) parameters, filled with ``fill``."""
@@ -262,6 +270,7 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    cycles_momentum = False  # no momentum to cycle
 
     def __init__(
         self,
@@ -558,6 +567,7 @@ class _Hypergradient(Optimizer):
     """
 
     default_hyper_lr: ClassVar[float] = 1e-3
+    adapts_lr = True
 
     def __init__(
         self, params: list[np.ndarray], *, hyper_lr: float | None = None, weight_decay: float = 0.0
@@ -641,6 +651,7 @@ class SGDHD(_Hypergradient):
     """
 
     name = "sgd_hd"
+    cycles_momentum = False  # plain SGD-HD has no momentum
 
     def _update(
         self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
@@ -820,13 +831,8 @@ def make_optimizer(spec: Mapping[str, Any] | Any, params: list[np.ndarray]) -> O
     name = spec.get("name", "sgd")
     cls = OPTIMIZERS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(str(name), list(OPTIMIZERS), n=1)
-        hint = (
-            f"did you mean {close[0]!r}?"
-            if close
-            else "expected one of " + ", ".join(repr(k) for k in OPTIMIZERS)
-        )
-        raise SpecError(f"optimizer.name: unknown {name!r}; {hint}")
+        hint = did_you_mean(name, OPTIMIZERS)
+        raise SpecError(f"optimizer.name: unknown {shorten(repr(name))}; {hint}")
     accepted = [
         p.name
         for p in inspect.signature(cls.__init__).parameters.values()

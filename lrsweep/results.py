@@ -28,43 +28,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrsweep.errors import LockError, ResultsError, StorageError
-from lrsweep.spec import Spec, dump_spec, load_yaml, spec_from_resolved
-from lrsweep.training import HISTORY_COLUMNS, EpochLog, RunResult, RunStatus
+import numpy as np
 
-RUN_COLUMNS = (
-    "run_id",
-    "round",
-    "budget",
-    "combo",
-    "lr",
-    "seed",
-    "status",
-    "label",
-    "epochs_done",
-    "final_train_loss",
-    "final_val_loss",
-    "best_val_loss",
-    "best_epoch",
-    "final_val_metric",
-    "objective",
-    "initial_objective",
-    "seconds",
-    "message",
+from lrsweep.errors import LockError, ResultsError, StorageError
+from lrsweep.records import (
+    FLOAT_COLUMNS,
+    HISTORY_COLUMNS,
+    INT_COLUMNS,
+    EpochLog,
+    RunResult,
+    RunStatus,
 )
-FLOAT_COLUMNS = frozenset(
-    {
-        "lr",
-        "final_train_loss",
-        "final_val_loss",
-        "best_val_loss",
-        "final_val_metric",
-        "objective",
-        "initial_objective",
-        "seconds",
-    }
-)
-INT_COLUMNS = frozenset({"round", "seed", "epochs_done", "best_epoch"})
+from lrsweep.spec import Spec, dump_spec, spec_from_resolved
+from lrsweep.yamlload import load_yaml
+
 TMP_MARK = ".tmp-"
 LOCK_NAME = ".lock"
 OWNED = (
@@ -171,6 +148,72 @@ def read_history(path: Path) -> list[EpochLog]:
             return rows
     except FileNotFoundError:
         raise ResultsError(f"{path}: missing history file") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def environment() -> dict[str, Any]:
+    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
+    import os
+    import platform
+
+    from lrsweep import __version__
+
+    return {
+        "lrsweep": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The range test's curves: ``rangetest.csv``
+
+
+RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
+
+
+def range_test_rows(curves: Iterable[Any]) -> list[dict[str, Any]]:
+    """``rangetest.csv``'s rows: one per step of each seed's curve (`RangeCurve`)."""
+    return [
+        {
+            "seed": c.seed,
+            "step": int(c.step[i]),
+            "lr": float(c.lr[i]),
+            "loss": float(c.loss[i]),
+            "smoothed_loss": float(c.smoothed[i]),
+            "val_loss": float(c.val_loss[i]),
+        }
+        for c in curves
+        for i in range(len(c.step))
+    ]
+
+
+def read_range_test(path: Path) -> dict[int, dict[str, list[float]]]:
+    """``rangetest.csv`` back, per seed: ``{seed: {"lr": [...], "loss": [...], ...}}``."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing; run 'lrsweep find' first") from None
+    curves: dict[int, dict[str, list[float]]] = {}
+    try:
+        for row in rows:
+            c = curves.setdefault(int(row["seed"]), {k: [] for k in RANGE_TEST_COLUMNS[2:]})
+            for key in c:
+                c[key].append(parse_float(row[key]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise ResultsError(f"{path}: malformed ({e})") from None
+    return curves
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,14 +392,6 @@ class ResultsDir:
                 done.pop(record["run_id"], None)
         return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
 
-    def failed(self) -> dict[str, dict[str, Any]]:
-        """Runs whose last record is ``failed``."""
-        state: dict[str, dict[str, Any]] = {}
-        for record in self.read_journal():
-            if record["event"] in ("done", "failed"):
-                state[record["run_id"]] = record
-        return {k: r for k, r in state.items() if r["event"] == "failed"}
-
     def planned(self) -> dict[str, dict[str, Any]]:
         """Every run ever planned here, by run_id (its round, lr, seed, budget)."""
         return {r["run_id"]: r for r in self.read_journal() if r["event"] == "planned"}
@@ -375,10 +410,14 @@ class ResultsDir:
     def write_runs(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
         write_atomic(self.path / "runs.csv", csv_text(columns, rows))
 
-    def write_csv(
-        self, name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
-    ) -> None:
-        write_atomic(self.path / name, csv_text(columns, rows))
+    def write_range_test(self, curves: Iterable[Any]) -> None:
+        """``rangetest.csv`` from the range test's curves (`range_test_rows`)."""
+        write_atomic(
+            self.path / "rangetest.csv", csv_text(RANGE_TEST_COLUMNS, range_test_rows(curves))
+        )
+
+    def read_range_test(self) -> dict[int, dict[str, list[float]]]:
+        return read_range_test(self.path / "rangetest.csv")
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
         text = json.dumps(to_json_safe(data), indent=2, allow_nan=False) + "\n"

@@ -10,53 +10,34 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
-from lrsweep.data import Dataset, load_dataset, subsample_train
+from lrsweep.analysis import summarize
+from lrsweep.costs import group_seconds
+from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
-from lrsweep.grid import (
-    Budget,
+from lrsweep.plan import (
     Group,
+    Plan,
     RunSpec,
     budgets,
-    canonical_lr,
-    log_grid,
-    make_groups,
-    plan_runs,
-    refine_grid,
+    plan_refine,
+    plan_round0,
 )
-from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
+from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
+from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment
 from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import RunResult, RunStatus, budget_data, train_group
+from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 # (runs done, the running groups' finished epochs counted as fractions of a run, total)
 OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a round will train, before it trains it."""
-
-    spec: Spec
-    runs: tuple[RunSpec, ...]
-    groups: tuple[Group, ...]
-    n_features: int
-    n_outputs: int
-    notes: tuple[str, ...] = ()
-    n_train: int = 0  # training and validation rows (for the executors' cost model)
-    n_val: int = 0
-
-    @property
-    def group_sizes(self) -> list[int]:
-        return [len(g.runs) for g in self.groups]
 
 
 def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
@@ -65,45 +46,7 @@ def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None)
     return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
-def plan_lrs(
-    spec: Spec,
-    data: Dataset,
-    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
-    round_: int,
-    budget: Budget,
-    notes: Sequence[str] = (),
-) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups."""
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
-        runs.extend(mine)
-        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(
-        spec,
-        tuple(runs),
-        tuple(groups),
-        n_features,
-        n_outputs,
-        tuple(notes),
-        len(data.X_train),
-        len(data.X_val),
-    )
-
-
-def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
-    """The coarse log grid times the seeds, for every combination, at round 0's budget.
-
-    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
-    """
-    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
-    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
-
-
-ESTIMATE_ROWS = 1_000  # estimate_seconds times its probe epochs on at most this many rows
+ESTIMATE_ROWS = 2_000  # more training rows: estimate_seconds uses the cost model, no training
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -112,17 +55,18 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
     groups run at once when ``--jobs`` would use threads or worker processes (one when the
     work stays in this process, see `lrsweep.executors.execution_choice`).
-    Refine rounds come on top (usually fewer runs than round 0).
+    Refine rounds come on top (usually fewer runs than round 0). On a large table (over
+    ``ESTIMATE_ROWS`` training rows) nothing is trained: the estimate is the cost model's
+    (`lrsweep.costs.group_seconds`), so ``validate`` costs one load and little more.
     """
     if not plan.groups:
         return 0.0
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
+    parallel = 1 if in_process else min(jobs, len(plan.groups))
+    if len(data.X_train) > ESTIMATE_ROWS:
+        return sum(group_seconds(g, *shape) for g in plan.groups) / parallel
     first = plan.groups[0]
-    # time the probe on at most ESTIMATE_ROWS rows, then scale: never a long epoch
-    full = len(data.X_train) + len(data.X_val)
-    data = subsample_train(data, min(1.0, ESTIMATE_ROWS / max(1, len(data.X_train))), 0)
-    n_val = max(1, min(len(data.X_val), ESTIMATE_ROWS // 4))
-    data = replace(data, X_val=data.X_val[:n_val], y_val=data.y_val[:n_val])
-    fraction = (len(data.X_train) + len(data.X_val)) / full
 
     def timed(epochs: int) -> float:
         train = first.spec.train.model_copy(update={"epochs": epochs})
@@ -138,13 +82,11 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
         return time.perf_counter() - start
 
     one, two = timed(1), timed(2)
-    per_member_epoch = max(two - one, one / 2) / len(first.runs) / fraction
+    per_member_epoch = max(two - one, one / 2) / len(first.runs)
     work = sum(
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
-    return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
+    return per_member_epoch * work / parallel
 
 
 def preflight(spec: Spec, data: Dataset) -> None:
@@ -175,40 +117,6 @@ def plan_sweep(spec: Spec, data: Dataset | None = None) -> Plan:
     data = data if data is not None else load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
-
-
-def plan_refine(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    points_per_decade: int,
-) -> Plan:
-    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
-
-    The rows are the finished runs of rounds before ``round_``; the answer is read from the
-    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
-    the density of the one before (``points_per_decade`` in round 1).
-    """
-    density = points_per_decade * 2 ** (round_ - 1)
-    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
-    notes = []
-    for combo in spec.combos:
-        label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
-        step = refine_grid(
-            [p.lr for p in points],
-            [p.score for p in points],
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        notes.append(f"{prefix}: {step.note}")
-        if step.lrs:
-            lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
 
 
 def execute(
@@ -309,13 +217,6 @@ def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> 
     return row
 
 
-def run_columns(spec: Spec) -> list[str]:
-    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
-    columns = list(RUN_COLUMNS)
-    at = columns.index("combo") + 1
-    return columns[:at] + spec.axes + columns[at:]
-
-
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     """Every run's latest row (done or failed), sorted by round, LR and seed."""
     planned = results.planned()
@@ -328,7 +229,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     for run_id, r in state.items():
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec)}
+        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
         row.update(r.get("axes") or {})
         row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
         for c in FLOAT_COLUMNS:
@@ -344,7 +245,7 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
 def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
     """Rebuild ``runs.csv`` from the journal; return its rows."""
     rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec))
+    results.write_runs(rows, run_columns(results.spec.axes))
     return rows
 
 
@@ -519,30 +420,6 @@ def finish(
     return summary
 
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-
-
-def environment() -> dict[str, Any]:
-    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
-    import os
-    import platform
-
-    from lrsweep import __version__
-
-    return {
-        "lrsweep": __version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
-
-
 def range_test(
     spec: Spec,
     out: str | Path,
@@ -578,27 +455,8 @@ def range_test(
         return range_test_in(results, data, **options)
 
 
-def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
-    from lrsweep.rangetest import HYPERGRADIENT
-
-    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
-    if not settings["start_lr"] < settings["end_lr"]:
-        raise SpecError(
-            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
-        )
-    if spec.optimizer.name in HYPERGRADIENT:
-        raise SpecError(
-            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
-            f" {spec.optimizer.name} would override; use it without hypergradients"
-        )
-    return settings
-
-
 def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
     """Run the range test for an open, locked results dir and write its files."""
-    from lrsweep.rangetest import run_range_test
-
     spec = results.spec
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
@@ -606,62 +464,10 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     result = run_range_test(
         spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
     )
-    rows = [
-        {
-            "seed": c.seed,
-            "step": int(c.step[i]),
-            "lr": float(c.lr[i]),
-            "loss": float(c.loss[i]),
-            "smoothed_loss": float(c.smoothed[i]),
-            "val_loss": float(c.val_loss[i]),
-        }
-        for c in result.curves
-        for i in range(len(c.step))
-    ]
-    results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
+    results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
     results.write_json("rangetest.json", found)
     return found
-
-
-RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
-
-
-def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
-
-    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
-    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
-    the seeds' own values with ``n``, how many seeds gave one.
-    """
-    spread = {}
-    for name, s in result.spread.items():
-        headline = result.suggestions.get(name)
-        spread[name] = {
-            "lr": headline.lr if headline is not None else s.median,
-            "note": headline.note if headline is not None else "median over seeds",
-            "median": s.median,
-            "min": s.min,
-            "max": s.max,
-            "n": s.n,
-        }
-    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
-    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
-    valley = spread.get("valley", {}).get("lr")
-    lr_min = (valley / 10) if valley else float(settings["start_lr"])
-    lr_max = max(diverged_at, lr_min * 10)
-    return {
-        **settings,
-        "seeds": [c.seed for c in result.curves],
-        "stops": {str(c.seed): c.stop for c in result.curves},
-        "diverged_at": diverged_at if stops else None,
-        "suggestions": {
-            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
-            for c in result.curves
-        },
-        "spread": spread,
-        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
-    }
 
 
 def read_summary(results_dir: str | Path) -> dict[str, Any]:

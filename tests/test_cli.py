@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from lrsweep.cli import cli
-from lrsweep.results import RUN_COLUMNS
-from lrsweep.training import HISTORY_COLUMNS
+from lrsweep.records import HISTORY_COLUMNS, RUN_COLUMNS
 
 
 def invoke(*args: str):

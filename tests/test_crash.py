@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import lrsweep
+from lrsweep.costs import data_shape, execution_choice
 from lrsweep.errors import LockError
-from lrsweep.executors import data_shape, execution_choice
 from lrsweep.results import ResultsDir
 from lrsweep.spec import load_spec
 

@@ -165,7 +165,9 @@ def test_numeric_labels_sort_as_numbers(tmp_path):
 
 
 def test_bom_crlf_blank_lines_and_quotes(tmp_path):
-    text = '\ufeff"a","b",label\r\n' + "".join(f"{i * 2}, {i}.5 ,c{i % 2}\r\n\r\n" for i in range(10))
+    text = '\ufeff"a","b",label\r\n' + "".join(
+        f"{i * 2}, {i}.5 ,c{i % 2}\r\n\r\n" for i in range(10)
+    )
     ds = load_csv(tmp_path, text.encode("utf-8"))
     assert ds.feature_names == ("a", "b")
     assert len(ds.X_train) + len(ds.X_val) == 10

@@ -190,7 +190,10 @@ def test_categorical_and_numeric_overrides(tmp_path):
     body[5][1] = "'12'"
     write(path, ["code", "num", "y"], body)
     assert report(load(path))["num"]["kind"] == "categorical"
-    with pytest.raises(DataError, match=exactly(f"{path}:7: column 'num': not a number (data.numeric), got \"'12'\"")):
+    with pytest.raises(
+        DataError,
+        match=exactly(f"{path}:7: column 'num': not a number (data.numeric), got \"'12'\""),
+    ):
         load(path, numeric=["num"])
 
 
@@ -211,7 +214,10 @@ def test_constant_and_empty_columns_are_dropped(tmp_path):
     body = [[*r[:3], "7", "NA", r[4]] for r in rows()]
     ds = load(write(tmp_path / "t.csv", [*HEADER[:3], "const", "blank", "species"], body))
     cols = report(ds)
-    assert cols["const"]["kind"] == "constant" and cols["const"]["why"] == "constant (every value is '7')"
+    assert (
+        cols["const"]["kind"] == "constant"
+        and cols["const"]["why"] == "constant (every value is '7')"
+    )
     assert cols["blank"]["kind"] == "empty" and cols["blank"]["missing"] == 30
 
 
@@ -252,7 +258,9 @@ def test_integer_target_becoming_classes_is_said(tmp_path):
 # file formats
 
 
-@pytest.mark.parametrize("sep, name", [(";", "t.csv"), ("\t", "t.tsv"), ("\t", "t.txt"), ("|", "t.csv")])
+@pytest.mark.parametrize(
+    "sep, name", [(";", "t.csv"), ("\t", "t.tsv"), ("\t", "t.txt"), ("|", "t.csv")]
+)
 def test_delimiters_are_sniffed(tmp_path, sep, name):
     ds = load(write(tmp_path / name, HEADER, rows(), sep=sep), target="species")
     assert report(ds)["island"]["encoded_as"] == [f"island={i}" for i in ISLANDS]
@@ -351,7 +359,9 @@ def test_device_and_symlink_loop(tmp_path):
         read_table(Path("/dev/zero"))
     loop = tmp_path / "loop.csv"
     loop.symlink_to(loop)
-    with pytest.raises(DataError, match=r"loop\.csv: cannot read: Too many levels of symbolic links"):
+    with pytest.raises(
+        DataError, match=r"loop\.csv: cannot read: Too many levels of symbolic links"
+    ):
         read_table(loop)
 
 
@@ -360,7 +370,9 @@ def test_a_file_over_the_memory_it_would_need(tmp_path, monkeypatch):
 
     path = write(tmp_path / "t.csv", HEADER, rows())
     monkeypatch.setattr(read, "_available_memory", lambda: 1000)
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: too large to load: needs about"):
+    with pytest.raises(
+        DataError, match=rf"^{re.escape(str(path))}: too large to load: needs about"
+    ):
         read_table(path)
 
 
@@ -427,12 +439,16 @@ def make_table(kind: str, tmp_path: Path) -> Path:
     return write(tmp_path / "t.csv", HEADER, body)  # strings and empty cells
 
 
-@pytest.mark.parametrize("kind", ["pandas-index", "r-rownames", "strings-empty", "semicolon", "parquet"])
+@pytest.mark.parametrize(
+    "kind", ["pandas-index", "r-rownames", "strings-empty", "semicolon", "parquet"]
+)
 def test_init_then_run(tmp_path, kind):
     table = make_table(kind, tmp_path)
     spec = tmp_path / "spec.yaml"
     runner = CliRunner()
-    init = runner.invoke(cli, ["init", "--data", str(table), "--target", "species", "--out", str(spec)])
+    init = runner.invoke(
+        cli, ["init", "--data", str(table), "--target", "species", "--out", str(spec)]
+    )
     assert init.exit_code == 0, init.output
     text = spec.read_text()
     assert "#   island: categorical, one-hot (3 inputs)" in text
@@ -441,7 +457,10 @@ def test_init_then_run(tmp_path, kind):
     out = tmp_path / "r"
     run = runner.invoke(cli, ["run", str(spec), "--out", str(out), "--no-plots"])
     assert run.exit_code == 0, run.output
-    assert f"{table.name}: 30 rows; 4 features -> 8 inputs (2 categorical one-hot, 1 numeric imputed)" in run.output
+    assert (
+        f"{table.name}: 30 rows; 4 features -> 8 inputs (2 categorical one-hot, 1 numeric imputed)"
+        in run.output
+    )
     columns = json.loads((out / "summary.json").read_text())["data"]["columns"]
     assert columns["species"]["role"] == "target" and columns["island"]["kind"] == "categorical"
     if kind in ("pandas-index", "r-rownames"):
@@ -454,9 +473,14 @@ def test_init_on_the_penguins_then_run_unedited_is_valid(tmp_path):
     spec = tmp_path / "p.yaml"
     runner = CliRunner()
     data = SAMPLE_DATA / "penguins.csv"
-    init = runner.invoke(cli, ["init", "--data", str(data), "--target", "species", "--out", str(spec)])
+    init = runner.invoke(
+        cli, ["init", "--data", str(data), "--target", "species", "--out", str(spec)]
+    )
     assert init.exit_code == 0, init.output
-    assert "penguins.csv: 344 rows; 7 features -> 15 inputs (2 categorical one-hot, 4 numeric imputed)" in init.output
+    assert (
+        "penguins.csv: 344 rows; 7 features -> 15 inputs (2 categorical one-hot, 4 numeric imputed)"
+        in init.output
+    )
     check = runner.invoke(cli, ["validate", str(spec)])
     assert check.exit_code == 0, check.output
     assert "sex=(missing)" not in check.output or "sex" in check.output
@@ -471,3 +495,23 @@ def test_bad_table_is_exit_2_and_writes_nothing(tmp_path):
     assert result.exit_code == 2
     assert f"Error: {table}:5: expected 5 fields, got 6" in result.output
     assert not spec.exists()
+
+
+def test_the_report_shows_the_data_section(tmp_path):
+    from lrsweep.report import DATA_HEADER, data_facts
+
+    ds = load(write(tmp_path / "t.csv", HEADER, rows()), target="species")
+    line, table = data_facts({"data": ds.data_report()})
+    assert (
+        line == "t.csv: 30 rows; 4 features -> 8 inputs (2 categorical one-hot, 1 numeric imputed)"
+    )
+    assert len(DATA_HEADER) == len(table[0])
+    assert table[1] == [
+        "mass",
+        "feature",
+        "numeric",
+        "4",
+        "mass, mass_missing",
+        "a number, median-imputed with an indicator",
+    ]
+    assert data_facts({"name": "no data section"}) is None

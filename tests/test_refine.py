@@ -17,13 +17,11 @@ from lrsweep.analysis import (
     best_lr,
     good_band,
     interpolated_optimum,
-    label_run,
-    run_objective,
     sensitivity_score,
 )
-from lrsweep.grid import log_grid, refine_grid
+from lrsweep.plan import log_grid, refine_grid
+from lrsweep.records import EpochLog, label_run, run_objective
 from lrsweep.spec import load_spec
-from lrsweep.training import EpochLog
 
 GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 

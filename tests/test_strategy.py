@@ -14,24 +14,24 @@ from threadpoolctl import threadpool_info
 
 import lrsweep
 from lrsweep.cli import cli
+from lrsweep.costs import (
+    LOCKSTEP_MAX_BYTES,
+    LOCKSTEP_MAX_FLOP,
+    data_shape,
+    execution_choice,
+    member_bytes,
+    step_flops,
+)
 from lrsweep.executors import (
     LocalExecutor,
     ProcessExecutor,
     SerialExecutor,
     ThreadExecutor,
-    data_shape,
-    execution_choice,
     make_executor,
 )
-from lrsweep.grid import (
-    LOCKSTEP_MAX_BYTES,
-    LOCKSTEP_MAX_FLOP,
-    make_groups,
-    member_bytes,
-    plan_runs,
-    step_flops,
-)
-from lrsweep.training import Cancelled, RunResult, compact_dataset, model_arrays, train_group
+from lrsweep.plan import make_groups, plan_runs
+from lrsweep.records import RunResult
+from lrsweep.training import Cancelled, compact_dataset, model_arrays, train_group
 
 SPEC = """\
 name: strategy

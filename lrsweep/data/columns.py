@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from lrsweep.data.read import Table
-from lrsweep.errors import DataError
+from lrsweep.errors import DataError, shorten
 
 __all__ = [
     "ColumnReport",
@@ -358,7 +358,7 @@ def _as_kind(table: Table, name: str, values: np.ndarray, kind: str) -> np.ndarr
             except ValueError:
                 raise DataError(
                     f"{table.where(row)}: column {name!r}: not a number (data.numeric),"
-                    f" got {_short(v)!r}"
+                    f" got {shorten(str(v))!r}"
                 ) from None
             out[row] = x if math.isfinite(x) else np.nan
         return out
@@ -422,7 +422,7 @@ def _encode_target(
                 except ValueError:
                     raise DataError(
                         f"{table.where(int(row))}: column {name!r}: not a number (data.task is"
-                        f" regression), got {_short(values[row])!r}"
+                        f" regression), got {shorten(str(values[row]))!r}"
                     ) from None
             v = np.array([float(x) for x in v])
         return v.astype(np.float64), task, (), note
@@ -502,11 +502,6 @@ def data_summary_line(report: Mapping[str, Any]) -> str:
 
 def _label_name(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _quoted(names: Iterable[str]) -> str:

@@ -15,11 +15,12 @@ Split
 
 Standardisation (``standardize: true``)
     Mean and standard deviation are fitted on the training part only and applied to both parts.
-    Each column is first divided by a power of two near its largest magnitude (exact, so a
-    column times 2**k standardises to the very same numbers, and 1e300 or 1e-310 neither
-    overflow nor lose precision when squared). A column that is constant on the training part
-    becomes exactly 0 instead of NaN. For regression the target is standardised the same way,
-    so regression losses are in units of the training target's standard deviation.
+    A column of huge or tiny numbers is first divided by a power of two near its largest
+    magnitude (exact, so a column times 2**k standardises to the very same numbers, and 1e300
+    or 1e-310 neither overflow nor lose precision when squared). A column that is constant on
+    the training part becomes exactly 0 instead of NaN. For regression the target is
+    standardised the same way, so regression losses are in units of the training target's
+    standard deviation.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from lrsweep.data.dataset import Dataset
 from lrsweep.errors import DataError
 
 __all__ = ["batch_indices", "split_rows", "standardize", "subsample_train"]
+
+SAFE_EXPONENT = 400  # |values| within 2**±400: squares and their sums stay normal floats
 
 
 def split_rows(
@@ -79,22 +82,29 @@ def split_rows(
 def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scale columns by the training part's mean and std; constant columns become exactly 0.
 
-    Each column is divided by ``2**e`` (``e`` the binary exponent of its largest magnitude)
-    before the mean and variance are taken, so no value is squared at its own scale.
+    Returns new arrays. A column whose largest magnitude is beyond ``2**±SAFE_EXPONENT`` is
+    first divided by ``2**e`` (``e`` its binary exponent), so that no square overflows or
+    underflows. Scaling by a power of two commutes exactly with every step here, so a column
+    times ``2**k`` standardises to the very same numbers as the column itself.
     """
+    train = np.asarray(train, dtype=np.float64)
+    val = np.asarray(val, dtype=np.float64)
     if len(train) == 0:
-        return train.astype(np.float64), val.astype(np.float64)
+        return train.copy(), val.copy()
     high, low = train.max(axis=0), train.min(axis=0)  # (n_features,)
     peak = np.maximum(high, -low)
     exponent = np.frexp(np.where(peak > 0, peak, 1.0))[1]  # peak in [2**(e-1), 2**e)
-    train = np.ldexp(train, -exponent)  # exact (a power of two); a new array, changed in place
-    val = np.ldexp(val, -exponent)
+    exponent = np.where(np.abs(exponent) > SAFE_EXPONENT, exponent, 0)
+    if exponent.any():
+        train = np.ldexp(train, -exponent)  # exact: a power of two
+        val = np.ldexp(val, -exponent)
     constant = high == low
     center = np.where(constant, train[0], train.mean(axis=0))
-    scale = np.where(constant, 1.0, train.std(axis=0))
-    train -= center
+    train = train - center  # (n_train, n_features), new
+    val = val - center
+    scale = np.sqrt(np.einsum("ij,ij->j", train, train) / len(train))  # the population std
+    scale[constant | (scale == 0)] = 1.0
     train /= scale
-    val -= center
     val /= scale
     return train, val
 

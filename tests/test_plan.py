@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lrsweep.grid import canonical_lr, group_size_for, log_grid, make_groups, plan_runs
+from lrsweep.costs import group_size_for
+from lrsweep.plan import canonical_lr, log_grid, make_groups, plan_runs
 from lrsweep.spec import load_spec
 
 
