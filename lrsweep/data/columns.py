@@ -227,23 +227,28 @@ def prepare_columns(table: Table, spec: Any) -> Prepared:
 
     # coerce kinds, then constant and empty columns (on the rows with a target)
     features: list[Feature] = []
+    every_row = bool(keep.all())  # then no column is copied
     for name, kind in candidates:
-        values = _as_kind(table, name, columns[name], kind)[keep]
-        present = ~_missing_mask(values)
-        if not present.any():
+        values = _as_kind(table, name, columns[name], kind)
+        if values is not columns[name]:  # converted: "inf" read as a number is missing too
+            missing_counts[name] = int(_missing_mask(values).sum())
+        values = values if every_row else values[keep]
+        n_present = len(values) - (
+            missing_counts[name] if every_row else int(_missing_mask(values).sum())
+        )
+        if n_present == 0:
             reports[name] = _dropped(name, "empty", missing_counts, "every value is missing")
             notes.append(f"column {name!r}: dropped, every value is missing")
             continue
-        seen = values[present]
-        if present.all() and _constant(seen):
-            only = seen[0]
+        if n_present == len(values) and _constant(values):
+            only = values[0]
             shown = _label_name(only) if isinstance(only, float) else only
             why = f"constant (every value is {shown!r})"
             reports[name] = _dropped(name, "constant", missing_counts, why)
             notes.append(f"column {name!r}: dropped, {why}")
             continue
         if kind == "categorical":
-            n_levels = len(set(seen.tolist()))
+            n_levels = len(set(values.tolist()) - {None})
             if n_levels > spec.max_categories:
                 raise DataError(
                     f"{src}: column {name!r}: {n_levels} levels, more than data.max_categories"
