@@ -266,6 +266,14 @@ def test_delimiters_are_sniffed(tmp_path, sep, name):
     assert report(ds)["island"]["encoded_as"] == [f"island={i}" for i in ISLANDS]
 
 
+def test_semicolon_with_decimal_commas(tmp_path):
+    body = [[r[0].replace(".", ","), *r[1:]] for r in rows()]
+    ds = load(write(tmp_path / "t.csv", HEADER, body, sep=";"), target="species")
+    assert report(ds)["bill"]["kind"] == "numeric"
+    raw = load(tmp_path / "t.csv", target="species", standardize=False)
+    assert sorted(set(raw.X_train[:, 0]))[:2] == [30.5, 31.5]
+
+
 def test_semicolon_with_decimal_points_and_quotes(tmp_path):
     body = [[f'"{r[0]}"', r[1], f'"{r[2]}; the island"', r[3], r[4]] for r in rows()]
     ds = load(write(tmp_path / "t.csv", HEADER, body, sep=";"), target="species")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,8 @@ MEMORY_FACTOR = 6  # peak bytes of a load per file byte (measured about 5.3 with
 PARQUET_MAGIC = b"PAR1"
 
 OnLoadProgress = Callable[[int, int], None]  # (bytes read, file size)
+DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+([eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +113,7 @@ def read_header(path: Path, delimiter: str | None = None) -> list[str]:
     check_path(path)
     if _is_parquet(path):
         return list(_read_parquet(path).names)
-    _, names, _ = _sniff(path, delimiter)
+    _, names, _, _ = _sniff(path, delimiter)
     return names
 
 
@@ -129,7 +132,7 @@ def read_table(
     size = check_path(path)
     if _is_parquet(path):
         return _read_parquet(path, na_values)
-    delimiter, names, unnamed_first = _sniff(path, delimiter)
+    delimiter, names, unnamed_first, decimal = _sniff(path, delimiter)
     import pandas as pd
 
     with open(path, "rb") as raw, warnings.catch_warnings():
@@ -141,6 +144,7 @@ def read_table(
             frame = pd.read_csv(
                 source,
                 sep=delimiter,
+                decimal=decimal,
                 header=0,
                 names=names,
                 dtype=None,
@@ -251,8 +255,9 @@ def _has_missing(a: np.ndarray) -> bool:
     return bool(np.isnan(a).any())
 
 
-def _sniff(path: Path, delimiter: str | None) -> tuple[str, list[str], bool]:
-    """The delimiter, the header names and whether the first name was empty."""
+def _sniff(path: Path, delimiter: str | None) -> tuple[str, list[str], bool, str]:
+    """The delimiter, the header names, whether the first name was empty, the decimal mark
+    (``,`` for a ``;`` table whose numbers are written ``39,1``, as European exports do)."""
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
     nul = head.find(b"\x00")
@@ -283,7 +288,18 @@ def _sniff(path: Path, delimiter: str | None) -> tuple[str, list[str], bool]:
     if unnamed_first:
         names[0] = "Unnamed: 0"  # as pandas names it
     _check_names(path, names, 1)
-    return delimiter, names, unnamed_first
+    return delimiter, names, unnamed_first, _decimal_mark(lines[1:], delimiter)
+
+
+def _decimal_mark(lines: list[str], delimiter: str) -> str:
+    """``,`` when the delimiter is not a comma and the sniffed cells have decimal commas
+    (``39,1``) but no decimal points (``39.1``); else ``.``."""
+    if delimiter == ",":
+        return "."
+    cells = [c.strip() for row in csv.reader(lines, delimiter=delimiter) for c in row]
+    commas = sum(bool(DECIMAL_COMMA.fullmatch(c)) for c in cells)
+    points = sum(bool(DECIMAL_POINT.fullmatch(c)) for c in cells)
+    return "," if commas and not points else "."
 
 
 def _guess(lines: list[str]) -> str:
