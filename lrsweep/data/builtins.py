@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lrsweep.data.columns import ColumnReport, Feature, Prepared
 from lrsweep.errors import DataError
+
+if TYPE_CHECKING:
+    from lrsweep.spec import DataSpec
 
 __all__ = ["BUILTINS", "generate_builtin"]
 
@@ -74,7 +77,7 @@ def _teacher(rng: np.random.Generator, n: int, d: int, noise: float) -> np.ndarr
 BUILTINS = ("spirals", "moons", "teacher")
 
 
-def generate_builtin(name: str, spec: Any) -> Prepared:
+def generate_builtin(name: str, spec: DataSpec) -> Prepared:
     """The builtin ``name`` with the options of ``spec`` (a DataSpec)."""
     source = f"builtin:{name}"
     if name not in BUILTINS:
@@ -123,7 +126,7 @@ def _prepared(
     return Prepared(source, features, y, task, target, classes, len(y), {}, reports, ())
 
 
-def _int_option(spec: Any, key: str, default: int, minimum: int, source: str) -> int:
+def _int_option(spec: DataSpec, key: str, default: int, minimum: int, source: str) -> int:
     value = getattr(spec, key, default)
     if value is None:
         value = default

@@ -32,12 +32,15 @@ import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lrsweep.data.read import Table
 from lrsweep.errors import DataError, shorten
+
+if TYPE_CHECKING:
+    from lrsweep.spec import DataSpec
 
 __all__ = [
     "ColumnReport",
@@ -170,7 +173,7 @@ def fit_encoder(features: Sequence[Feature], train: np.ndarray) -> Encoder:
 # roles and kinds
 
 
-def prepare_columns(table: Table, spec: Any) -> Prepared:
+def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
     """Decide every column's role and kind, drop rows, encode the target (see the module doc).
 
     ``spec`` is a :class:`lrsweep.spec.DataSpec` (``target``, ``features``, ``drop``,
@@ -342,7 +345,7 @@ def _column_index(src: str, names: list[str], name: str, key: str) -> int:
     raise DataError(f"{src}: {key}: no column {name!r}; columns are {shown}{did_you_mean}")
 
 
-def _kind_of(name: str, values: np.ndarray, spec: Any) -> str:
+def _kind_of(name: str, values: np.ndarray, spec: DataSpec) -> str:
     if name in spec.categorical:
         return "categorical"
     if name in spec.numeric:
