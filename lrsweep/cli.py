@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrsweep import __version__
+from lrsweep.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -88,6 +88,11 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _note(message: str) -> None:
+    """A decision of the sweep (what it reuses, what a round refines), on stderr."""
+    click.echo(message, err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -151,6 +156,22 @@ def _executor(options: Mapping[str, Any]) -> Executor:
     )
 
 
+def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "overrides",
+        metavar="KEY=VALUE",
+        multiple=True,
+        help="Override a spec key, read like the YAML (train.epochs=5, model.hidden=[32,32]);"
+        " repeatable.",
+    )(f)
+
+
+def _set_args(overrides: tuple[str, ...]) -> str:
+    """The --set options again, for a command line printed to the user."""
+    return "".join(f" --set {shlex.quote(o)}" for o in overrides)
+
+
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--format",
@@ -185,8 +206,9 @@ def cli() -> None:
     help="Results folder [default: results/<name>].",
 )
 @jobs_option
+@set_option
 @click.option("--dry-run", is_flag=True, help="Print the plan (runs, groups) and stop.")
-@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--overwrite", is_flag=True, help="Start --out over: clear lrsweep's files in it.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -194,6 +216,7 @@ def cli() -> None:
 def run(
     spec_file: Path,
     out: Path | None,
+    overrides: tuple[str, ...],
     dry_run: bool,
     overwrite: bool,
     no_plots: bool,
@@ -204,24 +227,30 @@ def run(
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
 
-    Running the same SPEC again resumes: finished runs are not trained again.
+    Running the same SPEC again resumes: finished runs are not trained again. A changed SPEC
+    (more seeds, a wider grid, another refine round or vary value) reuses every finished run
+    it still plans and trains only the new ones.
 
     \b
     Example:
         lrsweep run configs/digits.yaml --jobs 2 --report
+        lrsweep run configs/digits.yaml --set train.seeds=5 --set train.epochs=10
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
             data = _load_data(spec)
             _print_plan(lrsweep.plan_sweep(spec, data), out, executor_options["jobs"])
             return
         data = _load_data(spec)
-        resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
+        resume = (
+            f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
+            f" --out {shlex.quote(str(out))}"
+        )
         with (
             interruptible(resume),
             _executor(executor_options) as executor,
@@ -234,6 +263,7 @@ def run(
                 overwrite=overwrite,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
                 data=data,
             )
@@ -348,6 +378,7 @@ def refine(
                 points_per_decade=points_per_decade,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
@@ -356,8 +387,9 @@ def refine(
 
 @cli.command()
 @click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@set_option
 @jobs_option
-def validate(spec_file: Path, **executor_options: Any) -> None:
+def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: Any) -> None:
     """Check SPEC: print it resolved (every default filled in), the plan and a time estimate.
 
     Exit 0 when the spec is valid, 2 with every problem listed when it is not.
@@ -370,7 +402,7 @@ def validate(spec_file: Path, **executor_options: Any) -> None:
     from lrsweep.spec import dump_spec
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         data = _load_data(spec)  # read once: the plan and the estimate share it
         plan = lrsweep.plan_sweep(spec, data)
         click.echo(dump_spec(spec), nl=False)
@@ -438,6 +470,7 @@ def show(results_dir: Path, as_json: bool) -> None:
     help="Also measure the validation loss every N steps.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@set_option
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
@@ -451,6 +484,7 @@ def find(
     seeds: int | None,
     val_every: int | None,
     overwrite: bool,
+    overrides: tuple[str, ...],
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
@@ -473,7 +507,7 @@ def find(
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         found = lrsweep.range_test(
             spec,

@@ -22,15 +22,15 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lrsweep.errors import SpecError, did_you_mean
-from lrsweep.yamlload import load_yaml
+from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
 
@@ -491,9 +491,7 @@ def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) ->
     return [problem_text(err, prefix) for err in error.errors()]
 
 
-def _format_error(
-    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
-) -> str:
+def _format_error(err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], Any]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
     text = problem_text(err)
@@ -502,7 +500,10 @@ def _format_error(
     where = ""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
+            mark = marks[loc[:depth]]
+            if isinstance(mark, str):  # a --set option: name it instead of a line
+                return f"{mark}: {text}"
+            where = ":{}:{}".format(*mark)
             break
     return f"{file}{where}: {text}"
 
@@ -568,7 +569,7 @@ _RULES = {
 def validate_spec(
     document: Mapping[str, Any],
     file: str = "<spec>",
-    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    marks: Mapping[tuple[str, ...], Any] | None = None,
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
@@ -616,22 +617,58 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
         )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file.
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec file, with ``KEY=VALUE`` overrides applied first.
 
     Parameters
     ----------
     path : str or Path
         The YAML file. Relative data paths inside it are resolved against its folder.
+    overrides : sequence of str
+        ``"train.epochs=5"``, ``"optimizer.name=adam"``, ``"model.hidden=[32, 32]"``,
+        ``"vary.optimizer.name=[sgd, adam]"`` (the CLI's ``--set``): a dotted key and a value
+        read exactly like the YAML; an error names the option.
 
     Raises
     ------
     SpecError
-        With one line per problem: file, line and column, dotted key, rule and value.
+        With one line per problem: file, line and column (or the option), dotted key, rule
+        and value.
     """
     path = Path(path)
     document, marks = load_yaml(path)
+    document = apply_overrides(document, marks, overrides)
     return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def apply_overrides(
+    document: Mapping[str, Any],
+    marks: dict[tuple[str, ...], Any],
+    overrides: Sequence[str],
+) -> dict[str, Any]:
+    """``document`` with each ``KEY=VALUE`` set; ``marks`` then names the option for its key."""
+    result: dict[str, Any] = json.loads(json.dumps(document))  # a deep copy of plain data
+    for option in overrides:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        where = f"--set {shorten(option, 80)}"
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise SpecError(f"{where}: expected KEY=VALUE with a dotted key, e.g. train.epochs=5")
+        value = load_value(raw.strip(), where)
+        parts = key.split(".")
+        path = (parts[0], ".".join(parts[1:])) if parts[0] == "vary" and len(parts) > 1 else parts
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"{where}: {'.'.join(path[: depth + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+        for depth in range(1, len(path) + 1):
+            marks[tuple(path[:depth])] = where
+        for mark in [m for m in marks if len(m) > len(path) and m[: len(path)] == tuple(path)]:
+            marks[mark] = where  # the file's marks inside a replaced value no longer apply
+    return result
 
 
 def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
@@ -643,3 +680,38 @@ def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML text, headed by its hash."""
     body = yaml.safe_dump(spec.resolved(), sort_keys=False, default_flow_style=None)
     return f"# lrsweep resolved spec; hash: {spec.spec_hash()}\n{body}"
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing specs: what a changed spec changes in a results folder
+
+# Sections whose change makes earlier runs incomparable with the new ones: other data or
+# another split means other numbers for the same settings, so runs cannot be pooled.
+INCOMPARABLE = ("data",)
+# Keys that change what a finished run's row says (its objective, its label) without changing
+# the run: rows are derived again from the histories when one of these changes.
+ROW_DERIVING = ("train.objective", "analysis")
+
+
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every leaf key whose value differs between two resolved specs: ``(key, old, new)``."""
+    changes: list[tuple[str, Any, Any]] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and not prefix.endswith("vary"):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+        elif a != b:
+            changes.append((prefix, a, b))
+
+    walk(old, new, "")
+    return changes
+
+
+def describe_changes(changes: Iterable[tuple[str, Any, Any]], limit: int = 6) -> str:
+    """``"train.seeds 3 -> 5, grid.lr_max 1 -> 10"``, at most ``limit`` keys, each shortened."""
+    items = list(changes)
+    text = ", ".join(
+        f"{key} {shorten(repr(a), 40)} -> {shorten(repr(b), 40)}" for key, a, b in items[:limit]
+    )
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")

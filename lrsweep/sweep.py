@@ -23,15 +23,13 @@ from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.plan import (
     Group,
     Plan,
-    RunSpec,
     budgets,
     plan_refine,
     plan_round0,
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
-from lrsweep.results import TIME_FORMAT, ResultsDir, environment
-from lrsweep.spec import Spec, apply_combo, combo_label
+from lrsweep.results import TIME_FORMAT, ResultsDir, axes_of, environment, record, write_runs
+from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
 from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
@@ -126,6 +124,7 @@ def execute(
     executor: Executor,
     on_run: OnRun | None = None,
     on_progress: OnProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
@@ -134,11 +133,13 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    planned = results.planned()
+    spec_hash = plan.spec.spec_hash()
+    planned = results.planned(spec_hash)
     results.append_journal(
         {
             "event": "planned",
             "run_id": r.run_id,
+            "spec": spec_hash,
             "round": r.round,
             "lr": r.lr,
             "seed": r.seed,
@@ -155,6 +156,12 @@ def execute(
     todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    if on_note is not None and plan.runs:
+        rounds = sorted({r.round for r in plan.runs})
+        on_note(
+            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
+            f" {total - done_count} to train"
+        )
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -185,68 +192,6 @@ def execute(
             write_runs(results)
         raise
     return write_runs(results)
-
-
-def axes_of(combo: tuple[tuple[str, Any], ...]) -> dict[str, str]:
-    """A combination's axis values as ``runs.csv`` cells."""
-    return {key: combo_label(((key, value),)).split("=", 1)[1] for key, value in combo}
-
-
-def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> dict[str, Any]:
-    """Write a finished run's history, then journal it (the journal line makes it count)."""
-    planned = {
-        "round": run.round,
-        "budget": run.budget,
-        "lr": run.lr,
-        "seed": run.seed,
-        "combo": combo_label(run.combo),
-        "axes": axes_of(run.combo),
-    }
-    a = spec.analysis
-    labels = {
-        "window": a.label_window,
-        "oscillation": a.oscillation_threshold,
-        "plateau": a.plateau_threshold,
-    }
-    row = run_row(planned, result, spec.train.objective, labels)
-    if result.status is RunStatus.FAILED:
-        results.append_journal([{"event": "failed", **row}])
-    else:
-        results.write_history(result)
-        results.append_journal([{"event": "done", **row}])
-    return row
-
-
-def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """Every run's latest row (done or failed), sorted by round, LR and seed."""
-    planned = results.planned()
-    state: dict[str, dict[str, Any]] = {}
-    for r in results.read_journal():
-        if r["event"] in ("done", "failed"):
-            state[r["run_id"]] = r
-    finished = results.finished()
-    rows = []
-    for run_id, r in state.items():
-        if r["event"] == "done" and run_id not in finished:
-            continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
-        row.update(r.get("axes") or {})
-        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
-        for c in FLOAT_COLUMNS:
-            row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
-        rows.append(row)
-    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
-    rows.sort(
-        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
-    )
-    return rows
-
-
-def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
-    """Rebuild ``runs.csv`` from the journal; return its rows."""
-    rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec.axes))
-    return rows
 
 
 def run_sweep(
@@ -294,6 +239,9 @@ def run_sweep(
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        changes = results.adopt_spec()
+        if changes and on_note is not None:
+            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
         return _rounds(
             results,
             data,
@@ -343,7 +291,8 @@ def refine(
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    return max((int(r["round"]) for r in results.planned().values()), default=0)
+    planned = results.planned(results.spec.spec_hash())
+    return max((int(r["round"]) for r in planned.values()), default=0)
 
 
 def _rounds(
@@ -369,7 +318,8 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run, on_progress)
+    round0 = plan_round0(spec, data, bounds)
+    rows = execute(results, round0, data, executor, on_run, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -379,7 +329,7 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run, on_progress)
+        rows = execute(results, plan, data, executor, on_run, on_progress, on_note)
     return finish(results, rows, started, notes, data.data_report())
 
 
@@ -452,6 +402,7 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        results.adopt_spec()
         return range_test_in(results, data, **options)
 
 

@@ -14,6 +14,7 @@ PACKAGE = Path(lrsweep.__file__).parent
 # Bottom to top. A module may import only modules on earlier lines (or its own line's
 # neighbours listed before it); `cli` is the top and `__init__`/`__main__` are the facade.
 LAYERS = [
+    "version",
     "errors",
     "yamlload",
     "spec",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import platform
@@ -20,7 +19,7 @@ from lrsweep.cli import cli
 from lrsweep.report import SECTIONS, build_report, read_content, render_html, write_report
 from lrsweep.results import ResultsDir
 
-from .conftest import TINY_SPEC
+from .conftest import TINY_SPEC, read_csv
 
 FIGURES = ("u_curve", "loss_vs_epoch", "rangetest")
 
@@ -50,8 +49,7 @@ def page(swept):
 
 
 def runs(out: Path) -> list[dict[str, str]]:
-    with open(out / "runs.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return read_csv(out / "runs.csv")
 
 
 def test_run_report_writes_the_page(swept):
