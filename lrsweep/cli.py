@@ -779,6 +779,12 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         click.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
+        if summary.get("partial"):
+            p = summary["partial"]
+            console.print(
+                f"[yellow]partial: {p['runs_done']} of {p['runs_planned']} runs finished"
+                " (interrupted or still running)[/yellow]"
+            )
         curves = summary["combos"] or [{**summary, "label": summary["name"]}]
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))

@@ -24,12 +24,14 @@ import math
 import os
 import shutil
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrsweep.analysis import summarize
 from lrsweep.errors import LockError, LrsweepError, ResultsError, StorageError
 from lrsweep.records import (
     FLOAT_COLUMNS,
@@ -64,6 +66,7 @@ OWNED = (
     "rangetest.json",
     "report.html",
     "report.md",
+    "commands.jsonl",
 )
 OWNED_DIRS = ("histories", "plots", "specs")
 
@@ -142,12 +145,18 @@ def read_history(path: Path) -> list[EpochLog]:
         with open(path, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) != HISTORY_COLUMNS:
+            # histories written before lr_effective existed: it was the lr column then
+            old = header is not None and tuple(header) == HISTORY_COLUMNS[:-1]
+            if header is None or (tuple(header) != HISTORY_COLUMNS and not old):
                 raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
             rows = []
             for line, cells in enumerate(reader, start=2):
-                if len(cells) != len(HISTORY_COLUMNS):
-                    raise ResultsError(f"{path}: line {line}: expected 6 fields, got {len(cells)}")
+                if len(cells) != len(header):
+                    raise ResultsError(
+                        f"{path}: line {line}: expected {len(header)} fields, got {len(cells)}"
+                    )
+                if old:
+                    cells = [*cells, cells[2]]
                 try:
                     rows.append(
                         EpochLog(
@@ -184,6 +193,28 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
     }
+
+
+class Clock:
+    """A command's wall and CPU time (this process and its finished worker processes)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.started = time.time()
+        self._cpu = self._cpu_now()
+
+    @staticmethod
+    def _cpu_now() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def timing(self) -> dict[str, Any]:
+        return {
+            "started_at": time.strftime(TIME_FORMAT, time.localtime(self.started)),
+            "finished_at": time.strftime(TIME_FORMAT),
+            "wall_seconds": round(time.time() - self.started, 3),
+            "cpu_seconds": round(self._cpu_now() - self._cpu, 3),
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,11 +539,32 @@ class ResultsDir:
         write_atomic(self.path / "summary.json", text)
 
     def read_summary(self) -> dict[str, Any]:
+        """The answer: ``summary.json`` when it covers every planned run of the current spec,
+        else one computed from the journal now, marked ``partial`` (an interrupted or running
+        sweep). No finished run at all is a `ResultsError`."""
+        saved = self.saved_summary()
+        rows = all_rows(self)
+        planned = len(self.planned(self.spec.spec_hash()))
+        if saved is not None and saved.get("spec_hash") == self.spec.spec_hash():
+            counted = sum(int(n) for n in saved["status_counts"].values())
+            if counted == len(rows) and len(rows) >= planned:
+                return saved
+        if not rows:
+            raise ResultsError(
+                f"{self.path}: no finished run yet (0 of {planned} planned); wait for the"
+                " sweep, or run it"
+            )
+        summary = build_summary(self, rows, (saved or {}).get("notes", []))
+        summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
+        return summary
+
+    def saved_summary(self) -> dict[str, Any] | None:
+        """``summary.json`` as written by the last command, or None when there is none."""
         path = self.path / "summary.json"
         try:
             summary = json.loads(path.read_text())
         except FileNotFoundError:
-            raise ResultsError(f"{path}: missing; run 'lrsweep run' first") from None
+            return None
         except (json.JSONDecodeError, ValueError) as e:
             raise ResultsError(f"{path}: not valid JSON: {e}") from None
         needed = ("objective", "status_counts", "best", "table", "combos", "name")
@@ -522,6 +574,39 @@ class ResultsDir:
                 " run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
             )
         return summary
+
+    def log_command(self, entry: Mapping[str, Any]) -> None:
+        """Append what a command did, and when, to ``commands.jsonl`` (fsync'd)."""
+        line = json.dumps(to_json_safe(entry), allow_nan=False) + "\n"
+        with open(self.path / "commands.jsonl", "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def build_summary(
+    results: ResultsDir, rows: Sequence[Mapping[str, Any]], notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing)."""
+    spec = results.spec
+    combos = spec.combos
+    return {
+        "name": spec.name,
+        "spec_hash": spec.spec_hash(),
+        "results_dir": str(results.path),
+        **summarize(
+            rows,
+            spec.train.objective,
+            combos=combos,
+            labels=[combo_label(c) for c in combos],
+            tolerance=spec.analysis.band_tolerance,
+        ),
+        "rounds": max((int(r["round"]) for r in rows), default=0),
+        "notes": list(notes),
+        # what the runs' own clocks add up to: members of a lockstep group each count the
+        # group's time, so this exceeds the wall time; kept for comparing runs, not sweeps
+        "run_seconds_sum": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,12 +24,21 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.optimizers import OPTIMIZERS
 from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
@@ -99,26 +108,74 @@ class ModelSpec(_Section):
         return self
 
 
+if TYPE_CHECKING:
+    OptimizerName = str
+else:  # the registry's keys, in its order: one source of truth, `lrsweep.optimizers`
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
+
+# Options of the learning-rate-free methods, with their defaults. A spec that leaves them at
+# their defaults resolves (and hashes) as it did before they existed, so the run_ids of
+# existing studies do not change (`OptimizerSpec._omit_default_lr_free`).
+LR_FREE_DEFAULTS: dict[str, Any] = {
+    "d0": 1e-6,
+    "d_coef": 1.0,
+    "beta3": None,
+    "growth_rate": None,
+    "decouple": None,
+    "use_bias_correction": False,
+    "safeguard_warmup": False,
+    "warmup_steps": 0,
+    "r": 0.0,
+    "weight_lr_power": 2.0,
+    "reps_rel": 1e-6,
+    "init_eta": None,
+    "average_gamma": 8.0,
+    "cocob_alpha": 100.0,
+}
+
+
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd"] = (
-        "sgd"  # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018)
-    )
-    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop
+    # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018);
+    # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
+    name: OptimizerName = "sgd"  # any key of `lrsweep.optimizers.OPTIMIZERS`
+    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop, dadapt_sgd, sgd_schedulefree
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd
     weight_decay: float | None = Field(None, ge=0)  # L2 (decoupled for adamw); None: 0, adamw 0.01
-    betas: list[float] = Field(  # adam, adamw: decay rates of the two moments
+    betas: list[float] = Field(  # adam, adamw, prodigy, dadapt_adam, adamw_schedulefree
         default_factory=lambda: [0.9, 0.999], min_length=2, max_length=2
     )
-    eps: float | None = Field(None, gt=0)  # None: PyTorch's default for the optimizer
+    eps: float | None = Field(None, gt=0)  # None: the reference's default for the optimizer
     alpha: float = Field(0.99, ge=0, lt=1)  # rmsprop smoothing
     centered: bool = False  # rmsprop
     amsgrad: bool = False  # adam, adamw
     lr_decay: float = Field(0.0, ge=0)  # adagrad
     initial_accumulator_value: float = Field(0.0, ge=0)  # adagrad
     hyper_lr: float | None = Field(None, gt=0)  # *_hd: hypergradient beta; None: 1e-3, adam 1e-7
+    d0: float = Field(1e-6, gt=0)  # prodigy, dadapt_*: the initial distance estimate d
+    d_coef: float = Field(1.0, gt=0)  # prodigy: multiplies the d estimate (its tuning knob)
+    beta3: float | None = Field(None, ge=0, lt=1)  # prodigy: decay of its sums; None: sqrt(beta2)
+    growth_rate: float | None = Field(None, ge=1)  # prodigy, dadapt_*: d's growth cap; None: inf
+    decouple: bool | None = None  # prodigy, dadapt_adam: AdamW-style decay; None: the reference's
+    use_bias_correction: bool = False  # prodigy, dadapt_adam: Adam's bias correction in d lr
+    safeguard_warmup: bool = False  # prodigy: no lr in the denominator of d (for LR warm-up)
+    warmup_steps: int = Field(0, ge=0)  # *_schedulefree: the reference's own linear warm-up
+    r: float = Field(0.0, ge=0)  # *_schedulefree: averaging weight grows as (k + 1)^r
+    weight_lr_power: float = Field(2.0, ge=0)  # *_schedulefree: averaging weight lr_max^power
+    reps_rel: float = Field(1e-6, gt=0)  # dog: first step's distance, relative to 1 + |x_0|
+    init_eta: float | None = Field(None, gt=0)  # dog: the first step size; None: from reps_rel
+    average_gamma: float = Field(8.0, ge=0)  # dog: polynomial-decay averaging of the iterates
+    cocob_alpha: float = Field(100.0, gt=0)  # cocob: bounds the first steps (alpha in the paper)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_lr_free(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key, default in LR_FREE_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @model_validator(mode="after")
     def _betas(self) -> OptimizerSpec:
@@ -135,8 +192,12 @@ class OptimizerSpec(_Section):
                 "nesterov: requires momentum > 0 and dampening = 0, got"
                 f" momentum={self.momentum}, dampening={self.dampening}"
             )
-        if self.name == "sgdn_hd" and self.momentum <= 0:
-            raise ValueError(f"momentum: sgdn_hd needs momentum > 0, got {self.momentum}")
+        if self.name in ("sgdn_hd", "sgd_schedulefree") and self.momentum <= 0:
+            raise ValueError(f"momentum: {self.name} needs momentum > 0, got {self.momentum}")
+        if self.name == "adamw_schedulefree" and self.betas[0] <= 0:
+            raise ValueError(
+                f"betas.0: adamw_schedulefree needs betas[0] > 0, got {self.betas[0]}"
+            )
         return self
 
 

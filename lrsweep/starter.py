@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from lrsweep.data import Dataset, load_dataset
+from lrsweep.optimizers import OPTIMIZERS
 from lrsweep.spec import DataSpec
 
 PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*")  # YAML scalars that need no quotes
@@ -83,7 +84,7 @@ model:
   activation: relu                # relu, leaky_relu, tanh, sigmoid, gelu
 
 optimizer:
-  name: sgd                       # sgd, adagrad, rmsprop, adam, adamw, sgd_hd, sgdn_hd, adam_hd
+  name: sgd                       # {", ".join(OPTIMIZERS)}
   momentum: 0.9
 
 train:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import summarize
 from lrsweep.costs import group_seconds
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
@@ -28,7 +27,16 @@ from lrsweep.plan import (
     plan_round0,
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.results import TIME_FORMAT, ResultsDir, axes_of, environment, record, write_runs
+from lrsweep.results import (
+    Clock,
+    ResultsDir,
+    all_rows,
+    axes_of,
+    build_summary,
+    environment,
+    record,
+    write_runs,
+)
 from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
 from lrsweep.training import budget_data, train_group
 
@@ -286,6 +294,7 @@ def refine(
             on_run,
             on_note,
             on_progress,
+            "refine",
         )
 
 
@@ -304,10 +313,19 @@ def _rounds(
     on_run: OnRun | None,
     on_note: Callable[[str], None] | None,
     on_progress: OnProgress | None = None,
+    command: str = "run",
 ) -> dict[str, Any]:
     spec = results.spec
-    started = time.time()
+    clock = Clock(command)
     notes: list[str] = []
+    trained = 0
+
+    def counted(row: Mapping[str, Any], done: int, total: int) -> None:
+        nonlocal trained
+        trained += 1
+        if on_run is not None:
+            on_run(row, done, total)
+
     bounds = None
     if spec.grid.from_range_test:
         found = range_test_in(results, data)
@@ -319,7 +337,7 @@ def _rounds(
         if on_note is not None:
             on_note(notes[-1])
     round0 = plan_round0(spec, data, bounds)
-    rows = execute(results, round0, data, executor, on_run, on_progress, on_note)
+    rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -329,44 +347,54 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run, on_progress, on_note)
-    return finish(results, rows, started, notes, data.data_report())
+        rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+    return finish(results, rows, clock, notes, trained, data.data_report())
 
 
 def finish(
     results: ResultsDir,
     rows: Sequence[Mapping[str, Any]],
-    started: float,
+    clock: Clock,
     notes: Sequence[str] = (),
+    trained: int = 0,
     data_report: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section)."""
+    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section); log
+    the command in ``commands.jsonl``.
+
+    The timing and provenance are the last command's that trained something: a command that
+    trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
+    """
     spec = results.spec
-    combos = spec.combos
-    summary = {
-        "name": spec.name,
-        "spec_hash": spec.spec_hash(),
-        "results_dir": str(results.path),
-        **summarize(
-            rows,
-            spec.train.objective,
-            combos=combos,
-            labels=[combo_label(c) for c in combos],
-            tolerance=spec.analysis.band_tolerance,
-        ),
-        "rounds": max((int(r["round"]) for r in rows), default=0),
-        "notes": list(notes),
-        **({"data": dict(data_report)} if data_report is not None else {}),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
-        "wall_seconds": time.time() - started,
-        "provenance": {
-            "started_at": time.strftime(TIME_FORMAT, time.localtime(started)),
-            "finished_at": time.strftime(TIME_FORMAT),
-            **environment(),
-        },
-    }
+    summary = build_summary(results, rows, notes)
+    if data_report is not None:
+        summary["data"] = dict(data_report)
+    timing = clock.timing()
+    try:
+        earlier = results.saved_summary()
+    except ResultsError:
+        earlier = None  # a damaged summary.json is replaced below
+    if trained == 0 and earlier is not None and earlier.get("provenance"):
+        for key in ("finished_at", "wall_seconds", "cpu_seconds", "provenance"):
+            if key in earlier:
+                summary[key] = earlier[key]
+    else:
+        summary.update(
+            {
+                "finished_at": timing["finished_at"],
+                "wall_seconds": timing["wall_seconds"],
+                "cpu_seconds": timing["cpu_seconds"],
+                "provenance": {
+                    "started_at": timing["started_at"],
+                    "finished_at": timing["finished_at"],
+                    **environment(),
+                },
+            }
+        )
     results.write_summary(summary)
+    results.log_command(
+        {"command": clock.command, "spec_hash": spec.spec_hash(), **timing, "trained": trained}
+    )
     return summary
 
 
@@ -435,10 +463,14 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    has_runs = (results.path / "runs.csv").exists()
+    has_runs = bool(all_rows(results))
     has_range_test = (results.path / "rangetest.csv").exists()
     if not has_runs and not has_range_test:
-        raise ResultsError(f"{results.path}: nothing to plot yet (no runs.csv, no rangetest.csv)")
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(
+            f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
+            " range test)"
+        )
     written = plots.draw_all(results, formats) if has_runs else []
     if has_range_test:
         written += plots.draw_range_test(results, formats)

@@ -85,7 +85,9 @@ def test_a_changed_spec_grows_the_study_and_other_data_is_refused(tiny_spec, wri
     result = invoke("run", other, "--out", out, "--jobs", "1")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {out}: holds runs on other data (data.noise ")
-    assert result.stderr.rstrip().endswith("use --overwrite to start over or --out to write elsewhere")
+    assert result.stderr.rstrip().endswith(
+        "use --overwrite to start over or --out to write elsewhere"
+    )
     result = invoke("run", other, "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
     assert result.exit_code == 0
     assert len(list((out / "histories").iterdir())) == 4 and not (out / "specs").exists()
@@ -147,9 +149,45 @@ def test_plot_on_a_missing_or_corrupt_results_dir(tiny_spec, tmp_path):
     lines = runs.read_text().splitlines()
     lines[2] = lines[2].replace(",0.01,", ",zero point one,")
     runs.write_text("\n".join(lines) + "\n")
-    result = invoke("plot", out)
-    assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: {runs}: line 3: malformed row ")
+    result = invoke("plot", out)  # runs.csv is a view: the plots read the journal
+    assert result.exit_code == 0 and (out / "plots" / "u_curve.png").exists()
+
+
+def test_show_report_and_plot_on_an_interrupted_folder(tiny_spec, tmp_path):
+    import lrsweep
+
+    spec, out = lrsweep.load_spec(tiny_spec()), tmp_path / "r"
+
+    def stop_after_two(row, done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lrsweep.run_sweep(spec, out, on_run=stop_after_two)
+    shown = invoke("show", out)
+    assert shown.exit_code == 0 and "partial: 2 of 4 runs finished" in shown.stdout
+    assert invoke("plot", out).exit_code == 0 and (out / "plots" / "u_curve.png").exists()
+    page = invoke("report", out)
+    assert page.exit_code == 0 and "2 of 4 runs finished" in (out / "report.html").read_text()
+
+
+def test_show_and_plot_on_a_folder_with_nothing_finished(tiny_spec, tmp_path):
+    import lrsweep
+
+    spec, out = lrsweep.load_spec(tiny_spec()), tmp_path / "r"
+
+    def stop_at_once(row, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the first run is journaled, then the stop
+        lrsweep.run_sweep(spec, out, on_run=stop_at_once)
+    journal = out / "journal.jsonl"
+    journal.write_text("".join(line for line in journal.read_text().splitlines(True)
+                               if '"planned"' in line))  # fmt: skip
+    for command in ("show", "plot", "report"):
+        result = invoke(command, out)
+        assert result.exit_code == 2, command
+        assert "0 of 4 planned" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_json_output(tiny_spec, tmp_path):

@@ -17,11 +17,11 @@ LAYERS = [
     "version",
     "errors",
     "yamlload",
+    "optimizers",  # below spec, whose optimizer names are the registry's keys
     "spec",
     "records",
     "data",
     "model",
-    "optimizers",
     "schedules",
     "members",
     "analysis",

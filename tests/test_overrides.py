@@ -64,7 +64,10 @@ def test_every_key_round_trips_through_set(write_spec):
         ("train.epochs=7", "train: {epochs: 7, batch_size: 16, seeds: 1}"),
         ("grid.lr_min=1e-3", "grid: {lr_min: 1e-3, lr_max: 0.1, points_per_decade: 1}"),
         ("model.hidden=[32, 16]", "model: {hidden: [32, 16]}"),
-        ("optimizer.weight_decay=1e-4", "optimizer: {name: sgd, momentum: 0.9, weight_decay: 1e-4}"),
+        (
+            "optimizer.weight_decay=1e-4",
+            "optimizer: {name: sgd, momentum: 0.9, weight_decay: 1e-4}",
+        ),
         ("optimizer.name=adam", "optimizer: {name: adam, momentum: 0.9}"),
         ("vary.optimizer.momentum=[0.5]", "vary: {optimizer.momentum: [0.5]}"),
         ("refine={rounds: 1}", "refine: {rounds: 1}"),

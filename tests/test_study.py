@@ -63,3 +63,22 @@ def test_runs_of_an_earlier_spec_stay_out_of_the_answer(write_spec, tmp_path):
     assert summary["status_counts"]["ok"] + summary["status_counts"]["diverged"] == 6
     _, again = sweep(base, tmp_path / "study")  # back to sgd: all reused
     assert again == [] and len(read_csv(tmp_path / "study" / "runs.csv")) == 6
+
+
+def test_a_command_that_trains_nothing_keeps_the_timing_and_every_command_is_logged(
+    write_spec, tmp_path
+):
+    spec = load_spec(write_spec(BASE))
+    first, trained = sweep(spec, tmp_path / "r")
+    assert first["wall_seconds"] > 0 and first["cpu_seconds"] >= 0 and trained
+    again, none = sweep(spec, tmp_path / "r")
+    assert none == []
+    for key in ("finished_at", "wall_seconds", "cpu_seconds", "provenance"):
+        assert again[key] == first[key], key
+    lrsweep.refine(tmp_path / "r", rounds=1)
+    log = [
+        json.loads(line) for line in (tmp_path / "r" / "commands.jsonl").read_text().splitlines()
+    ]
+    assert [e["command"] for e in log] == ["run", "run", "refine"]
+    assert log[0]["trained"] == len(trained) and log[1]["trained"] == 0
+    assert all(e["wall_seconds"] >= 0 and e["spec_hash"] == spec.spec_hash() for e in log)
