@@ -205,7 +205,7 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     """
     rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     if not rows:
-        planned = len(results.planned(results.spec.spec_hash()))
+        planned = len(results.planned(results.spec_id))
         raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective
