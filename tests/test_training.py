@@ -46,6 +46,22 @@ def test_member_of_a_group_of_8_matches_the_run_alone():
             )  # fmt: skip
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam_hd"])
+def test_a_group_of_several_seeds_is_bit_identical_to_each_run_alone(optimizer):
+    spec = make_spec(optimizer={"name": optimizer}, train={"seeds": 3})
+    data = load_data(spec)
+    runs = plan_runs(spec, [1e-3, 1e-2, 0.1, 1e3], 0)  # 1e3 diverges during an epoch
+    interleaved = tuple(sorted(runs, key=lambda r: (r.lr, -r.seed)))  # any member order works
+    together = train_group(Group(spec, 0, spec.train.epochs, 1.0, interleaved), data)
+    assert any(r.status is RunStatus.DIVERGED for r in together)
+    for run, result in zip(interleaved, together, strict=True):
+        alone = train_group(Group(spec, run.seed, spec.train.epochs, 1.0, (run,)), data)[0]
+        assert (result.status, result.epochs_done) == (alone.status, alone.epochs_done)
+        assert result.history == alone.history  # exactly: floats compared bit for bit
+    zeros = {(run.seed, result.history[0].val_loss) for run, result in zip(interleaved, together)}
+    assert len(zeros) == 3  # epoch 0: one per seed, shared by its members
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad", "adamw"])
 def test_same_group_twice_is_bit_identical(optimizer):
     spec = make_spec(optimizer={"name": optimizer, "momentum": 0.0})
