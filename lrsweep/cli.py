@@ -624,7 +624,7 @@ def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = 
     jobs = jobs or default_jobs()
     mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
-        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} LRs ({mode}); model"
+        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} runs ({mode}); model"
         f" {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs},"
         f" {spec.train.epochs} epochs"
     )
