@@ -27,6 +27,7 @@ class LRPoint(NamedTuple):
     std: float  # spread over the OK seeds (0 for one seed)
     values: tuple[float, ...]  # each OK seed's objective
     score: float  # what ranks LRs: +inf unless every finished seed is OK
+    n_pruned: int = 0  # censored: stopped at a rung, clearly worse than the best there
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint]:
@@ -41,10 +42,14 @@ def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint
         ok = [v for v in ok if math.isfinite(v)]
         n_div = sum(r["status"] == RunStatus.DIVERGED.value for r in runs)
         n_fail = sum(r["status"] == RunStatus.FAILED.value for r in runs)
+        n_pruned = sum(r["status"] == RunStatus.PRUNED.value for r in runs)
         mean = float(np.mean(ok)) if ok else math.nan
         std = float(np.std(ok, ddof=1)) if len(ok) > 1 else 0.0
-        ranked = score(mean, objective) if ok and n_div == 0 else math.inf
-        points.append(LRPoint(lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked))
+        usable = ok and n_div == 0 and n_pruned == 0  # a pruned seed: worse than the cut
+        ranked = score(mean, objective) if usable else math.inf
+        points.append(
+            LRPoint(lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked, n_pruned)
+        )
     return points
 
 
@@ -171,7 +176,7 @@ def curve_summary(
         "labels": label_counts(rows),
         "table": [
             {"lr": p.lr, "n_runs": p.n_runs, "n_ok": p.n_ok, "n_diverged": p.n_diverged,
-             "n_failed": p.n_failed, "mean": p.mean, "std": p.std}
+             "n_failed": p.n_failed, "n_pruned": p.n_pruned, "mean": p.mean, "std": p.std}
             for p in points
         ],
     }  # fmt: skip
@@ -265,6 +270,7 @@ class UCurve(NamedTuple):
     seed_values: np.ndarray
     seed_rounds: np.ndarray  # the round each OK run was planned in (0 = coarse grid)
     diverged_lrs: np.ndarray  # one point per diverged run
+    pruned_lrs: np.ndarray  # one point per pruned run
     best_lr: float | None
     best_value: float | None
     interpolated_lr: float | None
@@ -281,13 +287,14 @@ def u_curve(
     """The U-curve's data from one curve's rows (the full-budget ones when there are any)."""
     rows = summary_rows(rows)
     points = aggregate(rows, objective)
-    clean = [p for p in points if p.n_ok and not p.n_diverged]
+    clean = [p for p in points if p.n_ok and not p.n_diverged and not p.n_pruned]
     best = best_lr(points)
     ok_rows = [
         r for r in rows
         if r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"]))
     ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
+    pruned = [float(r["lr"]) for r in rows if r["status"] == RunStatus.PRUNED.value]
     return UCurve(
         label=label,
         lrs=np.array([p.lr for p in clean]),
@@ -298,6 +305,7 @@ def u_curve(
         seed_values=np.array([float(r["objective"]) for r in ok_rows]),
         seed_rounds=np.array([int(r["round"]) for r in ok_rows], dtype=int),
         diverged_lrs=np.array(sorted(diverged)),
+        pruned_lrs=np.array(sorted(pruned)),
         best_lr=None if best is None else best.lr,
         best_value=None if best is None else best.mean,
         interpolated_lr=None if best is None else interpolated_optimum(points, best),

@@ -19,11 +19,12 @@ HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric"
 
 
 class RunStatus(str, enum.Enum):
-    """How a run ended. A diverged run is a result; a failed one is resumable."""
+    """How a run ended. A diverged or pruned run is a result; a failed one is resumable."""
 
     OK = "ok"
     DIVERGED = "diverged"
     FAILED = "failed"
+    PRUNED = "pruned"  # stopped at a rung, clearly worse than its seed's best (`prune:`)
 
 
 @dataclass(frozen=True)

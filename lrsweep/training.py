@@ -204,6 +204,15 @@ def train_group(
     return lockstep.book.results(time.perf_counter() - start)
 
 
+def prune_rungs(spec: Spec, epochs: int) -> frozenset[int]:
+    """The epochs after which hopeless members are pruned: ``prune.rungs`` x ``epochs``,
+    never before the first epoch and never at the last (it would save nothing)."""
+    if not spec.prune.enabled:
+        return frozenset()
+    rungs = {max(1, math.floor(fraction * epochs)) for fraction in spec.prune.rungs}
+    return frozenset(r for r in rungs if r < epochs)
+
+
 def initial_losses(layers: list[np.ndarray], arrays: ModelArrays) -> tuple[float, float, float]:
     """One member's ``(train_loss, val_loss, val_metric)`` at ``layers`` (a group of one)."""
     _, loss, activation, X_train, y_train, X_val, y_val = arrays
@@ -284,6 +293,8 @@ class _Lockstep:
             self.book.end(k, RunStatus.DIVERGED, 0.0)
         self.members["lr"] = lrs
         self.members["seed_pos"] = seed_pos
+        self.rungs = prune_rungs(spec, group.epochs)
+        self.prune_factor = spec.prune.factor
         self.members["limit"] = (spec.train.diverge_factor * train_loss0).astype(np.float64)
         self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
 
@@ -408,3 +419,19 @@ class _Lockstep:
             members.keep(np.flatnonzero(finite))
             val_loss = val_loss[finite]
         self.schedule.observe(self.step, val_loss, members["lr"])  # plateau reads it
+        if epoch in self.rungs:
+            self.prune(val_loss)
+
+    def prune(self, val_loss: np.ndarray) -> None:
+        """Stop the members whose validation loss is above ``prune.factor`` x the best of
+        their seed's members in this group (common random numbers: a paired comparison)."""
+        members = self.members
+        seed_pos = members["seed_pos"]
+        best = np.full(len(self.seeds), np.inf)
+        np.minimum.at(best, seed_pos, val_loss)
+        hopeless = val_loss > self.prune_factor * best[seed_pos]
+        if hopeless.any():
+            now = time.perf_counter() - self.start
+            for j in np.flatnonzero(hopeless).tolist():
+                self.book.end(int(members.index[j]), RunStatus.PRUNED, now)
+            members.keep(np.flatnonzero(~hopeless))

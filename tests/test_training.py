@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from lrsweep.analysis import aggregate
 from lrsweep.plan import Group, plan_runs
 from lrsweep.records import RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.sweep import load_data
-from lrsweep.training import train_group
+from lrsweep.training import prune_rungs, train_group
 
 
 def make_spec(**sections):
@@ -149,3 +150,31 @@ def test_plateau_reduces_the_lr_per_member():
     for r in results:
         lrs = [h.lr for h in r.history]
         assert lrs[-1] < lrs[0]  # a 50% improvement per epoch is never met: the LR halves
+
+
+def test_pruning_stops_clearly_worse_members_at_a_rung_with_their_history():
+    spec = make_spec(train={"epochs": 4, "seeds": 2}, prune={"enabled": True, "factor": 1.05})
+    assert prune_rungs(spec, 4) == {1, 2}  # rungs 0.25 and 0.5 of 4 epochs
+    assert prune_rungs(make_spec(), 4) == frozenset()  # off by default
+    data = load_data(spec)
+    runs = tuple(sorted(plan_runs(spec, [1e-4, 3e-2], 0), key=lambda r: (r.seed, r.lr)))
+    pruned = train_group(Group(spec, 0, 4, 1.0, runs), data)
+    full = train_group(Group(make_spec(train={"epochs": 4, "seeds": 2}), 0, 4, 1.0, runs), data)
+    for run, p, f in zip(runs, pruned, full, strict=True):
+        if run.lr == 1e-4:  # hardly moves from its initial loss: above the best at a rung
+            assert p.status is RunStatus.PRUNED and p.epochs_done in (1, 2)
+            assert p.history == f.history[: p.epochs_done + 1]  # its history so far
+        else:
+            assert p.status is RunStatus.OK and p.history == f.history
+
+
+def test_a_pruned_seed_censors_its_lr():
+    rows = [
+        {"lr": 0.1, "status": "ok", "objective": 0.5},
+        {"lr": 0.1, "status": "ok", "objective": 0.6},
+        {"lr": 0.001, "status": "ok", "objective": 0.4},
+        {"lr": 0.001, "status": "pruned", "objective": math.nan},
+    ]
+    low, high = aggregate(rows, "final_val_loss")
+    assert low.n_pruned == 1 and low.score == math.inf  # worse than the cut: never the best
+    assert high.score == pytest.approx(0.55)
