@@ -28,6 +28,10 @@ class LRPoint(NamedTuple):
     values: tuple[float, ...]  # each OK seed's objective
     score: float  # what ranks LRs: +inf unless every finished seed is OK
     n_pruned: int = 0  # censored: stopped at a rung, clearly worse than the best there
+    so_far: float = math.nan  # mean objective over the OK and pruned seeds (pruned: so far)
+
+
+_FINISHED = (RunStatus.OK.value, RunStatus.PRUNED.value)
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint]:
@@ -47,9 +51,15 @@ def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint
         std = float(np.std(ok, ddof=1)) if len(ok) > 1 else 0.0
         usable = ok and n_div == 0 and n_pruned == 0  # a pruned seed: worse than the cut
         ranked = score(mean, objective) if usable else math.inf
+        kept = [float(r["objective"]) for r in runs if r["status"] in _FINISHED]
+        kept = [v for v in kept if math.isfinite(v)]
+        so_far = float(np.mean(kept)) if kept and n_div == 0 else math.nan
         points.append(
-            LRPoint(lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked, n_pruned)
-        )
+            LRPoint(
+                lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked, n_pruned,
+                so_far,
+            )
+        )  # fmt: skip
     return points
 
 
@@ -136,8 +146,9 @@ def good_band(points: Sequence[LRPoint], best: Best, tolerance: float) -> tuple[
 def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str) -> float | None:
     """How much the LR matters, in [0, 1]: the mean over the grid of how much worse than the
     best each LR does, as a fraction of (initial objective - best); capped at the initial
-    objective, which is also what a diverged LR counts as. 0: any LR on the grid is as good as
-    the best; 1: only the best LR learns anything."""
+    objective, which is also what a diverged LR counts as; an LR with pruned seeds counts as
+    its objective so far. 0: any LR on the grid is as good as the best; 1: only the best LR
+    learns anything."""
     best = best_lr(points)
     cap = score(initial, objective)
     if best is None or not math.isfinite(cap):
@@ -145,7 +156,8 @@ def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str)
     span = cap - points[best.at].score
     if span <= 0:
         return None
-    worse = [min(max(p.score - points[best.at].score, 0.0), span) for p in points]
+    values = [score(p.so_far, objective) if p.n_pruned else p.score for p in points]
+    worse = [min(max(v - points[best.at].score, 0.0), span) for v in values]
     return float(np.mean(worse) / span)
 
 

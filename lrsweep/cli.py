@@ -673,7 +673,8 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         console.print(_answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
-            f" {counts['failed']} failed)"
+            + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
+            + f" {counts['failed']} failed)"
         )
         for path in plots:
             console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")

@@ -297,11 +297,12 @@ NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_siz
 
 
 class PruneSpec(_Section):
-    """Stop hopeless LRs early: at each rung, members clearly worse than their seed's best."""
+    """Stop hopeless LRs early: at each rung, members far behind their seed's best."""
 
     enabled: bool = False  # off: every run trains its whole budget
     rungs: list[float] = Field(default_factory=lambda: [0.25, 0.5])  # fractions of the epochs
-    factor: float = Field(2.0, gt=1, le=1000)  # pruned: val loss above this x the best's
+    # pruned: made less than this share of the best's progress from the common initial val loss
+    min_progress: float = Field(0.5, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _rungs(self) -> PruneSpec:

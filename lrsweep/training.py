@@ -293,8 +293,9 @@ class _Lockstep:
             self.book.end(k, RunStatus.DIVERGED, 0.0)
         self.members["lr"] = lrs
         self.members["seed_pos"] = seed_pos
+        self.members["val_loss0"] = val_loss0
         self.rungs = prune_rungs(spec, group.epochs)
-        self.prune_factor = spec.prune.factor
+        self.min_progress = spec.prune.min_progress
         self.members["limit"] = (spec.train.diverge_factor * train_loss0).astype(np.float64)
         self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
 
@@ -423,13 +424,15 @@ class _Lockstep:
             self.prune(val_loss)
 
     def prune(self, val_loss: np.ndarray) -> None:
-        """Stop the members whose validation loss is above ``prune.factor`` x the best of
-        their seed's members in this group (common random numbers: a paired comparison)."""
+        """Stop the members that made less than ``prune.min_progress`` of the progress of their
+        seed's best member in this group, from the validation loss they all started at (a
+        paired comparison: same initial weights, same batches)."""
         members = self.members
-        seed_pos = members["seed_pos"]
+        seed_pos, start = members["seed_pos"], members["val_loss0"]
         best = np.full(len(self.seeds), np.inf)
         np.minimum.at(best, seed_pos, val_loss)
-        hopeless = val_loss > self.prune_factor * best[seed_pos]
+        best_progress = start - best[seed_pos]  # > 0 where the seed's best improved at all
+        hopeless = (best_progress > 0) & (start - val_loss < self.min_progress * best_progress)
         if hopeless.any():
             now = time.perf_counter() - self.start
             for j in np.flatnonzero(hopeless).tolist():

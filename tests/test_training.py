@@ -153,7 +153,7 @@ def test_plateau_reduces_the_lr_per_member():
 
 
 def test_pruning_stops_clearly_worse_members_at_a_rung_with_their_history():
-    spec = make_spec(train={"epochs": 4, "seeds": 2}, prune={"enabled": True, "factor": 1.05})
+    spec = make_spec(train={"epochs": 4, "seeds": 2}, prune={"enabled": True, "min_progress": 0.9})
     assert prune_rungs(spec, 4) == {1, 2}  # rungs 0.25 and 0.5 of 4 epochs
     assert prune_rungs(make_spec(), 4) == frozenset()  # off by default
     data = load_data(spec)
