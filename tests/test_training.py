@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from lrsweep import training
 from lrsweep.analysis import aggregate
 from lrsweep.plan import Group, plan_runs
 from lrsweep.records import RunStatus
@@ -178,3 +179,17 @@ def test_a_pruned_seed_censors_its_lr():
     low, high = aggregate(rows, "final_val_loss")
     assert low.n_pruned == 1 and low.score == math.inf  # worse than the cut: never the best
     assert high.score == pytest.approx(0.55)
+
+
+def test_epoch_zero_is_evaluated_once_per_seed_across_groups(monkeypatch):
+    spec = make_spec(train={"seeds": 2, "epochs": 1})
+    data = load_data(spec)
+    calls = []
+    real = training.initial_losses
+    monkeypatch.setattr(training, "initial_losses", lambda *a: calls.append(1) or real(*a))
+    runs = sorted(plan_runs(spec, [1e-3, 1e-2, 1e-1], 0), key=lambda r: (r.seed, r.lr))
+    for run in runs:  # six groups of one, two seeds
+        train_group(Group(spec, run.seed, 1, 1.0, (run,)), data)
+    assert len(calls) == 2
+    train_group(Group(spec, 0, 1, 0.5, tuple(runs)), data)  # another budget: other data
+    assert len(calls) == 4
