@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import shlex
 import signal
@@ -23,10 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrsweep import __version__
+from lrsweep.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+    from lrsweep.executors import Executor
+    from lrsweep.plan import Plan
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -83,6 +86,11 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _note(message: str) -> None:
+    """A decision of the sweep (what it reuses, what a round refines), on stderr."""
+    click.echo(message, err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -134,7 +142,7 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _executor(options: Mapping[str, Any]) -> Any:
+def _executor(options: Mapping[str, Any]) -> Executor:
     import lrsweep
 
     return lrsweep.make_executor(
@@ -144,6 +152,22 @@ def _executor(options: Mapping[str, Any]) -> Any:
         connect_timeout=options["connect_timeout"],
         worker_timeout=options["worker_timeout"],
     )
+
+
+def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "overrides",
+        metavar="KEY=VALUE",
+        multiple=True,
+        help="Override a spec key, read like the YAML (train.epochs=5, model.hidden=[32,32]);"
+        " repeatable.",
+    )(f)
+
+
+def _set_args(overrides: tuple[str, ...]) -> str:
+    """The --set options again, for a command line printed to the user."""
+    return "".join(f" --set {shlex.quote(o)}" for o in overrides)
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,8 +204,9 @@ def cli() -> None:
     help="Results folder [default: results/<name>].",
 )
 @jobs_option
+@set_option
 @click.option("--dry-run", is_flag=True, help="Print the plan (runs, groups) and stop.")
-@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--overwrite", is_flag=True, help="Start --out over: clear lrsweep's files in it.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -189,6 +214,7 @@ def cli() -> None:
 def run(
     spec_file: Path,
     out: Path | None,
+    overrides: tuple[str, ...],
     dry_run: bool,
     overwrite: bool,
     no_plots: bool,
@@ -199,22 +225,28 @@ def run(
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
 
-    Running the same SPEC again resumes: finished runs are not trained again.
+    Running the same SPEC again resumes: finished runs are not trained again. A changed SPEC
+    (more seeds, a wider grid, another refine round or vary value) reuses every finished run
+    it still plans and trains only the new ones.
 
     \b
     Example:
         lrsweep run configs/digits.yaml --jobs 2 --report
+        lrsweep run configs/digits.yaml --set train.seeds=5 --set train.epochs=10
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
             _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
             return
-        resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
+        resume = (
+            f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
+            f" --out {shlex.quote(str(out))}"
+        )
         with (
             interruptible(resume),
             _executor(executor_options) as executor,
@@ -227,6 +259,7 @@ def run(
                 overwrite=overwrite,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
@@ -340,6 +373,7 @@ def refine(
                 points_per_decade=points_per_decade,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
@@ -348,8 +382,9 @@ def refine(
 
 @cli.command()
 @click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@set_option
 @jobs_option
-def validate(spec_file: Path, **executor_options: Any) -> None:
+def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: Any) -> None:
     """Check SPEC: print it resolved (every default filled in), the plan and a time estimate.
 
     Exit 0 when the spec is valid, 2 with every problem listed when it is not.
@@ -362,7 +397,7 @@ def validate(spec_file: Path, **executor_options: Any) -> None:
     from lrsweep.spec import dump_spec
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         plan = lrsweep.plan_sweep(spec)
         click.echo(dump_spec(spec), nl=False)
         _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], estimate=True)
@@ -428,6 +463,7 @@ def show(results_dir: Path, as_json: bool) -> None:
     help="Also measure the validation loss every N steps.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@set_option
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
@@ -441,6 +477,7 @@ def find(
     seeds: int | None,
     val_every: int | None,
     overwrite: bool,
+    overrides: tuple[str, ...],
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
@@ -463,7 +500,7 @@ def find(
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         found = lrsweep.range_test(
             spec,
@@ -487,22 +524,17 @@ def find(
 def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) -> None:
     from rich.table import Table
 
+    from lrsweep.facts import RANGE_TEST_HEADER, range_test_facts
+
     console = _console()
     table = Table(
         title=f"LR range test: {found['start_lr']:g} to {found['end_lr']:g},"
         f" {found['num_iter']} steps, {len(found['seeds'])} seeds"
     )
-    for col in ("suggestion", "LR", "seeds' median", "min", "max", "seeds"):
+    for col in RANGE_TEST_HEADER:
         table.add_column(col, justify="right")
-    for name, s in found["spread"].items():
-        table.add_row(
-            name,
-            _fmt(s.get("lr", s["median"])),
-            _fmt(s["median"]),
-            _fmt(s["min"]),
-            _fmt(s["max"]),
-            str(s["n"]),
-        )
+    for cells in range_test_facts(found)[1]:
+        table.add_row(*cells)
     console.print(table)
     stops = ", ".join(f"seed {k}: {v}" for k, v in found["stops"].items())
     console.print(f"Runs ended: {stops}")
@@ -557,13 +589,15 @@ OnProgressFn = Callable[[float, int], None]
 def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
     """A live bar on a terminal (stderr) that moves with every epoch of the running groups;
     one plain line per finished run otherwise."""
+    from lrsweep.facts import fmt_number
+
     err = _console(stderr=True)
     if not err.is_terminal:
 
         def plain(row: Mapping[str, Any], done: int, total: int) -> None:
             click.echo(
                 f"[{done}/{total}] lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
-                f" objective={_fmt(row['objective'])} ({row['seconds']:.1f}s)",
+                f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)",
                 err=True,
             )
 
@@ -595,11 +629,7 @@ def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
         yield live, epochs
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
-
-
-def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
+def _print_plan(plan: Plan, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
     """The plan of round 0 (and what the refine rounds may add) on stdout."""
     import lrsweep
     from lrsweep.executors import default_jobs
@@ -649,16 +679,24 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
     """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
+    from lrsweep.facts import answer_line
+
     counts = summary["status_counts"]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
+        if summary.get("partial"):
+            p = summary["partial"]
+            console.print(
+                f"[yellow]partial: {p['runs_done']} of {p['runs_planned']} runs finished"
+                " (interrupted or still running)[/yellow]"
+            )
         curves = summary["combos"] or [{**summary, "label": summary["name"]}]
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))
             if summary["combos"]:
-                console.print(_answer_line(curve, summary["objective"], prefix=curve["label"]))
+                console.print(answer_line(curve, summary["objective"], prefix=curve["label"]))
         for note in summary.get("notes", []):
             console.print(f"[dim]{note}[/dim]")
         for key, fit in summary.get("scaling", {}).items():
@@ -670,7 +708,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
             prefix += f" (best of all: {summary['best_combo']})"
-        console.print(_answer_line(summary, summary["objective"], prefix=prefix))
+        console.print(answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
@@ -685,50 +723,18 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
+def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
     from rich.table import Table
+
+    from lrsweep.facts import per_lr_classes, per_lr_rows
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")
     for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
         table.add_column(col, justify="right")
-    best = curve["best"]
-    band = curve.get("good_band") or [math.inf, -math.inf]
-    for row in curve["table"]:
-        style = "bold green" if best and row["lr"] == best["lr"] else None
-        if style is None and band[0] <= row["lr"] <= band[1]:
-            style = "green"
-        table.add_row(
-            f"{row['lr']:.4g}",
-            _fmt(row["mean"]),
-            _fmt(row["std"]),
-            str(row["n_ok"]),
-            str(row["n_diverged"]),
-            str(row["n_failed"]),
-            style=style,
-        )
+    styles = {"best": "bold green", "band": "green", "": None}
+    for cells, cls in zip(per_lr_rows(curve), per_lr_classes(curve)):
+        table.add_row(*cells, style=styles[cls])
     return table
-
-
-def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
-    best = curve["best"]
-    if not best:
-        return f"{prefix}: none; every run diverged or failed"
-    parts = [
-        f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
-        f" ± {_fmt(best['objective_std'])})"
-    ]
-    if best["edge"]:
-        parts.append(f"on the grid's {best['edge']} edge: widen the grid or refine")
-    if curve.get("interpolated_lr"):
-        parts.append(f"interpolated optimum {curve['interpolated_lr']:.3g}")
-    if curve.get("good_band"):
-        lo, hi = curve["good_band"]
-        parts.append(f"good band {lo:.3g}-{hi:.3g} ({curve['good_band_decades']:.2f} decades)")
-    if curve.get("largest_stable_lr"):
-        parts.append(f"largest stable LR {curve['largest_stable_lr']:.3g}")
-    if curve.get("sensitivity") is not None:
-        parts.append(f"sensitivity {curve['sensitivity']:.2f}")
-    return "; ".join(parts)
 
 
 def main() -> None:

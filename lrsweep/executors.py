@@ -469,7 +469,7 @@ class DaskExecutor(Executor):
     def _check_versions(self) -> None:
         import numpy
 
-        from lrsweep import __version__
+        from lrsweep.version import __version__
 
         mine = {"lrsweep": __version__, "numpy": numpy.__version__}
         try:
@@ -564,7 +564,7 @@ def _check_reachable(address: str, where: str, timeout: float) -> None:
 def _worker_versions() -> dict[str, str]:
     import numpy
 
-    from lrsweep import __version__
+    from lrsweep.version import __version__
 
     return {"lrsweep": __version__, "numpy": numpy.__version__}
 

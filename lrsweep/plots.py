@@ -15,9 +15,6 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-
-matplotlib.use("Agg", force=False)
-
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -26,8 +23,9 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
+from lrsweep.errors import ResultsError
 from lrsweep.records import MAXIMISED, EpochLog, RunStatus
-from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
+from lrsweep.results import ResultsDir, all_rows, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
 
 OBJECTIVE_LABELS = {
@@ -215,7 +213,10 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (the first combination's first
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
     """
-    rows = read_runs_csv(results.path / "runs.csv")
+    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
+    if not rows:
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective
     labels = [combo_label(c) for c in spec.combos]

@@ -15,22 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import summarize
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.plan import (
     Group,
     Plan,
-    RunSpec,
     budgets,
     plan_refine,
     plan_round0,
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.records import FLOAT_COLUMNS, RunResult, RunStatus, run_columns, run_row
-from lrsweep.results import TIME_FORMAT, ResultsDir, environment
-from lrsweep.spec import Spec, apply_combo, combo_label
+from lrsweep.results import (
+    Clock,
+    ResultsDir,
+    all_rows,
+    axes_of,
+    build_summary,
+    environment,
+    record,
+    write_runs,
+)
+from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
 from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
@@ -115,6 +121,7 @@ def execute(
     executor: Executor,
     on_run: OnRun | None = None,
     on_progress: OnProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
@@ -123,11 +130,13 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    planned = results.planned()
+    spec_hash = plan.spec.spec_hash()
+    planned = results.planned(spec_hash)
     results.append_journal(
         {
             "event": "planned",
             "run_id": r.run_id,
+            "spec": spec_hash,
             "round": r.round,
             "lr": r.lr,
             "seed": r.seed,
@@ -144,6 +153,12 @@ def execute(
     todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    if on_note is not None and plan.runs:
+        rounds = sorted({r.round for r in plan.runs})
+        on_note(
+            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
+            f" {total - done_count} to train"
+        )
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -174,68 +189,6 @@ def execute(
             write_runs(results)
         raise
     return write_runs(results)
-
-
-def axes_of(combo: tuple[tuple[str, Any], ...]) -> dict[str, str]:
-    """A combination's axis values as ``runs.csv`` cells."""
-    return {key: combo_label(((key, value),)).split("=", 1)[1] for key, value in combo}
-
-
-def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> dict[str, Any]:
-    """Write a finished run's history, then journal it (the journal line makes it count)."""
-    planned = {
-        "round": run.round,
-        "budget": run.budget,
-        "lr": run.lr,
-        "seed": run.seed,
-        "combo": combo_label(run.combo),
-        "axes": axes_of(run.combo),
-    }
-    a = spec.analysis
-    labels = {
-        "window": a.label_window,
-        "oscillation": a.oscillation_threshold,
-        "plateau": a.plateau_threshold,
-    }
-    row = run_row(planned, result, spec.train.objective, labels)
-    if result.status is RunStatus.FAILED:
-        results.append_journal([{"event": "failed", **row}])
-    else:
-        results.write_history(result)
-        results.append_journal([{"event": "done", **row}])
-    return row
-
-
-def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """Every run's latest row (done or failed), sorted by round, LR and seed."""
-    planned = results.planned()
-    state: dict[str, dict[str, Any]] = {}
-    for r in results.read_journal():
-        if r["event"] in ("done", "failed"):
-            state[r["run_id"]] = r
-    finished = results.finished()
-    rows = []
-    for run_id, r in state.items():
-        if r["event"] == "done" and run_id not in finished:
-            continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
-        row.update(r.get("axes") or {})
-        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
-        for c in FLOAT_COLUMNS:
-            row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
-        rows.append(row)
-    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
-    rows.sort(
-        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
-    )
-    return rows
-
-
-def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
-    """Rebuild ``runs.csv`` from the journal; return its rows."""
-    rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec.axes))
-    return rows
 
 
 def run_sweep(
@@ -279,6 +232,9 @@ def run_sweep(
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        changes = results.adopt_spec()
+        if changes and on_note is not None:
+            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
         return _rounds(
             results,
             data,
@@ -323,12 +279,14 @@ def refine(
             on_run,
             on_note,
             on_progress,
+            "refine",
         )
 
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    return max((int(r["round"]) for r in results.planned().values()), default=0)
+    planned = results.planned(results.spec.spec_hash())
+    return max((int(r["round"]) for r in planned.values()), default=0)
 
 
 def _rounds(
@@ -340,10 +298,19 @@ def _rounds(
     on_run: OnRun | None,
     on_note: Callable[[str], None] | None,
     on_progress: OnProgress | None = None,
+    command: str = "run",
 ) -> dict[str, Any]:
     spec = results.spec
-    started = time.time()
+    clock = Clock(command)
     notes: list[str] = []
+    trained = 0
+
+    def counted(row: Mapping[str, Any], done: int, total: int) -> None:
+        nonlocal trained
+        trained += 1
+        if on_run is not None:
+            on_run(row, done, total)
+
     bounds = None
     if spec.grid.from_range_test:
         found = range_test_in(results, data)
@@ -354,7 +321,8 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run, on_progress)
+    round0 = plan_round0(spec, data, bounds)
+    rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -364,42 +332,50 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run, on_progress)
-    return finish(results, rows, started, notes)
+        rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+    return finish(results, rows, clock, notes, trained)
 
 
 def finish(
     results: ResultsDir,
     rows: Sequence[Mapping[str, Any]],
-    started: float,
+    clock: Clock,
     notes: Sequence[str] = (),
+    trained: int = 0,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``."""
+    """Compute and write ``summary.json``; log the command in ``commands.jsonl``.
+
+    The timing and provenance are the last command's that trained something: a command that
+    trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
+    """
     spec = results.spec
-    combos = spec.combos
-    summary = {
-        "name": spec.name,
-        "spec_hash": spec.spec_hash(),
-        "results_dir": str(results.path),
-        **summarize(
-            rows,
-            spec.train.objective,
-            combos=combos,
-            labels=[combo_label(c) for c in combos],
-            tolerance=spec.analysis.band_tolerance,
-        ),
-        "rounds": max((int(r["round"]) for r in rows), default=0),
-        "notes": list(notes),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
-        "wall_seconds": time.time() - started,
-        "provenance": {
-            "started_at": time.strftime(TIME_FORMAT, time.localtime(started)),
-            "finished_at": time.strftime(TIME_FORMAT),
-            **environment(),
-        },
-    }
+    summary = build_summary(results, rows, notes)
+    timing = clock.timing()
+    try:
+        earlier = results.saved_summary()
+    except ResultsError:
+        earlier = None  # a damaged summary.json is replaced below
+    if trained == 0 and earlier is not None and earlier.get("provenance"):
+        for key in ("finished_at", "wall_seconds", "cpu_seconds", "provenance"):
+            if key in earlier:
+                summary[key] = earlier[key]
+    else:
+        summary.update(
+            {
+                "finished_at": timing["finished_at"],
+                "wall_seconds": timing["wall_seconds"],
+                "cpu_seconds": timing["cpu_seconds"],
+                "provenance": {
+                    "started_at": timing["started_at"],
+                    "finished_at": timing["finished_at"],
+                    **environment(),
+                },
+            }
+        )
     results.write_summary(summary)
+    results.log_command(
+        {"command": clock.command, "spec_hash": spec.spec_hash(), **timing, "trained": trained}
+    )
     return summary
 
 
@@ -435,6 +411,7 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        results.adopt_spec()
         return range_test_in(results, data, **options)
 
 
@@ -467,10 +444,14 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    has_runs = (results.path / "runs.csv").exists()
+    has_runs = bool(all_rows(results))
     has_range_test = (results.path / "rangetest.csv").exists()
     if not has_runs and not has_range_test:
-        raise ResultsError(f"{results.path}: nothing to plot yet (no runs.csv, no rangetest.csv)")
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(
+            f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
+            " range test)"
+        )
     written = plots.draw_all(results, formats) if has_runs else []
     if has_range_test:
         written += plots.draw_range_test(results, formats)

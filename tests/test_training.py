@@ -48,7 +48,7 @@ def test_member_of_a_group_of_8_matches_the_run_alone():
             )  # fmt: skip
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam_hd"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam_hd", "prodigy", "sgd_schedulefree"])
 def test_a_group_of_several_seeds_is_bit_identical_to_each_run_alone(optimizer):
     spec = make_spec(optimizer={"name": optimizer}, train={"seeds": 3})
     data = load_data(spec)
@@ -59,7 +59,7 @@ def test_a_group_of_several_seeds_is_bit_identical_to_each_run_alone(optimizer):
     for run, result in zip(interleaved, together, strict=True):
         alone = train_group(Group(spec, run.seed, spec.train.epochs, 1.0, (run,)), data)[0]
         assert (result.status, result.epochs_done) == (alone.status, alone.epochs_done)
-        assert result.history == alone.history  # exactly: floats compared bit for bit
+        assert repr(result.history) == repr(alone.history)  # bit for bit (nan == nan)
     zeros = {(run.seed, result.history[0].val_loss) for run, result in zip(interleaved, together)}
     assert len(zeros) == 3  # epoch 0: one per seed, shared by its members
 
