@@ -891,14 +891,6 @@ def _norm_sq(arrays: list[np.ndarray], K: int) -> np.ndarray:
     return sum((_mdot(a, a) for a in arrays), start=np.zeros(K))
 
 
-def _ema(
-    buf: np.ndarray, beta: float, x: np.ndarray, weight: np.ndarray | float, out: np.ndarray
-) -> None:
-    """``buf <- beta buf + weight x`` in place; ``out`` is scratch and may be ``x``."""
-    buf *= beta
-    buf += np.multiply(x, weight, out=out)
-
-
 class _LrFree(Optimizer):
     """Shared plumbing: lazily created state, a scratch buffer, the last step size."""
 
@@ -1040,9 +1032,12 @@ class _AdamDAdaptation(_DAdaptation):
         """
         w_m, w_v, beta_s, w_s = weights
         if m is not None:
-            _ema(m, self.beta1, g, w_m, out=scratch)
-        _ema(v, self.beta2, np.square(g, out=scratch), w_v, out=scratch)
-        _ema(s, beta_s, g, w_s, out=scratch)
+            m *= self.beta1
+            m += np.multiply(g, w_m, out=scratch)
+        v *= self.beta2
+        v += np.multiply(np.square(g, out=scratch), w_v, out=scratch)
+        s *= beta_s
+        s += np.multiply(g, w_s, out=scratch)
         return _msum(np.abs(s, out=scratch))
 
 
