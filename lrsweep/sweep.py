@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from lrsweep.costs import group_seconds
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -45,9 +46,13 @@ OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
-def load_data(spec: Spec) -> Dataset:
-    """The spec's dataset (paths relative to the spec's folder)."""
-    return load_dataset(spec.data, Path(spec.base_dir))
+def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The spec's dataset (paths relative to the spec's folder); ``on_progress(bytes_read,
+    size)`` while the file is read."""
+    return load_dataset(spec.data, Path(spec.base_dir), on_progress)
+
+
+ESTIMATE_ROWS = 2_000  # more training rows: estimate_seconds uses the cost model, no training
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -56,10 +61,17 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
     groups run at once when ``--jobs`` would use threads or worker processes (one when the
     work stays in this process, see `lrsweep.executors.execution_choice`).
-    Refine rounds come on top (usually fewer runs than round 0).
+    Refine rounds come on top (usually fewer runs than round 0). On a large table (over
+    ``ESTIMATE_ROWS`` training rows) nothing is trained: the estimate is the cost model's
+    (`lrsweep.costs.group_seconds`), so ``validate`` costs one load and little more.
     """
     if not plan.groups:
         return 0.0
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
+    parallel = 1 if in_process else min(jobs, len(plan.groups))
+    if len(data.X_train) > ESTIMATE_ROWS:
+        return sum(group_seconds(g, *shape) for g in plan.groups) / parallel
     first = plan.groups[0]
 
     def timed(epochs: int) -> float:
@@ -80,9 +92,7 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     work = sum(
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
-    return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
+    return per_member_epoch * work / parallel
 
 
 def preflight(spec: Spec, data: Dataset) -> None:
@@ -107,9 +117,10 @@ def preflight(spec: Spec, data: Dataset) -> None:
                 raise SpecError(f"{spec.source_file}: {e}{where}") from None
 
 
-def plan_sweep(spec: Spec) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
-    data = load_data(spec)
+def plan_sweep(spec: Spec, data: Dataset | None = None) -> Plan:
+    """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
+    nothing)."""
+    data = data if data is not None else load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
 
@@ -201,6 +212,7 @@ def run_sweep(
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
+    data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -226,9 +238,12 @@ def run_sweep(
         Called with a sentence for each refine decision.
     on_warning : callable, optional
         Called with a sentence for something the user should know (a stale lock taken over).
+    data : Dataset, optional
+        ``load_data(spec)`` when the caller has it already (read once per command).
     """
     executor = executor or SerialExecutor()
-    data = load_data(spec)  # a bad data file fails here, before anything is written
+    if data is None:
+        data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
@@ -333,7 +348,7 @@ def _rounds(
         if not plan.runs:
             break
         rows = execute(results, plan, data, executor, counted, on_progress, on_note)
-    return finish(results, rows, clock, notes, trained)
+    return finish(results, rows, clock, notes, trained, data.data_report())
 
 
 def finish(
@@ -342,14 +357,18 @@ def finish(
     clock: Clock,
     notes: Sequence[str] = (),
     trained: int = 0,
+    data_report: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``; log the command in ``commands.jsonl``.
+    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section); log
+    the command in ``commands.jsonl``.
 
     The timing and provenance are the last command's that trained something: a command that
     trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
     """
     spec = results.spec
     summary = build_summary(results, rows, notes)
+    if data_report is not None:
+        summary["data"] = dict(data_report)
     timing = clock.timing()
     try:
         earlier = results.saved_summary()
