@@ -57,8 +57,9 @@ def plot_u_curve(
 
     Each curve: the mean over seeds (drawn through LRs where no seed diverged) with a ±1 std
     band, each seed's point with a marker per round (circle: coarse grid, square: refine 1,
-    ...), diverged runs as crosses along the top, the best LR as a star, the interpolated
-    optimum as a dotted line, and the good band shaded (one curve only, to stay readable).
+    ...), diverged runs as crosses and pruned runs as triangles along the top, the best LR as
+    a star, the interpolated optimum as a dotted line, and the good band shaded (one curve
+    only, to stay readable).
     """
     if isinstance(curves, UCurve):
         curves = [curves]
@@ -92,6 +93,12 @@ def plot_u_curve(
                 curve.diverged_lrs, np.full(len(curve.diverged_lrs), top), "x",
                 color="C3" if single else color, ms=8, mew=2, clip_on=False,
                 label="diverged" if single or i == 0 else None,
+            )  # fmt: skip
+        if len(curve.pruned_lrs):  # censored: worse than the cut at a rung
+            ax.plot(
+                curve.pruned_lrs, np.full(len(curve.pruned_lrs), top), "v",
+                color="C7" if single else color, ms=6, clip_on=False,
+                label="pruned" if single or i == 0 else None,
             )  # fmt: skip
         if curve.best_lr is not None and curve.best_value is not None:
             ax.plot([curve.best_lr], [curve.best_value], "*", color="C2" if single else color,
@@ -140,7 +147,8 @@ def plot_loss_vs_epoch(
 ) -> Figure:
     """Train and validation loss against epoch, one line per LR coloured by log10(LR).
 
-    Diverged runs are dashed and end with a cross at the point they were stopped.
+    Diverged runs are dashed and end with a cross at the point they were stopped; pruned runs
+    end with a triangle at the rung that stopped them.
     """
     if fig is None:
         fig = Figure(figsize=(11.0, 4.5), layout="constrained")
@@ -173,6 +181,8 @@ def plot_loss_vs_epoch(
                     color=color,
                     ms=7,
                 )
+            if statuses.get(lr) == RunStatus.PRUNED.value and x:  # stopped at a rung
+                ax.plot(x[-1:], y[-1:], "v", color=color, ms=6)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_title(f"{label} loss")
@@ -205,7 +215,7 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     """
     rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     if not rows:
-        planned = len(results.planned(results.spec.spec_hash()))
+        planned = len(results.planned(results.spec_id))
         raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective
