@@ -122,6 +122,14 @@ def compute_fraction(group: GroupLike, n_features: int, n_outputs: int) -> float
     return flops / (flops + STEP_OVERHEAD_SECONDS)
 
 
+def range_test_seconds(
+    spec: Spec, n_features: int, n_outputs: int, num_iter: int, seeds: int
+) -> float:
+    """Rough wall time of the LR range test: ``num_iter`` steps of the seeds in lockstep."""
+    flops = seeds * step_flops(spec, n_features, n_outputs) / FLOP_RATE
+    return num_iter * (STEP_OVERHEAD_SECONDS + flops)
+
+
 def data_shape(data: Dataset) -> tuple[int, int, int, int]:
     """``(n_train, n_val, n_features, n_outputs)``: what the cost model needs of a dataset."""
     return len(data.X_train), len(data.X_val), data.X_train.shape[1], data.n_outputs
