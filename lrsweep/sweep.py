@@ -60,10 +60,11 @@ def load_data(spec: Spec) -> Dataset:
     return load_dataset(spec.data, Path(spec.base_dir))
 
 
-# What a sweep costs beyond training its groups, measured with benchmarks/bench_estimate.py
-# on the shipped configs (2 cores, 2026-11-29): journaling a finished run (an fsync'd line)
-# and writing its history, and the summary, plots excluded, once per sweep.
-RUN_RECORD_SECONDS = 2e-3
+# What a sweep costs beyond training its groups (CPU time of `run_sweep` less that of
+# `train_group` on the same groups, configs/{digits,regression,hypergradient}.yaml, 2 cores,
+# 2026-11-29): journaling a finished run (an fsync'd line) and writing its history, 2-4 ms;
+# the summary once per sweep (plots excluded: `run` draws them after the sweep).
+RUN_RECORD_SECONDS = 3e-3
 SWEEP_OVERHEAD_SECONDS = 0.05
 # A range test's grid is known only once it has run: from a decade below its valley
 # suggestion to where the loss diverged, which spanned 3.5-4.5 decades on the shipped configs.

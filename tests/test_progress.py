@@ -21,13 +21,13 @@ refine: {{rounds: 2, points_per_decade: 4}}
 
 
 def no_training(monkeypatch):
-    import lrsweep.sweep  # first: it binds train_group when imported
+    from lrsweep import sweep  # first: it binds train_group when imported
 
     def refuse(*args, **kwargs):
         raise AssertionError("an estimate must not train")
 
     monkeypatch.setattr("lrsweep.training.train_group", refuse)
-    monkeypatch.setattr("lrsweep.sweep.train_group", refuse)
+    monkeypatch.setattr(sweep, "train_group", refuse)
 
 
 def test_validate_estimates_every_round_from_the_cost_model(write_spec, monkeypatch):
