@@ -317,28 +317,50 @@ class UCurve(NamedTuple):
     # FOCUS_DECADES of it, every seed and the ±std band): where the choice is made, drawn
     # large; None without a best
     focus: tuple[float, float] | None = None
+    focus_lrs: tuple[float, float] | None = None  # the LRs those values come from, padded
 
 
 FOCUS_DECADES = 0.5  # the U-curve's zoom: LRs this many decades either side of the best
 FOCUS_PAD = 0.08  # and this fraction of the range above and below
+FOCUS_RISE = 0.5  # but no further from the best mean than this fraction of it
+FOCUS_STDS = 4.0  # or this many of its standard deviations over seeds, if more
 
 
-def focus_range(points: Sequence[LRPoint], best: Best | None) -> tuple[float, float] | None:
-    """The objective's range over the best LR, its grid neighbours and every LR within
-    ``FOCUS_DECADES`` of it: each OK seed and mean ± std, padded by ``FOCUS_PAD``; None
-    without a best LR."""
-    if best is None:
+def focus_lrs(points: Sequence[LRPoint], best: Best | None) -> tuple[float, float] | None:
+    """The LR range `focus_range` reads, widened by ``FOCUS_PAD`` of a decade each side."""
+    near = _near_best(points, best)
+    if not near:
         return None
-    near = [
+    pad = 10**FOCUS_PAD
+    return near[0].lr / pad, near[-1].lr * pad
+
+
+def _near_best(points: Sequence[LRPoint], best: Best | None) -> list[LRPoint]:
+    if best is None:
+        return []
+    return [
         p for i, p in enumerate(points)
         if p.n_ok
         and (abs(i - best.at) <= 1 or abs(math.log10(p.lr / best.lr)) <= FOCUS_DECADES + 1e-9)
     ]  # fmt: skip
+
+
+def focus_range(points: Sequence[LRPoint], best: Best | None) -> tuple[float, float] | None:
+    """The objective's range over the best LR, its grid neighbours and every LR within
+    ``FOCUS_DECADES`` of it (each OK seed and mean ± std), no further from the best mean than
+    ``FOCUS_RISE`` of it or ``FOCUS_STDS`` standard deviations, padded by ``FOCUS_PAD``; None
+    without a best LR."""
+    if best is None:
+        return None
+    near = _near_best(points, best)
     values = [v for p in near for v in (*p.values, p.mean - p.std, p.mean + p.std)]
     values = [v for v in values if math.isfinite(v)]
     if not values:
         return None
     lo, hi = min(values), max(values)
+    if math.isfinite(best.mean):  # a steep side would stretch the zoom: cap how far it goes
+        rise = max(FOCUS_STDS * best.std, FOCUS_RISE * abs(best.mean))
+        lo, hi = max(lo, best.mean - rise), min(hi, best.mean + rise)
     pad = FOCUS_PAD * max(hi - lo, 0.05 * abs(best.mean), 1e-12)
     return lo - pad, hi + pad
 
@@ -375,6 +397,7 @@ def u_curve(
         band=None if best is None else good_band(points, best, tolerance),
         objective=objective,
         focus=focus_range(points, best),
+        focus_lrs=focus_lrs(points, best),
     )
 
 

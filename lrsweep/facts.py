@@ -43,14 +43,11 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
     if not best:
         return [("Recommended LR", "none: every run diverged or failed")]
     n_ok = next((r["n_ok"] for r in curve.get("table", []) if r["lr"] == best["lr"]), 2)
-    spread = (
-        f" ± {fmt_number(best['objective_std'])} over seeds" if n_ok >= 2 else ", one seed"
-    )
+    spread = f" ± {fmt_number(best['objective_std'])} over seeds" if n_ok >= 2 else ", one seed"
     facts = [
         (
             "Recommended LR",
-            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
-            f"{spread})",
+            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}{spread})",
         )
     ]
     if best.get("edge"):

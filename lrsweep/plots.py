@@ -74,12 +74,13 @@ def plot_u_curve(
     """Objective against LR (log axis), one curve per combination.
 
     ``ax`` (drawn first: ``fig.axes[0]`` when the figure is new) zooms on the region around
-    the optimum (`UCurve.focus`); ``overview`` (beside it in a new figure) shows every LR's
-    mean on the full range, the zoom shaded. Each curve: the mean over seeds (through LRs
-    where no seed diverged) with its ±1 std band, each seed's point with a marker per round
-    (circle: coarse grid, square: refine 1, ...), diverged runs as crosses along the worst
-    edge, the best LR as a star, the interpolated optimum as a dotted line, and the good band
-    shaded (one curve only). The legend sits outside the axes.
+    the optimum (`UCurve.focus`, `UCurve.focus_lrs`); ``overview`` (beside it in a new
+    figure) shows every LR's mean on the full range, the zoom shaded. Each curve: the mean
+    over seeds (through LRs where no seed diverged) with its ±1 std band, each seed's point
+    with a marker per round (circle: coarse grid, square: refine 1, ...), diverged runs as
+    crosses along the worst edge, the best LR as a star, the interpolated optimum as a dotted
+    line, and the good band shaded (one curve only). The legend sits outside the axes. Each
+    layer is a helper (`_draw_u_curve`), so that a fitted curve can be one more.
     """
     if isinstance(curves, UCurve):
         curves = [curves]
@@ -103,6 +104,9 @@ def plot_u_curve(
     focus = _union([c.focus for c in curves])
     if focus is not None:
         ax.set_ylim(*focus)
+    lrs = _union([c.focus_lrs for c in curves])
+    if lrs is not None:
+        ax.set_xlim(*lrs)
     _lr_axes(ax, ylabel, "around the optimum" if focus is not None else "")
     ax.set_title(title or "U-curve")
     if overview is not None:
@@ -111,7 +115,7 @@ def plot_u_curve(
         if _positive(curves):
             overview.set_yscale("log")
         _lr_axes(overview, ylabel, "")
-        overview.set_title("every LR (shaded: the zoom)", fontsize="medium")
+        overview.set_title("every LR (grey: the zoom)", fontsize="medium")
     handles, labels = _u_curve_legend(ax, curves, single)
     fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     return fig
@@ -135,9 +139,13 @@ def _draw_u_curve(ax: Axes, curve: UCurve, color: str, single: bool, maximised: 
             curve.seed_lrs[at], curve.seed_values[at], ROUND_MARKERS[r % len(ROUND_MARKERS)],
             color=color, alpha=0.5, ms=4, label=f"_one seed, {what}",
         )  # fmt: skip
-    if len(curve.diverged_lrs):  # along the worst edge, whatever the y range
+    # diverged runs along the worst edge, whatever the y range; none past the zoom's x range
+    # (and no empty line: an empty clip_on=False line upsets the layout)
+    lo, hi = curve.focus_lrs or (0.0, math.inf)
+    shown = curve.diverged_lrs[(curve.diverged_lrs >= lo) & (curve.diverged_lrs <= hi)]
+    if len(shown):
         ax.plot(
-            curve.diverged_lrs, np.full(len(curve.diverged_lrs), 0.0 if maximised else 1.0),
+            shown, np.full(len(shown), 0.0 if maximised else 1.0),
             "x", color=DIVERGED_COLOR if single else color, ms=8, mew=2, clip_on=False,
             transform=ax.get_xaxis_transform(), label="_diverged",
         )  # fmt: skip
@@ -149,9 +157,7 @@ def _draw_u_curve(ax: Axes, curve: UCurve, color: str, single: bool, maximised: 
                    label=f"_interpolated optimum {curve.interpolated_lr:.3g}")  # fmt: skip
 
 
-def _draw_u_overview(
-    ax: Axes, curve: UCurve, color: str, single: bool, maximised: bool
-) -> None:
+def _draw_u_overview(ax: Axes, curve: UCurve, color: str, single: bool, maximised: bool) -> None:
     """One curve on the full range: its mean, the seeds faint, diverged runs, the best."""
     if len(curve.lrs):
         ax.plot(curve.lrs, curve.mean, "-", color=color, lw=1.2)
@@ -269,7 +275,7 @@ def plot_heatmap(data: Heatmap, ax: Axes | None = None, title: str = "") -> Figu
     ax.set_title(title or f"{data.objective}: learning rate x {data.axis}")
     if handles:
         legend = fig.legend(handles, labels, loc="outside lower center", fontsize="small",
-                            facecolor="0.75", ncols=min(3, len(handles)))  # fmt: skip
+                            facecolor="0.75", ncols=1)  # fmt: skip
         legend.get_frame().set_alpha(1.0)
     return fig
 
@@ -309,9 +315,10 @@ def plot_loss_vs_epoch(
                 _draw_epoch_curve(ax, curve, column, color, top)
             ax.set_yscale("log")
             ax.grid(True, alpha=0.3)
-            where = "" if panel.label == "all" else f"{panel.label}: "
-            ax.set_title(f"{where}{label} loss", fontsize="medium")
-        row[0].set_ylabel("loss (mean over seeds)")
+            if ax in axes[0]:
+                ax.set_title(f"{label} loss", fontsize="medium")
+        where = "" if panel.label == "all" else f"{panel.label}\n"
+        row[0].set_ylabel(f"{where}loss (mean over seeds)")
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
     axes[0][0].set_ylim(top=top)
@@ -402,8 +409,9 @@ def plot_range_test(
     title: str = "",
 ) -> Figure:
     """Loss against LR (log) for each seed's ramp: raw loss faint, smoothed loss solid, and
-    one labelled marker per distinct suggested LR (`lrsweep.analysis.suggestion_marks`: rules
-    that agree share it) on the seeds' combined curve."""
+    one numbered marker per distinct suggested LR (`lrsweep.analysis.suggestion_marks`: rules
+    that agree share it) on the seeds' combined curve, named in the legend (black: the
+    recommended LR)."""
     fig, ax = _figure(ax, (8.5, 4.8))
     ax.set_xscale("log")
     top = 0.0
@@ -416,25 +424,23 @@ def plot_range_test(
             top = max(top, float(finite[0]) * 2.5)
     if top > 0:
         ax.set_ylim(bottom=0, top=top)
-    for i, mark in enumerate(marks):
-        y = mark.loss if math.isfinite(mark.loss) else (top or 1.0) * 0.05
-        recommended = "recommended" in mark.names
-        ax.plot([mark.lr], [y], "o", ms=9 if recommended else 7, mec="k", mew=1,
-                color="k" if recommended else "w", zorder=5, label="_suggestion")  # fmt: skip
-        ax.annotate(
-            " = ".join(mark.names) + f"\n{mark.lr:.3g}", (mark.lr, y),
-            xytext=(0, -(26 + 24 * (i % 3))), textcoords="offset points", ha="center",
-            va="top", fontsize="small", fontweight="bold" if recommended else "normal",
-            arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.8},
-            bbox={"boxstyle": "round,pad=0.2", "fc": "w", "ec": "0.7", "alpha": 0.9},
-        )  # fmt: skip
     ax.set_xlabel("learning rate (ramped per mini-batch)")
     ax.set_ylabel("training loss")
     ax.set_title(title or "LR range test")
     ax.grid(True, which="both", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], ls="", marker="o", color="w", mec="k"))
-    labels.append("a suggested LR (black: recommended)")
+    for i, mark in enumerate(marks, 1):  # numbered on the curve, named in the legend
+        y = mark.loss if math.isfinite(mark.loss) else (top or 1.0) * 0.05
+        recommended = "recommended" in mark.names
+        ax.plot([mark.lr], [y], "o", ms=8 if recommended else 6, mec="k", mew=1,
+                color="k" if recommended else "w", zorder=5, label="_suggestion")  # fmt: skip
+        above = i % 2 == 1  # neighbours alternate above and below the curve
+        ax.annotate(
+            str(i), (mark.lr, y), xytext=(0, 8 if above else -8), textcoords="offset points",
+            ha="center", va="bottom" if above else "top", fontsize="small", fontweight="bold",
+        )  # fmt: skip
+        handles.append(Line2D([], [], ls="", marker=f"${i}$", color="k", ms=7))
+        labels.append(f"{' = '.join(mark.names)}: {mark.lr:.3g}")
     fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     return fig
 

@@ -110,9 +110,7 @@ def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
         test_seconds = range_test_seconds(
             spec, plan.n_features, plan.n_outputs, settings["num_iter"], test_runs
         )
-    refine = likely_refine_plans(
-        spec, plan, spec.refine.rounds, spec.refine.points_per_decade
-    )
+    refine = likely_refine_plans(spec, plan, spec.refine.rounds, spec.refine.points_per_decade)
     rounds = []
     started = False
     work = test_seconds + SWEEP_OVERHEAD_SECONDS

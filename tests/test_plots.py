@@ -60,9 +60,10 @@ def test_u_curve_legend_matches_the_markers_and_sits_outside():
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
     assert "mean over seeds ± 1 std" in labels
-    zoom = fig.axes[0]
-    crosses = next(line for line in zoom.lines if line.get_marker() == "x")
+    zoom, overview = fig.axes
+    crosses = next(line for line in overview.lines if line.get_marker() == "x")
     np.testing.assert_allclose(crosses.get_data()[0], curve.diverged_lrs)
+    assert not [line for line in zoom.lines if line.get_marker() == "x"]  # past the zoom
     entry = legend.legend_handles[labels.index("diverged (along the edge)")]
     assert entry.get_color() == crosses.get_color() == DIVERGED_COLOR
     assert zoom.get_legend() is None  # the legend is the figure's, beside the axes
@@ -120,7 +121,8 @@ def test_loss_vs_epoch_draws_the_mean_over_seeds_and_marks_the_recommended_lr():
     assert lines["lr 0.1"].get_color() == "k" and lines["lr 0.1"].get_linewidth() > 2
     assert lines["lr 1"].get_linestyle() == "--"
     assert lines["lr 0.01"].get_color() != lines["lr 1"].get_color()
-    assert fig.axes[2].get_title() == "adam: training loss"
+    assert fig.axes[0].get_title() == "training loss"
+    assert fig.axes[2].get_ylabel() == "adam\nloss (mean over seeds)"
 
 
 def test_range_test_suggestions_that_agree_share_one_labelled_marker():
@@ -133,7 +135,9 @@ def test_range_test_suggestions_that_agree_share_one_labelled_marker():
              "max_lr": 1e-2, "slide": None}  # fmt: skip
     marks = suggestion_marks(curves, found)
     assert [m.names for m in marks] == [
-        ("steep",), ("recommended", "minimum_10", "valley"), ("max_lr",)
+        ("steep",),
+        ("recommended", "minimum_10", "valley"),
+        ("max_lr",),
     ]
     expected = np.interp(-3, np.log10(lr), loss)
     assert marks[1].loss == pytest.approx(expected, rel=1e-3)
@@ -141,16 +145,23 @@ def test_range_test_suggestions_that_agree_share_one_labelled_marker():
     ax = fig.axes[0]
     dots = [line for line in ax.lines if line.get_label() == "_suggestion"]
     assert [d.get_data()[0][0] for d in dots] == [m.lr for m in marks]
-    texts = [t.get_text() for t in ax.texts]
-    assert texts[1] == "recommended = minimum_10 = valley\n0.001"
-    assert not [line for line in ax.lines if len(line.get_data()[0]) == 2 and
-                line.get_data()[0][0] == line.get_data()[0][1]]  # no vertical lines
+    assert [t.get_text() for t in ax.texts] == ["1", "2", "3"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[1:] == ["steep: 0.0001", "recommended = minimum_10 = valley: 0.001",
+                          "max_lr: 0.01"]  # fmt: skip
+    assert not [
+        line
+        for line in ax.lines
+        if len(line.get_data()[0]) == 2 and line.get_data()[0][0] == line.get_data()[0][1]
+    ]  # no vertical lines
 
 
 def test_scaling_fit_has_an_interval_that_shrinks_with_agreement():
     xs = [16, 32, 64, 128]
     exact = scaling_fit(xs, [0.01 * x**0.5 for x in xs])
-    assert exact.slope == pytest.approx(0.5) and exact.high - exact.low == pytest.approx(0, abs=1e-9)
+    assert exact.slope == pytest.approx(0.5) and exact.high - exact.low == pytest.approx(
+        0, abs=1e-9
+    )
     noisy = scaling_fit(xs, [0.01 * x**0.5 * f for x, f in zip(xs, [1.3, 0.8, 1.2, 0.9])])
     assert noisy.low < 0.5 < noisy.high and noisy.n == 4
     two = scaling_fit([16, 32], [0.1, 0.2])
