@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep.analysis import summarize
-from lrsweep.costs import range_test_seconds
+from lrsweep.costs import POOL_START_SECONDS, range_test_seconds
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -89,7 +89,7 @@ class SweepEstimate(NamedTuple):
     range_test_runs: int  # ramped runs before round 0 (``grid.from_range_test``), else 0
     range_test_seconds: float
     seconds: float  # everything: range test, every round, recording
-    work_seconds: float  # the same work on one core, one run after another (CPU time)
+    work_seconds: float  # CPU time: the rounds on one core, plus starting any worker processes
 
 
 def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
@@ -119,6 +119,8 @@ def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
             continue
         work += execution_choice(p.groups, shape, 1)[1] + RUN_RECORD_SECONDS * len(p.runs)
         where, seconds, _ = execution_choice(p.groups, shape, jobs, started)
+        if where == "processes" and not started:  # each worker's interpreter starts once
+            work += jobs * POOL_START_SECONDS
         started = started or where == "processes"
         rounds.append(
             RoundEstimate(
