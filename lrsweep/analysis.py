@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lrsweep.optimizers import OPTIMIZERS
 from lrsweep.records import MAXIMISED, EpochLog, RunStatus, score
 
 
@@ -283,6 +284,8 @@ def summarize(
         "combos": per_combo if len(per_combo) > 1 else [],
         "scaling": {},
     }
+    if any("optimizer.name" in dict(combo) for combo in combos):
+        summary["methods"] = method_verdicts(per_combo, objective)
     for key in ("train.batch_size", "model.hidden"):
         if len(combos[0]) == 1 and combos[0][0][0] == key:  # the only axis
             pts = [(axis_number(key, c["combo"][key]), c["best"]["lr"]) for c in usable]
@@ -294,6 +297,76 @@ def summarize(
                 "points": pts,
             }
     return summary
+
+
+def at_lr(table: Sequence[Mapping[str, Any]], lr: float) -> Mapping[str, Any] | None:
+    """The row of a curve's table whose LR is nearest ``lr`` in log scale (None if empty)."""
+    if not table:
+        return None
+    return min(table, key=lambda row: abs(math.log10(float(row["lr"]) / lr)))
+
+
+def method_verdicts(
+    per_combo: Sequence[Mapping[str, Any]], objective: str
+) -> list[dict[str, Any]]:
+    """One verdict per optimizer curve: do I need to tune its LR?
+
+    For each combination that names an ``optimizer.name``: its tuned best, its objective at
+    the reference implementation's default LR (`Optimizer.default_lr`; the grid LR nearest to
+    it), how far that is from the tuned best of all curves (in percent of its magnitude; a
+    diverged default LR is ``None``), and the width of its good band in decades. An optimizer
+    without an LR (``needs_lr`` False) has a flat curve, so every grid LR is its default.
+    """
+    usable = [c for c in per_combo if c.get("best") is not None]
+    sign = -1.0 if objective in MAXIMISED else 1.0
+    overall = min((sign * c["best"]["objective_mean"] for c in usable), default=math.nan)
+    overall *= sign
+    out = []
+    for c in per_combo:
+        name = c.get("combo", {}).get("optimizer.name")
+        if name not in OPTIMIZERS:
+            continue
+        cls = OPTIMIZERS[name]
+        row = at_lr(c["table"], cls.default_lr)
+        value = math.nan if row is None or row["n_diverged"] else float(row["mean"])
+        gap = sign * (value - overall) / abs(overall) * 100 if overall else math.nan
+        best = c.get("best")
+        verdict = {
+            "label": c["label"],
+            "optimizer": name,
+            "needs_lr": cls.needs_lr,
+            "best_lr": None if best is None else best["lr"],
+            "best_objective": None if best is None else best["objective_mean"],
+            "default_lr": cls.default_lr,
+            "default_grid_lr": None if row is None else float(row["lr"]),
+            "default_objective": value if math.isfinite(value) else None,
+            "default_gap_percent": gap if math.isfinite(gap) else None,
+            "good_band_decades": c.get("good_band_decades"),
+        }
+        verdict["verdict"] = verdict_line(verdict, objective)
+        out.append(verdict)
+    return out
+
+
+def verdict_line(v: Mapping[str, Any], objective: str) -> str:
+    """The one-line verdict of `method_verdicts` (stored in summary.json as text)."""
+    if v["best_objective"] is None:
+        return f"{v['optimizer']}: no LR on the grid finished without diverging"
+    tuned = (
+        f"{v['optimizer']}: tuned best {objective} {v['best_objective']:.4g}"
+        f" at LR {v['best_lr']:.3g}"
+    )
+    if not v["needs_lr"]:
+        default = "it takes no LR (a flat curve)"
+    elif v["default_objective"] is None:
+        default = f"at its default LR {v['default_lr']:g} it diverged"
+    else:
+        default = (
+            f"at its default LR {v['default_lr']:g} (grid {v['default_grid_lr']:.3g})"
+            f" {v['default_objective']:.4g}, within {v['default_gap_percent']:.1f}% of the tuned"
+            " best of all methods"
+        )
+    return f"{tuned}; {default}; good band {v['good_band_decades']:.2f} decades wide"
 
 
 class UCurve(NamedTuple):

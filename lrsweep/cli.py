@@ -86,6 +86,11 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _note(message: str) -> None:
+    """A decision of the sweep (what it reuses, what a round refines), on stderr."""
+    click.echo(message, err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -149,6 +154,22 @@ def _executor(options: Mapping[str, Any]) -> Executor:
     )
 
 
+def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "overrides",
+        metavar="KEY=VALUE",
+        multiple=True,
+        help="Override a spec key, read like the YAML (train.epochs=5, model.hidden=[32,32]);"
+        " repeatable.",
+    )(f)
+
+
+def _set_args(overrides: tuple[str, ...]) -> str:
+    """The --set options again, for a command line printed to the user."""
+    return "".join(f" --set {shlex.quote(o)}" for o in overrides)
+
+
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--format",
@@ -183,8 +204,9 @@ def cli() -> None:
     help="Results folder [default: results/<name>].",
 )
 @jobs_option
+@set_option
 @click.option("--dry-run", is_flag=True, help="Print the plan (runs, groups) and stop.")
-@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--overwrite", is_flag=True, help="Start --out over: clear lrsweep's files in it.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -192,6 +214,7 @@ def cli() -> None:
 def run(
     spec_file: Path,
     out: Path | None,
+    overrides: tuple[str, ...],
     dry_run: bool,
     overwrite: bool,
     no_plots: bool,
@@ -202,22 +225,28 @@ def run(
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
 
-    Running the same SPEC again resumes: finished runs are not trained again.
+    Running the same SPEC again resumes: finished runs are not trained again. A changed SPEC
+    (more seeds, a wider grid, another refine round or vary value) reuses every finished run
+    it still plans and trains only the new ones.
 
     \b
     Example:
         lrsweep run configs/digits.yaml --jobs 2 --report
+        lrsweep run configs/digits.yaml --set train.seeds=5 --set train.epochs=10
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
             _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
             return
-        resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
+        resume = (
+            f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
+            f" --out {shlex.quote(str(out))}"
+        )
         with (
             interruptible(resume),
             _executor(executor_options) as executor,
@@ -231,6 +260,7 @@ def run(
                 on_run=on_run,
                 on_progress=on_progress,
                 on_round=on_round,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
@@ -345,6 +375,7 @@ def refine(
                 on_run=on_run,
                 on_progress=on_progress,
                 on_round=on_round,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
@@ -353,8 +384,9 @@ def refine(
 
 @cli.command()
 @click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@set_option
 @jobs_option
-def validate(spec_file: Path, **executor_options: Any) -> None:
+def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: Any) -> None:
     """Check SPEC: print it resolved (every default filled in), the plan and a time estimate.
 
     Exit 0 when the spec is valid, 2 with every problem listed when it is not.
@@ -367,7 +399,7 @@ def validate(spec_file: Path, **executor_options: Any) -> None:
     from lrsweep.spec import dump_spec
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         plan = lrsweep.plan_sweep(spec)
         click.echo(dump_spec(spec), nl=False)
         _print_plan(plan, Path("results") / spec.name, executor_options["jobs"])
@@ -433,6 +465,7 @@ def show(results_dir: Path, as_json: bool) -> None:
     help="Also measure the validation loss every N steps.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@set_option
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
@@ -446,6 +479,7 @@ def find(
     seeds: int | None,
     val_every: int | None,
     overwrite: bool,
+    overrides: tuple[str, ...],
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
@@ -468,7 +502,7 @@ def find(
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         found = lrsweep.range_test(
             spec,
@@ -749,6 +783,12 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         click.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
+        if summary.get("partial"):
+            p = summary["partial"]
+            console.print(
+                f"[yellow]partial: {p['runs_done']} of {p['runs_planned']} runs finished"
+                " (interrupted or still running)[/yellow]"
+            )
         curves = summary["combos"] or [{**summary, "label": summary["name"]}]
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))

@@ -25,6 +25,12 @@ class _Selectable(Protocol):
     def select(self, keep: np.ndarray) -> None: ...
 
 
+class _Averaging(Protocol):
+    """An optimizer that may evaluate other weights than it trains (`Optimizer.eval_theta`)."""
+
+    def eval_theta(self, theta: np.ndarray) -> np.ndarray: ...
+
+
 class Members:
     """The members still training: their rows of ``theta`` and per-member vectors.
 
@@ -81,6 +87,12 @@ class Members:
             holder.select(keep)
         for name, values in self._vectors.items():
             self._vectors[name] = values[keep]
+
+    def eval_layers(self, optimizer: _Averaging) -> list[np.ndarray]:
+        """The layers to evaluate: ``optimizer``'s evaluation weights (schedule-free: x; DoG:
+        the average of the iterates), which are ``theta`` itself for most optimizers."""
+        weights = optimizer.eval_theta(self.theta)
+        return self.layers if weights is self.theta else layer_views(weights, self.sizes)
 
     def member(self, j: int) -> list[np.ndarray]:
         """Active member ``j``'s layers alone, as a group of one (for a last evaluation)."""

@@ -37,8 +37,9 @@ from lrsweep.analysis import (
     summary_rows,
     u_curve,
 )
+from lrsweep.errors import ResultsError
 from lrsweep.records import MAXIMISED
-from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
+from lrsweep.results import ResultsDir, all_rows, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
 
 OBJECTIVE_LABELS = {
@@ -375,7 +376,10 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (a row per combination, every
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
     """
-    rows = read_runs_csv(results.path / "runs.csv")
+    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
+    if not rows:
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective
     labels = [combo_label(c) for c in spec.combos]

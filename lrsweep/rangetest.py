@@ -513,8 +513,14 @@ def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any
 
 def check_rampable(spec: Spec, where: str = "") -> None:
     """A `SpecError` for an optimizer that owns its LR (`Optimizer.adapts_lr`): a ramp of the
-    LR it would override measures nothing."""
+    LR it would override measures nothing; nor does one of an LR it does not take (`needs_lr`
+    False: cocob). The learning-rate-free methods that scale a nominal LR ramp that LR."""
     name = spec.optimizer.name
+    if not OPTIMIZERS[name].needs_lr:
+        raise SpecError(
+            f"{where}optimizer.name: the range test ramps the LR, which {name} does not take"
+            f" (it has no learning rate), got {name!r}"
+        )
     if OPTIMIZERS[name].adapts_lr:
         raise SpecError(
             f"{where}optimizer.name: the range test ramps the LR, which {name} would override"
@@ -653,7 +659,7 @@ def run_range_test(
         idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
         if val_every is not None and i % val_every == 0:
             val[active, i] = evaluate_layers(
-                members.layers, X_val, y_val, activation, loss, workspace=workspace
+                members.eval_layers(optimizer), X_val, y_val, activation, loss, workspace=workspace
             )[0]
         batch_loss, grad = train_step(
             members.layers, X_train[idx], y_train[idx], activation, loss, workspace

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
+HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric", "lr_effective")
 
 
 class RunStatus(str, enum.Enum):
@@ -36,6 +36,7 @@ class EpochLog:
     train_loss: float
     val_loss: float
     val_metric: float
+    lr_effective: float = math.nan  # the step size the optimizer took (`Optimizer.effective_lr`)
 
 
 @dataclass

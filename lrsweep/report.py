@@ -34,8 +34,8 @@ from lrsweep.facts import (
     range_test_facts,
     scaling_sentence,
 )
-from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS
-from lrsweep.results import TIME_FORMAT, ResultsDir, environment, read_runs_csv, write_atomic
+from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS, run_columns
+from lrsweep.results import TIME_FORMAT, ResultsDir, all_rows, environment, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -136,15 +136,16 @@ def write_report(
 
 def read_content(results: ResultsDir) -> Content:
     """What the report shows, from the results dir's files alone."""
-    has_runs = (results.path / "runs.csv").exists()
+    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     has_range_test = (results.path / "rangetest.json").exists()
-    if not has_runs and not has_range_test:
+    if not rows and not has_range_test:
+        planned = len(results.planned(results.spec.spec_hash()))
         raise ResultsError(
-            f"{results.path}: nothing to report yet (no runs.csv, no rangetest.csv)"
+            f"{results.path}: nothing to report yet (0 of {planned} planned runs finished,"
+            " no range test)"
         )
-    summary = results.read_summary() if has_runs else None
-    rows = read_runs_csv(results.path / "runs.csv") if has_runs else []
-    columns = _header(results.path / "runs.csv") if has_runs else []
+    summary = results.read_summary() if rows else None
+    columns = run_columns(results.spec.axes) if rows else []
     return Content(
         name=results.spec.name,
         path=results.path,
@@ -226,9 +227,15 @@ def provenance_facts(content: Content) -> list[tuple[str, str]]:
             ("Spec hash", str(s.get("spec_hash", "-"))),
             ("Sweep started", started or "-"),
             ("Sweep finished", finished or "-"),
-            ("Wall time (last invocation)", _duration(wall)),
-            ("Total compute (sum over runs)", _duration(s.get("compute_seconds"))),
+            ("Wall time (last command that trained)", _duration(wall)),
+            (
+                "CPU time (same command, all processes)",
+                _duration(s.get("cpu_seconds")),
+            ),
         ]
+        if s.get("partial"):
+            p = s["partial"]
+            facts.insert(1, ("Partial", f"{p['runs_done']} of {p['runs_planned']} runs finished"))
         if saved:
             facts.append(("Swept with", _environment_text(saved)))
         else:

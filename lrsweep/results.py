@@ -24,13 +24,15 @@ import math
 import os
 import shutil
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrsweep.errors import LockError, ResultsError, StorageError
+from lrsweep.analysis import summarize
+from lrsweep.errors import LockError, LrsweepError, ResultsError, StorageError
 from lrsweep.records import (
     FLOAT_COLUMNS,
     HISTORY_COLUMNS,
@@ -41,7 +43,16 @@ from lrsweep.records import (
     run_columns,
     run_row,
 )
-from lrsweep.spec import Spec, combo_label, dump_spec, spec_from_resolved
+from lrsweep.spec import (
+    INCOMPARABLE,
+    ROW_DERIVING,
+    Spec,
+    combo_label,
+    describe_changes,
+    dump_spec,
+    spec_changes,
+    spec_from_resolved,
+)
 from lrsweep.yamlload import load_yaml
 
 TMP_MARK = ".tmp-"
@@ -55,8 +66,9 @@ OWNED = (
     "rangetest.json",
     "report.html",
     "report.md",
+    "commands.jsonl",
 )
-OWNED_DIRS = ("histories", "plots")
+OWNED_DIRS = ("histories", "plots", "specs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,12 +145,18 @@ def read_history(path: Path) -> list[EpochLog]:
         with open(path, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) != HISTORY_COLUMNS:
+            # histories written before lr_effective existed: it was the lr column then
+            old = header is not None and tuple(header) == HISTORY_COLUMNS[:-1]
+            if header is None or (tuple(header) != HISTORY_COLUMNS and not old):
                 raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
             rows = []
             for line, cells in enumerate(reader, start=2):
-                if len(cells) != len(HISTORY_COLUMNS):
-                    raise ResultsError(f"{path}: line {line}: expected 6 fields, got {len(cells)}")
+                if len(cells) != len(header):
+                    raise ResultsError(
+                        f"{path}: line {line}: expected {len(header)} fields, got {len(cells)}"
+                    )
+                if old:
+                    cells = [*cells, cells[2]]
                 try:
                     rows.append(
                         EpochLog(
@@ -175,6 +193,28 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
     }
+
+
+class Clock:
+    """A command's wall and CPU time (this process and its finished worker processes)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.started = time.time()
+        self._cpu = self._cpu_now()
+
+    @staticmethod
+    def _cpu_now() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def timing(self) -> dict[str, Any]:
+        return {
+            "started_at": time.strftime(TIME_FORMAT, time.localtime(self.started)),
+            "finished_at": time.strftime(TIME_FORMAT),
+            "wall_seconds": round(time.time() - self.started, 3),
+            "cpu_seconds": round(self._cpu_now() - self._cpu, 3),
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,6 +268,7 @@ class ResultsDir:
     def __init__(self, path: Path, spec: Spec) -> None:
         self.path = Path(path)
         self.spec = spec
+        self.changes: list[tuple[str, Any, Any]] = []  # what `spec` changes (see `create`)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -244,25 +285,73 @@ class ResultsDir:
         if path.exists() and not path.is_dir():
             raise StorageError(f"{path}: exists and is not a folder")
         saved = path / "spec.yaml"
-        if saved.exists():
-            old_hash = _saved_hash(saved)
-            if old_hash != spec.spec_hash():
-                if not overwrite:
-                    raise ResultsError(
-                        f"{path}: holds results of a different spec (hash {old_hash}, this spec"
-                        f" {spec.spec_hash()}); use --overwrite to replace them or --out to"
-                        " write elsewhere"
-                    )
-            if overwrite:
-                cls._clear(path)
+        changes: list[tuple[str, Any, Any]] = []
+        if saved.exists() and _saved_hash(saved) != spec.spec_hash():
+            changes = _changes_from(saved, spec)
+            incomparable = [c for c in changes if c[0].split(".")[0] in INCOMPARABLE]
+            if incomparable and not overwrite:
+                raise ResultsError(
+                    f"{path}: holds runs on other data ({describe_changes(incomparable)}),"
+                    " which cannot be pooled with this spec's; use --overwrite to start over"
+                    " or --out to write elsewhere"
+                )
+        if overwrite and saved.exists():
+            cls._clear(path)
+            changes = []
         try:
             (path / "histories").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StorageError(f"{path}: cannot create: {e.strerror}") from None
         results = cls(path, spec)
+        results.changes = changes
         if not saved.exists():
             write_atomic(saved, dump_spec(spec))
         return results
+
+    def adopt_spec(self) -> list[tuple[str, Any, Any]]:
+        """Make this dir's spec the saved one (with the lock held): the study grows.
+
+        The earlier ``spec.yaml`` is kept as ``specs/<hash>.yaml``; when the change alters what
+        a finished run's row says (the objective, the labels), the rows are derived again from
+        the histories. Returns the changes (``[]`` when the spec is the saved one).
+        """
+        saved = self.path / "spec.yaml"
+        old_hash = _saved_hash(saved) if saved.exists() else ""
+        if not old_hash or old_hash == self.spec.spec_hash():
+            return []
+        changes = _changes_from(saved, self.spec)
+        (self.path / "specs").mkdir(exist_ok=True)
+        archived = self.path / "specs" / f"{old_hash}.yaml"
+        if not archived.exists():
+            write_atomic(archived, saved.read_bytes())
+        self._tag_untagged_plans(old_hash)
+        write_atomic(saved, dump_spec(self.spec))
+        if any(key.startswith(ROW_DERIVING) for key, _, _ in changes):
+            self.rederive_rows()
+        return changes
+
+    def _tag_untagged_plans(self, old_hash: str) -> None:
+        """Journals written before plans named their spec: those plans were the old spec's."""
+        if any(r["event"] == "planned" and "spec" not in r for r in self.read_journal()):
+            self.append_journal([{"event": "spec_changed", "untagged_plans": old_hash}])
+
+    def rederive_rows(self) -> None:
+        """Journal every finished run's row again, derived from its history under this spec."""
+        records = []
+        for run_id, done in self.finished().items():
+            history = self.read_history(run_id)
+            result = RunResult(
+                run_id,
+                RunStatus(done["status"]),
+                history,
+                float(done.get("seconds") or 0.0),
+                int(done.get("epochs_done") or 0),
+                str(done.get("message") or ""),
+            )
+            planned = {k: done.get(k) for k in ("round", "budget", "lr", "seed", "combo")}
+            planned["axes"] = done.get("axes") or {}
+            records.append({"event": "done", **_row(planned, result, self.spec)})
+        self.append_journal(records)
 
     @classmethod
     def open(cls, path: Path) -> ResultsDir:
@@ -394,9 +483,20 @@ class ResultsDir:
                 done.pop(record["run_id"], None)
         return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
 
-    def planned(self) -> dict[str, dict[str, Any]]:
-        """Every run ever planned here, by run_id (its round, lr, seed, budget)."""
-        return {r["run_id"]: r for r in self.read_journal() if r["event"] == "planned"}
+    def planned(self, spec_hash: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every run planned here, by run_id (its round, lr, seed, budget): the first plan of
+        each, by the spec of hash ``spec_hash`` only when given (a study keeps the runs of
+        every spec it has seen; the answer reads the current spec's)."""
+        records = self.read_journal()
+        untagged = {r.get("untagged_plans") for r in records if r["event"] == "spec_changed"}
+        plans: dict[str, dict[str, Any]] = {}
+        for r in records:
+            if r["event"] != "planned":
+                continue
+            owner = r.get("spec") or (next(iter(untagged)) if untagged else spec_hash)
+            if spec_hash is None or owner == spec_hash:
+                plans.setdefault(r["run_id"], r)
+        return plans
 
     # -- per-run files -------------------------------------------------------------------------
 
@@ -439,11 +539,32 @@ class ResultsDir:
         write_atomic(self.path / "summary.json", text)
 
     def read_summary(self) -> dict[str, Any]:
+        """The answer: ``summary.json`` when it covers every planned run of the current spec,
+        else one computed from the journal now, marked ``partial`` (an interrupted or running
+        sweep). No finished run at all is a `ResultsError`."""
+        saved = self.saved_summary()
+        rows = all_rows(self)
+        planned = len(self.planned(self.spec.spec_hash()))
+        if saved is not None and saved.get("spec_hash") == self.spec.spec_hash():
+            counted = sum(int(n) for n in saved["status_counts"].values())
+            if counted == len(rows) and len(rows) >= planned:
+                return saved
+        if not rows:
+            raise ResultsError(
+                f"{self.path}: no finished run yet (0 of {planned} planned); wait for the"
+                " sweep, or run it"
+            )
+        summary = build_summary(self, rows, (saved or {}).get("notes", []))
+        summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
+        return summary
+
+    def saved_summary(self) -> dict[str, Any] | None:
+        """``summary.json`` as written by the last command, or None when there is none."""
         path = self.path / "summary.json"
         try:
             summary = json.loads(path.read_text())
         except FileNotFoundError:
-            raise ResultsError(f"{path}: missing; run 'lrsweep run' first") from None
+            return None
         except (json.JSONDecodeError, ValueError) as e:
             raise ResultsError(f"{path}: not valid JSON: {e}") from None
         needed = ("objective", "status_counts", "best", "table", "combos", "name")
@@ -453,6 +574,39 @@ class ResultsDir:
                 " run 'lrsweep refine' or 'lrsweep run' again to rewrite it"
             )
         return summary
+
+    def log_command(self, entry: Mapping[str, Any]) -> None:
+        """Append what a command did, and when, to ``commands.jsonl`` (fsync'd)."""
+        line = json.dumps(to_json_safe(entry), allow_nan=False) + "\n"
+        with open(self.path / "commands.jsonl", "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def build_summary(
+    results: ResultsDir, rows: Sequence[Mapping[str, Any]], notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing)."""
+    spec = results.spec
+    combos = spec.combos
+    return {
+        "name": spec.name,
+        "spec_hash": spec.spec_hash(),
+        "results_dir": str(results.path),
+        **summarize(
+            rows,
+            spec.train.objective,
+            combos=combos,
+            labels=[combo_label(c) for c in combos],
+            tolerance=spec.analysis.band_tolerance,
+        ),
+        "rounds": max((int(r["round"]) for r in rows), default=0),
+        "notes": list(notes),
+        # what the runs' own clocks add up to: members of a lockstep group each count the
+        # group's time, so this exceeds the wall time; kept for comparing runs, not sweeps
+        "run_seconds_sum": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,13 +628,7 @@ def record(results: ResultsDir, run: Any, result: RunResult, spec: Spec) -> dict
         "combo": combo_label(run.combo),
         "axes": axes_of(run.combo),
     }
-    a = spec.analysis
-    labels = {
-        "window": a.label_window,
-        "oscillation": a.oscillation_threshold,
-        "plateau": a.plateau_threshold,
-    }
-    row = run_row(planned, result, spec.train.objective, labels)
+    row = _row(planned, result, spec)
     if result.status is RunStatus.FAILED:
         results.append_journal([{"event": "failed", **row}])
     else:
@@ -489,9 +637,21 @@ def record(results: ResultsDir, run: Any, result: RunResult, spec: Spec) -> dict
     return row
 
 
+def _row(planned: Mapping[str, Any], result: RunResult, spec: Spec) -> dict[str, Any]:
+    """A run's ``runs.csv`` row under ``spec``'s objective and labelling settings."""
+    a = spec.analysis
+    labels = {
+        "window": a.label_window,
+        "oscillation": a.oscillation_threshold,
+        "plateau": a.plateau_threshold,
+    }
+    return run_row(planned, result, spec.train.objective, labels)
+
+
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """Every run's latest row (done or failed), sorted by round, LR and seed."""
-    planned = results.planned()
+    """The latest row (done or failed) of every run the current spec planned, sorted by
+    round, LR and seed."""
+    planned = results.planned(results.spec.spec_hash())
     state: dict[str, dict[str, Any]] = {}
     for r in results.read_journal():
         if r["event"] in ("done", "failed"):
@@ -499,11 +659,16 @@ def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     finished = results.finished()
     rows = []
     for run_id, r in state.items():
+        if run_id not in planned:
+            continue  # a run of an earlier spec of this study, not of this one
         if r["event"] == "done" and run_id not in finished:
             continue  # history file lost: the run will be trained again
+        plan = planned[run_id]  # where the current spec puts the run (round, combination)
         row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
-        row.update(r.get("axes") or {})
-        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
+        row.update({c: "" for c in results.spec.axes})
+        row.update(plan.get("axes") or r.get("axes") or {})
+        row["combo"] = plan.get("combo", r.get("combo", "all"))
+        row["round"] = plan.get("round", r.get("round", 0))
         for c in FLOAT_COLUMNS:
             row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
         rows.append(row)
@@ -548,6 +713,15 @@ def read_runs_csv(path: Path) -> list[dict[str, Any]]:
         raise ResultsError(f"{path}: missing") from None
     except UnicodeDecodeError:
         raise ResultsError(f"{path}: not UTF-8 text") from None
+
+
+def _changes_from(saved: Path, spec: Spec) -> list[tuple[str, Any, Any]]:
+    """What ``spec`` changes against the resolved spec saved at ``saved``."""
+    try:
+        document, _ = load_yaml(saved)
+    except LrsweepError as e:
+        raise ResultsError(f"{saved}: unreadable ({e}); use --overwrite to start over") from None
+    return spec_changes(document, spec.resolved())
 
 
 def _saved_hash(path: Path) -> str:

@@ -22,15 +22,24 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
-from lrsweep.errors import SpecError, did_you_mean
-from lrsweep.yamlload import load_yaml
+from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
 
@@ -85,26 +94,74 @@ class ModelSpec(_Section):
         return self
 
 
+if TYPE_CHECKING:
+    OptimizerName = str
+else:  # the registry's keys, in its order: one source of truth, `lrsweep.optimizers`
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
+
+# Options of the learning-rate-free methods, with their defaults. A spec that leaves them at
+# their defaults resolves (and hashes) as it did before they existed, so the run_ids of
+# existing studies do not change (`OptimizerSpec._omit_default_lr_free`).
+LR_FREE_DEFAULTS: dict[str, Any] = {
+    "d0": 1e-6,
+    "d_coef": 1.0,
+    "beta3": None,
+    "growth_rate": None,
+    "decouple": None,
+    "use_bias_correction": False,
+    "safeguard_warmup": False,
+    "warmup_steps": 0,
+    "r": 0.0,
+    "weight_lr_power": 2.0,
+    "reps_rel": 1e-6,
+    "init_eta": None,
+    "average_gamma": 8.0,
+    "cocob_alpha": 100.0,
+}
+
+
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd"] = (
-        "sgd"  # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018)
-    )
-    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop
+    # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018);
+    # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
+    name: OptimizerName = "sgd"  # any key of `lrsweep.optimizers.OPTIMIZERS`
+    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop, dadapt_sgd, sgd_schedulefree
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd
     weight_decay: float | None = Field(None, ge=0)  # L2 (decoupled for adamw); None: 0, adamw 0.01
-    betas: list[float] = Field(  # adam, adamw: decay rates of the two moments
+    betas: list[float] = Field(  # adam, adamw, prodigy, dadapt_adam, adamw_schedulefree
         default_factory=lambda: [0.9, 0.999], min_length=2, max_length=2
     )
-    eps: float | None = Field(None, gt=0)  # None: PyTorch's default for the optimizer
+    eps: float | None = Field(None, gt=0)  # None: the reference's default for the optimizer
     alpha: float = Field(0.99, ge=0, lt=1)  # rmsprop smoothing
     centered: bool = False  # rmsprop
     amsgrad: bool = False  # adam, adamw
     lr_decay: float = Field(0.0, ge=0)  # adagrad
     initial_accumulator_value: float = Field(0.0, ge=0)  # adagrad
     hyper_lr: float | None = Field(None, gt=0)  # *_hd: hypergradient beta; None: 1e-3, adam 1e-7
+    d0: float = Field(1e-6, gt=0)  # prodigy, dadapt_*: the initial distance estimate d
+    d_coef: float = Field(1.0, gt=0)  # prodigy: multiplies the d estimate (its tuning knob)
+    beta3: float | None = Field(None, ge=0, lt=1)  # prodigy: decay of its sums; None: sqrt(beta2)
+    growth_rate: float | None = Field(None, ge=1)  # prodigy, dadapt_*: d's growth cap; None: inf
+    decouple: bool | None = None  # prodigy, dadapt_adam: AdamW-style decay; None: the reference's
+    use_bias_correction: bool = False  # prodigy, dadapt_adam: Adam's bias correction in d lr
+    safeguard_warmup: bool = False  # prodigy: no lr in the denominator of d (for LR warm-up)
+    warmup_steps: int = Field(0, ge=0)  # *_schedulefree: the reference's own linear warm-up
+    r: float = Field(0.0, ge=0)  # *_schedulefree: averaging weight grows as (k + 1)^r
+    weight_lr_power: float = Field(2.0, ge=0)  # *_schedulefree: averaging weight lr_max^power
+    reps_rel: float = Field(1e-6, gt=0)  # dog: first step's distance, relative to 1 + |x_0|
+    init_eta: float | None = Field(None, gt=0)  # dog: the first step size; None: from reps_rel
+    average_gamma: float = Field(8.0, ge=0)  # dog: polynomial-decay averaging of the iterates
+    cocob_alpha: float = Field(100.0, gt=0)  # cocob: bounds the first steps (alpha in the paper)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_lr_free(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key, default in LR_FREE_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @model_validator(mode="after")
     def _betas(self) -> OptimizerSpec:
@@ -121,8 +178,12 @@ class OptimizerSpec(_Section):
                 "nesterov: requires momentum > 0 and dampening = 0, got"
                 f" momentum={self.momentum}, dampening={self.dampening}"
             )
-        if self.name == "sgdn_hd" and self.momentum <= 0:
-            raise ValueError(f"momentum: sgdn_hd needs momentum > 0, got {self.momentum}")
+        if self.name in ("sgdn_hd", "sgd_schedulefree") and self.momentum <= 0:
+            raise ValueError(f"momentum: {self.name} needs momentum > 0, got {self.momentum}")
+        if self.name == "adamw_schedulefree" and self.betas[0] <= 0:
+            raise ValueError(
+                f"betas.0: adamw_schedulefree needs betas[0] > 0, got {self.betas[0]}"
+            )
         return self
 
 
@@ -477,9 +538,7 @@ def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) ->
     return [problem_text(err, prefix) for err in error.errors()]
 
 
-def _format_error(
-    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
-) -> str:
+def _format_error(err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], Any]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
     text = problem_text(err)
@@ -488,7 +547,10 @@ def _format_error(
     where = ""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
+            mark = marks[loc[:depth]]
+            if isinstance(mark, str):  # a --set option: name it instead of a line
+                return f"{mark}: {text}"
+            where = ":{}:{}".format(*mark)
             break
     return f"{file}{where}: {text}"
 
@@ -554,7 +616,7 @@ _RULES = {
 def validate_spec(
     document: Mapping[str, Any],
     file: str = "<spec>",
-    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    marks: Mapping[tuple[str, ...], Any] | None = None,
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
@@ -602,22 +664,58 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
         )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file.
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec file, with ``KEY=VALUE`` overrides applied first.
 
     Parameters
     ----------
     path : str or Path
         The YAML file. Relative data paths inside it are resolved against its folder.
+    overrides : sequence of str
+        ``"train.epochs=5"``, ``"optimizer.name=adam"``, ``"model.hidden=[32, 32]"``,
+        ``"vary.optimizer.name=[sgd, adam]"`` (the CLI's ``--set``): a dotted key and a value
+        read exactly like the YAML; an error names the option.
 
     Raises
     ------
     SpecError
-        With one line per problem: file, line and column, dotted key, rule and value.
+        With one line per problem: file, line and column (or the option), dotted key, rule
+        and value.
     """
     path = Path(path)
     document, marks = load_yaml(path)
+    document = apply_overrides(document, marks, overrides)
     return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def apply_overrides(
+    document: Mapping[str, Any],
+    marks: dict[tuple[str, ...], Any],
+    overrides: Sequence[str],
+) -> dict[str, Any]:
+    """``document`` with each ``KEY=VALUE`` set; ``marks`` then names the option for its key."""
+    result: dict[str, Any] = json.loads(json.dumps(document))  # a deep copy of plain data
+    for option in overrides:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        where = f"--set {shorten(option, 80)}"
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise SpecError(f"{where}: expected KEY=VALUE with a dotted key, e.g. train.epochs=5")
+        value = load_value(raw.strip(), where)
+        parts = key.split(".")
+        path = (parts[0], ".".join(parts[1:])) if parts[0] == "vary" and len(parts) > 1 else parts
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"{where}: {'.'.join(path[: depth + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+        for depth in range(1, len(path) + 1):
+            marks[tuple(path[:depth])] = where
+        for mark in [m for m in marks if len(m) > len(path) and m[: len(path)] == tuple(path)]:
+            marks[mark] = where  # the file's marks inside a replaced value no longer apply
+    return result
 
 
 def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
@@ -629,3 +727,38 @@ def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML text, headed by its hash."""
     body = yaml.safe_dump(spec.resolved(), sort_keys=False, default_flow_style=None)
     return f"# lrsweep resolved spec; hash: {spec.spec_hash()}\n{body}"
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing specs: what a changed spec changes in a results folder
+
+# Sections whose change makes earlier runs incomparable with the new ones: other data or
+# another split means other numbers for the same settings, so runs cannot be pooled.
+INCOMPARABLE = ("data",)
+# Keys that change what a finished run's row says (its objective, its label) without changing
+# the run: rows are derived again from the histories when one of these changes.
+ROW_DERIVING = ("train.objective", "analysis")
+
+
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every leaf key whose value differs between two resolved specs: ``(key, old, new)``."""
+    changes: list[tuple[str, Any, Any]] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and not prefix.endswith("vary"):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+        elif a != b:
+            changes.append((prefix, a, b))
+
+    walk(old, new, "")
+    return changes
+
+
+def describe_changes(changes: Iterable[tuple[str, Any, Any]], limit: int = 6) -> str:
+    """``"train.seeds 3 -> 5, grid.lr_max 1 -> 10"``, at most ``limit`` keys, each shortened."""
+    items = list(changes)
+    text = ", ".join(
+        f"{key} {shorten(repr(a), 40)} -> {shorten(repr(b), 40)}" for key, a, b in items[:limit]
+    )
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")

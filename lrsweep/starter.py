@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from lrsweep.data import load_dataset
+from lrsweep.optimizers import OPTIMIZERS
 
 
 def _name_from(path: Path) -> str:
@@ -77,7 +78,7 @@ model:
   activation: relu                # relu, leaky_relu, tanh, sigmoid, gelu
 
 optimizer:
-  name: sgd                       # sgd, adagrad, rmsprop, adam, adamw, sgd_hd, sgdn_hd, adam_hd
+  name: sgd                       # {", ".join(OPTIMIZERS)}
   momentum: 0.9
 
 train:

@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.analysis import summarize
 from lrsweep.costs import POOL_START_SECONDS, range_test_seconds
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
@@ -29,8 +28,17 @@ from lrsweep.plan import (
     plan_round0,
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.results import TIME_FORMAT, ResultsDir, axes_of, environment, record, write_runs
-from lrsweep.spec import Spec, apply_combo, combo_label
+from lrsweep.results import (
+    Clock,
+    ResultsDir,
+    all_rows,
+    axes_of,
+    build_summary,
+    environment,
+    record,
+    write_runs,
+)
+from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
 from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
@@ -176,6 +184,7 @@ def execute(
     executor: Executor,
     on_run: OnRun | None = None,
     on_progress: OnProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
@@ -184,11 +193,13 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    planned = results.planned()
+    spec_hash = plan.spec.spec_hash()
+    planned = results.planned(spec_hash)
     results.append_journal(
         {
             "event": "planned",
             "run_id": r.run_id,
+            "spec": spec_hash,
             "round": r.round,
             "lr": r.lr,
             "seed": r.seed,
@@ -205,6 +216,12 @@ def execute(
     todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    if on_note is not None and plan.runs:
+        rounds = sorted({r.round for r in plan.runs})
+        on_note(
+            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
+            f" {total - done_count} to train"
+        )
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -285,6 +302,9 @@ def run_sweep(
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        changes = results.adopt_spec()
+        if changes and on_note is not None:
+            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
         return _rounds(
             results,
             data,
@@ -294,7 +314,7 @@ def run_sweep(
             on_run,
             on_note,
             on_progress,
-            on_round,
+            on_round=on_round,
         )
 
 
@@ -331,13 +351,15 @@ def refine(
             on_run,
             on_note,
             on_progress,
-            on_round,
+            "refine",
+            on_round=on_round,
         )
 
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    return max((int(r["round"]) for r in results.planned().values()), default=0)
+    planned = results.planned(results.spec.spec_hash())
+    return max((int(r["round"]) for r in planned.values()), default=0)
 
 
 def _rounds(
@@ -349,11 +371,20 @@ def _rounds(
     on_run: OnRun | None,
     on_note: Callable[[str], None] | None,
     on_progress: OnProgress | None = None,
+    command: str = "run",
     on_round: OnRound | None = None,
 ) -> dict[str, Any]:
     spec = results.spec
-    started = time.time()
+    clock = Clock(command)
     notes: list[str] = []
+    trained = 0
+
+    def counted(row: Mapping[str, Any], done: int, total: int) -> None:
+        nonlocal trained
+        trained += 1
+        if on_run is not None:
+            on_run(row, done, total)
+
     bounds = None
     if spec.grid.from_range_test:
         found = range_test_in(results, data)
@@ -364,10 +395,10 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    plan = plan_round0(spec, data, bounds)
+    round0 = plan_round0(spec, data, bounds)
     if on_round is not None:
-        on_round(round_start(results, plan, 0, spec.grid.points_per_decade))
-    rows = execute(results, plan, data, executor, on_run, on_progress)
+        on_round(round_start(results, round0, 0, spec.grid.points_per_decade))
+    rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(spec, data, earlier, round_, points_per_decade)
@@ -380,8 +411,8 @@ def _rounds(
         if on_round is not None:
             density = points_per_decade * 2 ** (round_ - 1)
             on_round(round_start(results, plan, round_, density))
-        rows = execute(results, plan, data, executor, on_run, on_progress)
-    return finish(results, rows, started, notes)
+        rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+    return finish(results, rows, clock, notes, trained)
 
 
 def round_start(results: ResultsDir, plan: Plan, round_: int, density: int) -> RoundStart:
@@ -403,35 +434,43 @@ def round_start(results: ResultsDir, plan: Plan, round_: int, density: int) -> R
 def finish(
     results: ResultsDir,
     rows: Sequence[Mapping[str, Any]],
-    started: float,
+    clock: Clock,
     notes: Sequence[str] = (),
+    trained: int = 0,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``."""
+    """Compute and write ``summary.json``; log the command in ``commands.jsonl``.
+
+    The timing and provenance are the last command's that trained something: a command that
+    trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
+    """
     spec = results.spec
-    combos = spec.combos
-    summary = {
-        "name": spec.name,
-        "spec_hash": spec.spec_hash(),
-        "results_dir": str(results.path),
-        **summarize(
-            rows,
-            spec.train.objective,
-            combos=combos,
-            labels=[combo_label(c) for c in combos],
-            tolerance=spec.analysis.band_tolerance,
-        ),
-        "rounds": max((int(r["round"]) for r in rows), default=0),
-        "notes": list(notes),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
-        "wall_seconds": time.time() - started,
-        "provenance": {
-            "started_at": time.strftime(TIME_FORMAT, time.localtime(started)),
-            "finished_at": time.strftime(TIME_FORMAT),
-            **environment(),
-        },
-    }
+    summary = build_summary(results, rows, notes)
+    timing = clock.timing()
+    try:
+        earlier = results.saved_summary()
+    except ResultsError:
+        earlier = None  # a damaged summary.json is replaced below
+    if trained == 0 and earlier is not None and earlier.get("provenance"):
+        for key in ("finished_at", "wall_seconds", "cpu_seconds", "provenance"):
+            if key in earlier:
+                summary[key] = earlier[key]
+    else:
+        summary.update(
+            {
+                "finished_at": timing["finished_at"],
+                "wall_seconds": timing["wall_seconds"],
+                "cpu_seconds": timing["cpu_seconds"],
+                "provenance": {
+                    "started_at": timing["started_at"],
+                    "finished_at": timing["finished_at"],
+                    **environment(),
+                },
+            }
+        )
     results.write_summary(summary)
+    results.log_command(
+        {"command": clock.command, "spec_hash": spec.spec_hash(), **timing, "trained": trained}
+    )
     return summary
 
 
@@ -467,6 +506,7 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        results.adopt_spec()
         return range_test_in(results, data, **options)
 
 
@@ -499,10 +539,14 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    has_runs = (results.path / "runs.csv").exists()
+    has_runs = bool(all_rows(results))
     has_range_test = (results.path / "rangetest.csv").exists()
     if not has_runs and not has_range_test:
-        raise ResultsError(f"{results.path}: nothing to plot yet (no runs.csv, no rangetest.csv)")
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(
+            f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
+            " range test)"
+        )
     written = plots.draw_all(results, formats) if has_runs else []
     if has_range_test:
         written += plots.draw_range_test(results, formats)

@@ -198,8 +198,9 @@ class _Lockstep:
 
         train_loss0, _ = self.evaluate(X_train, y_train)
         val_loss0, val_metric0 = self.evaluate(*self.arrays[5:])
+        effective0 = self.optimizer.effective_lr(self.used_lr)  # before any step
         for k in range(len(lrs)):
-            self.log(k, 0, train_loss0[k], val_loss0[k], val_metric0[k])
+            self.log(k, 0, train_loss0[k], val_loss0[k], val_metric0[k], effective0[k])
         for k in np.flatnonzero(~np.isfinite(train_loss0)).tolist():
             self.book.end(k, RunStatus.DIVERGED, 0.0)
         self.members["lr"] = lrs
@@ -207,13 +208,20 @@ class _Lockstep:
         self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every active member's loss and metric on ``(X, y)``."""
+        """Every active member's loss and metric on ``(X, y)``, at the evaluation weights."""
         _, loss, activation = self.arrays[:3]
-        return evaluate_layers(
-            self.members.layers, X, y, activation, loss, workspace=self.workspace
-        )
+        layers = self.members.eval_layers(self.optimizer)  # schedule-free, dog: an average
+        return evaluate_layers(layers, X, y, activation, loss, workspace=self.workspace)
 
-    def log(self, k: int, epoch: int, train_loss: Any, val_loss: Any, val_metric: Any) -> None:
+    def log(
+        self,
+        k: int,
+        epoch: int,
+        train_loss: Any,
+        val_loss: Any,
+        val_metric: Any,
+        lr_effective: Any = None,
+    ) -> None:
         row = EpochLog(
             epoch,
             self.step,
@@ -221,6 +229,7 @@ class _Lockstep:
             float(train_loss),
             float(val_loss),
             float(val_metric),
+            float(self.used_lr[k] if lr_effective is None else lr_effective),
         )
         self.book.log(k, row)
 
@@ -276,10 +285,13 @@ class _Lockstep:
         members = self.members
         if "last_lr" in members:
             self.used_lr[members.index] = members["last_lr"]
+        effective = self.optimizer.effective_lr(self.used_lr[members.index])
+        evaluated = members.eval_layers(self.optimizer)
         for j in np.flatnonzero(bad).tolist():
             k = int(members.index[j])
-            vl, vm = evaluate_layers(members.member(j), X_val, y_val, activation, loss)
-            self.log(k, epoch, batch_loss[j], vl[0], vm[0])
+            member = [block[j : j + 1] for block in evaluated]
+            vl, vm = evaluate_layers(member, X_val, y_val, activation, loss)
+            self.log(k, epoch, batch_loss[j], vl[0], vm[0], effective[j])
             self.book.end(k, RunStatus.DIVERGED, time.perf_counter() - self.start)
 
     def end_epoch(self, epoch: int) -> None:
@@ -289,8 +301,9 @@ class _Lockstep:
             self.used_lr[members.index] = members["last_lr"]
         val_loss, val_metric = self.evaluate(*self.arrays[5:])
         train_loss = members["loss_sum"] / max(self.n_batches, 1)
+        effective = self.optimizer.effective_lr(self.used_lr[members.index])
         for j, k in enumerate(members.index.tolist()):
-            self.log(k, epoch, train_loss[j], val_loss[j], val_metric[j])
+            self.log(k, epoch, train_loss[j], val_loss[j], val_metric[j], effective[j])
             self.book.epochs_done[k] = epoch
         finite = np.isfinite(val_loss)
         if not finite.all():  # the val loss can overflow where the train batches did not

@@ -202,3 +202,23 @@ def _collect_marks(
             path = (*prefix, str(i))
             marks[path] = (item.start_mark.line + 1, item.start_mark.column + 1)
             _collect_marks(item, path, marks)
+
+
+def load_value(text: str, where: str) -> Any:
+    """One value written as in a spec (``5``, ``1e-3``, ``adam``, ``[64, 64]``, ``{a: 1}``),
+    read by the same strict rules as a spec file (``--set KEY=VALUE``); empty is null."""
+    if "\x00" in text or len(text) > 10_000:
+        raise SpecError(f"{where}: not a value a spec could hold")
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else loader.construct_document(node)
+    except _LoadError as e:
+        raise SpecError(f"{where}: {e.problem}") from None
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise SpecError(f"{where}: invalid value: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"{where}: nested too deeply") from None
+    finally:
+        loader.dispose()

@@ -17,11 +17,11 @@ LAYERS = [
     "version",
     "errors",
     "yamlload",
+    "optimizers",  # below spec, whose optimizer names are the registry's keys
     "spec",
     "records",
     "data",
     "model",
-    "optimizers",
     "schedules",
     "members",
     "analysis",
@@ -94,3 +94,14 @@ def test_public_names_match_the_exports():
     assert sorted(lrsweep.__all__) == sorted(["__version__", *lrsweep._EXPORTS])
     for name in lrsweep._EXPORTS:
         assert getattr(lrsweep, name) is not None
+
+
+def test_the_schedule_names_a_spec_accepts_are_the_registry():
+    """The spec's list of schedule names (validated before anything runs) is the registry's."""
+    import typing
+
+    from lrsweep.schedules import SCHEDULES
+    from lrsweep.spec import ScheduleSpec
+
+    names = typing.get_args(ScheduleSpec.model_fields["name"].annotation)
+    assert sorted(names) == sorted(SCHEDULES)

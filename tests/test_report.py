@@ -99,7 +99,7 @@ def test_html_has_one_table_row_per_run_the_spec_and_provenance(page, swept):
         f"Python {platform.python_version()}",
         "Sweep started",
         "Sweep finished",
-        "Total compute",
+        "CPU time",
         "Report generated",
     ):
         assert text in provenance
