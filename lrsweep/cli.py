@@ -596,13 +596,10 @@ def round_header(start: Any) -> str:
         what = "extending the grid"
     if start.budget == "coarse":
         what += " (coarse budget)"
-    text = (
+    return (  # (how many of them are reused is the sweep's own note)
         f"round {start.round}: {what} {start.lr_min:.3g}-{start.lr_max:.3g} at"
         f" {start.points_per_decade}/decade, {start.runs} runs"
     )
-    if start.to_train < start.runs:
-        text += f" ({start.runs - start.to_train} done already)"
-    return text
 
 
 def run_line(row: Mapping[str, Any]) -> str:

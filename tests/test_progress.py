@@ -88,8 +88,7 @@ def test_plain_progress_has_round_headers_and_an_overall_count(write_spec, tmp_p
     lines = result.stderr.splitlines()
     assert lines[0] == "round 0: coarse grid 0.001-10 at 1/decade, 10 runs"
     header = next(i for i, line in enumerate(lines) if line.startswith("round 1: refining"))
-    assert re.fullmatch(r"round 1: refining 0\.01-1 at 4/decade, 18 runs \(\d+ done already\)",
-                        lines[header])  # fmt: skip
+    assert lines[header] == "round 1: refining 0.01-1 at 4/decade, 18 runs"
     counts = [int(m.group(1)) for m in re.finditer(r"^\[(\d+)/\d+\] lr=", result.stderr, re.M)]
     assert counts == sorted(counts) and counts[0] == 1
     first = next(line for line in lines[header:] if line.startswith("["))
