@@ -52,7 +52,7 @@ SECTIONS = {  # id -> heading, in page order; the range test only when one was r
 }
 CAPTIONS = {
     "u_curve": "Objective against learning rate (log axis). Right: zoomed on the region around"
-    " the optimum; left: every LR on the full range (shaded: the zoom). Line and band: mean"
+    " the optimum; left: every LR on the full range (grey: the zoom). Line and band: mean"
     " over seeds ± 1 std; circles: one seed on the coarse grid, squares, triangles, ...:"
     " refine rounds 1, 2, ...; crosses along the top: diverged runs; star: best LR; dotted"
     " line: interpolated optimum; green shade: the good band. With several curves, each has"
