@@ -56,6 +56,7 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_find.py
 	$(BIN)/python benchmarks/bench_estimate.py --blas-threads 1
+	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_optimizers.py
 
 clean:

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from lrsweep.data import Dataset
     from lrsweep.executors import Executor
     from lrsweep.plan import Plan
+    from lrsweep.spec import Spec
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -241,8 +243,10 @@ def run(
         spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
-            _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
+            data = _load_data(spec)
+            _print_plan(lrsweep.plan_sweep(spec, data), out, executor_options["jobs"])
             return
+        data = _load_data(spec)
         resume = (
             f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
             f" --out {shlex.quote(str(out))}"
@@ -262,6 +266,7 @@ def run(
                 on_round=on_round,
                 on_note=_note,
                 on_warning=_warn,
+                data=data,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
         if with_report:
@@ -400,8 +405,10 @@ def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: An
 
     with user_errors():
         spec = lrsweep.load_spec(spec_file, overrides)
-        plan = lrsweep.plan_sweep(spec)
+        data = _load_data(spec)  # read once: the plan and the estimate share it
+        plan = lrsweep.plan_sweep(spec, data)
         click.echo(dump_spec(spec), nl=False)
+        _print_columns(data)
         _print_plan(plan, Path("results") / spec.name, executor_options["jobs"])
 
 
@@ -555,7 +562,12 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="A CSV with a header: fit the spec to its shape (target: the last column).",
+    help="A table (CSV, TSV, Parquet) with a header: fit the spec to it.",
+)
+@click.option(
+    "--target",
+    default=None,
+    help="The column to predict [default: the last column].",
 )
 @click.option(
     "--out",
@@ -565,22 +577,101 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     help="Where to write the spec.",
 )
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def init(data: Path | None, out: Path, force: bool) -> None:
-    """Write a commented starter spec; with --data, sized to that CSV.
+def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
+    """Write a commented starter spec; with --data, fitted to that table.
+
+    The spec records what was decided about each column (dropped, categorical, imputed) as
+    comments, so you can see and edit it.
 
     \b
     Example:
-        lrsweep init --data sample_data/digits.csv --out digits.yaml
+        lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
     """
     from lrsweep.results import write_atomic
-    from lrsweep.starter import starter_spec
+    from lrsweep.starter import starter_data_spec, starter_spec
 
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
+    if target is not None and data is None:
+        raise UserError("--target: needs --data (the table it is a column of)")
     with user_errors():
-        text = starter_spec(data, out)
+        loaded = None
+        if data is not None:
+            from lrsweep.data import load_dataset
+
+            with _load_progress() as on_load:
+                loaded = load_dataset(starter_data_spec(data, target), Path("."), on_load)
+            _print_data(loaded)
+        text = starter_spec(data, out, target, loaded)
         write_atomic(out, text)
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+
+
+def _load_data(spec: Spec) -> Dataset:
+    """The spec's dataset, read once with a progress bar when slow; prints what was done."""
+    import lrsweep
+
+    with _load_progress() as on_load:
+        data = lrsweep.load_data(spec, on_load)
+    _print_data(data)
+    return data
+
+
+def _print_data(data: Dataset) -> None:
+    """The one-line data summary and the notes (dropped columns, warnings) on stderr."""
+    from lrsweep.data import data_summary_line
+
+    if data.source.startswith("builtin:"):
+        return
+    click.echo(data_summary_line(data.data_report()), err=True)
+    for note in data.notes:
+        click.echo(f"  {note}", err=True)
+
+
+def _print_columns(data: Dataset) -> None:
+    """What was done to each column, as a table (validate)."""
+    from rich.table import Table
+
+    if data.source.startswith("builtin:"):
+        return
+    table = Table("column", "role", "kind", "missing", "inputs", "why", title=data.source)
+    for c in data.columns:
+        table.add_row(c.name, c.role, c.kind, str(c.missing), str(len(c.encoded_as)), c.why)
+    _console().print(table)
+
+
+@contextlib.contextmanager
+def _load_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A bytes bar on a terminal (stderr) for a file that takes over a second to read."""
+    err = _console(stderr=True)
+    if not err.is_terminal:
+        yield None
+        return
+    import time
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
+
+    start = time.monotonic()
+    bar = Progress(
+        "reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True
+    )
+    task = bar.add_task("reading", total=None)
+    shown = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal shown
+        if not shown and time.monotonic() - start < 1.0:
+            return
+        if not shown:
+            bar.start()
+            shown = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if shown:
+            bar.stop()
 
 
 OnRunFn = Callable[[Mapping[str, Any], int, int], None]

@@ -47,6 +47,7 @@ SECTIONS = {  # id -> heading, in page order; the range test only when one was r
     "loss": "Loss against epoch",
     "range-test": "LR range test",
     "runs": "Runs",
+    "data": "The data",
     "spec": "Resolved spec",
     "provenance": "Provenance",
 }
@@ -452,6 +453,30 @@ def _html_answer(content: Content) -> str:
     return "".join(parts)
 
 
+DATA_HEADER = ("column", "role", "kind", "missing", "encoded as", "why")
+
+
+def data_facts(summary: Mapping[str, Any] | None) -> tuple[str, list[list[str]]] | None:
+    """The one-line data summary and a row per source column (``summary.json``'s ``data``)."""
+    data = (summary or {}).get("data")
+    if not data or not data.get("columns"):
+        return None
+    from lrsweep.data import data_summary_line
+
+    rows = [
+        [
+            name,
+            c["role"],
+            c["kind"],
+            str(c["missing"]),
+            ", ".join(c["encoded_as"]) or "-",
+            c["why"],
+        ]
+        for name, c in data["columns"].items()
+    ]
+    return data_summary_line(data), rows
+
+
 def render_html(content: Content, svgs: Mapping[str, str]) -> str:
     """The self-contained page."""
     sections = []
@@ -485,6 +510,9 @@ def render_html(content: Content, svgs: Mapping[str, str]) -> str:
         )
     if s is not None:
         section("runs", _html_runs(content))
+    data = data_facts(s)
+    if data is not None:
+        section("data", f"<p>{_e(data[0])}</p>" + _html_table(DATA_HEADER, data[1]))
     section("spec", f"<pre>{_e(content.spec_yaml)}</pre>")
     section("provenance", _html_facts(provenance_facts(content)))
     nav = " · ".join(
@@ -589,6 +617,10 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
         out += [f"{len(content.rows)} runs.", ""]
         rows = [[_cell_text(r.get(c, "")) for c in content.columns] for r in content.rows]
         out += _md_table(content.columns, rows)
+    data = data_facts(s)
+    if data is not None:
+        heading("data")
+        out += [data[0], "", *_md_table(DATA_HEADER, data[1])]
     heading("spec")
     out += ["```yaml", content.spec_yaml.rstrip("\n"), "```", ""]
     heading("provenance")

@@ -58,9 +58,19 @@ PositiveFloat = Field(gt=0)
 class DataSpec(_Section):
     """Where the data comes from and how it is split."""
 
-    path: str | None = None  # a CSV with a header; relative to the spec file
+    path: str | None = None  # CSV/TSV (any delimiter) or Parquet; relative to the spec file
     builtin: Literal["spirals", "moons", "teacher"] | None = None  # a synthetic set instead
     target: str | None = None  # the target column's name; default: the last column
+    features: list[str] | None = None  # the feature columns; default: every other column
+    drop: list[str] = Field(default_factory=list)  # columns never used as features
+    categorical: list[str] = Field(default_factory=list)  # integer codes to one-hot as classes
+    numeric: list[str] = Field(default_factory=list)  # columns to read as numbers, whatever
+    max_categories: int = Field(50, ge=2, le=10_000)  # more levels than this: an error
+    na_values: list[str] = Field(  # cells that mean "missing" (besides non-finite numbers)
+        default_factory=lambda: ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
+    )
+    missing: Literal["impute", "drop"] = "impute"  # impute: median + indicator; drop: rows
+    delimiter: str | None = None  # None: sniffed from the file (, ; tab |)
     task: Literal["auto", "classification", "regression"] = "auto"  # auto: from the target
     val_fraction: float = Field(0.2, gt=0, lt=1)  # held out for the validation loss
     standardize: bool = True  # zero mean, unit variance, fitted on the training part only
@@ -75,6 +85,10 @@ class DataSpec(_Section):
     def _one_source(self) -> DataSpec:
         if (self.path is None) == (self.builtin is None):
             raise ValueError("give exactly one of 'path' (a CSV file) or 'builtin'")
+        if self.features is not None and self.drop:
+            raise ValueError("give at most one of 'features' and 'drop'")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ValueError(f"delimiter: must be one character, got {self.delimiter!r}")
         return self
 
 

@@ -63,9 +63,10 @@ OnRound = Callable[[RoundStart], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
-def load_data(spec: Spec) -> Dataset:
-    """The spec's dataset (paths relative to the spec's folder)."""
-    return load_dataset(spec.data, Path(spec.base_dir))
+def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The spec's dataset (paths relative to the spec's folder); ``on_progress(bytes_read,
+    size)`` while the file is read."""
+    return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
 # What a sweep costs beyond training its groups (CPU time of `run_sweep` less that of
@@ -162,14 +163,15 @@ def preflight(spec: Spec, data: Dataset) -> None:
                 raise SpecError(f"{spec.source_file}: {e}{where}") from None
 
 
-def plan_sweep(spec: Spec) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing).
+def plan_sweep(spec: Spec, data: Dataset | None = None) -> Plan:
+    """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
+    nothing).
 
     With ``grid.from_range_test`` the grid is known only once the range test has run; the plan
     then spans ``TYPICAL_RANGE_TEST_DECADES`` below ``grid.lr_max`` at the spec's density: as
     many runs as the range test's grid will likely have, not their LRs.
     """
-    data = load_data(spec)
+    data = data if data is not None else load_data(spec)
     preflight(spec, data)
     bounds = None
     if spec.grid.from_range_test:
@@ -268,6 +270,7 @@ def run_sweep(
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
     on_round: OnRound | None = None,
+    data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -296,9 +299,12 @@ def run_sweep(
         Called with a sentence for each refine decision.
     on_warning : callable, optional
         Called with a sentence for something the user should know (a stale lock taken over).
+    data : Dataset, optional
+        ``load_data(spec)`` when the caller has it already (read once per command).
     """
     executor = executor or SerialExecutor()
-    data = load_data(spec)  # a bad data file fails here, before anything is written
+    if data is None:
+        data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
@@ -412,7 +418,7 @@ def _rounds(
             density = points_per_decade * 2 ** (round_ - 1)
             on_round(round_start(results, plan, round_, density))
         rows = execute(results, plan, data, executor, counted, on_progress, on_note)
-    return finish(results, rows, clock, notes, trained)
+    return finish(results, rows, clock, notes, trained, data.data_report())
 
 
 def round_start(results: ResultsDir, plan: Plan, round_: int, density: int) -> RoundStart:
@@ -437,14 +443,18 @@ def finish(
     clock: Clock,
     notes: Sequence[str] = (),
     trained: int = 0,
+    data_report: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``; log the command in ``commands.jsonl``.
+    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section); log
+    the command in ``commands.jsonl``.
 
     The timing and provenance are the last command's that trained something: a command that
     trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
     """
     spec = results.spec
     summary = build_summary(results, rows, notes)
+    if data_report is not None:
+        summary["data"] = dict(data_report)
     timing = clock.timing()
     try:
         earlier = results.saved_summary()
