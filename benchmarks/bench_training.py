@@ -59,6 +59,13 @@ TORCH_STRATEGIES = [
     ("torch_single", "PyTorch single run"),
     ("torch_sequential", "PyTorch 16 LRs, sequential"),
 ]
+# JAX: a jitted SGD step vmapped over the LRs, lax.scan over an epoch's batches. "steady
+# state" times a second call in the process (compiled already), "end to end" the first.
+JAX_STRATEGIES = [
+    ("jax_single", "JAX single run, steady state"),
+    ("jax_sweep", "JAX 16 LRs, vmap, steady state"),
+    ("jax_sweep_e2e", "JAX 16 LRs, vmap, end to end"),
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,12 +152,84 @@ def _torch_runs(workload: Workload, data: Any, lrs: Sequence[float]) -> Callable
     return run
 
 
+def _jax_runs(workload: Workload, data: Any, lrs: Sequence[float]) -> Callable[[], int]:
+    """The JAX reference: ``vmap`` over ``lrs`` of a jitted SGD step, ``lax.scan`` over each
+    epoch's full batches (the remainder is one more step), the trainer's evaluations."""
+    import jax
+    import jax.numpy as jnp
+
+    arrays = (
+        jnp.asarray(np.asarray(data.X_train, dtype=np.float32)),
+        jnp.asarray(np.asarray(data.y_train, dtype=np.int32)),
+        jnp.asarray(np.asarray(data.X_val, dtype=np.float32)),
+        jnp.asarray(np.asarray(data.y_val, dtype=np.int32)),
+    )
+    sizes = workload.sizes(data)
+    n, batch = len(data.X_train), workload.batch_size
+    full = n // batch
+
+    def loss(params: Any, xb: Any, yb: Any) -> Any:
+        h = xb
+        for W, b in params[:-1]:
+            h = jax.nn.relu(h @ W + b)
+        W, b = params[-1]
+        logp = jax.nn.log_softmax(h @ W + b)
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+    def step(params: Any, lr: Any, xb: Any, yb: Any) -> Any:
+        grads = jax.grad(loss)(params, xb, yb)
+        return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+    def epoch(params: Any, lr: Any, perm: Any, X: Any, y: Any, X_val: Any, y_val: Any) -> Any:
+        head = perm[: full * batch]
+        xs, ys = X[head].reshape(full, batch, -1), y[head].reshape(full, batch)
+        params, _ = jax.lax.scan(lambda p, b: (step(p, lr, *b), None), params, (xs, ys))
+        if full * batch < n:
+            params = step(params, lr, X[perm[full * batch :]], y[perm[full * batch :]])
+        return params, loss(params, X_val, y_val)
+
+    shared = (None,) * 5
+    v_epoch = jax.jit(jax.vmap(epoch, in_axes=(0, 0, *shared)))
+    v_eval = jax.jit(
+        jax.vmap(lambda p, X, y, Xv, yv: (loss(p, X, y), loss(p, Xv, yv)), (0, *shared[1:]))
+    )
+
+    def run() -> int:
+        key = jax.random.PRNGKey(0)
+        params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            key, sub = jax.random.split(key)
+            W = jax.random.normal(sub, (fan_in, fan_out), jnp.float32) * np.sqrt(2.0 / fan_in)
+            params.append((W, jnp.zeros(fan_out, jnp.float32)))
+        K = len(lrs)
+        stacked = jax.tree.map(lambda a: jnp.broadcast_to(a, (K, *a.shape)), params)
+        lr_vec = jnp.asarray(np.asarray(lrs, dtype=np.float32))
+        v_eval(stacked, *arrays)  # epoch 0, as the trainer logs it
+        order = np.random.default_rng(0)
+        for _ in range(workload.epochs):
+            perm = jnp.asarray(order.permutation(n))
+            stacked, val_loss = v_epoch(stacked, lr_vec, perm, *arrays)
+        return int((~np.isfinite(np.asarray(val_loss))).sum())  # waits for the result
+
+    return run
+
+
 def worker(workload_name: str, strategy: str) -> dict[str, Any]:
     """Run one strategy once; return its wall time, divergences and peak RSS."""
     workload = WORKLOADS[workload_name]
     data = workload.load()
     where = ""  # where lrsweep's choice trained the groups (the "auto" row only)
-    if strategy.startswith("torch"):
+    if strategy.startswith("jax"):
+        lrs = [SINGLE_LR] if strategy == "jax_single" else list(SWEEP_LRS)
+        run = _jax_runs(workload, data, lrs)
+        if strategy != "jax_sweep_e2e":
+            run()  # steady state: compiled (and warmed) by a first call
+        start = time.perf_counter()
+        diverged = run()
+        seconds = time.perf_counter() - start
+        n_runs = len(lrs)
+        samples = n_runs * len(data.X_train) * workload.epochs  # every run trains out
+    elif strategy.startswith("torch"):
         lrs = [SINGLE_LR] if strategy == "torch_single" else list(SWEEP_LRS)
         run = _torch_runs(workload, data, lrs)
         run([SINGLE_LR], steps=5)  # warm up: PyTorch's first steps in a process cost ~0.7 s
@@ -212,7 +291,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         "diverged": int(diverged),
         "rss_mb": self_rss,
         "child_rss_mb": child_rss,
-        "group_sizes": [] if strategy.startswith("torch") else group_sizes,
+        "group_sizes": [] if strategy.startswith(("torch", "jax")) else group_sizes,
         "where": where,
     }
 
@@ -416,6 +495,14 @@ def check_targets(
          ratio(gflops("M", "auto"), limit / 100), "≥ 90 %", lambda v: v >= 90, "{:.0f} %"),
         ("`lrsweep --help` wall time", help_s, "≤ 0.3 s", lambda v: v <= 0.3, "{:.3f} s"),
     ]  # fmt: skip
+    for w in sorted({r.workload for r in rows}):
+        peers = [t(w, s) for s in ("torch_sequential", "jax_sweep")]
+        fastest = min((p for p in peers if p is not None), default=None)
+        checks.append(
+            (f"{w} 16-LR sweep (lrsweep's choice) vs the fastest peer's steady state",
+             ratio(fastest, t(w, "auto")), "≥ 1.5 × faster", lambda v: v >= 1.5,
+             "{:.2f} × faster")
+        )  # fmt: skip
     lines = ["| target | measured | goal | met |", "|---|---:|---|---|"]
     for name, value, goal, ok, fmt in checks:
         if value is None:
@@ -427,7 +514,9 @@ def check_targets(
     return lines
 
 
-def machine_lines(peaks: dict[int, float], how: str, torch_version: str | None) -> list[str]:
+def machine_lines(
+    peaks: dict[int, float], how: str, torch_version: str | None, jax_version: str | None = None
+) -> list[str]:
     blas = "?"
     try:
         from threadpoolctl import threadpool_info
@@ -447,7 +536,8 @@ def machine_lines(peaks: dict[int, float], how: str, torch_version: str | None) 
         pass
     return [
         f"- machine: {cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, BLAS {blas}; PyTorch {torch_version or 'not installed'}",
+        f"NumPy {np.__version__}, BLAS {blas}; PyTorch {torch_version or 'not installed'};"
+        f" JAX {jax_version or 'not installed'}",
         f"- float32 matmul peak ({PEAK_SIZE}² square, threads via {how}): "
         f"1 thread {peaks[1]:.0f} GFLOP/s, 2 threads {peaks[2]:.0f} GFLOP/s; "
         f"2-core limit max(2-thread, 2 × 1-thread) = {two_core_limit(peaks):.0f} GFLOP/s "
@@ -461,6 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")
     parser.add_argument("--quick", action="store_true", help="S only, 1 repeat (smoke test)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    parser.add_argument("--no-jax", action="store_true", help="skip the JAX rows")
     parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where the table goes")
     parser.add_argument(
         "--worker", nargs=2, metavar=("WORKLOAD", "STRATEGY"), help=argparse.SUPPRESS
@@ -484,11 +575,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
         torch_version = importlib.metadata.version("torch")
     strategies = STRATEGIES + (TORCH_STRATEGIES if torch_version else [])
+    jax_version = None  # optional like torch: `pip install jax` in the benchmark's environment
+    if not args.no_jax and importlib.util.find_spec("jax") is not None:
+        jax_version = importlib.metadata.version("jax")
+        strategies += JAX_STRATEGIES
 
     started = time.perf_counter()
     peaks, how = measure_peaks()
     help_s = help_seconds()
-    header = machine_lines(peaks, how, torch_version)
+    header = machine_lines(peaks, how, torch_version, jax_version)
     for line in header:
         print(line, flush=True)
 

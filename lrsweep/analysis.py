@@ -28,6 +28,11 @@ class LRPoint(NamedTuple):
     std: float  # spread over the OK seeds (0 for one seed)
     values: tuple[float, ...]  # each OK seed's objective
     score: float  # what ranks LRs: +inf unless every finished seed is OK
+    n_pruned: int = 0  # censored: stopped at a rung, clearly worse than the best there
+    so_far: float = math.nan  # mean objective over the OK and pruned seeds (pruned: so far)
+
+
+_FINISHED = (RunStatus.OK.value, RunStatus.PRUNED.value)
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint]:
@@ -42,10 +47,20 @@ def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint
         ok = [v for v in ok if math.isfinite(v)]
         n_div = sum(r["status"] == RunStatus.DIVERGED.value for r in runs)
         n_fail = sum(r["status"] == RunStatus.FAILED.value for r in runs)
+        n_pruned = sum(r["status"] == RunStatus.PRUNED.value for r in runs)
         mean = float(np.mean(ok)) if ok else math.nan
         std = float(np.std(ok, ddof=1)) if len(ok) > 1 else 0.0
-        ranked = score(mean, objective) if ok and n_div == 0 else math.inf
-        points.append(LRPoint(lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked))
+        usable = ok and n_div == 0 and n_pruned == 0  # a pruned seed: worse than the cut
+        ranked = score(mean, objective) if usable else math.inf
+        kept = [float(r["objective"]) for r in runs if r["status"] in _FINISHED]
+        kept = [v for v in kept if math.isfinite(v)]
+        so_far = float(np.mean(kept)) if kept and n_div == 0 else math.nan
+        points.append(
+            LRPoint(
+                lr, len(runs), len(ok), n_div, n_fail, mean, std, tuple(ok), ranked, n_pruned,
+                so_far,
+            )
+        )  # fmt: skip
     return points
 
 
@@ -132,8 +147,9 @@ def good_band(points: Sequence[LRPoint], best: Best, tolerance: float) -> tuple[
 def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str) -> float | None:
     """How much the LR matters, in [0, 1]: the mean over the grid of how much worse than the
     best each LR does, as a fraction of (initial objective - best); capped at the initial
-    objective, which is also what a diverged LR counts as. 0: any LR on the grid is as good as
-    the best; 1: only the best LR learns anything."""
+    objective, which is also what a diverged LR counts as; an LR with pruned seeds counts as
+    its objective so far. 0: any LR on the grid is as good as the best; 1: only the best LR
+    learns anything."""
     best = best_lr(points)
     cap = score(initial, objective)
     if best is None or not math.isfinite(cap):
@@ -141,7 +157,8 @@ def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str)
     span = cap - points[best.at].score
     if span <= 0:
         return None
-    worse = [min(max(p.score - points[best.at].score, 0.0), span) for p in points]
+    values = [score(p.so_far, objective) if p.n_pruned else p.score for p in points]
+    worse = [min(max(v - points[best.at].score, 0.0), span) for v in values]
     return float(np.mean(worse) / span)
 
 
@@ -172,7 +189,7 @@ def curve_summary(
         "labels": label_counts(rows),
         "table": [
             {"lr": p.lr, "n_runs": p.n_runs, "n_ok": p.n_ok, "n_diverged": p.n_diverged,
-             "n_failed": p.n_failed, "mean": p.mean, "std": p.std}
+             "n_failed": p.n_failed, "n_pruned": p.n_pruned, "mean": p.mean, "std": p.std}
             for p in points
         ],
     }  # fmt: skip
@@ -381,6 +398,7 @@ class UCurve(NamedTuple):
     seed_values: np.ndarray
     seed_rounds: np.ndarray  # the round each OK run was planned in (0 = coarse grid)
     diverged_lrs: np.ndarray  # one point per diverged run
+    pruned_lrs: np.ndarray  # one point per pruned run
     best_lr: float | None
     best_value: float | None
     interpolated_lr: float | None
@@ -447,13 +465,14 @@ def u_curve(
     """The U-curve's data from one curve's rows (the full-budget ones when there are any)."""
     rows = summary_rows(rows)
     points = aggregate(rows, objective)
-    clean = [p for p in points if p.n_ok and not p.n_diverged]
+    clean = [p for p in points if p.n_ok and not p.n_diverged and not p.n_pruned]
     best = best_lr(points)
     ok_rows = [
         r for r in rows
         if r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"]))
     ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
+    pruned = [float(r["lr"]) for r in rows if r["status"] == RunStatus.PRUNED.value]
     return UCurve(
         label=label,
         lrs=np.array([p.lr for p in clean]),
@@ -464,6 +483,7 @@ def u_curve(
         seed_values=np.array([float(r["objective"]) for r in ok_rows]),
         seed_rounds=np.array([int(r["round"]) for r in ok_rows], dtype=int),
         diverged_lrs=np.array(sorted(diverged)),
+        pruned_lrs=np.array(sorted(pruned)),
         best_lr=None if best is None else best.lr,
         best_value=None if best is None else best.mean,
         interpolated_lr=None if best is None else interpolated_optimum(points, best),
@@ -529,6 +549,7 @@ class EpochCurve(NamedTuple):
     n_seeds: int
     diverged: bool  # some seed diverged (its history ends early)
     recommended: bool  # the curve's recommended LR
+    pruned_at: tuple[int, ...] = ()  # the epoch each pruned seed stopped at (a rung)
 
 
 class EpochPanel(NamedTuple):
@@ -565,6 +586,10 @@ def epoch_panel(
                 lr, min(int(r["round"]) for r in runs), epochs, *train, *val, len(runs),
                 any(r["status"] == RunStatus.DIVERGED.value for r in runs),
                 best is not None and lr == best.lr,
+                tuple(
+                    histories[str(r["run_id"])][-1].epoch for r in runs
+                    if r["status"] == RunStatus.PRUNED.value and histories[str(r["run_id"])]
+                ),
             )
         )  # fmt: skip
     return EpochPanel(label, tuple(curves), None if best is None else best.lr)

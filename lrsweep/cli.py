@@ -834,7 +834,7 @@ def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
     sizes = plan.group_sizes
     mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
-        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} LRs ({mode}); model"
+        f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} runs ({mode}); model"
         f" {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs},"
         f" {spec.train.epochs} epochs"
     )
@@ -894,7 +894,8 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         console.print(answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
-            f" {counts['failed']} failed)"
+            + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
+            + f" {counts['failed']} failed)"
         )
         for path in plots:
             console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")

@@ -886,6 +886,11 @@ def _betas(betas: Sequence[float]) -> tuple[float, float]:
     return values[0], values[1]
 
 
+def _norm_sq(arrays: list[np.ndarray], K: int) -> np.ndarray:
+    """Per-member squared norm over all the arrays (a member's whole gradient) -> (K,)."""
+    return sum((_mdot(a, a) for a in arrays), start=np.zeros(K))
+
+
 class _LrFree(Optimizer):
     """Shared plumbing: lazily created state, a scratch buffer, the last step size."""
 
@@ -895,6 +900,11 @@ class _LrFree(Optimizer):
     def __init__(self, params: list[np.ndarray]) -> None:
         super().__init__(params)
         self._step_size: np.ndarray | None = None  # the step size of the last step, (K,)
+
+    def _start(self, params: list[np.ndarray], lr: np.ndarray) -> tuple[int, np.ndarray]:
+        """Count the step; the number of members K and their LRs as a (K,) float64 vector."""
+        self.t += 1
+        return params[0].shape[0], np.asarray(lr, dtype=np.float64).reshape(-1)
 
     def _vector(self, key: str, fill: float, K: int) -> np.ndarray:
         if key not in self.vectors:
@@ -924,7 +934,114 @@ class _LrFree(Optimizer):
             self._step_size = self._step_size[np.asarray(keep)]
 
 
-class Prodigy(_LrFree):
+class _DAdaptation(_LrFree):
+    """D-Adaptation's bookkeeping (Defazio & Mishchenko 2023), shared with Prodigy.
+
+    Each member keeps an estimate d of its distance to a solution, which starts at d0 and only
+    grows (by at most ``growth_rate`` per step), a weighted numerator r behind the estimate,
+    and its step count k. A member whose estimate has no denominator yet (no gradient) keeps
+    all three, as the references return early. Subclasses set their own options first (so
+    their checks come first, in the order of their signatures), then call this ``__init__``.
+    """
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        weight_decay: float,
+        d0: float,
+        growth_rate: float | None,
+        d_coef: float = 1.0,
+    ) -> None:
+        super().__init__(params)
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        _check("d0", d0, d0 > 0, "> 0")
+        _check("d_coef", d_coef, d_coef > 0, "> 0")
+        growth = math.inf if growth_rate is None else float(growth_rate)
+        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
+        self.weight_decay = float(weight_decay)
+        self.d0 = float(d0)
+        self.d_coef = float(d_coef)  # multiplies d^ (Prodigy's option; 1 in D-Adaptation)
+        self.growth_rate = growth
+
+    def _estimates(self, K: int, numerator: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The members' (d, r, k), with r stored under the reference's name ``numerator``."""
+        return (
+            self._vector("d", self.d0, K),
+            self._vector(numerator, 0.0, K),
+            self._vector("k", 0.0, K),
+        )
+
+    def _grown(self, d: np.ndarray, d_hat: np.ndarray) -> np.ndarray:
+        """``max(d, min(d^, d growth_rate))``: d never shrinks and grows boundedly."""
+        return np.fmax(d, np.fmin(d_hat, d * self.growth_rate))
+
+    def _commit(self, moved: np.ndarray, **values: np.ndarray) -> None:
+        """Store the named vectors' new values, and count a step, for the members that moved."""
+        for key, value in values.items():
+            vector = self.vectors[key]
+            vector[...] = np.where(moved, value, vector)
+        self.vectors["k"] += moved
+
+
+class _AdamDAdaptation(_DAdaptation):
+    """Adam with a D-Adaptation step size: what Prodigy and D-Adaptation Adam share.
+
+    Subclasses set ``beta1``, ``beta2``, ``eps``, ``decouple`` and ``use_bias_correction``.
+    """
+
+    beta1: float
+    beta2: float
+    eps: float
+    decouple: bool
+    use_bias_correction: bool
+
+    def _dlr(self, d: np.ndarray, lr64: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """``d lr bc``, bc = sqrt(1 - beta2^(k+1)) / (1 - beta1^(k+1)) or 1 (no correction)."""
+        if self.use_bias_correction:
+            b1, b2 = self.beta1, self.beta2
+            bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
+        else:
+            bc = np.ones(len(k))
+        return d * lr64 * bc
+
+    def _coupled_decay(self, p: np.ndarray, g: np.ndarray) -> None:
+        """``g <- g + lambda p`` when the weight decay is L2 (not decoupled)."""
+        if self.weight_decay != 0 and not self.decouple:
+            g += self.weight_decay * p
+
+    def _decoupled_decay(self, p: np.ndarray, step: np.ndarray) -> None:
+        """``p <- p - lambda step p`` when the weight decay is decoupled (AdamW's)."""
+        if self.weight_decay != 0 and self.decouple:
+            p -= _col(self.weight_decay * step, p) * p
+
+    def _moments(
+        self,
+        g: np.ndarray,
+        m: np.ndarray | None,
+        v: np.ndarray,
+        s: np.ndarray,
+        weights: tuple[np.ndarray, np.ndarray | float, float, np.ndarray],
+        scratch: np.ndarray,
+    ) -> np.ndarray:
+        """Take ``g`` into m, v and s; return ``|s|_1`` per member, (K,).
+
+        ``weights`` are (m's, v's, s's decay, s's) with each weight shaped to broadcast::
+
+            m <- beta1 m + w_m g;  v <- beta2 v + w_v g^2;  s <- beta_s s + w_s g
+        """
+        w_m, w_v, beta_s, w_s = weights
+        if m is not None:
+            m *= self.beta1
+            m += np.multiply(g, w_m, out=scratch)
+        v *= self.beta2
+        v += np.multiply(np.square(g, out=scratch), w_v, out=scratch)
+        s *= beta_s
+        s += np.multiply(g, w_s, out=scratch)
+        return _msum(np.abs(s, out=scratch))
+
+
+class Prodigy(_AdamDAdaptation):
     r"""Prodigy: Adam with a D-Adaptation step size (Mishchenko & Defazio, ICML 2024).
 
     "Prodigy: An expeditiously adaptive parameter-free learner", as ``prodigyopt.Prodigy``
@@ -987,25 +1104,18 @@ class Prodigy(_LrFree):
         d_coef: float = 1.0,
         growth_rate: float | None = None,
     ) -> None:
-        super().__init__(params)
         self.beta1, self.beta2 = _betas(betas)
         beta3 = math.sqrt(self.beta2) if beta3 is None else float(beta3)
         _check("beta3", beta3, 0 <= beta3 < 1, "in [0, 1)")
         _check("eps", eps, eps > 0, "> 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        _check("d0", d0, d0 > 0, "> 0")
-        _check("d_coef", d_coef, d_coef > 0, "> 0")
-        growth = math.inf if growth_rate is None else float(growth_rate)
-        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
         self.beta3 = beta3
         self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
         self.decouple = True if decouple is None else bool(decouple)
         self.use_bias_correction = bool(use_bias_correction)
         self.safeguard_warmup = bool(safeguard_warmup)
-        self.d0 = float(d0)
-        self.d_coef = float(d_coef)
-        self.growth_rate = growth
+        super().__init__(
+            params, weight_decay=weight_decay, d0=d0, growth_rate=growth_rate, d_coef=d_coef
+        )
 
     def step(
         self,
@@ -1016,60 +1126,39 @@ class Prodigy(_LrFree):
         momentum: np.ndarray | None = None,
     ) -> None:
         """One Prodigy step per member (``momentum`` is ignored: beta1 is the method's)."""
-        self.t += 1
-        K = params[0].shape[0]
-        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
-        d = self._vector("d", self.d0, K)
+        K, lr64 = self._start(params, lr)
+        d, numerator, k = self._estimates(K, "d_numerator")
         d_max = self._vector("d_max", self.d0, K)
-        numerator = self._vector("d_numerator", 0.0, K)
-        k = self._vector("k", 0.0, K)
         p0s = self._copies("p0", params)
         ss = self._zeros_for("s", params)
         vs = self._zeros_for("exp_avg_sq", params)
         ms = self._zeros_for("exp_avg", params) if self.beta1 > 0 else None
-        b1, b2 = self.beta1, self.beta2
         with _quiet():
-            if self.use_bias_correction:
-                bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
-            else:
-                bc = np.ones(K)
-            dlr = d * lr64 * bc
+            dlr = self._dlr(d, lr64, k)
             delta = np.zeros(K)
             d_denom = np.zeros(K)
+            m_coef = d * (1 - self.beta1)
+            v_coef = d * d * (1 - self.beta2)
             s_coef = (d / self.d0) * (d if self.safeguard_warmup else dlr)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                if self.weight_decay != 0 and not self.decouple:
-                    g += self.weight_decay * p
+                self._coupled_decay(p, g)
                 diff = np.subtract(p0s[i], p)  # p_0 - p
                 delta += (d / self.d0) * dlr * _mdot(g, diff)
-                if ms is not None:
-                    ms[i] *= b1
-                    ms[i] += np.multiply(g, _col(d * (1 - b1), p), out=diff)
-                v = vs[i]
-                v *= b2
-                np.square(g, out=diff)
-                diff *= _col(d * d * (1 - b2), p)
-                v += diff
-                s = ss[i]
-                s *= self.beta3
-                s += np.multiply(g, _col(s_coef, p), out=diff)
-                d_denom += _msum(np.abs(s, out=diff))
+                weights = (_col(m_coef, p), _col(v_coef, p), self.beta3, _col(s_coef, p))
+                m = None if ms is None else ms[i]
+                d_denom += self._moments(g, m, vs[i], ss[i], weights, scratch=diff)
             moved = d_denom != 0  # the reference returns before updating when |s|_1 = 0
             num = numerator * self.beta3 + delta
             d_hat = self.d_coef * num / d_denom
             d_new = np.where(d == self.d0, np.fmax(d, d_hat), d)
             d_max_new = np.fmax(d_max, d_hat)
             d_new = np.fmin(d_max_new, d_new * self.growth_rate)
-            d[...] = np.where(moved, d_new, d)
-            d_max[...] = np.where(moved, d_max_new, d_max)
-            numerator[...] = np.where(moved, num, numerator)
-            k += moved
+            self._commit(moved, d=d_new, d_max=d_max_new, d_numerator=num)
             step = np.where(moved, dlr, 0.0)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                 denom = np.sqrt(vs[i])
                 denom += _col(d * self.eps, p)
-                if self.weight_decay != 0 and self.decouple:
-                    p -= _col(self.weight_decay * step, p) * p
+                self._decoupled_decay(p, step)
                 if ms is not None:
                     np.divide(ms[i], denom, out=denom)
                     denom *= _col(step, p)
@@ -1080,7 +1169,7 @@ class Prodigy(_LrFree):
         self._step_size = dlr
 
 
-class DAdaptSGD(_LrFree):
+class DAdaptSGD(_DAdaptation):
     r"""D-Adaptation SGD (Defazio & Mishchenko, ICML 2023), as ``dadaptation.DAdaptSGD`` (v3).
 
     "Learning-rate-free learning by D-Adaptation". Per member, ``k`` its step count from 0::
@@ -1120,16 +1209,9 @@ class DAdaptSGD(_LrFree):
         d0: float = 1e-6,
         growth_rate: float | None = None,
     ) -> None:
-        super().__init__(params)
         _check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        _check("d0", d0, d0 > 0, "> 0")
-        growth = math.inf if growth_rate is None else float(growth_rate)
-        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
         self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.d0 = float(d0)
-        self.growth_rate = growth
+        super().__init__(params, weight_decay=weight_decay, d0=d0, growth_rate=growth_rate)
 
     def step(
         self,
@@ -1140,20 +1222,15 @@ class DAdaptSGD(_LrFree):
         momentum: np.ndarray | None = None,
     ) -> None:
         """One D-Adaptation SGD step per member (``momentum`` is ignored)."""
-        self.t += 1
-        K = params[0].shape[0]
-        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
-        d = self._vector("d", self.d0, K)
-        numerator = self._vector("numerator_weighted", 0.0, K)
-        k = self._vector("k", 0.0, K)
+        K, lr64 = self._start(params, lr)
+        d, numerator, k = self._estimates(K, "numerator_weighted")
         g0_norm = self._vector("g0_norm", 0.0, K)
         x0s = self._copies("x0", params)
         ss = self._zeros_for("s", params)
         with _quiet():
             first = k == 0
             if first.any():
-                g_sq = sum((_mdot(g, g) for g in grads), start=np.zeros(K))
-                g0_norm[...] = np.where(first, np.sqrt(g_sq), g0_norm)
+                g0_norm[...] = np.where(first, np.sqrt(_norm_sq(grads, K)), g0_norm)
             dlr = d * lr64 / g0_norm
             delta = np.zeros(K)
             sk_sq = np.zeros(K)
@@ -1168,9 +1245,7 @@ class DAdaptSGD(_LrFree):
             num = numerator + delta
             d_hat = 2 * num / np.sqrt(sk_sq)
             moved = sk_sq != 0
-            d[...] = np.where(moved, np.fmax(d, np.fmin(d_hat, d * self.growth_rate)), d)
-            numerator[...] = np.where(moved, num, numerator)
-            k += moved
+            self._commit(moved, d=self._grown(d, d_hat), numerator_weighted=num)
             c = np.where(moved, 1 - self.momentum, 0.0)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                 z = np.subtract(x0s[i], ss[i], out=g)  # z = x_0 - s
@@ -1180,7 +1255,7 @@ class DAdaptSGD(_LrFree):
         self._step_size = dlr
 
 
-class DAdaptAdam(_LrFree):
+class DAdaptAdam(_AdamDAdaptation):
     r"""D-Adaptation Adam (Defazio & Mishchenko, ICML 2023), as ``dadaptation.DAdaptAdam`` (v3).
 
     Per member, ``k`` its step count from 0, ``<.,.>`` and ``|.|_1`` over its parameters::
@@ -1233,19 +1308,12 @@ class DAdaptAdam(_LrFree):
         d0: float = 1e-6,
         growth_rate: float | None = None,
     ) -> None:
-        super().__init__(params)
         self.beta1, self.beta2 = _betas(betas)
         _check("eps", eps, eps > 0, "> 0")
-        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        _check("d0", d0, d0 > 0, "> 0")
-        growth = math.inf if growth_rate is None else float(growth_rate)
-        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
         self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
         self.decouple = bool(decouple)
         self.use_bias_correction = bool(use_bias_correction)
-        self.d0 = float(d0)
-        self.growth_rate = growth
+        super().__init__(params, weight_decay=weight_decay, d0=d0, growth_rate=growth_rate)
 
     def step(
         self,
@@ -1256,55 +1324,36 @@ class DAdaptAdam(_LrFree):
         momentum: np.ndarray | None = None,
     ) -> None:
         """One D-Adaptation Adam step per member (``momentum`` is ignored)."""
-        self.t += 1
-        K = params[0].shape[0]
-        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
-        d = self._vector("d", self.d0, K)
-        numerator = self._vector("numerator_weighted", 0.0, K)
-        k = self._vector("k", 0.0, K)
+        K, lr64 = self._start(params, lr)
+        d, numerator, k = self._estimates(K, "numerator_weighted")
         ss = self._zeros_for("s", params)
         ms = self._zeros_for("exp_avg", params)
         vs = self._zeros_for("exp_avg_sq", params)
         if "denom" not in self.state:  # sqrt(v) + eps of the last update, reused for the sums
             self.state["denom"] = [np.full_like(p, self.eps) for p in params]
         denoms = self.state["denom"]
-        b1, b2 = self.beta1, self.beta2
-        sb2 = b2**0.5
+        sb2 = self.beta2**0.5
         with _quiet():
-            if self.use_bias_correction:
-                bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
-            else:
-                bc = np.ones(K)
-            dlr = d * lr64 * bc
+            dlr = self._dlr(d, lr64, k)
             acc = np.zeros(K)
             sk_l1 = np.zeros(K)
+            m_coef = dlr * (1 - self.beta1)
+            s_coef = dlr * (1 - sb2)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-                if self.weight_decay != 0 and not self.decouple:
-                    g += self.weight_decay * p
-                m, v, s = ms[i], vs[i], ss[i]
-                tmp = np.divide(s, denoms[i])  # s / (sqrt(v) + eps), v before this step
+                self._coupled_decay(p, g)
+                tmp = np.divide(ss[i], denoms[i])  # s / (sqrt(v) + eps), v before this step
                 acc += dlr * _mdot(g, tmp)
-                m *= b1
-                m += np.multiply(g, _col(dlr * (1 - b1), p), out=tmp)
-                v *= b2
-                np.square(g, out=tmp)
-                tmp *= 1 - b2
-                v += tmp
-                s *= sb2
-                s += np.multiply(g, _col(dlr * (1 - sb2), p), out=tmp)
-                sk_l1 += _msum(np.abs(s, out=tmp))
+                weights = (_col(m_coef, p), 1 - self.beta2, sb2, _col(s_coef, p))
+                sk_l1 += self._moments(g, ms[i], vs[i], ss[i], weights, scratch=tmp)
             moved = sk_l1 != 0
             num = sb2 * numerator + (1 - sb2) * acc
             d_hat = num / ((1 - sb2) * sk_l1)
-            d[...] = np.where(moved, np.fmax(d, np.fmin(d_hat, d * self.growth_rate)), d)
-            numerator[...] = np.where(moved, num, numerator)
-            k += moved
+            self._commit(moved, d=self._grown(d, d_hat), numerator_weighted=num)
             step = np.where(moved, dlr, 0.0)
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
                 denom = np.sqrt(vs[i], out=denoms[i])
                 denom += self.eps
-                if self.weight_decay != 0 and self.decouple:
-                    p -= _col(self.weight_decay * step, p) * p
+                self._decoupled_decay(p, step)
                 update = np.divide(ms[i], denom, out=g)
                 if not moved.all():
                     update *= _col(moved.astype(float), p)
@@ -1584,9 +1633,7 @@ class DoG(_LrFree):
         momentum: np.ndarray | None = None,
     ) -> None:
         """One DoG step per member, then the averager's update (``momentum`` is ignored)."""
-        self.t += 1
-        K = params[0].shape[0]
-        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        K, lr64 = self._start(params, lr)
         first = "x0" not in self.state
         x0s = self._copies("x0", params)
         averages = self._copies("average", params)
@@ -1594,9 +1641,9 @@ class DoG(_LrFree):
             if self.weight_decay > 0:
                 for p, g in zip(params, grads, strict=True):
                     g += self.weight_decay * p
-            g_sq = sum((_mdot(g, g) for g in grads), start=np.zeros(K))
+            g_sq = _norm_sq(grads, K)
             if first:
-                norm = np.sqrt(sum((_mdot(p, p) for p in params), start=np.zeros(K)))
+                norm = np.sqrt(_norm_sq(params, K))
                 self.vectors["rbar"] = self.reps_rel * (1 + norm)
                 self.vectors["G"] = g_sq + self.eps
             else:

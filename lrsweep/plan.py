@@ -1,8 +1,8 @@
 """Log grids of learning rates, the expansion of a spec into runs, and grouping.
 
-A *run* is one (settings, lr, seed) triple. Runs that share everything but the LR form a
-*group* and train in lockstep (DESIGN.md §2). The group size depends only on the spec, so the
-numbers never depend on the executor or the number of workers.
+A *run* is one (settings, lr, seed) triple. Runs that share everything but the LR and seed
+form a *group* and train in lockstep (DESIGN.md §2). The group size depends only on the spec,
+so the numbers never depend on the executor or the number of workers.
 """
 
 from __future__ import annotations
@@ -81,10 +81,10 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Group:
-    """Runs that share every setting but the LR, trained in lockstep."""
+    """Runs that share every setting but the LR and seed, trained in lockstep."""
 
     spec: Spec  # the spec with the group's combination applied
-    seed: int
+    seed: int  # the first run's seed (each run trains with its own: ``run.seed``)
     epochs: int
     subsample: float
     runs: tuple[RunSpec, ...] = field(default_factory=tuple)
@@ -147,23 +147,25 @@ def plan_runs(
 def make_groups(
     spec: Spec, runs: Sequence[RunSpec], n_features: int, n_outputs: int
 ) -> list[Group]:
-    """Pack runs that differ only in LR into groups of the spec's group size.
+    """Pack runs that differ only in LR and seed into groups of the spec's group size.
 
-    Runs must share ``spec`` (one combination); they are split by seed and budget, sorted by
-    LR, and chunked. The packing is a pure function of the runs, so it is the same on every
-    machine and for every executor.
+    Runs must share ``spec`` (one combination); they are split by budget, sorted by seed then
+    LR, and cut into balanced chunks, so a group may hold several seeds (each member trains
+    with its own seed's weights and batches, bit-identical to the run alone). The packing is a
+    pure function of the runs, so it is the same on every machine and for every executor.
     """
-    by_key: dict[tuple[int, int, float], list[RunSpec]] = {}
+    by_budget: dict[tuple[int, float], list[RunSpec]] = {}
     for run in runs:
-        by_key.setdefault((run.seed, run.epochs, run.subsample), []).append(run)
+        by_budget.setdefault((run.epochs, run.subsample), []).append(run)
     groups = []
-    for (seed, epochs, subsample), members in sorted(by_key.items(), key=lambda kv: kv[0]):
-        members.sort(key=lambda r: r.lr)
+    for (epochs, subsample), members in sorted(by_budget.items(), key=lambda kv: kv[0]):
+        members.sort(key=lambda r: (r.seed, r.lr))
         size = group_size_for(spec, len(members), n_features, n_outputs)
         chunks = math.ceil(len(members) / size)
         bounds = np.linspace(0, len(members), chunks + 1).round().astype(int)
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            groups.append(Group(spec, seed, epochs, subsample, tuple(members[lo:hi])))
+            chunk = tuple(members[lo:hi])
+            groups.append(Group(spec, chunk[0].seed, epochs, subsample, chunk))
     return groups
 
 

@@ -63,6 +63,7 @@ def _figure(ax: Axes | None, size: tuple[float, float] = (7.0, 4.5)) -> tuple[Fi
 
 ROUND_MARKERS = ("o", "s", "^", "D", "v", "P")  # round 0 (coarse grid), refine rounds 1, 2, ...
 DIVERGED_COLOR = "C3"  # the crosses of diverged runs (one curve); several curves: their colour
+PRUNED_COLOR = "C7"  # the triangles of pruned runs, likewise
 BEST_COLOR = "C2"
 
 
@@ -79,9 +80,10 @@ def plot_u_curve(
     figure) shows every LR's mean on the full range, the zoom shaded. Each curve: the mean
     over seeds (through LRs where no seed diverged) with its ±1 std band, each seed's point
     with a marker per round (circle: coarse grid, square: refine 1, ...), diverged runs as
-    crosses along the worst edge, the best LR as a star, the interpolated optimum as a dotted
-    line, and the good band shaded (one curve only). The legend sits outside the axes. Each
-    layer is a helper (`_draw_u_curve`), so that a fitted curve can be one more.
+    crosses and pruned runs as triangles along the worst edge, the best LR as a star, the
+    interpolated optimum as a dotted line, and the good band shaded (one curve only). The
+    legend sits outside the axes. Each layer is a helper (`_draw_u_curve`), so that a fitted
+    curve can be one more.
     """
     if isinstance(curves, UCurve):
         curves = [curves]
@@ -150,6 +152,13 @@ def _draw_u_curve(ax: Axes, curve: UCurve, color: str, single: bool, maximised: 
             "x", color=DIVERGED_COLOR if single else color, ms=8, mew=2, clip_on=False,
             transform=ax.get_xaxis_transform(), label="_diverged",
         )  # fmt: skip
+    pruned = curve.pruned_lrs[(curve.pruned_lrs >= lo) & (curve.pruned_lrs <= hi)]
+    if len(pruned):  # censored: worse than the cut at a rung
+        ax.plot(
+            pruned, np.full(len(pruned), 0.0 if maximised else 1.0), "v",
+            color=PRUNED_COLOR if single else color, ms=6, clip_on=False,
+            transform=ax.get_xaxis_transform(), label="_pruned",
+        )  # fmt: skip
     if curve.best_lr is not None and curve.best_value is not None:
         ax.plot([curve.best_lr], [curve.best_value], "*", color=BEST_COLOR if single else color,
                 ms=15, mec="k", mew=0.5, label=f"_best LR {curve.best_lr:.3g}")  # fmt: skip
@@ -159,7 +168,8 @@ def _draw_u_curve(ax: Axes, curve: UCurve, color: str, single: bool, maximised: 
 
 
 def _draw_u_overview(ax: Axes, curve: UCurve, color: str, single: bool, maximised: bool) -> None:
-    """One curve on the full range: its mean, the seeds faint, diverged runs, the best."""
+    """One curve on the full range: its mean, the seeds faint, diverged and pruned runs, the
+    best."""
     if len(curve.lrs):
         ax.plot(curve.lrs, curve.mean, "-", color=color, lw=1.2)
     ax.plot(curve.seed_lrs, curve.seed_values, ".", color=color, alpha=0.3, ms=3)
@@ -167,6 +177,12 @@ def _draw_u_overview(ax: Axes, curve: UCurve, color: str, single: bool, maximise
         ax.plot(
             curve.diverged_lrs, np.full(len(curve.diverged_lrs), 0.0 if maximised else 1.0),
             "x", color=DIVERGED_COLOR if single else color, ms=6, mew=1.5, clip_on=False,
+            transform=ax.get_xaxis_transform(),
+        )  # fmt: skip
+    if len(curve.pruned_lrs):
+        ax.plot(
+            curve.pruned_lrs, np.full(len(curve.pruned_lrs), 0.0 if maximised else 1.0), "v",
+            color=PRUNED_COLOR if single else color, ms=5, clip_on=False,
             transform=ax.get_xaxis_transform(),
         )  # fmt: skip
     if curve.best_lr is not None and curve.best_value is not None:
@@ -198,6 +214,10 @@ def _u_curve_legend(
         handles.append(Line2D([], [], ls="", marker="x", ms=8, mew=2,
                               color=DIVERGED_COLOR if single else neutral))  # fmt: skip
         labels.append("diverged (along the edge)" + ("" if single else ", curve's colour"))
+    if any(len(c.pruned_lrs) for c in curves):
+        handles.append(Line2D([], [], ls="", marker="v", ms=6,
+                              color=PRUNED_COLOR if single else neutral))  # fmt: skip
+        labels.append("pruned (along the edge)" + ("" if single else ", curve's colour"))
     best = [c for c in curves if c.best_lr is not None]
     if best:
         handles.append(Line2D([], [], ls="", marker="*", ms=12, mec="k", mew=0.5,
@@ -296,7 +316,8 @@ def plot_loss_vs_epoch(
 
     LRs are coloured by rank (neighbouring LRs, refined ones included, get distinct colours;
     the colour bar names them); the recommended LR is drawn thick in black on top. Diverged
-    LRs are dashed and end with a cross where they were stopped.
+    LRs are dashed and end with a cross where they were stopped; a triangle marks the epoch
+    (a rung) where a seed was pruned.
     """
     if isinstance(panels, EpochPanel):
         panels = [panels]
@@ -333,7 +354,10 @@ def plot_loss_vs_epoch(
     handles = handles[: len(labels)]
     handles += [Patch(color="0.5", alpha=0.25), Line2D([], [], color="0.4", ls="--", marker="x")]
     labels += ["seeds' min to max", "diverged (stopped at the cross)"]
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
+    if any(c.pruned_at for p in panels for c in p.curves):
+        handles.append(Line2D([], [], color="0.4", ls="", marker="v"))
+        labels.append("a seed pruned at a rung")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -354,6 +378,10 @@ def _draw_epoch_curve(ax: Axes, curve: EpochCurve, column: str, color: Any, top:
             last = finite[-1]
             ax.plot(curve.epochs[last:last + 1], [min(float(mean[last]), top)], "x",
                     color=color, ms=7, zorder=z)  # fmt: skip
+    for epoch in curve.pruned_at:  # a seed stopped at a rung
+        at = np.flatnonzero(curve.epochs == epoch)
+        if len(at) and np.isfinite(mean[at[0]]):
+            ax.plot([epoch], [min(float(mean[at[0]]), top)], "v", color=color, ms=6, zorder=z)
 
 
 def _ceiling(panels: Sequence[EpochPanel]) -> float:
@@ -378,7 +406,7 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     """
     rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     if not rows:
-        planned = len(results.planned(results.spec.spec_hash()))
+        planned = len(results.planned(results.spec_id))
         raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective

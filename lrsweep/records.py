@@ -19,11 +19,12 @@ HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric"
 
 
 class RunStatus(str, enum.Enum):
-    """How a run ended. A diverged run is a result; a failed one is resumable."""
+    """How a run ended. A diverged or pruned run is a result; a failed one is resumable."""
 
     OK = "ok"
     DIVERGED = "diverged"
     FAILED = "failed"
+    PRUNED = "pruned"  # stopped at a rung, clearly worse than its seed's best (`prune:`)
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,13 @@ MAXIMISED = frozenset({"final_val_metric"})
 def run_objective(history: Sequence[EpochLog], objective: str, status: str) -> float:
     """A run's objective in its natural units; NaN for a run that did not finish.
 
+    A pruned run gets the objective of its history so far: it was stopped while worse than
+    the best, so this is what the sensitivity score counts it as (aggregate censors it).
     ``final_*`` average the last ``FINAL_WINDOW`` epochs; ``best_val_loss`` is the lowest
     validation loss after epoch 0; ``mean_val_loss`` is the mean over epochs 1.. (the area
     under the curve, which rewards fast convergence).
     """
-    if status != RunStatus.OK.value:
+    if status not in (RunStatus.OK.value, RunStatus.PRUNED.value):
         return math.nan
     trained = [h for h in history if h.epoch > 0]
     if not trained:

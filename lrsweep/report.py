@@ -140,7 +140,7 @@ def read_content(results: ResultsDir) -> Content:
     rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     has_range_test = (results.path / "rangetest.json").exists()
     if not rows and not has_range_test:
-        planned = len(results.planned(results.spec.spec_hash()))
+        planned = len(results.planned(results.spec_id))
         raise ResultsError(
             f"{results.path}: nothing to report yet (0 of {planned} planned runs finished,"
             " no range test)"

@@ -33,6 +33,7 @@ import numpy as np
 
 from lrsweep.analysis import summarize
 from lrsweep.errors import LockError, LrsweepError, ResultsError, StorageError
+from lrsweep.plan import run_id_for
 from lrsweep.records import (
     FLOAT_COLUMNS,
     HISTORY_COLUMNS,
@@ -47,11 +48,13 @@ from lrsweep.spec import (
     INCOMPARABLE,
     ROW_DERIVING,
     Spec,
+    apply_combo,
     combo_label,
     describe_changes,
     dump_spec,
     spec_changes,
     spec_from_resolved,
+    stable_hash,
 )
 from lrsweep.yamlload import load_yaml
 
@@ -265,9 +268,13 @@ def read_range_test(path: Path) -> dict[int, dict[str, list[float]]]:
 class ResultsDir:
     """One sweep's folder. Create it with :meth:`create` (run) or :meth:`open` (refine, plot)."""
 
-    def __init__(self, path: Path, spec: Spec) -> None:
+    def __init__(self, path: Path, spec: Spec, spec_id: str | None = None) -> None:
         self.path = Path(path)
         self.spec = spec
+        # The hash in spec.yaml's header: the study's name for this spec, which its plans
+        # carry. A newer lrsweep may fill in defaults the file predates (another
+        # `spec_hash()`) without changing the spec, so the id is read, not recomputed.
+        self.spec_id = spec_id or spec.spec_hash()
         self.changes: list[tuple[str, Any, Any]] = []  # what `spec` changes (see `create`)
 
     # -- opening -------------------------------------------------------------------------------
@@ -287,7 +294,7 @@ class ResultsDir:
         saved = path / "spec.yaml"
         changes: list[tuple[str, Any, Any]] = []
         if saved.exists() and _saved_hash(saved) != spec.spec_hash():
-            changes = _changes_from(saved, spec)
+            changes = _changes_from(saved, spec, path)
             incomparable = [c for c in changes if c[0].split(".")[0] in INCOMPARABLE]
             if incomparable and not overwrite:
                 raise ResultsError(
@@ -302,7 +309,8 @@ class ResultsDir:
             (path / "histories").mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StorageError(f"{path}: cannot create: {e.strerror}") from None
-        results = cls(path, spec)
+        same = saved.exists() and not changes  # the saved spec, maybe from an older lrsweep
+        results = cls(path, spec, _saved_hash(saved) if same else None)
         results.changes = changes
         if not saved.exists():
             write_atomic(saved, dump_spec(spec))
@@ -317,23 +325,18 @@ class ResultsDir:
         """
         saved = self.path / "spec.yaml"
         old_hash = _saved_hash(saved) if saved.exists() else ""
-        if not old_hash or old_hash == self.spec.spec_hash():
+        if not old_hash or not self.changes:
             return []
-        changes = _changes_from(saved, self.spec)
+        changes = self.changes
         (self.path / "specs").mkdir(exist_ok=True)
         archived = self.path / "specs" / f"{old_hash}.yaml"
         if not archived.exists():
             write_atomic(archived, saved.read_bytes())
-        self._tag_untagged_plans(old_hash)
         write_atomic(saved, dump_spec(self.spec))
+        self.spec_id = self.spec.spec_hash()
         if any(key.startswith(ROW_DERIVING) for key, _, _ in changes):
             self.rederive_rows()
         return changes
-
-    def _tag_untagged_plans(self, old_hash: str) -> None:
-        """Journals written before plans named their spec: those plans were the old spec's."""
-        if any(r["event"] == "planned" and "spec" not in r for r in self.read_journal()):
-            self.append_journal([{"event": "spec_changed", "untagged_plans": old_hash}])
 
     def rederive_rows(self) -> None:
         """Journal every finished run's row again, derived from its history under this spec."""
@@ -364,12 +367,13 @@ class ResultsDir:
             raise ResultsError(f"{path}: not a results folder (no spec.yaml)")
         document, _ = load_yaml(saved)
         spec = spec_from_resolved(document, base_dir=str(path), file=str(saved))
-        if _saved_hash(saved) != spec.spec_hash():
+        header = _saved_hash(saved)
+        if header not in (stable_hash(document), spec.spec_hash()):
             raise ResultsError(
-                f"{saved}: written by another version of lrsweep or edited by hand (hash"
-                f" {_saved_hash(saved)}, expected {spec.spec_hash()}); re-run the sweep"
+                f"{saved}: edited by hand (its header says hash {header or 'none'}, its"
+                f" content hashes to {stable_hash(document)}); re-run the sweep"
             )
-        return cls(path, spec)
+        return cls(path, spec, header)
 
     @staticmethod
     def _clear(path: Path) -> None:
@@ -484,19 +488,43 @@ class ResultsDir:
         return {run_id: r for run_id, r in done.items() if self.history_path(run_id).exists()}
 
     def planned(self, spec_hash: str | None = None) -> dict[str, dict[str, Any]]:
-        """Every run planned here, by run_id (its round, lr, seed, budget): the first plan of
-        each, by the spec of hash ``spec_hash`` only when given (a study keeps the runs of
-        every spec it has seen; the answer reads the current spec's)."""
-        records = self.read_journal()
-        untagged = {r.get("untagged_plans") for r in records if r["event"] == "spec_changed"}
-        plans: dict[str, dict[str, Any]] = {}
-        for r in records:
-            if r["event"] != "planned":
-                continue
-            owner = r.get("spec") or (next(iter(untagged)) if untagged else spec_hash)
-            if spec_hash is None or owner == spec_hash:
+        """Runs planned here, by run_id (round, lr, seed, budget, combination): every run ever
+        planned, or with ``spec_hash`` the runs of the current spec (`ResultsDir.spec`) only.
+
+        A study keeps the runs of every spec it has seen; the answer reads the current spec's:
+        a plan counts when the current spec gives its (combination, LR, seed, budget) the same
+        run id (a run of another setting, or of an lrsweep that computed otherwise, does not)
+        and it was planned under ``spec_hash`` (or before plans named their spec). Where the
+        spec planned a run more than once, its first plan under ``spec_hash`` gives the round.
+        """
+        records = [r for r in self.read_journal() if r["event"] == "planned"]
+        if spec_hash is None:
+            plans: dict[str, dict[str, Any]] = {}
+            for r in records:
                 plans.setdefault(r["run_id"], r)
-        return plans
+            return plans
+        combos = {combo_label(c): c for c in self.spec.combos}
+        settings: dict[str, Spec] = {}
+        current: dict[str, dict[str, Any]] = {}
+        for r in records:
+            if r.get("spec", spec_hash) != spec_hash or r["run_id"] in current:
+                continue
+            label = str(r.get("combo", "all"))
+            if label not in combos:
+                continue
+            if label not in settings:
+                combo = combos[label]
+                settings[label] = apply_combo(self.spec, combo) if combo else self.spec
+            try:
+                expected = run_id_for(
+                    settings[label], float(r["lr"]), int(r["seed"]), int(r["epochs"]),
+                    float(r["subsample"]),
+                )  # fmt: skip
+            except (KeyError, TypeError, ValueError):
+                continue  # a plan record too damaged to place
+            if expected == r["run_id"]:
+                current[r["run_id"]] = r
+        return current
 
     # -- per-run files -------------------------------------------------------------------------
 
@@ -544,19 +572,27 @@ class ResultsDir:
         sweep). No finished run at all is a `ResultsError`."""
         saved = self.saved_summary()
         rows = all_rows(self)
-        planned = len(self.planned(self.spec.spec_hash()))
-        if saved is not None and saved.get("spec_hash") == self.spec.spec_hash():
+        planned = len(self.planned(self.spec_id))
+        if saved is not None and saved.get("spec_hash") == self.spec_id:
             counted = sum(int(n) for n in saved["status_counts"].values())
             if counted == len(rows) and len(rows) >= planned:
                 return saved
         if not rows:
-            raise ResultsError(
-                f"{self.path}: no finished run yet (0 of {planned} planned); wait for the"
-                " sweep, or run it"
-            )
+            raise ResultsError(f"{self.path}: {self.why_empty(planned)}")
         summary = build_summary(self, rows, (saved or {}).get("notes", []))
         summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
         return summary
+
+    def why_empty(self, planned: int) -> str:
+        """Why the current spec has no finished run here, for a one-line message."""
+        others = len(self.finished())
+        if others and not planned:
+            return (
+                f"its {others} finished runs were trained by another version of lrsweep or"
+                " under settings this spec does not plan; run the spec again into this folder"
+                " to train its runs (the old ones are kept)"
+            )
+        return f"no finished run yet (0 of {planned} planned); wait for the sweep, or run it"
 
     def saved_summary(self) -> dict[str, Any] | None:
         """``summary.json`` as written by the last command, or None when there is none."""
@@ -592,7 +628,7 @@ def build_summary(
     combos = spec.combos
     return {
         "name": spec.name,
-        "spec_hash": spec.spec_hash(),
+        "spec_hash": results.spec_id,
         "results_dir": str(results.path),
         **summarize(
             rows,
@@ -651,7 +687,7 @@ def _row(planned: Mapping[str, Any], result: RunResult, spec: Spec) -> dict[str,
 def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
     """The latest row (done or failed) of every run the current spec planned, sorted by
     round, LR and seed."""
-    planned = results.planned(results.spec.spec_hash())
+    planned = results.planned(results.spec_id)
     state: dict[str, dict[str, Any]] = {}
     for r in results.read_journal():
         if r["event"] in ("done", "failed"):
@@ -715,13 +751,15 @@ def read_runs_csv(path: Path) -> list[dict[str, Any]]:
         raise ResultsError(f"{path}: not UTF-8 text") from None
 
 
-def _changes_from(saved: Path, spec: Spec) -> list[tuple[str, Any, Any]]:
-    """What ``spec`` changes against the resolved spec saved at ``saved``."""
+def _changes_from(saved: Path, spec: Spec, folder: Path) -> list[tuple[str, Any, Any]]:
+    """What ``spec`` changes against the spec saved at ``saved``, both resolved by this
+    version of lrsweep (so defaults added since the folder was written are no change)."""
     try:
         document, _ = load_yaml(saved)
+        old = spec_from_resolved(document, base_dir=str(folder), file=str(saved))
     except LrsweepError as e:
         raise ResultsError(f"{saved}: unreadable ({e}); use --overwrite to start over") from None
-    return spec_changes(document, spec.resolved())
+    return spec_changes(old.resolved(), spec.resolved())
 
 
 def _saved_hash(path: Path) -> str:

@@ -368,6 +368,22 @@ VARY_AXES = (  # the keys `vary:` may sweep besides the LR
 NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 
+class PruneSpec(_Section):
+    """Stop hopeless LRs early: at each rung, members far behind their seed's best."""
+
+    enabled: bool = False  # off: every run trains its whole budget
+    rungs: list[float] = Field(default_factory=lambda: [0.25, 0.5])  # fractions of the epochs
+    # pruned: made less than this share of the best's progress from the common initial val loss
+    min_progress: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _rungs(self) -> PruneSpec:
+        bad = [r for r in self.rungs if not 0 < r < 1]
+        if bad:
+            raise ValueError(f"rungs: must be fractions in (0, 1), got {bad[0]!r}")
+        return self
+
+
 class ExecutionSpec(_Section):
     """How runs are packed; affects speed only, never the numbers."""
 
@@ -393,6 +409,7 @@ class Spec(_Section):
     # extra axes, one curve per combination: a mapping of lists (every combination of them)
     # or a list of mappings (exactly these combinations)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    prune: PruneSpec = Field(default_factory=PruneSpec)  # not part of a run's id
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
     source_file: str = Field("<spec>", exclude=True)  # the spec file, for error messages

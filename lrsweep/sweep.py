@@ -195,7 +195,7 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    spec_hash = plan.spec.spec_hash()
+    spec_hash = results.spec_id
     planned = results.planned(spec_hash)
     results.append_journal(
         {
@@ -364,7 +364,7 @@ def refine(
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    planned = results.planned(results.spec.spec_hash())
+    planned = results.planned(results.spec_id)
     return max((int(r["round"]) for r in planned.values()), default=0)
 
 
@@ -451,7 +451,6 @@ def finish(
     The timing and provenance are the last command's that trained something: a command that
     trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
     """
-    spec = results.spec
     summary = build_summary(results, rows, notes)
     if data_report is not None:
         summary["data"] = dict(data_report)
@@ -479,7 +478,7 @@ def finish(
         )
     results.write_summary(summary)
     results.log_command(
-        {"command": clock.command, "spec_hash": spec.spec_hash(), **timing, "trained": trained}
+        {"command": clock.command, "spec_hash": results.spec_id, **timing, "trained": trained}
     )
     return summary
 
@@ -552,7 +551,7 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     has_runs = bool(all_rows(results))
     has_range_test = (results.path / "rangetest.csv").exists()
     if not has_runs and not has_range_test:
-        planned = len(results.planned(results.spec.spec_hash()))
+        planned = len(results.planned(results.spec_id))
         raise ResultsError(
             f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
             " range test)"

@@ -1,9 +1,11 @@
 """Lockstep training of a group of runs that differ only in their learning rate.
 
-All members of a group share the seed: they start from the same weights and see the same
-mini-batches in the same order (common random numbers), so the U-curve shows the effect of the
-LR alone. A member whose loss turns non-finite or exceeds ``diverge_factor`` x its initial loss
-is frozen with its history so far and dropped from the arrays; the others go on.
+Members of one seed start from the same weights and see the same mini-batches in the same order
+(common random numbers), so the U-curve shows the effect of the LR alone. A group may hold
+several seeds: each seed's members get that seed's initial weights and batch order (the batch
+is gathered per member, one ``take`` per step), so every member's numbers are bit-identical to
+the same run trained alone. A member whose loss turns non-finite or exceeds ``diverge_factor`` x
+its initial loss is frozen with its history so far and dropped from the arrays; the others go on.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,6 +28,7 @@ from lrsweep.model import (
     evaluate_layers,
     init_theta,
     layer_sizes,
+    layer_views,
     train_step,
 )
 from lrsweep.optimizers import make_optimizer
@@ -118,6 +123,45 @@ def prepare_data(group: Group, data: Dataset) -> Dataset:
     return budget_data(data, group.subsample, group.spec.data.split_seed)
 
 
+class _Epoch0Cache:
+    """Epoch-0 losses (before training) per initial state, shared by the groups of a process.
+
+    Every run of a seed starts from the same weights, so its epoch-0 evaluation is the same
+    whatever group, thread or order trains it; it is computed once, always as a group of one
+    (`initial_losses`), so the numbers never depend on grouping or executor. Entries are keyed
+    by the dataset object (a weak reference: a dataset that is freed drops its entries) and by
+    what decides the initial weights and the data seen.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_data: dict[int, tuple[weakref.ref[Dataset], dict[tuple[Any, ...], Any]]] = {}
+
+    def get(self, data: Dataset, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            key_data = id(data)
+            entry = self._by_data.get(key_data)
+            if entry is None or entry[0]() is not data:
+                ref = weakref.ref(data, partial(self._forget, key_data))
+                entry = (ref, {})
+                self._by_data[key_data] = entry
+            found = entry[1].get(key)
+        if found is None:  # computed outside the lock; two threads may both compute it
+            found = compute()
+            with self._lock:
+                entry[1].setdefault(key, found)
+        return found
+
+    def _forget(self, key_data: int, _: object) -> None:
+        with self._lock:
+            entry = self._by_data.get(key_data)
+            if entry is not None and entry[0]() is None:
+                del self._by_data[key_data]
+
+
+_EPOCH0 = _Epoch0Cache()
+
+
 def train_group(
     group: Group,
     data: Dataset,
@@ -147,7 +191,7 @@ def train_group(
     couple of ufunc calls on (K,) vectors.
     """
     start = time.perf_counter()
-    lockstep = _Lockstep(group, prepare_data(group, data), start)
+    lockstep = _Lockstep(group, prepare_data(group, data), start, data)
     for epoch in range(1, group.epochs + 1):  # the group's budget (coarse: fewer)
         if len(lockstep.members) == 0:
             break
@@ -160,25 +204,58 @@ def train_group(
     return lockstep.book.results(time.perf_counter() - start)
 
 
+def prune_rungs(spec: Spec, epochs: int) -> frozenset[int]:
+    """The epochs after which hopeless members are pruned: ``prune.rungs`` x ``epochs``,
+    never before the first epoch and never at the last (it would save nothing)."""
+    if not spec.prune.enabled:
+        return frozenset()
+    rungs = {max(1, math.floor(fraction * epochs)) for fraction in spec.prune.rungs}
+    return frozenset(r for r in rungs if r < epochs)
+
+
+def initial_losses(layers: list[np.ndarray], arrays: ModelArrays) -> tuple[float, float, float]:
+    """One member's ``(train_loss, val_loss, val_metric)`` at ``layers`` (a group of one)."""
+    _, loss, activation, X_train, y_train, X_val, y_val = arrays
+    train_loss, _ = evaluate_layers(layers, X_train, y_train, activation, loss)
+    val_loss, val_metric = evaluate_layers(layers, X_val, y_val, activation, loss)
+    return float(train_loss[0]), float(val_loss[0]), float(val_metric[0])
+
+
 class _Lockstep:
     """One group's training state: the members, their optimizer and schedule, the logbook.
 
     Member ``k`` is the group's run ``k``; `Members` tracks which still train, with these
-    per-member vectors: ``lr`` (the base LR), ``limit`` (``diverge_factor`` x the initial
-    loss) and, once a step was taken, ``last_lr`` (the LR it trained with last).
+    per-member vectors: ``lr`` (the base LR), ``seed_pos`` (the position of the member's seed
+    in ``seeds``), ``limit`` (``diverge_factor`` x the initial loss) and, once a step was
+    taken, ``last_lr`` (the LR it trained with last).
     """
 
-    def __init__(self, group: Group, data: Dataset, start: float) -> None:
+    def __init__(self, group: Group, data: Dataset, start: float, full: Dataset) -> None:
         spec = group.spec
         self.start = start
         self.arrays = model_arrays(spec, data)
         dtype, _, activation, X_train, y_train, _, _ = self.arrays
         lrs = group.lrs
-        init_rng, self.order_rng = group_rngs(group.seed)
+        run_seeds = [run.seed for run in group.runs]
+        self.seeds = list(dict.fromkeys(run_seeds))  # distinct, in member order
+        seed_pos = np.array([self.seeds.index(s) for s in run_seeds], dtype=np.intp)
+        self.order_rngs = []
+        rows_of_seed = []
         sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
-        theta = init_theta(
-            sizes, len(lrs), activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
-        )  # (K, P): every member's parameters as one row
+        for seed in self.seeds:
+            init_rng, order_rng = group_rngs(seed)
+            self.order_rngs.append(order_rng)
+            rows_of_seed.append(
+                init_theta(
+                    sizes,
+                    1,
+                    activation=activation,
+                    init=spec.model.init,
+                    rng=init_rng,
+                    dtype=dtype,
+                )
+            )
+        theta = np.concatenate(rows_of_seed)[seed_pos]  # (K, P): every member's parameters
         self.optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array
         self.batch_size = spec.train.batch_size
         steps_per_epoch = math.ceil(len(X_train) / self.batch_size)
@@ -193,17 +270,41 @@ class _Lockstep:
         self.step = 0
         # the mini-batch, gathered once per step for all members
         rows = min(self.batch_size, len(X_train))
-        self.X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
-        self.y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
+        # one seed: the batch is shared, (rows, ...); several: per member, (K, rows, ...)
+        lead = (len(lrs), rows) if len(self.seeds) > 1 else (rows,)
+        self.X_batch = np.empty((*lead, *X_train.shape[1:]), dtype=X_train.dtype)
+        self.y_batch = np.empty((*lead, *y_train.shape[1:]), dtype=y_train.dtype)
 
-        train_loss0, _ = self.evaluate(X_train, y_train)
-        val_loss0, val_metric0 = self.evaluate(*self.arrays[5:])
+        # epoch 0 once per seed (all its members start there), shared with other groups;
+        # an optimizer whose evaluation weights are not yet the initial ones evaluates its own
+        eval0 = self.optimizer.eval_theta(theta)
+        if eval0 is theta or np.array_equal(eval0, theta):
+            init = (tuple(sizes), activation, spec.model.init, str(dtype))
+            key = (*init, group.subsample, spec.data.split_seed)  # the weights, the data seen
+            initial = [
+                _EPOCH0.get(
+                    full,
+                    (*key, seed),
+                    partial(initial_losses, layer_views(row, sizes), self.arrays),
+                )
+                for seed, row in zip(self.seeds, rows_of_seed)
+            ]
+            train_loss0, val_loss0, val_metric0 = (
+                np.array([initial[p][i] for p in seed_pos.tolist()]) for i in range(3)
+            )
+        else:
+            train_loss0, _ = self.evaluate(X_train, y_train)
+            val_loss0, val_metric0 = self.evaluate(*self.arrays[5:])
         effective0 = self.optimizer.effective_lr(self.used_lr)  # before any step
         for k in range(len(lrs)):
             self.log(k, 0, train_loss0[k], val_loss0[k], val_metric0[k], effective0[k])
         for k in np.flatnonzero(~np.isfinite(train_loss0)).tolist():
             self.book.end(k, RunStatus.DIVERGED, 0.0)
         self.members["lr"] = lrs
+        self.members["seed_pos"] = seed_pos
+        self.members["val_loss0"] = val_loss0
+        self.rungs = prune_rungs(spec, group.epochs)
+        self.min_progress = spec.prune.min_progress
         self.members["limit"] = (spec.train.diverge_factor * train_loss0).astype(np.float64)
         self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
 
@@ -242,13 +343,10 @@ class _Lockstep:
         fast_check = bool(np.isfinite(members["limit"]).all())  # loss <= limit: also not nan
         ok = np.empty(len(members), dtype=bool)
         n_batches = 0
-        for idx in batch_indices(len(X_train), self.batch_size, self.order_rng):
+        for idx in self.epoch_batches(len(X_train)):
             if stop is not None and stop.is_set():
                 raise Cancelled(f"stopped at step {self.step}")
-            m = len(idx)
-            Xb, yb = self.X_batch[:m], self.y_batch[:m]
-            X_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
-            y_train.take(idx, axis=0, out=yb, mode="clip")
+            Xb, yb = self.gather(idx, X_train, y_train)
             batch_loss, grad = train_step(
                 members.layers, Xb, yb, activation, loss_name_, self.workspace
             )
@@ -278,6 +376,36 @@ class _Lockstep:
             n_batches += 1
             self.step += 1
         self.n_batches = n_batches
+
+    def epoch_batches(self, n: int) -> Iterator[np.ndarray]:
+        """This epoch's mini-batch indices: ``(m,)`` for one seed, else ``(members, m)``.
+
+        Each seed draws its own permutation (`batch_indices`) from its own stream, as it
+        would alone; with several seeds, row ``j`` is active member ``j``'s seed's batch.
+        """
+        orders = [batch_indices(n, self.batch_size, rng) for rng in self.order_rngs]
+        if len(orders) == 1:
+            yield from orders[0]
+            return
+        for per_seed in zip(*orders):
+            # looked up per step: members may have been dropped during the epoch
+            yield np.stack(per_seed).take(self.members["seed_pos"], axis=0)
+
+    def gather(
+        self, idx: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The mini-batch ``idx`` of ``(X, y)``, gathered into the group's buffers."""
+        if idx.ndim == 1:
+            Xb, yb = self.X_batch[: len(idx)], self.y_batch[: len(idx)]
+        else:
+            Xb = self.X_batch[: idx.shape[0], : idx.shape[1]]
+            yb = self.y_batch[: idx.shape[0], : idx.shape[1]]
+            if not Xb.flags.c_contiguous:  # fewer members or a short batch: a new buffer
+                Xb = np.empty((*idx.shape, *X.shape[1:]), dtype=X.dtype)
+                yb = np.empty((*idx.shape, *y.shape[1:]), dtype=y.dtype)
+        X.take(idx, axis=0, out=Xb, mode="clip")  # idx are permutation slices
+        y.take(idx, axis=0, out=yb, mode="clip")
+        return Xb, yb
 
     def diverge(self, epoch: int, bad: np.ndarray, batch_loss: np.ndarray) -> None:
         """Record the members ``bad`` as diverged at this step, with a last validation."""
@@ -313,3 +441,21 @@ class _Lockstep:
             members.keep(np.flatnonzero(finite))
             val_loss = val_loss[finite]
         self.schedule.observe(self.step, val_loss, members["lr"])  # plateau reads it
+        if epoch in self.rungs:
+            self.prune(val_loss)
+
+    def prune(self, val_loss: np.ndarray) -> None:
+        """Stop the members that made less than ``prune.min_progress`` of the progress of their
+        seed's best member in this group, from the validation loss they all started at (a
+        paired comparison: same initial weights, same batches)."""
+        members = self.members
+        seed_pos, start = members["seed_pos"], members["val_loss0"]
+        best = np.full(len(self.seeds), np.inf)
+        np.minimum.at(best, seed_pos, val_loss)
+        best_progress = start - best[seed_pos]  # > 0 where the seed's best improved at all
+        hopeless = (best_progress > 0) & (start - val_loss < self.min_progress * best_progress)
+        if hopeless.any():
+            now = time.perf_counter() - self.start
+            for j in np.flatnonzero(hopeless).tolist():
+                self.book.end(int(members.index[j]), RunStatus.PRUNED, now)
+            members.keep(np.flatnonzero(~hopeless))

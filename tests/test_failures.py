@@ -23,6 +23,8 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
     tiny_spec, tmp_path, monkeypatch
 ):
     spec_path, out = tiny_spec(), tmp_path / "r"
+    with spec_path.open("a") as f:
+        f.write("execution: {group_size: 2}\n")  # groups of 2, seed-major: one per seed
 
     def flaky(group, data):
         if group.seed == 1:  # the whole lockstep group of seed 1 fails

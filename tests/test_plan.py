@@ -57,16 +57,18 @@ def test_run_ids_are_deterministic_and_distinct(tiny_spec):
     assert not {r.run_id for r in plan_runs(wider, [0.01, 0.1], 0)} & {r.run_id for r in runs}
 
 
-def test_groups_share_seed_and_budget_and_cover_every_run(tiny_spec):
+def test_groups_share_a_budget_mix_seeds_and_cover_every_run(tiny_spec):
     spec = load_spec(tiny_spec(seeds=3, lr_min="1e-4", lr_max="1"))
     runs = plan_runs(spec, log_grid(1e-4, 1, 4), 0)  # 17 LRs x 3 seeds
     groups = make_groups(spec, runs, n_features=2, n_outputs=2)
     assert sorted(r.run_id for g in groups for r in g.runs) == sorted(r.run_id for r in runs)
     for g in groups:
-        assert {r.seed for r in g.runs} == {g.seed}
-        assert list(g.lrs) == sorted(g.lrs)
+        keys = [(r.seed, r.lr) for r in g.runs]
+        assert keys == sorted(keys) and g.seed == g.runs[0].seed  # seed-major, then by LR
         assert len(g.runs) <= 16
-    assert [len(g.runs) for g in groups] == [8, 9] * 3  # balanced chunks of at most 16
+    assert [len(g.runs) for g in groups] == [13, 13, 12, 13]  # balanced chunks of at most 16
+    assert len({r.seed for r in groups[1].runs}) == 2  # seeds share groups
+    assert make_groups(spec, runs[::-1], 2, 2) == groups  # a pure function of the runs
 
 
 def test_compute_bound_models_train_alone(tiny_spec):

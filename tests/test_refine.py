@@ -291,7 +291,7 @@ def test_refine_on_results_of_an_older_or_edited_spec_is_a_clear_error(tiny_spec
     result = CliRunner().invoke(cli, ["refine", str(out)])
     assert result.exit_code == 2
     assert result.stderr.startswith(
-        f"Error: {saved}: written by another version of lrsweep or edited by hand (hash "
+        f"Error: {saved}: edited by hand (its header says hash "
     )
     assert result.stderr.rstrip().endswith("re-run the sweep")
 

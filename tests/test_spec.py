@@ -193,7 +193,7 @@ def test_oversize_file_rejected_before_reading_it_all(tmp_path):
         error_of(path)
         == f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB; a spec is a few lines"
     )
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # parsing 100 MB of YAML would take minutes
 
 
 def test_plan_over_the_cap(write_spec):

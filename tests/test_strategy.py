@@ -259,7 +259,7 @@ def test_the_sweep_progress_moves_with_every_epoch(write_spec, tmp_path):
     )
     total = 2 * 9
     assert {t for _, t in seen} == {total}
-    # two groups of 9 LRs (one per seed), 3 epochs each: a report at every epoch, each
+    # two groups of 9 runs, 3 epochs each: a report at every epoch, each
     # counting the running group's epochs as thirds of its 9 runs
     assert [d for d, _ in seen] == [3, 6, 9, 12, 15, 18]
     assert runs[-1] == total

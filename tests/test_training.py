@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from lrsweep import training
+from lrsweep.analysis import aggregate
 from lrsweep.plan import Group, plan_runs
 from lrsweep.records import RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.sweep import load_data
-from lrsweep.training import train_group
+from lrsweep.training import prune_rungs, train_group
 
 
 def make_spec(**sections):
@@ -44,6 +46,22 @@ def test_member_of_a_group_of_8_matches_the_run_alone():
                 [a.train_loss, a.val_loss, a.val_metric], [b.train_loss, b.val_loss, b.val_metric],
                 rtol=1e-4, atol=1e-6,
             )  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam_hd", "prodigy", "sgd_schedulefree"])
+def test_a_group_of_several_seeds_is_bit_identical_to_each_run_alone(optimizer):
+    spec = make_spec(optimizer={"name": optimizer}, train={"seeds": 3})
+    data = load_data(spec)
+    runs = plan_runs(spec, [1e-3, 1e-2, 0.1, 1e3], 0)  # 1e3 diverges during an epoch
+    interleaved = tuple(sorted(runs, key=lambda r: (r.lr, -r.seed)))  # any member order works
+    together = train_group(Group(spec, 0, spec.train.epochs, 1.0, interleaved), data)
+    assert any(r.status is RunStatus.DIVERGED for r in together)
+    for run, result in zip(interleaved, together, strict=True):
+        alone = train_group(Group(spec, run.seed, spec.train.epochs, 1.0, (run,)), data)[0]
+        assert (result.status, result.epochs_done) == (alone.status, alone.epochs_done)
+        assert repr(result.history) == repr(alone.history)  # bit for bit (nan == nan)
+    zeros = {(run.seed, result.history[0].val_loss) for run, result in zip(interleaved, together)}
+    assert len(zeros) == 3  # epoch 0: one per seed, shared by its members
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad", "adamw"])
@@ -133,3 +151,45 @@ def test_plateau_reduces_the_lr_per_member():
     for r in results:
         lrs = [h.lr for h in r.history]
         assert lrs[-1] < lrs[0]  # a 50% improvement per epoch is never met: the LR halves
+
+
+def test_pruning_stops_clearly_worse_members_at_a_rung_with_their_history():
+    spec = make_spec(train={"epochs": 4, "seeds": 2}, prune={"enabled": True, "min_progress": 0.9})
+    assert prune_rungs(spec, 4) == {1, 2}  # rungs 0.25 and 0.5 of 4 epochs
+    assert prune_rungs(make_spec(), 4) == frozenset()  # off by default
+    data = load_data(spec)
+    runs = tuple(sorted(plan_runs(spec, [1e-4, 3e-2], 0), key=lambda r: (r.seed, r.lr)))
+    pruned = train_group(Group(spec, 0, 4, 1.0, runs), data)
+    full = train_group(Group(make_spec(train={"epochs": 4, "seeds": 2}), 0, 4, 1.0, runs), data)
+    for run, p, f in zip(runs, pruned, full, strict=True):
+        if run.lr == 1e-4:  # hardly moves from its initial loss: above the best at a rung
+            assert p.status is RunStatus.PRUNED and p.epochs_done in (1, 2)
+            assert p.history == f.history[: p.epochs_done + 1]  # its history so far
+        else:
+            assert p.status is RunStatus.OK and p.history == f.history
+
+
+def test_a_pruned_seed_censors_its_lr():
+    rows = [
+        {"lr": 0.1, "status": "ok", "objective": 0.5},
+        {"lr": 0.1, "status": "ok", "objective": 0.6},
+        {"lr": 0.001, "status": "ok", "objective": 0.4},
+        {"lr": 0.001, "status": "pruned", "objective": math.nan},
+    ]
+    low, high = aggregate(rows, "final_val_loss")
+    assert low.n_pruned == 1 and low.score == math.inf  # worse than the cut: never the best
+    assert high.score == pytest.approx(0.55)
+
+
+def test_epoch_zero_is_evaluated_once_per_seed_across_groups(monkeypatch):
+    spec = make_spec(train={"seeds": 2, "epochs": 1})
+    data = load_data(spec)
+    calls = []
+    real = training.initial_losses
+    monkeypatch.setattr(training, "initial_losses", lambda *a: calls.append(1) or real(*a))
+    runs = sorted(plan_runs(spec, [1e-3, 1e-2, 1e-1], 0), key=lambda r: (r.seed, r.lr))
+    for run in runs:  # six groups of one, two seeds
+        train_group(Group(spec, run.seed, 1, 1.0, (run,)), data)
+    assert len(calls) == 2
+    train_group(Group(spec, 0, 1, 0.5, tuple(runs)), data)  # another budget: other data
+    assert len(calls) == 4
