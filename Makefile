@@ -55,6 +55,7 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_find.py
+	$(BIN)/python benchmarks/bench_estimate.py --blas-threads 1
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_optimizers.py
 

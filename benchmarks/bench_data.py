@@ -7,7 +7,7 @@ in a fresh process so that peak memory is the process's own:
   from git history, commit ``BEFORE``; skipped when git or that commit is not available);
 * ``after``: today's ``load_dataset`` (pandas imported inside the timing, as a command pays it);
 * ``validate``: ``lrsweep validate`` on a spec over that file, which must take no longer than
-  one load plus a second (it reads the file once and times its estimate on 2,000 rows);
+  one load plus a second (it reads the file once; its estimate is the cost model's);
 * with ``--readers``, the candidate readers alone on the same file (pandas C engine, pyarrow,
   polars; each when installed) and on a Parquet copy: the measurement behind the choice.
 

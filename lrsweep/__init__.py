@@ -28,7 +28,7 @@ _EXPORTS = {
     "range_test": "lrsweep.sweep",
     "plot_range_test": "lrsweep.sweep",
     "read_summary": "lrsweep.sweep",
-    "estimate_seconds": "lrsweep.sweep",
+    "estimate_sweep": "lrsweep.sweep",
     "load_data": "lrsweep.sweep",
     "build_report": "lrsweep.report",
     "write_report": "lrsweep.report",
@@ -58,7 +58,7 @@ __all__ = [  # every name of _EXPORTS (a test checks they agree)
     "ThreadExecutor",
     "__version__",
     "build_report",
-    "estimate_seconds",
+    "estimate_sweep",
     "load_data",
     "load_spec",
     "log_grid",
@@ -84,7 +84,7 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
     from lrsweep.report import build_report, write_report
     from lrsweep.spec import Spec, load_spec
     from lrsweep.sweep import (
-        estimate_seconds,
+        estimate_sweep,
         load_data,
         plan_sweep,
         plot_range_test,

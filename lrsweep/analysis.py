@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep.optimizers import OPTIMIZERS
-from lrsweep.records import MAXIMISED, RunStatus, score
+from lrsweep.records import MAXIMISED, EpochLog, RunStatus, score
 
 
 class LRPoint(NamedTuple):
@@ -221,10 +221,48 @@ def summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 def scaling_slope(xs: Sequence[float], lrs: Sequence[float]) -> float | None:
     """Least-squares slope of log(best LR) against log(x); None with fewer than 2 points."""
+    fit = scaling_fit(xs, lrs)
+    return None if fit is None else fit.slope
+
+
+# Student's t, two-sided 95%, by degrees of freedom (1..10); 1.96 beyond 30
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def t_975(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
+    if dof <= len(T_975):
+        return T_975[dof - 1]
+    return 2.228 + (1.96 - 2.228) * min(1.0, (dof - 10) / 20)  # 2.086 at 20, 1.96 past 30
+
+
+class ScalingFit(NamedTuple):
+    """log(best LR) = intercept + slope x log(x), least squares, with the slope's 95% CI."""
+
+    slope: float
+    intercept: float
+    low: float | None  # the slope's 95% interval (Student's t); None with 2 points
+    high: float | None
+    n: int  # points fitted
+
+
+def scaling_fit(xs: Sequence[float], lrs: Sequence[float]) -> ScalingFit | None:
+    """Fit best LR against an axis on log-log axes; None with fewer than 2 distinct x.
+
+    The interval is the slope's standard error from the residuals times Student's t with
+    ``n - 2`` degrees of freedom: wide with few points (4 points: t = 4.3), absent with 2.
+    """
     if len(xs) < 2 or len(set(xs)) < 2:
         return None
-    slope, _ = np.polyfit(np.log(xs), np.log(lrs), 1)
-    return float(slope)
+    x, y = np.log(np.asarray(xs, dtype=float)), np.log(np.asarray(lrs, dtype=float))
+    slope, intercept = np.polyfit(x, y, 1)
+    n = len(x)
+    if n < 3:
+        return ScalingFit(float(slope), float(intercept), None, None, n)
+    residuals = y - (intercept + slope * x)
+    se = math.sqrt(float(residuals @ residuals) / (n - 2) / float(((x - x.mean()) ** 2).sum()))
+    half = t_975(n - 2) * se
+    return ScalingFit(float(slope), float(intercept), float(slope - half), float(slope + half), n)
 
 
 def axis_number(key: str, value: Any) -> float:
@@ -268,8 +306,13 @@ def summarize(
     for key in ("train.batch_size", "model.hidden"):
         if len(combos[0]) == 1 and combos[0][0][0] == key:  # the only axis
             pts = [(axis_number(key, c["combo"][key]), c["best"]["lr"]) for c in usable]
-            slope = scaling_slope([p[0] for p in pts], [p[1] for p in pts])
-            summary["scaling"][key] = {"slope": slope, "points": pts}
+            fit = scaling_fit([p[0] for p in pts], [p[1] for p in pts])
+            summary["scaling"][key] = {
+                "slope": None if fit is None else fit.slope,
+                "slope_low": None if fit is None else fit.low,  # its 95% interval
+                "slope_high": None if fit is None else fit.high,
+                "points": pts,
+            }
     return summary
 
 
@@ -361,6 +404,56 @@ class UCurve(NamedTuple):
     interpolated_lr: float | None
     band: tuple[float, float] | None
     objective: str
+    # the objective's range around the optimum (the best LR's neighbours and LRs within
+    # FOCUS_DECADES of it, every seed and the ±std band): where the choice is made, drawn
+    # large; None without a best
+    focus: tuple[float, float] | None = None
+    focus_lrs: tuple[float, float] | None = None  # the LRs those values come from, padded
+
+
+FOCUS_DECADES = 0.5  # the U-curve's zoom: LRs this many decades either side of the best
+FOCUS_PAD = 0.08  # and this fraction of the range above and below
+FOCUS_RISE = 0.5  # but no further from the best mean than this fraction of it
+FOCUS_STDS = 4.0  # or this many of its standard deviations over seeds, if more
+
+
+def focus_lrs(points: Sequence[LRPoint], best: Best | None) -> tuple[float, float] | None:
+    """The LR range `focus_range` reads, widened by ``FOCUS_PAD`` of a decade each side."""
+    near = _near_best(points, best)
+    if not near:
+        return None
+    pad = 10**FOCUS_PAD
+    return near[0].lr / pad, near[-1].lr * pad
+
+
+def _near_best(points: Sequence[LRPoint], best: Best | None) -> list[LRPoint]:
+    if best is None:
+        return []
+    return [
+        p for i, p in enumerate(points)
+        if p.n_ok
+        and (abs(i - best.at) <= 1 or abs(math.log10(p.lr / best.lr)) <= FOCUS_DECADES + 1e-9)
+    ]  # fmt: skip
+
+
+def focus_range(points: Sequence[LRPoint], best: Best | None) -> tuple[float, float] | None:
+    """The objective's range over the best LR, its grid neighbours and every LR within
+    ``FOCUS_DECADES`` of it (each OK seed and mean ± std), no further from the best mean than
+    ``FOCUS_RISE`` of it or ``FOCUS_STDS`` standard deviations, padded by ``FOCUS_PAD``; None
+    without a best LR."""
+    if best is None:
+        return None
+    near = _near_best(points, best)
+    values = [v for p in near for v in (*p.values, p.mean - p.std, p.mean + p.std)]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    if math.isfinite(best.mean):  # a steep side would stretch the zoom: cap how far it goes
+        rise = max(FOCUS_STDS * best.std, FOCUS_RISE * abs(best.mean))
+        lo, hi = max(lo, best.mean - rise), min(hi, best.mean + rise)
+    pad = FOCUS_PAD * max(hi - lo, 0.05 * abs(best.mean), 1e-12)
+    return lo - pad, hi + pad
 
 
 def u_curve(
@@ -396,6 +489,8 @@ def u_curve(
         interpolated_lr=None if best is None else interpolated_optimum(points, best),
         band=None if best is None else good_band(points, best, tolerance),
         objective=objective,
+        focus=focus_range(points, best),
+        focus_lrs=focus_lrs(points, best),
     )
 
 
@@ -405,8 +500,10 @@ class Heatmap(NamedTuple):
     axis: str
     lrs: np.ndarray
     values: np.ndarray  # the axis values, one per row
-    grid: np.ndarray  # (len(values), len(lrs)); NaN where no seed finished OK
+    grid: np.ndarray  # (len(values), len(lrs)); NaN where a seed diverged or none finished OK
     objective: str
+    best_lrs: np.ndarray | None = None  # each row's recommended LR (refine rounds included)
+    fit: ScalingFit | None = None  # best LR against the axis value, log-log
 
 
 def heatmap(
@@ -425,5 +522,126 @@ def heatmap(
         for p in aggregate([r for r in round0 if r.get("combo") == label], objective):
             if p.n_ok and not p.n_diverged:
                 grid[i, int(np.searchsorted(lrs, p.lr))] = p.mean
+    best = np.full(len(combos), np.nan)
+    for i, label in enumerate(labels):
+        found = best_lr(aggregate(summary_rows([r for r in rows if r.get("combo") == label]),
+                                  objective))  # fmt: skip
+        if found is not None:
+            best[i] = found.lr
+    ok = np.isfinite(best)
+    fit = scaling_fit(values[ok].tolist(), best[ok].tolist())
     order = np.argsort(values)
-    return Heatmap(axis, lrs, values[order], grid[order], objective)
+    return Heatmap(axis, lrs, values[order], grid[order], objective, best[order], fit)
+
+
+class EpochCurve(NamedTuple):
+    """Loss against epoch at one LR, over its seeds: what the loss-against-epoch plot draws."""
+
+    lr: float
+    round: int  # the round the LR was first trained in (0 = coarse grid)
+    epochs: np.ndarray
+    train_mean: np.ndarray  # mean over the seeds with a finite loss at that epoch
+    train_low: np.ndarray  # the seeds' min and max: the band
+    train_high: np.ndarray
+    val_mean: np.ndarray
+    val_low: np.ndarray
+    val_high: np.ndarray
+    n_seeds: int
+    diverged: bool  # some seed diverged (its history ends early)
+    recommended: bool  # the curve's recommended LR
+    pruned_at: tuple[int, ...] = ()  # the epoch each pruned seed stopped at (a rung)
+
+
+class EpochPanel(NamedTuple):
+    """The loss-against-epoch curves of one combination."""
+
+    label: str
+    curves: tuple[EpochCurve, ...]
+    best_lr: float | None
+
+
+def epoch_panel(
+    rows: Sequence[Mapping[str, Any]],
+    histories: Mapping[str, Sequence[EpochLog]],
+    objective: str,
+    label: str = "all",
+) -> EpochPanel:
+    """One combination's curves from its rows and their histories (by run id): the
+    full-budget runs when there are any, failed runs left out."""
+    rows = [r for r in summary_rows(rows) if r["status"] != RunStatus.FAILED.value]
+    best = best_lr(aggregate(rows, objective))
+    by_lr: dict[float, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if str(row["run_id"]) in histories:
+            by_lr.setdefault(float(row["lr"]), []).append(row)
+    curves = []
+    for lr in sorted(by_lr):
+        runs = by_lr[lr]
+        logs = [histories[str(r["run_id"])] for r in runs]
+        epochs = np.array([h.epoch for h in max(logs, key=len)])
+        train = _over_seeds(logs, "train_loss", len(epochs))
+        val = _over_seeds(logs, "val_loss", len(epochs))
+        curves.append(
+            EpochCurve(
+                lr, min(int(r["round"]) for r in runs), epochs, *train, *val, len(runs),
+                any(r["status"] == RunStatus.DIVERGED.value for r in runs),
+                best is not None and lr == best.lr,
+                tuple(
+                    histories[str(r["run_id"])][-1].epoch for r in runs
+                    if r["status"] == RunStatus.PRUNED.value and histories[str(r["run_id"])]
+                ),
+            )
+        )  # fmt: skip
+    return EpochPanel(label, tuple(curves), None if best is None else best.lr)
+
+
+def _over_seeds(
+    logs: Sequence[Sequence[EpochLog]], column: str, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, min and max over seeds of ``column`` at each of ``n`` epochs (finite only)."""
+    table = np.full((len(logs), n), np.nan)
+    for i, log in enumerate(logs):
+        values = np.array([getattr(h, column) for h in log], dtype=float)[:n]
+        table[i, : len(values)] = np.where(np.isfinite(values), values, np.nan)
+    counts = np.isfinite(table).sum(axis=0)
+    filled = np.where(np.isfinite(table), table, 0.0)
+    mean = np.where(counts > 0, filled.sum(axis=0) / np.maximum(counts, 1), np.nan)
+    low = np.where(counts > 0, np.where(np.isfinite(table), table, np.inf).min(axis=0), np.nan)
+    high = np.where(counts > 0, np.where(np.isfinite(table), table, -np.inf).max(axis=0), np.nan)
+    return mean, low, high
+
+
+class SuggestionMark(NamedTuple):
+    """One distinct LR the range test suggests, and every rule that suggests it."""
+
+    lr: float
+    loss: float  # the seeds' combined smoothed loss there (geometric mean); NaN off the ramp
+    names: tuple[str, ...]
+
+
+def suggestion_marks(
+    curves: Mapping[int, Mapping[str, np.ndarray]],
+    suggestions: Mapping[str, float | None],
+    rtol: float = 0.02,
+) -> list[SuggestionMark]:
+    """The range test's suggestions merged where they agree (within ``rtol``), by LR, each
+    placed on the seeds' combined smoothed curve (one marker per distinct LR)."""
+    merged: list[tuple[float, list[str]]] = []
+    for name, lr in sorted(
+        ((n, v) for n, v in suggestions.items() if v is not None), key=lambda kv: kv[1]
+    ):
+        if merged and abs(lr / merged[-1][0] - 1) <= rtol:
+            merged[-1][1].append(name)
+        else:
+            merged.append((lr, [name]))
+    marks = []
+    for lr, names in merged:
+        at = []
+        for c in curves.values():
+            x, y = np.log10(c["lr"]), c["smoothed_loss"]
+            keep = np.isfinite(y) & (y > 0)
+            if keep.sum() >= 2 and x[keep][0] <= math.log10(lr) <= x[keep][-1]:
+                at.append(float(np.interp(math.log10(lr), x[keep], np.log(y[keep]))))
+        loss = float(np.exp(np.mean(at))) if at else math.nan
+        marks.append(SuggestionMark(lr, loss, tuple(names)))
+    return marks

@@ -275,7 +275,10 @@ def run(
             f" --out {shlex.quote(str(out))}"
         )
         with interruptible(resume):  # plotting too: Ctrl-C there is 130, not "Aborted!"
-            with _executor(executor_options) as executor, _progress() as (on_run, on_progress):
+            with (
+                _executor(executor_options) as executor,
+                _progress() as (on_run, on_progress, on_round),
+            ):
                 summary = lrsweep.run_sweep(
                     spec,
                     out,
@@ -283,6 +286,7 @@ def run(
                     overwrite=overwrite,
                     on_run=on_run,
                     on_progress=on_progress,
+                    on_round=on_round,
                     on_note=_note,
                     on_warning=_warn,
                     data=data,
@@ -387,7 +391,10 @@ def refine(
     with user_errors():
         resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
         with interruptible(resume):
-            with _executor(executor_options) as executor, _progress() as (on_run, on_progress):
+            with (
+                _executor(executor_options) as executor,
+                _progress() as (on_run, on_progress, on_round),
+            ):
                 summary = lrsweep.refine(
                     results_dir,
                     rounds=rounds,
@@ -395,6 +402,7 @@ def refine(
                     points_per_decade=points_per_decade,
                     on_run=on_run,
                     on_progress=on_progress,
+                    on_round=on_round,
                     on_note=_note,
                     on_warning=_warn,
                 )
@@ -425,7 +433,7 @@ def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: An
         plan = lrsweep.plan_sweep(spec, data, executor_options["jobs"] or default_jobs())
         click.echo(dump_spec(spec), nl=False)
         _print_columns(data)
-        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], data=data)
+        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"])
 
 
 @cli.command()
@@ -692,77 +700,162 @@ def _load_progress() -> Iterator[Callable[[int, int], None] | None]:
 
 OnRunFn = Callable[[Mapping[str, Any], int, int], None]
 OnProgressFn = Callable[[float, int], None]
+OnRoundFn = Callable[[Any], None]
+RECENT_RUNS = 4  # finished runs listed under the live bar
+
+
+def round_header(start: Any) -> str:
+    """``round 1: refining 0.01-0.1 at 8/decade, 27 runs`` for a `lrsweep.sweep.RoundStart`."""
+    what = "coarse grid" if start.round == 0 else "refining"
+    if any("extended the grid" in note for note in start.notes):
+        what = "extending the grid"
+    if start.budget == "coarse":
+        what += " (coarse budget)"
+    return (  # (how many of them are reused is the sweep's own note)
+        f"round {start.round}: {what} {start.lr_min:.3g}-{start.lr_max:.3g} at"
+        f" {start.points_per_decade}/decade, {start.runs} runs"
+    )
+
+
+def run_line(row: Mapping[str, Any]) -> str:
+    """One finished run in a line: ``lr=0.0316 seed=2 ok objective=0.1234 (0.4s)``."""
+    from lrsweep.facts import fmt_number
+
+    return (
+        f"lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
+        f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)"
+    )
+
+
+class _Tally:
+    """Overall progress across rounds: runs of the rounds so far, never moving back."""
+
+    def __init__(self) -> None:
+        self.offset = 0  # runs planned by the rounds before this one
+        self.total = 0
+        self.done = 0.0
+        self.round = 0
+
+    def start(self, start: Any) -> None:
+        self.offset = self.total
+        self.total += start.runs
+        self.round = start.round
+
+    def at(self, done_in_round: float, total_in_round: int) -> float:
+        if self.total == 0:  # a caller that does not report rounds
+            self.total = total_in_round
+        self.done = max(self.done, self.offset + done_in_round)
+        return self.done
 
 
 @contextlib.contextmanager
-def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
-    """A live bar on a terminal (stderr) that moves with every epoch of the running groups;
-    one plain line per finished run otherwise."""
-    from lrsweep.facts import fmt_number
-
+def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None, OnRoundFn]]:
+    """Progress on stderr: on a terminal, a header per round, a live bar over every run so
+    far (it moves with every epoch of the running groups, with an ETA) and the last few
+    finished runs; otherwise a header per round and one plain line per finished run."""
     err = _console(stderr=True)
+    tally = _Tally()
     if not err.is_terminal:
 
         def plain(row: Mapping[str, Any], done: int, total: int) -> None:
-            click.echo(
-                f"[{done}/{total}] lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
-                f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)",
-                err=True,
-            )
+            overall = int(tally.at(done, total))
+            click.echo(f"[{overall}/{tally.total}] {run_line(row)}", err=True)
 
-        yield plain, None
+        def plain_round(start: Any) -> None:
+            tally.start(start)
+            click.echo(round_header(start), err=True)
+
+        yield plain, None, plain_round
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from collections import deque
 
-    with Progress(
+    from rich.console import RenderableType
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    recent: deque[str] = deque(maxlen=RECENT_RUNS)
+
+    class Live(Progress):
+        def get_renderables(self) -> Iterator[RenderableType]:
+            yield self.make_tasks_table(self.tasks)
+            if recent:
+                yield Text("\n".join(f"  {line}" for line in recent), style="dim")
+
+    with Live(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        "runs",
         TimeElapsedColumn(),
+        "ETA",
+        TimeRemainingColumn(),
         console=err,
         transient=True,
     ) as progress:
         task = progress.add_task("training", total=None)
 
         def live(row: Mapping[str, Any], done: int, total: int) -> None:
-            progress.update(
-                task,
-                completed=done,
-                total=total,
-                description=f"lr={row['lr']:.3g} {row['status']}",
-            )
+            recent.append(run_line(row))
+            progress.update(task, completed=tally.at(done, total), total=tally.total)
 
         def epochs(done: float, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=tally.at(done, total), total=tally.total)
 
-        yield live, epochs
+        def new_round(start: Any) -> None:
+            tally.start(start)
+            progress.console.print(round_header(start))
+            progress.update(task, description=f"round {start.round}", total=tally.total)
+
+        yield live, epochs, new_round
 
 
-def _print_plan(
-    plan: Plan, out: Path, jobs: int | None = None, data: Dataset | None = None
-) -> None:
-    """The plan of round 0 (and what the refine rounds may add) on stdout."""
+def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
+    """The plan of round 0, what the refine rounds will likely add, and a time estimate, on
+    stdout (from the cost model: nothing is trained)."""
     import lrsweep
     from lrsweep.executors import default_jobs
+    from lrsweep.facts import fmt_seconds
 
     spec = plan.spec
     lrs = sorted({r.lr for r in plan.runs})
     combos = len(spec.combos)
+    jobs = jobs or default_jobs()
+    estimate = lrsweep.estimate_sweep(plan, jobs)
     console = _console()
     console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}")
     per = f" x {combos} combinations" if combos > 1 else ""
     budget = plan.runs[0].budget if plan.runs else "full"
-    console.print(
-        f"round 0 ({budget} budget): {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
-        f" x {spec.train.seeds} seeds{per} = {len(plan.runs)} runs"
-    )
+    if spec.grid.from_range_test:
+        console.print(
+            f"range test first: {estimate.range_test_runs} ramped runs, about"
+            f" {fmt_seconds(estimate.range_test_seconds)}; round 0's grid comes from it (a"
+            " decade below its valley suggestion to where the loss diverged)"
+        )
+        console.print(
+            f"round 0 ({budget} budget): likely ~{len(lrs)} LRs (a typical"
+            f" {lrsweep.sweep.TYPICAL_RANGE_TEST_DECADES:g} decades at"
+            f" {spec.grid.points_per_decade} per decade) x {spec.train.seeds} seeds{per}"
+            f" = ~{len(plan.runs)} runs"
+        )
+    else:
+        console.print(
+            f"round 0 ({budget} budget): {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
+            f" x {spec.train.seeds} seeds{per} = {len(plan.runs)} runs"
+        )
     if spec.refine.rounds:
+        likely = [f"round {r.round} ~{r.runs} runs" for r in estimate.rounds[1:]]
         console.print(
             f"then up to {spec.refine.rounds} refine rounds around each curve's best LR"
-            f" ({spec.refine.points_per_decade} points per decade in round 1)"
+            f" ({spec.refine.points_per_decade} points per decade in round 1); likely: "
+            + (", ".join(likely) or "none needed")
         )
     sizes = plan.group_sizes
-    jobs = jobs or default_jobs()
     mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
         f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} runs ({mode}); model"
@@ -780,17 +873,22 @@ def _print_plan(
         "processes": f"{at_once} at a time in worker processes, one BLAS thread each",
     }[choice]
     console.print(f"execution: {where} ({why})")
-    if data is not None:
-        seconds = lrsweep.estimate_seconds(plan, data, jobs)
-        console.print(f"estimated time for round 0: about {seconds:.0f} s")
-    console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
+    parts = [f"round {r.round} {fmt_seconds(r.seconds)}" for r in estimate.rounds]
+    if estimate.range_test_runs:
+        parts.insert(0, f"range test {fmt_seconds(estimate.range_test_seconds)}")
+    console.print(
+        f"estimated time: about {fmt_seconds(estimate.seconds)} with --jobs {jobs}"
+        f" ({', '.join(parts)}; from the cost model, within about 2x)"
+    )
+    if not spec.grid.from_range_test:
+        console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
 
 
 def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:
     """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
-    from lrsweep.facts import answer_line
+    from lrsweep.facts import answer_line, scaling_sentence
 
     counts = summary["status_counts"]
     if as_json:
@@ -811,11 +909,9 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         for note in summary.get("notes", []):
             console.print(f"[dim]{note}[/dim]")
         for key, fit in summary.get("scaling", {}).items():
-            if fit["slope"] is not None:
-                console.print(
-                    f"Best LR scales as {key}^{fit['slope']:.2f}"
-                    " (1: linear scaling rule, 0.5: square-root rule)"
-                )
+            sentence = scaling_sentence(key, fit)
+            if sentence:
+                console.print(sentence)
         prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
             prefix += f" (best of all: {summary['best_combo']})"

@@ -25,6 +25,23 @@ EVAL_ROWS = 4096  # rows per evaluation chunk (`lrsweep.model.evaluate`'s defaul
 # The cost model the executors schedule with (rough, per core; measured on 2-core Xeons):
 STEP_OVERHEAD_SECONDS = 100e-6  # Python and NumPy call overhead of one lockstep step
 FLOP_RATE = 80e9  # float32 FLOP/s one core sustains on a step (small matmuls, elementwise)
+# What an optimizer's update adds to a step beyond SGD with momentum (which the two constants
+# above include): (seconds per step, seconds per parameter value of the group). Measured
+# 2026-11-29 on a 64-64-64-10 MLP, groups of 1 and 13, one BLAS thread (CPU time, the machine
+# loaded): SGD 24 us + 0.5 ns a value, Adam 66 us + 1.6 ns, AdamW 86 us + 1.7 ns, RMSprop 53
+# us + 1.4 ns, Adagrad 36 us + 1.3 ns, SGD-HD 50 us + 0.95 ns, Adam-HD 103 us + 2.5 ns.
+# With them the training estimate of round 0 is within 0.8-1.3x of the CPU time measured on
+# configs/{digits,spirals-adam,regression,hypergradient}.yaml (0.66 for Adam without them).
+UPDATE_EXTRA_SECONDS = {
+    "sgd": (0.0, 0.0),
+    "adagrad": (5e-6, 0.8e-9),
+    "rmsprop": (28e-6, 0.9e-9),
+    "adam": (32e-6, 1.1e-9),
+    "adamw": (51e-6, 1.2e-9),
+    "sgd_hd": (22e-6, 0.45e-9),
+    "sgdn_hd": (22e-6, 0.45e-9),
+    "adam_hd": (62e-6, 2.0e-9),
+}
 # What starting a pool of spawned workers costs (an interpreter importing numpy, pydantic and
 # lrsweep, ~0.3 s each, in parallel): `--jobs N` trains in this process unless the pool's
 # estimated wall time, this plus the groups spread over N workers, is shorter.
@@ -105,15 +122,20 @@ def group_seconds(
 ) -> float:
     """Rough single-core wall time of a group, from the cost model above (for scheduling only).
 
-    Steps x (call overhead + members x step FLOPs / rate), plus the forward passes of the
-    per-epoch evaluations (a third of a training step's FLOPs per row).
+    Steps x (call overhead + the optimizer's update beyond SGD's + members x step FLOPs /
+    rate), plus the forward passes of the per-epoch evaluations (a third of a training step's
+    FLOPs per row).
     """
     spec = group.spec
     rows = max(1, round(n_train * min(group.subsample, 1.0)))
     steps = group.epochs * math.ceil(rows / spec.train.batch_size)
     flops_per_row = step_flops(spec, n_features, n_outputs) / spec.train.batch_size
     K = len(group.runs)
-    train = steps * (STEP_OVERHEAD_SECONDS + K * flops_per_row * spec.train.batch_size / FLOP_RATE)
+    call, per_value = UPDATE_EXTRA_SECONDS.get(spec.optimizer.name, (0.0, 0.0))
+    update = call + K * n_weights(spec, n_features, n_outputs) * per_value
+    train = steps * (
+        STEP_OVERHEAD_SECONDS + update + K * flops_per_row * spec.train.batch_size / FLOP_RATE
+    )
     evaluation = K * flops_per_row / 3 * (rows + n_val * (group.epochs + 1)) / FLOP_RATE
     return train + evaluation
 
@@ -127,6 +149,14 @@ def compute_fraction(group: GroupLike, n_features: int, n_outputs: int) -> float
     """
     flops = len(group.runs) * step_flops(group.spec, n_features, n_outputs) / FLOP_RATE
     return flops / (flops + STEP_OVERHEAD_SECONDS)
+
+
+def range_test_seconds(
+    spec: Spec, n_features: int, n_outputs: int, num_iter: int, seeds: int
+) -> float:
+    """Rough wall time of the LR range test: ``num_iter`` steps of the seeds in lockstep."""
+    flops = seeds * step_flops(spec, n_features, n_outputs) / FLOP_RATE
+    return num_iter * (STEP_OVERHEAD_SECONDS + flops)
 
 
 def data_shape(data: Dataset) -> tuple[int, int, int, int]:

@@ -23,16 +23,31 @@ def fmt_number(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if math.isfinite(x) else "-"
 
 
+def fmt_seconds(seconds: float) -> str:
+    """A duration for a person: ``0.8 s``, ``14 s``, ``3 min 20 s``."""
+    if seconds < 10:
+        return f"{seconds:.1g} s" if seconds < 1 else f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def fmt_std(std: Any, n_ok: int) -> str:
+    """A spread over seeds: ``-`` where fewer than two seeds finished (no spread to show)."""
+    return fmt_number(std) if n_ok >= 2 else "-"
+
+
 def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, str]]:
     """(what, value) pairs answering "which LR" for one curve (or the overall best)."""
     best = curve.get("best")
     if not best:
         return [("Recommended LR", "none: every run diverged or failed")]
+    n_ok = next((r["n_ok"] for r in curve.get("table", []) if r["lr"] == best["lr"]), 2)
+    spread = f" ± {fmt_number(best['objective_std'])} over seeds" if n_ok >= 2 else ", one seed"
     facts = [
         (
             "Recommended LR",
-            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
-            f" ± {fmt_number(best['objective_std'])} over seeds)",
+            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}{spread})",
         )
     ]
     if best.get("edge"):
@@ -125,7 +140,7 @@ def per_lr_rows(curve: Mapping[str, Any]) -> list[list[str]]:
         [
             fmt_number(r["lr"]),
             fmt_number(r["mean"]),
-            fmt_number(r["std"]),
+            fmt_std(r["std"], r["n_ok"]),
             str(r["n_ok"]),
             str(r["n_diverged"]),
             str(r["n_failed"]),
@@ -146,6 +161,22 @@ def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
 
 PER_LR_HEADER = ["LR", "mean objective", "± std", "ok", "diverged", "failed"]
 RANGE_TEST_HEADER = ["suggestion", "LR", "seeds' median", "min", "max", "seeds"]
+
+
+def scaling_sentence(key: str, fit: Mapping[str, Any]) -> str | None:
+    """``Best LR scales as train.batch_size^0.74 (95% interval 0.21 to 1.27, 4 points)``."""
+    if fit.get("slope") is None:
+        return None
+    n = len(fit.get("points", []))
+    low, high = fit.get("slope_low"), fit.get("slope_high")
+    interval = (
+        f"95% interval {low:.2f} to {high:.2f}" if low is not None and high is not None
+        else "no interval from 2 points"
+    )  # fmt: skip
+    return (
+        f"Best LR scales as {key}^{fit['slope']:.2f} ({interval}, {n} points; 1: linear"
+        " scaling rule, 0.5: square-root rule)"
+    )
 
 
 def curves(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:

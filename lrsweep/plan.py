@@ -325,3 +325,52 @@ def refine_grid(
         f"best LR {best:.3g}: refined between {low:.3g} and {high:.3g} at"
         f" {points_per_decade} points per decade",
     )
+
+
+def likely_refine_plans(
+    spec: Spec, round0: Plan, rounds: int, points_per_decade: int
+) -> list[Plan]:
+    """What the refine rounds will likely train, before round 0 has run (for estimates).
+
+    Each curve is assumed to have its best LR in the middle of round 0's grid (in log10 LR),
+    which is what a well-chosen grid gives; then `refine_grid` plans each round as
+    `plan_refine` would, and runs that an earlier round has already planned (same run id) are
+    left out. A best LR on the grid's edge extends the grid instead: about as many runs.
+    """
+    lrs0 = sorted({r.lr for r in round0.runs})
+    if not lrs0 or rounds < 1:
+        return []
+    centre = (math.log10(lrs0[0]) + math.log10(lrs0[-1])) / 2
+    full = budgets(spec)[1]
+    seen = {r.run_id for r in round0.runs}
+    tried = list(lrs0)
+    plans = []
+    for round_ in range(1, rounds + 1):
+        density = points_per_decade * 2 ** (round_ - 1)
+        scores = [(math.log10(lr) - centre) ** 2 for lr in tried]
+        step = refine_grid(
+            tried,
+            scores,
+            density,
+            extend_points_per_decade=spec.grid.points_per_decade,
+            stop_ratio=spec.refine.stop_ratio,
+        )
+        if not step.lrs:
+            break
+        runs: list[RunSpec] = []
+        groups: list[Group] = []
+        for combo in spec.combos:
+            mine = [
+                r for r in plan_runs(spec, step.lrs, round_, budget=full, combo=combo)
+                if r.run_id not in seen
+            ]  # fmt: skip
+            runs.extend(mine)
+            combo_spec = apply_combo(spec, combo) if combo else spec
+            groups.extend(make_groups(combo_spec, mine, round0.n_features, round0.n_outputs))
+        seen.update(r.run_id for r in runs)
+        tried = sorted(set(tried) | set(step.lrs))
+        plans.append(
+            Plan(spec, tuple(runs), tuple(groups), round0.n_features, round0.n_outputs,
+                 (f"round {round_}: {step.note}",), round0.n_train, round0.n_val)
+        )  # fmt: skip
+    return plans

@@ -32,6 +32,7 @@ from lrsweep.facts import (
     per_lr_classes,
     per_lr_rows,
     range_test_facts,
+    scaling_sentence,
 )
 from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS, run_columns
 from lrsweep.results import TIME_FORMAT, ResultsDir, all_rows, environment, write_atomic
@@ -51,17 +52,24 @@ SECTIONS = {  # id -> heading, in page order; the range test only when one was r
     "provenance": "Provenance",
 }
 CAPTIONS = {
-    "u_curve": "Objective against learning rate (log axis). Line: mean over seeds, band ±1 std;"
-    " circles: one seed on the coarse grid, squares, triangles, ...: refine rounds 1, 2, ...;"
-    " red crosses along the top: diverged runs; star: best LR; dotted line: interpolated"
-    " optimum; shaded: the good band. With several curves, each has its own colour and no band.",
-    "loss_vs_epoch": "Training and validation loss against epoch, one line per LR (colour:"
-    " log10 LR); dashed lines ending in a cross diverged.",
+    "u_curve": "Objective against learning rate (log axis). Right: zoomed on the region around"
+    " the optimum; left: every LR on the full range (grey: the zoom). Line and band: mean"
+    " over seeds ± 1 std; circles: one seed on the coarse grid, squares, triangles, ...:"
+    " refine rounds 1, 2, ...; crosses along the top: diverged runs; star: best LR; dotted"
+    " line: interpolated optimum; green shade: the good band. With several curves, each has"
+    " its own colour and no good band.",
+    "loss_vs_epoch": "Training and validation loss against epoch, a row per combination: one"
+    " line per LR (the mean over seeds; faint band: the seeds' min to max), coloured by rank"
+    " so that neighbouring LRs differ (the colour bar names them); thick black: the"
+    " recommended LR; dashed lines ending in a cross diverged.",
     "rangetest": "Loss against the LR ramped per mini-batch: raw loss faint, smoothed solid;"
-    " vertical lines at each suggestion (read off the seeds' combined curve).",
+    " one labelled marker per distinct suggested LR (rules that agree share it), on the"
+    " seeds' combined curve.",
 }
 HEATMAP_CAPTION = (
-    "The objective over learning rate and the swept axis; blank cells: no stable run."
+    "The objective over learning rate and the swept axis (round 0); hatched grey: no stable"
+    " run (a seed diverged). Stars: each row's recommended LR after refining; white line: the"
+    " fitted scaling of the best LR with the axis, its slope's 95% interval in the legend."
 )
 
 
@@ -431,11 +439,9 @@ def _html_answer(content: Content) -> str:
             parts.append(f"<h3>{_e(curve['label'])}</h3>")
             parts.append(_html_facts(answer_facts(curve, objective)))
     for key, fit in s.get("scaling", {}).items():
-        if fit.get("slope") is not None:
-            parts.append(
-                f"<p>Best LR scales as {_e(key)}<sup>{fit['slope']:.2f}</sup>"
-                " (1: linear scaling rule, 0.5: square-root rule).</p>"
-            )
+        sentence = scaling_sentence(key, fit)
+        if sentence:
+            parts.append(f"<p>{_e(sentence)}.</p>")
     diverged = diverged_facts(content.rows)
     if diverged:
         items = "".join(f"<li>{_e(line)}</li>" for line in diverged)
@@ -578,8 +584,9 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
         for curve in s["combos"]:
             out += [f"### {_md(curve['label'])}", "", *_md_facts(answer_facts(curve, objective))]
         for key, fit in s.get("scaling", {}).items():
-            if fit.get("slope") is not None:
-                out += [f"Best LR scales as {key}^{fit['slope']:.2f}.", ""]
+            sentence = scaling_sentence(key, fit)
+            if sentence:
+                out += [_md(sentence) + ".", ""]
         diverged = diverged_facts(content.rows)
         out += (
             ["What diverged:", "", *(f"- {_md(d)}" for d in diverged)]

@@ -11,11 +11,17 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.costs import check_data_memory, check_memory, data_shape, group_seconds
+from lrsweep.costs import (
+    POOL_START_SECONDS,
+    check_data_memory,
+    check_memory,
+    data_shape,
+    range_test_seconds,
+)
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -23,6 +29,7 @@ from lrsweep.plan import (
     Group,
     Plan,
     budgets,
+    likely_refine_plans,
     plan_refine,
     plan_round0,
 )
@@ -44,6 +51,22 @@ from lrsweep.training import budget_data, train_group
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 # (runs done, the running groups' finished epochs counted as fractions of a run, total)
 OnProgress = Callable[[float, int], None]
+
+
+class RoundStart(NamedTuple):
+    """What a round is about to train: told to ``on_round`` before its first run."""
+
+    round: int  # 0: the coarse grid; 1..: refine rounds
+    runs: int  # runs the round plans, finished ones included
+    to_train: int  # runs not finished yet (a resumed round trains only these)
+    lr_min: float  # the round's LRs span lr_min..lr_max (over every combination)
+    lr_max: float
+    points_per_decade: int  # the round's density
+    budget: str  # "full" or "coarse"
+    notes: tuple[str, ...]  # the refine decisions behind the round (one per combination)
+
+
+OnRound = Callable[[RoundStart], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
@@ -55,7 +78,15 @@ def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None)
     return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
-ESTIMATE_ROWS = 2_000  # more training rows: estimate_seconds uses the cost model, no training
+# What a sweep costs beyond training its groups (CPU time of `run_sweep` less that of
+# `train_group` on the same groups, configs/{digits,regression,hypergradient}.yaml, 2 cores,
+# 2026-11-29): journaling a finished run (an fsync'd line) and writing its history, 2-4 ms;
+# the summary once per sweep (plots excluded: `run` draws them after the sweep).
+RUN_RECORD_SECONDS = 3e-3
+SWEEP_OVERHEAD_SECONDS = 0.05
+# A range test's grid is known only once it has run: from a decade below its valley
+# suggestion to where the loss diverged, which spanned 3.5-4.5 decades on the shipped configs.
+TYPICAL_RANGE_TEST_DECADES = 4.0
 
 
 def check_plan_memory(plan: Plan, jobs: int) -> None:
@@ -68,44 +99,65 @@ def check_plan_memory(plan: Plan, jobs: int) -> None:
     check_memory(plan.spec, shape, plan.group_sizes, at_once)
 
 
-def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
-    """A rough wall-time estimate of round 0: one timed epoch of the first group, scaled.
+class RoundEstimate(NamedTuple):
+    """What one round of a sweep will likely train, and how long it will likely take."""
 
-    Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
-    groups run at once when ``--jobs`` would use threads or worker processes (one when the
-    work stays in this process, see `lrsweep.executors.execution_choice`).
-    Refine rounds come on top (usually fewer runs than round 0). On a large table (over
-    ``ESTIMATE_ROWS`` training rows) nothing is trained: the estimate is the cost model's
-    (`lrsweep.costs.group_seconds`), so ``validate`` costs one load and little more.
+    round: int  # 0: the coarse grid; 1..: refine rounds (assumed best LR mid-grid)
+    runs: int  # runs to train (runs an earlier round planned are not counted again)
+    groups: int
+    seconds: float  # wall time on ``jobs`` workers, where `execution_choice` puts them
+    where: str  # "here", "threads" or "processes"
+    note: str  # what the round does, as a sentence
+
+
+class SweepEstimate(NamedTuple):
+    """A sweep's likely cost from the cost model alone (nothing is trained)."""
+
+    rounds: tuple[RoundEstimate, ...]
+    range_test_runs: int  # ramped runs before round 0 (``grid.from_range_test``), else 0
+    range_test_seconds: float
+    seconds: float  # everything: range test, every round, recording
+    work_seconds: float  # CPU time: the rounds on one core, plus starting any worker processes
+
+
+def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
+    """How long `run_sweep` will likely take for ``plan`` (round 0) with ``--jobs jobs``.
+
+    The cost model (`lrsweep.costs.group_seconds`, spread over the workers as
+    `lrsweep.costs.execution_choice` would) for round 0 and the refine rounds' likely runs
+    (`lrsweep.plan.likely_refine_plans`), plus the range test and the recording of every run.
+    Nothing is trained, so this takes milliseconds. Runs that diverge stop early, so a sweep
+    with many diverging LRs finishes sooner than estimated.
     """
-    if not plan.groups:
-        return 0.0
+    spec = plan.spec
     shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
-    parallel = 1 if in_process else min(jobs, len(plan.groups))
-    if len(data.X_train) > ESTIMATE_ROWS:
-        return sum(group_seconds(g, *shape) for g in plan.groups) / parallel
-    first = plan.groups[0]
-
-    def timed(epochs: int) -> float:
-        train = first.spec.train.model_copy(update={"epochs": epochs})
-        probe = Group(
-            first.spec.model_copy(update={"train": train}),
-            first.seed,
-            epochs,
-            first.subsample,
-            first.runs,
+    test_runs, test_seconds = 0, 0.0
+    if spec.grid.from_range_test:
+        settings = range_test_settings(spec, {})
+        test_runs = spec.train.seeds
+        test_seconds = range_test_seconds(
+            spec, plan.n_features, plan.n_outputs, settings["num_iter"], test_runs
         )
-        start = time.perf_counter()
-        train_group(probe, data)
-        return time.perf_counter() - start
-
-    one, two = timed(1), timed(2)
-    per_member_epoch = max(two - one, one / 2) / len(first.runs)
-    work = sum(
-        len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
-    )
-    return per_member_epoch * work / parallel
+    refine = likely_refine_plans(spec, plan, spec.refine.rounds, spec.refine.points_per_decade)
+    rounds = []
+    started = False
+    work = test_seconds + SWEEP_OVERHEAD_SECONDS
+    for round_, p in enumerate([plan, *refine]):
+        if not p.groups:
+            continue
+        work += execution_choice(p.groups, shape, 1)[1] + RUN_RECORD_SECONDS * len(p.runs)
+        where, seconds, _ = execution_choice(p.groups, shape, jobs, started)
+        if where == "processes" and not started:  # each worker's interpreter starts once
+            work += jobs * POOL_START_SECONDS
+        started = started or where == "processes"
+        rounds.append(
+            RoundEstimate(
+                round_, len(p.runs), len(p.groups), seconds + RUN_RECORD_SECONDS * len(p.runs),
+                where, p.notes[0] if p.notes else "the coarse grid",
+            )
+        )  # fmt: skip
+    total = test_seconds + sum(r.seconds for r in rounds) + SWEEP_OVERHEAD_SECONDS
+    return SweepEstimate(tuple(rounds), test_runs, test_seconds, total, work)
 
 
 def preflight(spec: Spec, data: Dataset) -> None:
@@ -134,11 +186,17 @@ def plan_sweep(spec: Spec, data: Dataset | None = None, jobs: int = 1) -> Plan:
     """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
     nothing).
 
-    Raises `SpecError` when the data and ``jobs`` groups at once would not fit in memory.
+    With ``grid.from_range_test`` the grid is known only once the range test has run; the plan
+    then spans ``TYPICAL_RANGE_TEST_DECADES`` below ``grid.lr_max`` at the spec's density: as
+    many runs as the range test's grid will likely have, not their LRs. Raises `SpecError`
+    when the data and ``jobs`` groups at once would not fit in memory.
     """
     data = data if data is not None else load_data(spec)
     preflight(spec, data)
-    plan = plan_round0(spec, data)
+    bounds = None
+    if spec.grid.from_range_test:
+        bounds = spec.grid.lr_max / 10**TYPICAL_RANGE_TEST_DECADES, spec.grid.lr_max
+    plan = plan_round0(spec, data, bounds)
     check_plan_memory(plan, jobs)
     return plan
 
@@ -192,8 +250,11 @@ def execute(
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
     def epoch_ended(group: Group, epoch: int, n_active: int) -> None:
+        # members dropped as diverged are as good as finished: progress never moves back
         unfinished = sum(r.run_id not in finished for r in group.runs)
-        running[id(group)] = min(unfinished, n_active * epoch / max(group.epochs, 1))
+        dropped = max(0, len(group.runs) - n_active)
+        fraction = dropped + n_active * epoch / max(group.epochs, 1)
+        running[id(group)] = max(running.get(id(group), 0.0), min(unfinished, fraction))
         if on_progress is not None:
             on_progress(done_count + sum(running.values()), total)
 
@@ -230,6 +291,7 @@ def run_sweep(
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
+    on_round: OnRound | None = None,
     data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
@@ -251,7 +313,10 @@ def run_sweep(
         Called with each finished run's row, for progress.
     on_progress : callable, optional
         ``on_progress(runs_done, total)`` at the end of every epoch of the running groups,
-        ``runs_done`` counting their finished epochs as fractions of a run (a live bar).
+        ``runs_done`` counting their finished epochs as fractions of a run (a live bar);
+        never decreasing within a round.
+    on_round : callable, optional
+        Called with a `RoundStart` before each round trains (after the range test, if any).
     on_note : callable, optional
         Called with a sentence for each refine decision.
     on_warning : callable, optional
@@ -280,6 +345,7 @@ def run_sweep(
             on_run,
             on_note,
             on_progress,
+            on_round=on_round,
         )
 
 
@@ -298,6 +364,7 @@ def refine(
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
+    on_round: OnRound | None = None,
 ) -> dict[str, Any]:
     """Finish any interrupted round of a results dir, then add ``rounds`` refine rounds.
 
@@ -323,6 +390,7 @@ def refine(
             on_note,
             on_progress,
             "refine",
+            on_round=on_round,
         )
 
 
@@ -342,6 +410,7 @@ def _rounds(
     on_note: Callable[[str], None] | None,
     on_progress: OnProgress | None = None,
     command: str = "run",
+    on_round: OnRound | None = None,
 ) -> dict[str, Any]:
     spec = results.spec
     clock = Clock(command)
@@ -365,6 +434,8 @@ def _rounds(
         if on_note is not None:
             on_note(notes[-1])
     round0 = plan_round0(spec, data, bounds)
+    if on_round is not None:
+        on_round(round_start(results, round0, 0, spec.grid.points_per_decade))
     rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
@@ -375,8 +446,27 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
+        if on_round is not None:
+            density = points_per_decade * 2 ** (round_ - 1)
+            on_round(round_start(results, plan, round_, density))
         rows = execute(results, plan, data, executor, counted, on_progress, on_note)
     return finish(results, rows, clock, notes, trained, data.data_report())
+
+
+def round_start(results: ResultsDir, plan: Plan, round_: int, density: int) -> RoundStart:
+    """What ``plan`` (round ``round_``) is about to train, for ``on_round``."""
+    finished = results.finished()
+    lrs = [r.lr for r in plan.runs]
+    return RoundStart(
+        round=round_,
+        runs=len(plan.runs),
+        to_train=sum(r.run_id not in finished for r in plan.runs),
+        lr_min=min(lrs, default=math.nan),
+        lr_max=max(lrs, default=math.nan),
+        points_per_decade=density,
+        budget=plan.runs[0].budget if plan.runs else "full",
+        notes=plan.notes,
+    )
 
 
 def finish(

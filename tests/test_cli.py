@@ -243,7 +243,7 @@ def test_validate_prints_the_resolved_spec_and_the_plan(tiny_spec):
     assert result.exit_code == 0
     assert result.stdout.startswith("# lrsweep resolved spec; hash: ")
     assert "optimizer:" in result.stdout and "round 0 (full budget): 2 LRs" in result.stdout
-    assert "estimated time for round 0: about " in result.stdout
+    assert "estimated time: about " in result.stdout
 
 
 def test_validate_lists_every_problem_with_exit_2(write_spec):
