@@ -8,7 +8,7 @@ numbers never depend on the executor or the number of workers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,11 +25,35 @@ STEP_OVERHEAD_SECONDS = 100e-6  # Python and NumPy call overhead of one lockstep
 FLOP_RATE = 80e9  # float32 FLOP/s one core sustains on a step (small matmuls, elementwise)
 
 
-def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray:
-    """Sorted log-spaced LRs from ``lr_min`` to ``lr_max``, both ends included.
+LATTICE_PER_DECADE = 960  # LRs live on 10 ** (k / 960): 1,2,3,4,5,6,8,...,32,64-per-decade fit
 
-    The step is ``10 ** (1 / points_per_decade)`` where the range is a whole number of steps;
-    otherwise the points are spread evenly in log space at no less than that density.
+
+def lattice_index(lr: float) -> int:
+    """The lattice point nearest ``lr``: ``k`` with ``10 ** (k / LATTICE_PER_DECADE)`` ~ lr."""
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"an LR must be positive and finite, got {lr}")
+    return round(math.log10(lr) * LATTICE_PER_DECADE)
+
+
+def lattice_lr(k: int) -> float:
+    """The LR of lattice point ``k``, written to 12 significant digits (its one spelling)."""
+    return float(f"{10 ** (k / LATTICE_PER_DECADE):.12g}")
+
+
+def canonical_lr(lr: float) -> float:
+    """The lattice LR nearest ``lr``: the same point from any grid, round, refine or combination
+    is the same float, so the same run (the lattice step, 1/960 decade, is a 0.24 % change)."""
+    return lattice_lr(lattice_index(lr))
+
+
+def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray:
+    """Sorted log-spaced lattice LRs from ``lr_min`` to ``lr_max``, both ends included.
+
+    The ends are snapped to the LR lattice (`canonical_lr`); the step is
+    ``10 ** (1 / points_per_decade)`` where the range is a whole number of steps, otherwise the
+    points are spread evenly at no less than that density and each is snapped to the lattice.
+    Densities that divide 960 (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64, ...) land exactly on
+    lattice points, so a coarse grid's points are points of every finer grid.
 
     Examples
     --------
@@ -40,16 +64,11 @@ def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray
         raise ValueError(f"need 0 < lr_min < lr_max, got {lr_min}, {lr_max}")
     if points_per_decade < 1:
         raise ValueError(f"points_per_decade must be >= 1, got {points_per_decade}")
-    decades = math.log10(lr_max / lr_min)
-    n = max(2, math.ceil(decades * points_per_decade - 1e-9) + 1)
-    grid = np.logspace(math.log10(lr_min), math.log10(lr_max), n)
-    grid[0], grid[-1] = lr_min, lr_max  # exact ends, whatever logspace's rounding
-    return np.array([canonical_lr(x) for x in grid])
-
-
-def canonical_lr(lr: float) -> float:
-    """Round an LR to 12 significant digits so that equal LRs from different grids match."""
-    return float(f"{lr:.12g}")
+    k_min, k_max = lattice_index(lr_min), lattice_index(lr_max)
+    span = (k_max - k_min) / LATTICE_PER_DECADE
+    n = max(2, math.ceil(span * points_per_decade - 1e-9) + 1)
+    ks = np.unique(np.round(np.linspace(k_min, k_max, n)).astype(int))
+    return np.array([lattice_lr(int(k)) for k in ks])
 
 
 @dataclass(frozen=True)
@@ -116,9 +135,8 @@ def run_id_for(spec: Spec, lr: float, seed: int, epochs: int, subsample: float) 
     """A short hash of everything that decides a run's numbers: same run, same id."""
     settings = training_settings(spec)
     settings["train"]["epochs"] = epochs
-    return stable_hash(
-        {"settings": settings, "lr": canonical_lr(lr), "seed": seed, "subsample": subsample}
-    )
+    spelled = float(f"{lr:.12g}")  # a lattice LR, or the alias an older results dir used
+    return stable_hash({"settings": settings, "lr": spelled, "seed": seed, "subsample": subsample})
 
 
 def seeds_of(spec: Spec) -> list[int]:
@@ -133,12 +151,19 @@ def plan_runs(
     *,
     budget: Budget | None = None,
     combo: tuple[tuple[str, Any], ...] = (),
+    aliases: Mapping[int, float] | None = None,
 ) -> list[RunSpec]:
-    """Every (lr, seed) run of ``lrs`` under ``spec`` with ``combo`` applied, by LR then seed."""
+    """Every (lr, seed) run of ``lrs`` under ``spec`` with ``combo`` applied, by LR then seed.
+
+    Each LR is snapped to the lattice; ``aliases`` maps lattice indices to the LR an existing
+    results dir already uses for that point (folders written before the lattice spelled some
+    LRs differently), so an old point is reused rather than trained again.
+    """
     budget = budget or Budget(spec.train.epochs, 1.0, "full")
     combo_spec = apply_combo(spec, combo) if combo else spec
+    aliases = aliases or {}
     runs = []
-    for lr in sorted({canonical_lr(x) for x in lrs}):
+    for lr in sorted({aliases.get(lattice_index(x), canonical_lr(x)) for x in lrs}):
         for seed in seeds_of(spec):
             run_id = run_id_for(combo_spec, lr, seed, budget.epochs, budget.subsample)
             runs.append(

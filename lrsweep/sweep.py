@@ -26,6 +26,7 @@ from lrsweep.grid import (
     RunSpec,
     budgets,
     canonical_lr,
+    lattice_index,
     log_grid,
     make_groups,
     plan_runs,
@@ -71,13 +72,17 @@ def plan_lrs(
     round_: int,
     budget: Budget,
     notes: Sequence[str] = (),
+    aliases: Mapping[int, float] | None = None,
 ) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups."""
+    """Runs for the given LRs of each combination at one budget, packed into groups.
+
+    ``aliases`` (from `lattice_aliases`) keeps the LR spelling of runs a results dir has already.
+    """
     runs: list[RunSpec] = []
     groups: list[Group] = []
     n_features, n_outputs = data.X_train.shape[1], data.n_outputs
     for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
+        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases)
         runs.extend(mine)
         groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
     return Plan(
@@ -92,14 +97,41 @@ def plan_lrs(
     )
 
 
-def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
+def plan_round0(
+    spec: Spec,
+    data: Dataset,
+    bounds: tuple[float, float] | None = None,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
     """The coarse log grid times the seeds, for every combination, at round 0's budget.
 
     ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
     """
     lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
     lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
+    return plan_lrs(
+        spec,
+        data,
+        dict.fromkeys(spec.combos, lrs.tolist()),
+        0,
+        budgets(spec)[0],
+        aliases=aliases,
+    )
+
+
+def lattice_aliases(results: ResultsDir) -> dict[int, float]:
+    """The LR each lattice point already has in ``results`` (by lattice index).
+
+    Folders written before the LR lattice spelled grid points at 12 significant digits of
+    wherever their grid put them; a new plan reuses those runs instead of training a point a
+    0.24 % step away.
+    """
+    aliases: dict[int, float] = {}
+    for r in results.planned().values():
+        lr = float(r["lr"])
+        k = lattice_index(lr)
+        aliases[k] = min(aliases.get(k, lr), lr)
+    return aliases
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -172,6 +204,7 @@ def plan_refine(
     rows: Sequence[Mapping[str, Any]],
     round_: int,
     points_per_decade: int,
+    aliases: Mapping[int, float] | None = None,
 ) -> Plan:
     """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
 
@@ -197,7 +230,7 @@ def plan_refine(
         notes.append(f"{prefix}: {step.note}")
         if step.lrs:
             lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
+    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
 
 
 def execute(
@@ -453,10 +486,13 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    rows = execute(results, plan_round0(spec, data, bounds), data, executor, on_run, on_progress)
+    plan0 = plan_round0(spec, data, bounds, lattice_aliases(results))
+    rows = execute(results, plan0, data, executor, on_run, on_progress)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
-        plan = plan_refine(spec, data, earlier, round_, points_per_decade)
+        plan = plan_refine(
+            spec, data, earlier, round_, points_per_decade, lattice_aliases(results)
+        )
         for note in plan.notes:
             notes.append(note)
             if on_note is not None:
