@@ -189,7 +189,8 @@ def sweep_picks(summary: Mapping[str, Any]) -> dict[str, float | None]:
     picks["sweep_interpolated"] = summary.get("interpolated_lr") or best.get("lr")
     answer = summary.get("answer")
     if isinstance(answer, Mapping):
-        picks["sweep_fit"] = answer.get("lr")
+        picks["sweep_fit_ucb"] = answer.get("ucb_lr")
+        picks["sweep_fit_mean"] = answer.get("mean_lr")
     return picks
 
 
