@@ -219,7 +219,7 @@ def run_case(
     picks: list[tuple[str, float | None, int, float]] = []
     for rule, lr in sweep_picks(summary).items():
         picks.append((rule, lr, int(summary["n_runs"]), sweep_seconds))
-    find_runs = len(found["seeds"])
+    find_runs = len(found["seeds"]) + int((found.get("check") or {}).get("runs", 0))
     for rule in FIND_RULES:
         s = found["spread"].get(rule) or {}
         picks.append((f"find_{rule}", s.get("lr"), find_runs, find_seconds))

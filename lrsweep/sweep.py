@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, run_row, summarize, summary_rows
+from lrsweep.analysis import (
+    aggregate,
+    answer,
+    initial_objective,
+    run_objective,
+    run_row,
+    summarize,
+    summary_rows,
+)
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -478,7 +486,7 @@ def _rounds(
     notes: list[str] = []
     bounds = None
     if spec.grid.from_range_test:
-        found = range_test_in(results, data)
+        found = range_test_in(results, data, check=False)
         bounds = found["grid"]["lr_min"], found["grid"]["lr_max"]
         notes.append(
             f"round 0: grid from the range test: {bounds[0]:.3g} (a decade below the valley"
@@ -574,8 +582,12 @@ def range_test(
     val_every: int | None = None,
     overwrite: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    check: bool = True,
 ) -> dict[str, Any]:
     """Smith's LR range test on the spec's model and data, written into the results dir.
+
+    ``check`` follows the ramp with a short lockstep sweep whose U-curve fit is the
+    ``recommended`` LR (`check_range_test`); without it, only the ramp's rules.
 
     One ramped run per seed (``seeds`` defaults to the spec's ``train.seeds``); writes
     ``rangetest.csv`` (seed, step, lr, loss, smoothed_loss, val_loss) and ``rangetest.json``
@@ -583,7 +595,7 @@ def range_test(
     returns the latter.
     """
     data = load_data(spec)
-    options = {
+    options: dict[str, Any] = {
         "start_lr": start_lr,
         "end_lr": end_lr,
         "num_iter": num_iter,
@@ -594,7 +606,7 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
-        return range_test_in(results, data, **options)
+        return range_test_in(results, data, check=check, **options)
 
 
 def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -614,8 +626,13 @@ def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any
     return settings
 
 
-def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
-    """Run the range test for an open, locked results dir and write its files."""
+def range_test_in(
+    results: ResultsDir, data: Dataset, *, check: bool = True, **options: Any
+) -> dict[str, Any]:
+    """Run the range test for an open, locked results dir and write its files.
+
+    ``check``: follow the ramp with `check_range_test`'s short sweep (its ``recommended``).
+    """
     from lrsweep.rangetest import run_range_test
 
     spec = results.spec
@@ -639,8 +656,80 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     ]
     results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
     found = range_test_summary(result, settings)
+    if check:
+        found = check_range_test(spec, data, found, seeds[:CHECK_SEEDS])
     results.write_json("rangetest.json", found)
     return found
+
+
+CHECK_SEEDS = 2  # seeds of find's short lockstep sweep
+CHECK_PER_DECADE = 4  # its density
+CHECK_BELOW = 100.0  # it starts this far below the ramp's loss minimum (overfitting is there)
+
+
+def check_range_test(
+    spec: Spec, data: Dataset, found: Mapping[str, Any], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Follow the ramp with a short lockstep sweep and make its U-curve fit the recommendation.
+
+    The ramp reads the training loss over a few hundred steps, so it cannot see overfitting,
+    nor what a full budget at one LR does; a sweep can. From ``CHECK_BELOW`` below the ramp's
+    loss minimum (``max_lr``) up to where the ramp diverged (or 10x ``max_lr``), at
+    ``CHECK_PER_DECADE`` per decade, ``seeds`` x the spec's full budget, every LR of a seed in
+    one lockstep group; then the U-curve fit (`lrsweep.analysis.answer`) picks. The ramp's own
+    rules stay in ``spread`` for comparison (``minimum_10`` is the ramp-only pick).
+    """
+    out = dict(found)
+    max_lr = (found["spread"].get("max_lr") or {}).get("lr")
+    if not max_lr or not seeds:
+        return out
+    lo = max_lr / CHECK_BELOW
+    hi = found["diverged_at"] if found.get("diverged_at") else max_lr * 10
+    hi = max(hi, lo * 10)
+    lrs = log_grid(lo, hi, CHECK_PER_DECADE)
+    one_seed = spec.model_copy(
+        update={"train": spec.train.model_copy(update={"seed": seeds[0], "seeds": len(seeds)})}
+    )
+    runs = plan_runs(one_seed, lrs, 0)
+    by_id = {r.run_id: r for r in runs}
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    rows = []
+    for group in make_groups(one_seed, runs, n_features, n_outputs):
+        for result in train_group(group, data):
+            run = by_id[result.run_id]
+            rows.append(
+                {
+                    "lr": run.lr,
+                    "seed": run.seed,
+                    "status": result.status.value,
+                    "objective": run_objective(
+                        result.history, spec.train.objective, result.status.value
+                    ),
+                    "initial": initial_objective(result.history, spec.train.objective),
+                }
+            )
+    initial = float(np.nanmedian([r["initial"] for r in rows])) if rows else math.nan
+    fitted = answer(rows, spec.train.objective, spec.analysis.band_tolerance, initial)
+    out["check"] = {
+        "lrs": [float(x) for x in lrs],
+        "seeds": list(seeds),
+        "runs": len(rows),
+        "answer": fitted,
+    }
+    if fitted is not None:
+        lo_i, hi_i = fitted["interval"]
+        spread = dict(out["spread"])
+        spread["recommended"] = {
+            "lr": fitted["lr"],
+            "note": f"the U-curve fit over a short sweep of {len(lrs)} LRs x {len(seeds)} seeds"
+            " from the ramp's range; min/max: where the optimum lies",
+            "median": fitted["lr"],
+            "min": lo_i,
+            "max": hi_i,
+            "n": len(seeds),
+        }
+        out["spread"] = spread
+    return out
 
 
 RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
