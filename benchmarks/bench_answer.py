@@ -191,6 +191,7 @@ def sweep_picks(summary: Mapping[str, Any]) -> dict[str, float | None]:
     if isinstance(answer, Mapping):
         picks["sweep_fit_ucb"] = answer.get("ucb_lr")
         picks["sweep_fit_mean"] = answer.get("mean_lr")
+        picks["sweep_fit_robust"] = answer.get("robust_lr")
     return picks
 
 

@@ -303,7 +303,7 @@ def answer(
     objective: str,
     tolerance: float,
     initial: float = math.nan,
-    rule: str = "ucb",
+    rule: str = "robust",
 ) -> dict[str, Any] | None:
     """The recommended LR from the fitted U-curve, with its uncertainty (strict-JSON data).
 
@@ -329,6 +329,7 @@ def answer(
         "good_band_decades": chosen.band_decades,
         "mean_lr": chosen.mean_lr,
         "ucb_lr": chosen.ucb_lr,
+        "robust_lr": chosen.robust_lr,
         "sensitivity": ucurve.sensitivity(fit, chosen.lr, cap) if math.isfinite(cap) else None,
         "length_scale_decades": fit.length_scale,
         "noise_sd": fit.noise_sd,
