@@ -303,7 +303,7 @@ def answer(
     objective: str,
     tolerance: float,
     initial: float = math.nan,
-    rule: str = "robust",
+    rule: str = "ucb",
 ) -> dict[str, Any] | None:
     """The recommended LR from the fitted U-curve, with its uncertainty (strict-JSON data).
 

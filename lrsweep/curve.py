@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-LENGTH_SCALES = (0.1, 0.15, 0.22, 0.33, 0.5, 0.75, 1.1)  # decades of LR
+LENGTH_SCALES = (0.1, 0.15, 0.22, 0.33, 0.5)  # decades of LR (longer over-smooths the basin)
 SIGNAL_VARIANCES = (0.25, 1.0, 4.0)  # x the variance of the standardised scores
 NOISE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)  # x each run's between-seed noise variance
 GRID_PER_DECADE = 96  # where the fitted curve is evaluated
@@ -104,6 +104,16 @@ def noise_variances(x: np.ndarray, z: np.ndarray, censored: np.ndarray) -> np.nd
 
 
 def fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
+    """Fit the U-curve to ``observations`` (see `_fit_curve`), with one BLAS thread: the
+    matrices are small, and a multi-threaded BLAS spends more time synchronising threads
+    (30x more on a busy 2-core machine) than factorising them."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_curve(observations)
+
+
+def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
     """Fit the U-curve to ``observations``; None with fewer than 3 finite runs or 2 LRs.
 
     Hyperparameters (length scale, signal variance, noise variance) are picked on a grid by
@@ -207,10 +217,18 @@ def _posterior(
 
 
 def _draws(mean: np.ndarray, cov: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` joint draws of the curve (rows), through an eigendecomposition (robust when the
-    covariance is near-singular, as a smooth kernel's is)."""
-    w, v = np.linalg.eigh((cov + cov.T) / 2)
-    root = v * np.sqrt(np.clip(w, 0.0, None))
+    """``n`` joint draws of the curve (rows), through a Cholesky factor with a growing jitter
+    (a smooth kernel's covariance is near-singular; an eigendecomposition is ~50x slower)."""
+    sym = (cov + cov.T) / 2
+    scale = float(np.mean(np.diag(sym))) or 1.0
+    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+        try:
+            root = np.linalg.cholesky(sym + jitter * scale * np.eye(len(mean)))
+            break
+        except np.linalg.LinAlgError:
+            continue
+    else:
+        root = np.diag(np.sqrt(np.clip(np.diag(sym), 0.0, None)))
     return mean[None, :] + rng.standard_normal((n, len(mean))) @ root.T
 
 
@@ -218,7 +236,7 @@ class Pick(NamedTuple):
     """What the fit recommends."""
 
     lr: float  # the minimiser of the rule's curve, within the stable range
-    rule: str  # "robust", "ucb" or "mean"
+    rule: str  # "ucb", "mean" or "robust"
     mean_lr: float  # the fitted mean's minimiser (for comparison)
     ucb_lr: float  # the upper confidence bound's minimiser
     robust_lr: float  # the minimiser of the bound's worst value within ROBUST_HALF_WIDTH
@@ -230,16 +248,17 @@ class Pick(NamedTuple):
     band_decades: float
 
 
-def pick(fit: CurveFit, tolerance: float, rule: str = "robust") -> Pick:
+def pick(fit: CurveFit, tolerance: float, rule: str = "ucb") -> Pick:
     """The recommended LR from a fitted curve, with its interval and expected score.
 
-    - ``robust`` (the default): minimise the worst value of the upper confidence bound
-      (mean + ``UCB_KAPPA`` x sd) within ``ROBUST_HALF_WIDTH`` decades either way. A U-curve's
-      optimum often sits beside a cliff (the stability edge), where three lucky seeds make the
-      lowest point; this rule takes the middle of the basin instead, which costs little on a
-      flat bottom and a lot less than the cliff when the seeds were lucky. On the benchmark
-      (`benchmarks/bench_answer.py`) it is the only rule whose worst case stays within 5 %.
-    - ``ucb``: minimise the upper confidence bound alone; ``mean``: the fitted mean alone.
+    - ``ucb`` (the default): minimise the upper confidence bound, mean + ``UCB_KAPPA`` x sd.
+      Where the curve is well measured this is the fitted mean's minimiser; where it is not
+      (few seeds, or spread seeds next to divergence) the bound rises and the pick moves to
+      ground the runs pin down. On `benchmarks/bench_answer.py` it had the smallest regrets
+      (README: "The answer").
+    - ``mean``: the fitted mean's minimiser alone.
+    - ``robust``: the bound's worst value within ``ROBUST_HALF_WIDTH`` decades either way (the
+      middle of the basin, away from a cliff); more conservative, compared on the benchmark.
     """
     usable = fit.x <= fit.stable_max + 1e-9
     z = np.log(fit.mean) if fit.log_scale else fit.mean

@@ -10,21 +10,24 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lrsweep.analysis import (
+    LRPoint,
     aggregate,
     answer,
+    fit_rows,
     initial_objective,
     run_objective,
     run_row,
     summarize,
     summary_rows,
 )
+from lrsweep.curve import fitted_at, pick
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
@@ -229,7 +232,7 @@ def plan_refine(
         points = aggregate(mine, spec.train.objective)
         step = refine_grid(
             [p.lr for p in points],
-            [p.score for p in points],
+            fitted_scores(points, mine, spec.train.objective),
             density,
             extend_points_per_decade=spec.grid.points_per_decade,
             stop_ratio=spec.refine.stop_ratio,
@@ -239,6 +242,99 @@ def plan_refine(
         if step.lrs:
             lrs_by_combo[combo] = step.lrs
     return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
+
+
+def fitted_scores(
+    points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
+) -> list[float]:
+    """What ranks trained LRs for a refine bracket: the U-curve fit at each LR where every
+    seed finished OK (+inf elsewhere), so the bracket is the fit's, not one lucky mean's;
+    the LRs' own scores when there are too few runs to fit."""
+    fit = fit_rows(rows, objective)
+    if fit is None:
+        return [p.score for p in points]
+    return [fitted_at(fit, p.lr) if math.isfinite(p.score) else math.inf for p in points]
+
+
+RESOLVE_DECADES = 0.2  # resolved: the optimum's interval is narrower than this
+RESOLVE_FLAT = 0.01  # ... or the fitted curve varies less than this (relative) across it
+RESOLVE_TOP = 5  # extra seeds go to this many trained LRs nearest the pick
+MAX_RESOLVE_ROUNDS = 6  # one extra seed per round
+
+
+def run_budget(spec: Spec) -> int:
+    """Runs one curve may use in all: ``refine.max_runs``, or 35 % of a dense grid of 16 per
+    decade over the spec's range with the spec's seeds."""
+    if spec.refine.max_runs is not None:
+        return spec.refine.max_runs
+    dense = len(log_grid(spec.grid.lr_min, spec.grid.lr_max, 16)) * spec.train.seeds
+    return math.floor(0.35 * dense)
+
+
+def plan_resolve(
+    spec: Spec,
+    data: Dataset,
+    rows: Sequence[Mapping[str, Any]],
+    round_: int,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """A resolve step: where a curve's answer is unsure, one more seed at the trained LRs
+    nearest its pick (``RESOLVE_TOP``), within the curve's run budget (`run_budget`). Its runs
+    belong to the last round ``round_`` (resolving extends a round; it is not a new one).
+
+    Unsure: the optimum's interval spans more than ``RESOLVE_DECADES`` and the fitted curve
+    changes by more than ``RESOLVE_FLAT`` across it. The notes say, per curve, whether it is
+    resolved, or the budget is spent.
+    """
+    runs: list[RunSpec] = []
+    groups: list[Group] = []
+    notes = []
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    budget = run_budget(spec)
+    for combo in spec.combos:
+        label = combo_label(combo)
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
+        fit = fit_rows(mine, spec.train.objective)
+        if fit is None:
+            continue
+        chosen = pick(fit, spec.analysis.band_tolerance)
+        lo, hi = chosen.interval
+        width = math.log10(hi / lo)
+        inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
+        spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
+        if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
+            notes.append(
+                f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
+                f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
+            )
+            continue
+        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
+        near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
+        if len(mine) + len(near) > budget:
+            notes.append(
+                f"{prefix}: unresolved, budget spent: {len(mine)} of {budget} runs; the optimum"
+                f" lies in {lo:.3g}-{hi:.3g} ({width:.2f} decades)"
+            )
+            continue
+        seed = max(int(r["seed"]) for r in mine) + 1
+        one_seed = spec.model_copy(
+            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
+        )
+        lrs = sorted(p.lr for p in near)
+        mine_runs = plan_runs(
+            one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
+        )
+        runs.extend(mine_runs)
+        groups.extend(make_groups(apply_combo(one_seed, combo), mine_runs, n_features, n_outputs))
+        notes.append(
+            f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
+            f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
+        )
+    return Plan(
+        spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes),
+        len(data.X_train), len(data.X_val),
+    )  # fmt: skip
 
 
 def execute(
@@ -251,8 +347,9 @@ def execute(
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
-    Groups are those of the plan, so a resumed group is re-trained whole (its numbers are a
-    function of the group), and only the members not yet recorded are written.
+    Groups are those of the plan less their finished runs: a finished run is never trained
+    again, whatever round, refine or resume plans it (a group interrupted half-way trains its
+    other members in a smaller group, which agrees with the full group to float32 tolerance).
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
@@ -274,7 +371,12 @@ def execute(
         if r.run_id not in planned
     )
     finished = results.finished()
-    todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
+    todo = [  # a finished run is never trained again: groups keep only their unfinished runs
+        g if not any(r.run_id in finished for r in g.runs)
+        else replace(g, runs=tuple(r for r in g.runs if r.run_id not in finished))
+        for g in plan.groups
+        if any(r.run_id not in finished for r in g.runs)
+    ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
     last_write = time.monotonic()
@@ -508,6 +610,17 @@ def _rounds(
         if not plan.runs:
             break
         rows = execute(results, plan, data, executor, on_run, on_progress)
+    if spec.refine.resolve and rounds > 0:
+        last = max((int(r["round"]) for r in rows), default=0)  # resolving extends it
+        for _ in range(MAX_RESOLVE_ROUNDS):
+            plan = plan_resolve(spec, data, rows, last, lattice_aliases(results))
+            for note in plan.notes:
+                notes.append(note)
+                if on_note is not None:
+                    on_note(note)
+            if not plan.runs:
+                break
+            rows = execute(results, plan, data, executor, on_run, on_progress)
     return finish(results, rows, started, notes)
 
 
