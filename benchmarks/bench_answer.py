@@ -202,7 +202,7 @@ def run_case(
     try:
         spec = make_spec(case_document(data_name, optimizer))
         data = lrsweep.load_data(spec)
-    except Exception as exc:  # noqa: BLE001 - a missing or unloadable table is skipped
+    except Exception as exc:
         on_line(f"{name}: skipped ({type(exc).__name__}: {exc})")
         return None
     start = time.perf_counter()

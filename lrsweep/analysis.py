@@ -504,6 +504,12 @@ class UCurve(NamedTuple):
     interpolated_lr: float | None
     band: tuple[float, float] | None
     objective: str
+    fit_lrs: np.ndarray = np.zeros(0)  # the U-curve fit (`lrsweep.curve`), in the objective's
+    fit_mean: np.ndarray = np.zeros(0)  # units: its mean and a +-1 sd band of the curve
+    fit_low: np.ndarray = np.zeros(0)
+    fit_high: np.ndarray = np.zeros(0)
+    recommended_lr: float | None = None  # the fit's answer (`answer`)
+    interval: tuple[float, float] | None = None  # where the optimum lies
 
 
 def u_curve(
@@ -522,6 +528,14 @@ def u_curve(
         if r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"]))
     ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
+    fit = fit_rows(rows, objective)
+    fitted = answer(rows, objective, tolerance)
+    sign = -1.0 if objective in MAXIMISED else 1.0
+    fit_arrays = (
+        (np.zeros(0),) * 4 if fit is None
+        else (10**fit.x, sign * fit.mean, sign * (fit.low if sign > 0 else fit.high),
+              sign * (fit.high if sign > 0 else fit.low))
+    )  # fmt: skip
     return UCurve(
         label=label,
         lrs=np.array([p.lr for p in clean]),
@@ -535,9 +549,19 @@ def u_curve(
         best_lr=None if best is None else best.lr,
         best_value=None if best is None else best.mean,
         interpolated_lr=None if best is None else interpolated_optimum(points, best),
-        band=None if best is None else good_band(points, best, tolerance),
+        band=(
+            None if best is None
+            else tuple(fitted["good_band"]) if fitted is not None
+            else good_band(points, best, tolerance)
+        ),
         objective=objective,
-    )
+        fit_lrs=fit_arrays[0],
+        fit_mean=fit_arrays[1],
+        fit_low=fit_arrays[2],
+        fit_high=fit_arrays[3],
+        recommended_lr=None if fitted is None else fitted["lr"],
+        interval=None if fitted is None else tuple(fitted["interval"]),
+    )  # fmt: skip
 
 
 class Heatmap(NamedTuple):

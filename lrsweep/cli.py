@@ -447,12 +447,12 @@ def find(
 ) -> None:
     """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
 
-    Suggestions: recommended (lrsweep's pick: a tenth of the LR at the loss's minimum, none
-    when the loss never falls), valley (fastai), steep (steepest fall of the smoothed loss
-    against log10 LR, fitted over half a decade), minimum_10, slide, and the cyclic-LR bounds
-    max_lr and base_lr. LR is each rule on the seeds' combined (geometric-mean) curve; the
-    seeds' median, min and max show the spread. Writes rangetest.csv, rangetest.json and
-    plots/rangetest.png.
+    Suggestions: recommended (lrsweep's pick: the U-curve fit of a short lockstep sweep at
+    the full budget over the ramp's range, 2 seeds), valley (fastai), steep (steepest fall of
+    the smoothed loss against log10 LR, fitted over half a decade), minimum_10, slide, and the
+    cyclic-LR bounds max_lr and base_lr. LR is each rule on the seeds' combined
+    (geometric-mean) curve; the seeds' median, min and max show the spread. Writes
+    rangetest.csv, rangetest.json and plots/rangetest.png.
 
     \b
     Example:
@@ -669,7 +669,10 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
                 )
         prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
-            prefix += f" (best of all: {summary['best_combo']})"
+            tied = summary.get("indistinguishable_from_best") or []
+            prefix += f" (best of all: {summary['best_combo']}" + (
+                f"; indistinguishable within noise from {', '.join(tied)})" if tied else ")"
+            )
         console.print(_answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
@@ -688,18 +691,25 @@ def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
     from rich.table import Table
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")
-    for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
+    for col in ("lr", "mean", "± std", "P(best)", "ok", "diverged", "failed"):
         table.add_column(col, justify="right")
     best = curve["best"]
     band = curve.get("good_band") or [math.inf, -math.inf]
+    fitted = curve.get("answer")
+    lrs = [row["lr"] for row in curve["table"]]
+    nearest = (
+        min(lrs, key=lambda x: abs(math.log(x / fitted["lr"]))) if fitted and lrs
+        else best["lr"] if best else None
+    )  # fmt: skip
     for row in curve["table"]:
-        style = "bold green" if best and row["lr"] == best["lr"] else None
+        style = "bold green" if row["lr"] == nearest else None
         if style is None and band[0] <= row["lr"] <= band[1]:
             style = "green"
         table.add_row(
             f"{row['lr']:.4g}",
             _fmt(row["mean"]),
             _fmt(row["std"]),
+            f"{row['p_best']:.2f}" if row.get("p_best") is not None else "-",
             str(row["n_ok"]),
             str(row["n_diverged"]),
             str(row["n_failed"]),
@@ -712,10 +722,22 @@ def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
     best = curve["best"]
     if not best:
         return f"{prefix}: none; every run diverged or failed"
-    parts = [
-        f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
-        f" ± {_fmt(best['objective_std'])})"
-    ]
+    fitted = curve.get("answer")
+    if fitted:
+        lo, hi = fitted["interval"]
+        e_lo, e_hi = fitted["expected_objective_range"]
+        parts = [
+            f"{prefix}: {fitted['lr']:.4g}  (the optimum lies in {lo:.3g}-{hi:.3g}; expected"
+            f" {objective} {_fmt(fitted['expected_objective'])}, {_fmt(e_lo)}-{_fmt(e_hi)},"
+            " from the U-curve fit)",
+            f"lowest mean at {best['lr']:.4g} ({_fmt(best['objective_mean'])}"
+            f" ± {_fmt(best['objective_std'])})",
+        ]
+    else:
+        parts = [
+            f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
+            f" ± {_fmt(best['objective_std'])})"
+        ]
     if best["edge"]:
         parts.append(f"on the grid's {best['edge']} edge: widen the grid or refine")
     if curve.get("interpolated_lr"):
@@ -726,7 +748,10 @@ def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
     if curve.get("largest_stable_lr"):
         parts.append(f"largest stable LR {curve['largest_stable_lr']:.3g}")
     if curve.get("sensitivity") is not None:
-        parts.append(f"sensitivity {curve['sensitivity']:.2f}")
+        if fitted:
+            parts.append(f"sensitivity {curve['sensitivity']:.2f} (a 3x miss costs that share)")
+        else:
+            parts.append(f"sensitivity {curve['sensitivity']:.2f}")
     return "; ".join(parts)
 
 

@@ -60,8 +60,9 @@ def plot_u_curve(
 
     Each curve: the mean over seeds (drawn through LRs where no seed diverged) with a ±1 std
     band, each seed's point with a marker per round (circle: coarse grid, square: refine 1,
-    ...), diverged runs as crosses along the top, the best LR as a star, the interpolated
-    optimum as a dotted line, and the good band shaded (one curve only, to stay readable).
+    ...), diverged runs as crosses along the top, the lowest mean as a star, the U-curve fit
+    (dashed) with its ±1 sd band, the recommended LR as a line (the interpolated optimum,
+    dotted, when there is no fit), and the good band shaded (one curve only, to stay readable).
     """
     if isinstance(curves, UCurve):
         curves = [curves]
@@ -100,7 +101,17 @@ def plot_u_curve(
             ax.plot([curve.best_lr], [curve.best_value], "*", color="C2" if single else color,
                     ms=15, mec="k", mew=0.5,
                     label=f"best LR {curve.best_lr:.3g}" if single else None)  # fmt: skip
-        if curve.interpolated_lr is not None:
+        if len(curve.fit_lrs):
+            ax.fill_between(curve.fit_lrs, curve.fit_low, curve.fit_high, alpha=0.2,
+                            color="C1" if single else color, lw=0,
+                            label="U-curve fit ±1 sd" if single else None)  # fmt: skip
+            ax.plot(curve.fit_lrs, curve.fit_mean, "--", color="C1" if single else color,
+                    lw=1.4, label="U-curve fit" if single else None)  # fmt: skip
+        if curve.recommended_lr is not None:
+            ax.axvline(curve.recommended_lr, color="C1" if single else color, lw=1.2,
+                       label=f"recommended {curve.recommended_lr:.3g}"
+                       if single else None)  # fmt: skip
+        elif curve.interpolated_lr is not None:
             ax.axvline(curve.interpolated_lr, color="C2" if single else color, lw=1, ls=":",
                        label=f"interpolated optimum {curve.interpolated_lr:.3g}"
                        if single else None)  # fmt: skip

@@ -210,13 +210,35 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
     best = curve.get("best")
     if not best:
         return [("Recommended LR", "none: every run diverged or failed")]
-    facts = [
-        (
-            "Recommended LR",
-            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
-            f" ± {fmt_number(best['objective_std'])} over seeds)",
-        )
-    ]
+    fitted = curve.get("answer")
+    if fitted:
+        lo, hi = fitted["interval"]
+        e_lo, e_hi = fitted["expected_objective_range"]
+        facts = [
+            (
+                "Recommended LR",
+                f"{fmt_number(fitted['lr'])} (the minimiser of the U-curve fit's upper bound)",
+            ),
+            ("Optimum lies in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
+            (
+                "Expected " + objective,
+                f"{fmt_number(fitted['expected_objective'])} ({fmt_number(e_lo)} to"
+                f" {fmt_number(e_hi)}; the fit at the recommended LR, not the winner's mean)",
+            ),
+            (
+                "Lowest mean",
+                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
+                f" ± {fmt_number(best['objective_std'])} over seeds)",
+            ),
+        ]
+    else:
+        facts = [
+            (
+                "Recommended LR",
+                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
+                f" ± {fmt_number(best['objective_std'])} over seeds)",
+            )
+        ]
     if best.get("edge"):
         facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
     if curve.get("interpolated_lr"):
@@ -236,8 +258,11 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts.append(
             (
                 "Sensitivity",
-                f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as the"
-                " best; 1: as bad as the untrained model)",
+                f"{curve['sensitivity']:.2f} (the fitted objective's relative rise 3x either"
+                " side of the recommended LR: 0.02 = the LR hardly matters)"
+                if fitted
+                else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
+                " the best; 1: as bad as the untrained model)",
             )
         )
     return facts
@@ -575,7 +600,9 @@ def _html_answer(content: Content) -> str:
     objective = s["objective"]
     parts = []
     if s["combos"] and s.get("best_combo"):
-        parts.append(f"<p>Best of all curves: <b>{_e(s['best_combo'])}</b>.</p>")
+        tied = s.get("indistinguishable_from_best") or []
+        note = f" Indistinguishable within noise: {_e(', '.join(tied))}." if tied else ""
+        parts.append(f"<p>Best of all curves: <b>{_e(s['best_combo'])}</b>.{note}</p>")
     parts.append(f'<div class="answer">{_html_facts(answer_facts(s, objective))}</div>')
     if s["combos"]:
         for curve in s["combos"]:
@@ -697,7 +724,9 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
     else:
         objective = s["objective"]
         if s["combos"] and s.get("best_combo"):
-            out += [f"Best of all curves: **{_md(s['best_combo'])}**.", ""]
+            tied = s.get("indistinguishable_from_best") or []
+            note = f" Indistinguishable within noise: {_md(', '.join(tied))}." if tied else ""
+            out += [f"Best of all curves: **{_md(s['best_combo'])}**.{note}", ""]
         out += _md_facts(answer_facts(s, objective))
         for curve in s["combos"]:
             out += [f"### {_md(curve['label'])}", "", *_md_facts(answer_facts(curve, objective))]

@@ -215,3 +215,18 @@ def test_no_grid_point_is_trained_twice(write_spec, tmp_path, monkeypatch):
         lrs = [row["lr"] for row in combo["table"]]
         assert len(lrs) == len(set(lrs))  # no LR twice in a table
     assert fitted_at  # imported for the public surface
+
+
+def test_the_u_curve_plot_draws_the_fit_and_its_band_beside_the_seeds():
+    from lrsweep.analysis import u_curve as curve_data
+    from lrsweep.plots import plot_u_curve
+
+    data = curve_data(rows_from(u_curve(-2, 0.1, 0.05, diverge_at=-0.5)), "final_val_loss")
+    assert len(data.fit_lrs) > 10 and data.recommended_lr is not None
+    assert np.all(data.fit_low <= data.fit_mean) and np.all(data.fit_mean <= data.fit_high)
+    fig = plot_u_curve(data)
+    ax = fig.axes[0]
+    drawn = [line for line in ax.lines if line.get_label() == "U-curve fit"]
+    assert len(drawn) == 1
+    np.testing.assert_allclose(drawn[0].get_ydata(), data.fit_mean)
+    assert any(line.get_label().startswith("recommended") for line in ax.lines)
