@@ -55,6 +55,8 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_find.py
+	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_optimizers.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

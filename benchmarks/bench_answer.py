@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 import lrsweep
-from lrsweep.analysis import run_objective
-from lrsweep.grid import Budget, make_groups, plan_runs
+from lrsweep.plan import Budget, make_groups, plan_runs
+from lrsweep.records import run_objective
 from lrsweep.spec import Spec, spec_from_resolved, stable_hash
 from lrsweep.training import train_group
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import lrsweep
-from lrsweep.analysis import run_objective
-from lrsweep.grid import Budget, make_groups, plan_runs
+from lrsweep.plan import Budget, make_groups, plan_runs
+from lrsweep.records import run_objective
 from lrsweep.spec import load_spec
 from lrsweep.training import train_group
 

@@ -68,7 +68,7 @@ TORCH_STRATEGIES = [
 
 def _groups(workload: Workload, data: Any, lrs: Sequence[float], size: int | None) -> list[Any]:
     """The sweep's groups: of ``size`` members each, or of lrsweep's own size (None)."""
-    from lrsweep.grid import Group, make_groups, plan_runs
+    from lrsweep.plan import Group, make_groups, plan_runs
 
     spec = workload.spec()
     runs = plan_runs(spec, lrs, 0)
@@ -161,7 +161,8 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         n_runs = len(lrs)
         samples = n_runs * len(data.X_train) * workload.epochs  # PyTorch trains every run out
     else:
-        from lrsweep.training import RunStatus, train_group
+        from lrsweep.records import RunStatus
+        from lrsweep.training import train_group
 
         if strategy == "single":
             groups = _groups(workload, data, [SINGLE_LR], 1)
@@ -173,7 +174,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
             groups = _groups(workload, data, SWEEP_LRS, 1)
         # warm up as the PyTorch rows do (a few steps in this process before the clock starts:
         # BLAS threads started, allocator pages touched): about 5 batches of one run
-        from lrsweep.grid import Group
+        from lrsweep.plan import Group
 
         first = groups[0]
         fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))

@@ -14,9 +14,9 @@ click, rich or matplotlib.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from lrsweep.version import __version__
 
 _EXPORTS = {
     "load_spec": "lrsweep.spec",
@@ -38,15 +38,63 @@ _EXPORTS = {
     "ThreadExecutor": "lrsweep.executors",
     "make_optimizer": "lrsweep.optimizers",
     "train_group": "lrsweep.training",
-    "RunStatus": "lrsweep.training",
-    "log_grid": "lrsweep.grid",
+    "RunStatus": "lrsweep.records",
+    "log_grid": "lrsweep.plan",
     "LrsweepError": "lrsweep.errors",
     "SpecError": "lrsweep.errors",
     "DataError": "lrsweep.errors",
     "ResultsError": "lrsweep.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # every name of _EXPORTS (a test checks they agree)
+    "DataError",
+    "LrsweepError",
+    "ProcessExecutor",
+    "ResultsError",
+    "RunStatus",
+    "SerialExecutor",
+    "Spec",
+    "SpecError",
+    "ThreadExecutor",
+    "__version__",
+    "build_report",
+    "estimate_seconds",
+    "load_data",
+    "load_spec",
+    "log_grid",
+    "make_executor",
+    "make_optimizer",
+    "plan_sweep",
+    "plot_range_test",
+    "plot_results",
+    "range_test",
+    "read_summary",
+    "refine",
+    "run_sweep",
+    "train_group",
+    "write_report",
+]
+
+if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls are checked)
+    from lrsweep.errors import DataError, LrsweepError, ResultsError, SpecError
+    from lrsweep.executors import ProcessExecutor, SerialExecutor, ThreadExecutor, make_executor
+    from lrsweep.optimizers import make_optimizer
+    from lrsweep.plan import log_grid
+    from lrsweep.records import RunStatus
+    from lrsweep.report import build_report, write_report
+    from lrsweep.spec import Spec, load_spec
+    from lrsweep.sweep import (
+        estimate_seconds,
+        load_data,
+        plan_sweep,
+        plot_range_test,
+        plot_results,
+        range_test,
+        read_summary,
+        refine,
+        run_sweep,
+    )
+    from lrsweep.training import train_group
 
 
 def __getattr__(name: str) -> Any:

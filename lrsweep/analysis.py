@@ -13,120 +13,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep import curve as ucurve
-from lrsweep.training import EpochLog, RunResult, RunStatus
-
-FINAL_WINDOW = 3  # "final" objectives average the last epochs, which damps epoch-to-epoch noise
-MAXIMISED = frozenset({"final_val_metric"})
-
-
-def run_objective(history: Sequence[EpochLog], objective: str, status: str) -> float:
-    """A run's objective in its natural units; NaN for a run that did not finish.
-
-    ``final_*`` average the last ``FINAL_WINDOW`` epochs; ``best_val_loss`` is the lowest
-    validation loss after epoch 0; ``mean_val_loss`` is the mean over epochs 1.. (the area
-    under the curve, which rewards fast convergence).
-    """
-    if status != RunStatus.OK.value:
-        return math.nan
-    trained = [h for h in history if h.epoch > 0]
-    if not trained:
-        return math.nan
-    last = trained[-FINAL_WINDOW:]
-    if objective == "final_val_loss":
-        return float(np.mean([h.val_loss for h in last]))
-    if objective == "final_train_loss":
-        return float(np.mean([h.train_loss for h in last]))
-    if objective == "final_val_metric":
-        return float(np.mean([h.val_metric for h in last]))
-    if objective == "best_val_loss":
-        return float(min(h.val_loss for h in trained))
-    if objective == "mean_val_loss":
-        return float(np.mean([h.val_loss for h in trained]))
-    raise ValueError(f"unknown objective {objective!r}")
-
-
-def score(value: float, objective: str) -> float:
-    """The objective as a number to minimise; a missing value ranks last (+inf)."""
-    if not math.isfinite(value):
-        return math.inf
-    return -value if objective in MAXIMISED else value
-
-
-def initial_objective(history: Sequence[EpochLog], objective: str) -> float:
-    """The objective's value before training (epoch 0): the sensitivity score's cap."""
-    if not history or history[0].epoch != 0:
-        return math.nan
-    h = history[0]
-    if objective == "final_train_loss":
-        return h.train_loss
-    return h.val_metric if objective in MAXIMISED else h.val_loss
-
-
-def label_run(
-    history: Sequence[EpochLog],
-    status: str,
-    *,
-    window: int = 5,
-    oscillation: float = 0.1,
-    plateau: float = 0.05,
-) -> str:
-    """``diverged``, ``failed``, ``plateau``, ``oscillating`` or ``ok``.
-
-    - ``plateau``: the final training loss is within ``plateau`` (relative) of the initial one.
-    - ``oscillating``: over the last ``window`` epochs the training loss both rose and fell by
-      more than ``oscillation`` x its mean over that window.
-    """
-    if status != RunStatus.OK.value:
-        return status
-    losses = np.array([h.train_loss for h in history])
-    if len(losses) < 2 or not np.isfinite(losses).all():
-        return status
-    if losses[-1] >= (1 - plateau) * losses[0]:
-        return "plateau"
-    recent = losses[-window:]
-    moves = np.diff(recent) / max(float(np.mean(recent)), 1e-12)
-    if len(moves) and moves.max() > oscillation and moves.min() < -oscillation:
-        return "oscillating"
-    return "ok"
-
-
-def run_row(
-    run: Mapping[str, Any],
-    result: RunResult,
-    objective: str,
-    labels: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``runs.csv`` row of a finished run (``run`` holds its round, budget, lr, seed)."""
-    trained = [h for h in result.history if h.epoch > 0]
-    last = result.history[-1] if result.history else None
-    val_losses = [h.val_loss for h in trained if math.isfinite(h.val_loss)]
-    best_epoch = -1
-    best_val = math.nan
-    if val_losses:
-        best = min((h for h in trained if math.isfinite(h.val_loss)), key=lambda h: h.val_loss)
-        best_epoch, best_val = best.epoch, best.val_loss
-    status = result.status.value
-    return {
-        "run_id": result.run_id,
-        "round": run["round"],
-        "budget": run["budget"],
-        "combo": run.get("combo", "all"),
-        **run.get("axes", {}),
-        "lr": float(run["lr"]),
-        "seed": run["seed"],
-        "status": status,
-        "label": label_run(result.history, status, **(labels or {})),
-        "epochs_done": result.epochs_done,
-        "final_train_loss": last.train_loss if last else math.nan,
-        "final_val_loss": last.val_loss if last else math.nan,
-        "best_val_loss": best_val,
-        "best_epoch": best_epoch,
-        "final_val_metric": last.val_metric if last else math.nan,
-        "objective": run_objective(result.history, objective, status),
-        "initial_objective": initial_objective(result.history, objective),
-        "seconds": round(result.seconds, 6),
-        "message": result.message,
-    }
+from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.records import MAXIMISED, RunStatus, score
 
 
 class LRPoint(NamedTuple):
@@ -479,12 +367,84 @@ def summarize(
         "combos": per_combo if len(per_combo) > 1 else [],
         "scaling": {},
     }
+    if any("optimizer.name" in dict(combo) for combo in combos):
+        summary["methods"] = method_verdicts(per_combo, objective)
     for key in ("train.batch_size", "model.hidden"):
         if len(combos[0]) == 1 and combos[0][0][0] == key:  # the only axis
             pts = [(axis_number(key, c["combo"][key]), c["best"]["lr"]) for c in usable]
             slope = scaling_slope([p[0] for p in pts], [p[1] for p in pts])
             summary["scaling"][key] = {"slope": slope, "points": pts}
     return summary
+
+
+def at_lr(table: Sequence[Mapping[str, Any]], lr: float) -> Mapping[str, Any] | None:
+    """The row of a curve's table whose LR is nearest ``lr`` in log scale (None if empty)."""
+    if not table:
+        return None
+    return min(table, key=lambda row: abs(math.log10(float(row["lr"]) / lr)))
+
+
+def method_verdicts(
+    per_combo: Sequence[Mapping[str, Any]], objective: str
+) -> list[dict[str, Any]]:
+    """One verdict per optimizer curve: do I need to tune its LR?
+
+    For each combination that names an ``optimizer.name``: its tuned best, its objective at
+    the reference implementation's default LR (`Optimizer.default_lr`; the grid LR nearest to
+    it), how far that is from the tuned best of all curves (in percent of its magnitude; a
+    diverged default LR is ``None``), and the width of its good band in decades. An optimizer
+    without an LR (``needs_lr`` False) has a flat curve, so every grid LR is its default.
+    """
+    usable = [c for c in per_combo if c.get("best") is not None]
+    sign = -1.0 if objective in MAXIMISED else 1.0
+    overall = min((sign * c["best"]["objective_mean"] for c in usable), default=math.nan)
+    overall *= sign
+    out = []
+    for c in per_combo:
+        name = c.get("combo", {}).get("optimizer.name")
+        if name not in OPTIMIZERS:
+            continue
+        cls = OPTIMIZERS[name]
+        row = at_lr(c["table"], cls.default_lr)
+        value = math.nan if row is None or row["n_diverged"] else float(row["mean"])
+        gap = sign * (value - overall) / abs(overall) * 100 if overall else math.nan
+        best = c.get("best")
+        verdict = {
+            "label": c["label"],
+            "optimizer": name,
+            "needs_lr": cls.needs_lr,
+            "best_lr": None if best is None else best["lr"],
+            "best_objective": None if best is None else best["objective_mean"],
+            "default_lr": cls.default_lr,
+            "default_grid_lr": None if row is None else float(row["lr"]),
+            "default_objective": value if math.isfinite(value) else None,
+            "default_gap_percent": gap if math.isfinite(gap) else None,
+            "good_band_decades": c.get("good_band_decades"),
+        }
+        verdict["verdict"] = verdict_line(verdict, objective)
+        out.append(verdict)
+    return out
+
+
+def verdict_line(v: Mapping[str, Any], objective: str) -> str:
+    """The one-line verdict of `method_verdicts` (stored in summary.json as text)."""
+    if v["best_objective"] is None:
+        return f"{v['optimizer']}: no LR on the grid finished without diverging"
+    tuned = (
+        f"{v['optimizer']}: tuned best {objective} {v['best_objective']:.4g}"
+        f" at LR {v['best_lr']:.3g}"
+    )
+    if not v["needs_lr"]:
+        default = "it takes no LR (a flat curve)"
+    elif v["default_objective"] is None:
+        default = f"at its default LR {v['default_lr']:g} it diverged"
+    else:
+        default = (
+            f"at its default LR {v['default_lr']:g} (grid {v['default_grid_lr']:.3g})"
+            f" {v['default_objective']:.4g}, within {v['default_gap_percent']:.1f}% of the tuned"
+            " best of all methods"
+        )
+    return f"{tuned}; {default}; good band {v['good_band_decades']:.2f} decades wide"
 
 
 class UCurve(NamedTuple):

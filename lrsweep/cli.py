@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import shlex
 import signal
@@ -23,10 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lrsweep import __version__
+from lrsweep.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+
+    from lrsweep.data import Dataset
+    from lrsweep.executors import Executor
+    from lrsweep.plan import Plan
+    from lrsweep.spec import Spec
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -83,6 +88,11 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _note(message: str) -> None:
+    """A decision of the sweep (what it reuses, what a round refines), on stderr."""
+    click.echo(message, err=True)
+
+
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -134,7 +144,7 @@ def jobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _executor(options: Mapping[str, Any]) -> Any:
+def _executor(options: Mapping[str, Any]) -> Executor:
     import lrsweep
 
     return lrsweep.make_executor(
@@ -144,6 +154,22 @@ def _executor(options: Mapping[str, Any]) -> Any:
         connect_timeout=options["connect_timeout"],
         worker_timeout=options["worker_timeout"],
     )
+
+
+def set_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "overrides",
+        metavar="KEY=VALUE",
+        multiple=True,
+        help="Override a spec key, read like the YAML (train.epochs=5, model.hidden=[32,32]);"
+        " repeatable.",
+    )(f)
+
+
+def _set_args(overrides: tuple[str, ...]) -> str:
+    """The --set options again, for a command line printed to the user."""
+    return "".join(f" --set {shlex.quote(o)}" for o in overrides)
 
 
 def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,8 +206,9 @@ def cli() -> None:
     help="Results folder [default: results/<name>].",
 )
 @jobs_option
+@set_option
 @click.option("--dry-run", is_flag=True, help="Print the plan (runs, groups) and stop.")
-@click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@click.option("--overwrite", is_flag=True, help="Start --out over: clear lrsweep's files in it.")
 @click.option("--no-plots", is_flag=True, help="Do not draw the plots at the end.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -189,6 +216,7 @@ def cli() -> None:
 def run(
     spec_file: Path,
     out: Path | None,
+    overrides: tuple[str, ...],
     dry_run: bool,
     overwrite: bool,
     no_plots: bool,
@@ -199,22 +227,30 @@ def run(
 ) -> None:
     """Train the LR grid of SPEC (every LR x seed) and write the results folder.
 
-    Running the same SPEC again resumes: finished runs are not trained again.
+    Running the same SPEC again resumes: finished runs are not trained again. A changed SPEC
+    (more seeds, a wider grid, another refine round or vary value) reuses every finished run
+    it still plans and trains only the new ones.
 
     \b
     Example:
         lrsweep run configs/digits.yaml --jobs 2 --report
+        lrsweep run configs/digits.yaml --set train.seeds=5 --set train.epochs=10
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         if dry_run:
-            _print_plan(lrsweep.plan_sweep(spec), out, executor_options["jobs"])
+            data = _load_data(spec)
+            _print_plan(lrsweep.plan_sweep(spec, data), out, executor_options["jobs"])
             return
-        resume = f"lrsweep run {shlex.quote(str(spec_file))} --out {shlex.quote(str(out))}"
+        data = _load_data(spec)
+        resume = (
+            f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
+            f" --out {shlex.quote(str(out))}"
+        )
         with (
             interruptible(resume),
             _executor(executor_options) as executor,
@@ -227,7 +263,9 @@ def run(
                 overwrite=overwrite,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
+                data=data,
             )
         plots = [] if no_plots else lrsweep.plot_results(out, formats)
         if with_report:
@@ -340,6 +378,7 @@ def refine(
                 points_per_decade=points_per_decade,
                 on_run=on_run,
                 on_progress=on_progress,
+                on_note=_note,
                 on_warning=_warn,
             )
         plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
@@ -348,8 +387,9 @@ def refine(
 
 @cli.command()
 @click.argument("spec_file", metavar="SPEC", type=click.Path(path_type=Path))
+@set_option
 @jobs_option
-def validate(spec_file: Path, **executor_options: Any) -> None:
+def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: Any) -> None:
     """Check SPEC: print it resolved (every default filled in), the plan and a time estimate.
 
     Exit 0 when the spec is valid, 2 with every problem listed when it is not.
@@ -362,10 +402,12 @@ def validate(spec_file: Path, **executor_options: Any) -> None:
     from lrsweep.spec import dump_spec
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
-        plan = lrsweep.plan_sweep(spec)
+        spec = lrsweep.load_spec(spec_file, overrides)
+        data = _load_data(spec)  # read once: the plan and the estimate share it
+        plan = lrsweep.plan_sweep(spec, data)
         click.echo(dump_spec(spec), nl=False)
-        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], estimate=True)
+        _print_columns(data)
+        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"], data=data)
 
 
 @cli.command()
@@ -428,6 +470,7 @@ def show(results_dir: Path, as_json: bool) -> None:
     help="Also measure the validation loss every N steps.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
+@set_option
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
@@ -441,6 +484,7 @@ def find(
     seeds: int | None,
     val_every: int | None,
     overwrite: bool,
+    overrides: tuple[str, ...],
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
@@ -463,7 +507,7 @@ def find(
     import lrsweep
 
     with user_errors():
-        spec = lrsweep.load_spec(spec_file)
+        spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
         found = lrsweep.range_test(
             spec,
@@ -487,22 +531,17 @@ def find(
 def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) -> None:
     from rich.table import Table
 
+    from lrsweep.facts import RANGE_TEST_HEADER, range_test_facts
+
     console = _console()
     table = Table(
         title=f"LR range test: {found['start_lr']:g} to {found['end_lr']:g},"
         f" {found['num_iter']} steps, {len(found['seeds'])} seeds"
     )
-    for col in ("suggestion", "LR", "seeds' median", "min", "max", "seeds"):
+    for col in RANGE_TEST_HEADER:
         table.add_column(col, justify="right")
-    for name, s in found["spread"].items():
-        table.add_row(
-            name,
-            _fmt(s.get("lr", s["median"])),
-            _fmt(s["median"]),
-            _fmt(s["min"]),
-            _fmt(s["max"]),
-            str(s["n"]),
-        )
+    for cells in range_test_facts(found)[1]:
+        table.add_row(*cells)
     console.print(table)
     stops = ", ".join(f"seed {k}: {v}" for k, v in found["stops"].items())
     console.print(f"Runs ended: {stops}")
@@ -521,7 +560,12 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="A CSV with a header: fit the spec to its shape (target: the last column).",
+    help="A table (CSV, TSV, Parquet) with a header: fit the spec to it.",
+)
+@click.option(
+    "--target",
+    default=None,
+    help="The column to predict [default: the last column].",
 )
 @click.option(
     "--out",
@@ -531,22 +575,101 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     help="Where to write the spec.",
 )
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def init(data: Path | None, out: Path, force: bool) -> None:
-    """Write a commented starter spec; with --data, sized to that CSV.
+def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
+    """Write a commented starter spec; with --data, fitted to that table.
+
+    The spec records what was decided about each column (dropped, categorical, imputed) as
+    comments, so you can see and edit it.
 
     \b
     Example:
-        lrsweep init --data sample_data/digits.csv --out digits.yaml
+        lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
     """
     from lrsweep.results import write_atomic
-    from lrsweep.starter import starter_spec
+    from lrsweep.starter import starter_data_spec, starter_spec
 
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
+    if target is not None and data is None:
+        raise UserError("--target: needs --data (the table it is a column of)")
     with user_errors():
-        text = starter_spec(data, out)
+        loaded = None
+        if data is not None:
+            from lrsweep.data import load_dataset
+
+            with _load_progress() as on_load:
+                loaded = load_dataset(starter_data_spec(data, target), Path("."), on_load)
+            _print_data(loaded)
+        text = starter_spec(data, out, target, loaded)
         write_atomic(out, text)
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+
+
+def _load_data(spec: Spec) -> Dataset:
+    """The spec's dataset, read once with a progress bar when slow; prints what was done."""
+    import lrsweep
+
+    with _load_progress() as on_load:
+        data = lrsweep.load_data(spec, on_load)
+    _print_data(data)
+    return data
+
+
+def _print_data(data: Dataset) -> None:
+    """The one-line data summary and the notes (dropped columns, warnings) on stderr."""
+    from lrsweep.data import data_summary_line
+
+    if data.source.startswith("builtin:"):
+        return
+    click.echo(data_summary_line(data.data_report()), err=True)
+    for note in data.notes:
+        click.echo(f"  {note}", err=True)
+
+
+def _print_columns(data: Dataset) -> None:
+    """What was done to each column, as a table (validate)."""
+    from rich.table import Table
+
+    if data.source.startswith("builtin:"):
+        return
+    table = Table("column", "role", "kind", "missing", "inputs", "why", title=data.source)
+    for c in data.columns:
+        table.add_row(c.name, c.role, c.kind, str(c.missing), str(len(c.encoded_as)), c.why)
+    _console().print(table)
+
+
+@contextlib.contextmanager
+def _load_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A bytes bar on a terminal (stderr) for a file that takes over a second to read."""
+    err = _console(stderr=True)
+    if not err.is_terminal:
+        yield None
+        return
+    import time
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
+
+    start = time.monotonic()
+    bar = Progress(
+        "reading", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err, transient=True
+    )
+    task = bar.add_task("reading", total=None)
+    shown = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal shown
+        if not shown and time.monotonic() - start < 1.0:
+            return
+        if not shown:
+            bar.start()
+            shown = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if shown:
+            bar.stop()
 
 
 OnRunFn = Callable[[Mapping[str, Any], int, int], None]
@@ -557,13 +680,15 @@ OnProgressFn = Callable[[float, int], None]
 def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
     """A live bar on a terminal (stderr) that moves with every epoch of the running groups;
     one plain line per finished run otherwise."""
+    from lrsweep.facts import fmt_number
+
     err = _console(stderr=True)
     if not err.is_terminal:
 
         def plain(row: Mapping[str, Any], done: int, total: int) -> None:
             click.echo(
                 f"[{done}/{total}] lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
-                f" objective={_fmt(row['objective'])} ({row['seconds']:.1f}s)",
+                f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)",
                 err=True,
             )
 
@@ -595,11 +720,9 @@ def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None]]:
         yield live, epochs
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) and math.isfinite(x) else "-"
-
-
-def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = False) -> None:
+def _print_plan(
+    plan: Plan, out: Path, jobs: int | None = None, data: Dataset | None = None
+) -> None:
     """The plan of round 0 (and what the refine rounds may add) on stdout."""
     import lrsweep
     from lrsweep.executors import default_jobs
@@ -639,8 +762,8 @@ def _print_plan(plan: Any, out: Path, jobs: int | None = None, estimate: bool = 
         "processes": f"{at_once} at a time in worker processes, one BLAS thread each",
     }[choice]
     console.print(f"execution: {where} ({why})")
-    if estimate:
-        seconds = lrsweep.estimate_seconds(plan, lrsweep.load_data(spec), jobs)
+    if data is not None:
+        seconds = lrsweep.estimate_seconds(plan, data, jobs)
         console.print(f"estimated time for round 0: about {seconds:.0f} s")
     console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
 
@@ -649,16 +772,24 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
     """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
+    from lrsweep.facts import answer_line
+
     counts = summary["status_counts"]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
+        if summary.get("partial"):
+            p = summary["partial"]
+            console.print(
+                f"[yellow]partial: {p['runs_done']} of {p['runs_planned']} runs finished"
+                " (interrupted or still running)[/yellow]"
+            )
         curves = summary["combos"] or [{**summary, "label": summary["name"]}]
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))
             if summary["combos"]:
-                console.print(_answer_line(curve, summary["objective"], prefix=curve["label"]))
+                console.print(answer_line(curve, summary["objective"], prefix=curve["label"]))
         for note in summary.get("notes", []):
             console.print(f"[dim]{note}[/dim]")
         for key, fit in summary.get("scaling", {}).items():
@@ -673,7 +804,7 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             prefix += f" (best of all: {summary['best_combo']}" + (
                 f"; indistinguishable within noise from {', '.join(tied)})" if tied else ")"
             )
-        console.print(_answer_line(summary, summary["objective"], prefix=prefix))
+        console.print(answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             f" {counts['failed']} failed)"
@@ -687,72 +818,18 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         sys.exit(EXIT_FAILED_RUNS)
 
 
-def _curve_table(curve: Mapping[str, Any], objective: str) -> Any:
+def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
     from rich.table import Table
+
+    from lrsweep.facts import per_lr_classes, per_lr_rows
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")
     for col in ("lr", "mean", "± std", "P(best)", "ok", "diverged", "failed"):
         table.add_column(col, justify="right")
-    best = curve["best"]
-    band = curve.get("good_band") or [math.inf, -math.inf]
-    fitted = curve.get("answer")
-    lrs = [row["lr"] for row in curve["table"]]
-    nearest = (
-        min(lrs, key=lambda x: abs(math.log(x / fitted["lr"]))) if fitted and lrs
-        else best["lr"] if best else None
-    )  # fmt: skip
-    for row in curve["table"]:
-        style = "bold green" if row["lr"] == nearest else None
-        if style is None and band[0] <= row["lr"] <= band[1]:
-            style = "green"
-        table.add_row(
-            f"{row['lr']:.4g}",
-            _fmt(row["mean"]),
-            _fmt(row["std"]),
-            f"{row['p_best']:.2f}" if row.get("p_best") is not None else "-",
-            str(row["n_ok"]),
-            str(row["n_diverged"]),
-            str(row["n_failed"]),
-            style=style,
-        )
+    styles = {"best": "bold green", "band": "green", "": None}
+    for cells, cls in zip(per_lr_rows(curve), per_lr_classes(curve)):
+        table.add_row(*cells, style=styles[cls])
     return table
-
-
-def _answer_line(curve: Mapping[str, Any], objective: str, prefix: str) -> str:
-    best = curve["best"]
-    if not best:
-        return f"{prefix}: none; every run diverged or failed"
-    fitted = curve.get("answer")
-    if fitted:
-        lo, hi = fitted["interval"]
-        e_lo, e_hi = fitted["expected_objective_range"]
-        parts = [
-            f"{prefix}: {fitted['lr']:.4g}  (the optimum lies in {lo:.3g}-{hi:.3g}; expected"
-            f" {objective} {_fmt(fitted['expected_objective'])}, {_fmt(e_lo)}-{_fmt(e_hi)},"
-            " from the U-curve fit)",
-            f"lowest mean at {best['lr']:.4g} ({_fmt(best['objective_mean'])}"
-            f" ± {_fmt(best['objective_std'])})",
-        ]
-    else:
-        parts = [
-            f"{prefix}: {best['lr']:.4g}  ({objective} {_fmt(best['objective_mean'])}"
-            f" ± {_fmt(best['objective_std'])})"
-        ]
-    if best["edge"]:
-        parts.append(f"on the grid's {best['edge']} edge: widen the grid or refine")
-    if curve.get("interpolated_lr"):
-        parts.append(f"interpolated optimum {curve['interpolated_lr']:.3g}")
-    if curve.get("good_band"):
-        lo, hi = curve["good_band"]
-        parts.append(f"good band {lo:.3g}-{hi:.3g} ({curve['good_band_decades']:.2f} decades)")
-    if curve.get("largest_stable_lr"):
-        parts.append(f"largest stable LR {curve['largest_stable_lr']:.3g}")
-    if curve.get("sensitivity") is not None:
-        if fitted:
-            parts.append(f"sensitivity {curve['sensitivity']:.2f} (a 3x miss costs that share)")
-        else:
-            parts.append(f"sensitivity {curve['sensitivity']:.2f}")
-    return "; ".join(parts)
 
 
 def main() -> None:

@@ -7,6 +7,9 @@ and what was expected, so the CLI can print it as it is. Anything that is not an
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class LrsweepError(Exception):
     """Root of every error caused by user input or the environment, not by a bug."""
@@ -48,3 +51,20 @@ class ExecutorError(LrsweepError):
     """Infrastructure failed: a worker pool, a cluster, or the disk."""
 
     exit_code = 3
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """The hint after an unknown name: ``did you mean 'x'?``, else the choices, shortened."""
+    options = list(choices)
+    close = difflib.get_close_matches(str(value), options, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return shorten("expected one of " + ", ".join(repr(c) for c in options))
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to about ``limit`` characters with an ellipsis: a message stays one line."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"

@@ -31,17 +31,18 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Literal
+from typing import Any
 
+from lrsweep.costs import Where, data_shape, execution_choice, group_seconds
 from lrsweep.data import Dataset
 from lrsweep.errors import ExecutorError
-from lrsweep.grid import Group, compute_fraction, group_seconds
-from lrsweep.training import Cancelled, RunResult, RunStatus, compact_dataset
+from lrsweep.plan import Group
+from lrsweep.records import RunResult, RunStatus
+from lrsweep.training import Cancelled, compact_dataset
 
 GroupFn = Callable[..., list[RunResult]]  # fn(group, data, *, on_epoch=, stop=) -> results
 OnEpoch = Callable[[Group, int, int], None]  # (group, epoch just ended, members still training)
 POLL_SECONDS = 0.2  # how often a driver waiting on workers looks for their epoch reports
-Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
 BLAS_THREAD_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -51,19 +52,6 @@ BLAS_THREAD_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 MAX_POOL_RESTARTS = 3  # a pool broken more often than this (a group that kills workers) gives up
-# What starting a pool of spawned workers costs (an interpreter importing numpy, pydantic and
-# lrsweep, ~0.3 s each, in parallel): `--jobs N` trains in this process unless the pool's
-# estimated wall time, this plus the groups spread over N workers, is shorter.
-POOL_START_SECONDS = 0.35
-# Groups whose step the cost model puts at least this much in products run in threads: BLAS
-# releases the GIL. Measured on 2 cores (2 threads against this process alone): 784-256-256-10
-# groups of one (0.96) 7.0 -> 4.8 s, 784-32-10 in groups of 16 (0.91) 0.83 -> 0.58 s,
-# 784-128-10 groups of one (0.83) 1.9 -> 1.2 s; the digits 64-64-10 in groups of 16 (0.78)
-# 1.20 -> 1.15 s and in groups of 4 (0.46) 0.50 -> 0.80 s: Python's calls hold the GIL.
-THREADS_MIN_COMPUTE = 0.8
-# What one group gains from every BLAS thread in this process on compute-bound steps
-# (784-256-256-10: 1.34 ms a step on one thread, 0.91 ms on two): threads must beat that.
-BLAS_THREADS_SPEEDUP = 1.5
 
 
 def failed_results(group: Group, message: str) -> list[RunResult]:
@@ -390,81 +378,6 @@ class ProcessExecutor(Executor):
         self._source = None
 
 
-def data_shape(data: Dataset) -> tuple[int, int, int, int]:
-    """``(n_train, n_val, n_features, n_outputs)``: what the cost model needs of a dataset."""
-    return len(data.X_train), len(data.X_val), data.X_train.shape[1], data.n_outputs
-
-
-def execution_choice(
-    groups: Sequence[Group],
-    shape: tuple[int, int, int, int],
-    jobs: int,
-    pool_started: bool = False,
-) -> tuple[Where, float, str]:
-    """Where ``--jobs jobs`` trains ``groups``: ``(where, estimated seconds, why)``.
-
-    The cost model is `grid.group_seconds` (single-core seconds per group), spread over
-    ``jobs`` workers largest first. ``where`` is
-
-    - ``"here"``, this process (default BLAS threads): for one job or one group (a single
-      group gets every BLAS thread), or when the groups one after another take no longer than
-      the alternative;
-    - ``"threads"``: ``jobs`` threads of this process with one BLAS thread each, when the
-      groups are compute-bound (`grid.compute_fraction` at least ``THREADS_MIN_COMPUTE``,
-      weighted by cost) and spread over the threads they beat this process's BLAS threads
-      (``BLAS_THREADS_SPEEDUP``);
-    - ``"processes"``: ``jobs`` worker processes with one BLAS thread each, when the groups
-      spread over them finish sooner than one after another, counting
-      ``POOL_START_SECONDS`` unless a pool is running already.
-
-    Only where groups run depends on this, never their numbers. ``shape`` is the data's
-    ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
-    """
-    weights = [group_seconds(g, *shape) for g in groups]
-    costs = sorted(weights, reverse=True)
-    serial = sum(costs)
-    if jobs <= 1:
-        return "here", serial, "--jobs 1"
-    if len(groups) <= 1:
-        return "here", serial, "a single group: it gets every BLAS thread"
-    loads = [0.0] * min(jobs, len(costs))
-    for cost in costs:  # longest processing time first, onto the least loaded worker
-        loads[loads.index(min(loads))] += cost
-    spread = max(loads)
-    n_features, n_outputs = shape[2], shape[3]
-    fractions = [compute_fraction(g, n_features, n_outputs) for g in groups]
-    fraction = sum(w * f for w, f in zip(weights, fractions)) / max(sum(weights), 1e-300)
-    workers = len(loads)
-    if fraction >= THREADS_MIN_COMPUTE:
-        here = serial / BLAS_THREADS_SPEEDUP
-        if spread < here:
-            return (
-                "threads",
-                spread,
-                f"compute-bound groups ({fraction:.0%} of a step in products): about"
-                f" {spread:.2g} s in {workers} threads, {here:.2g} s one after another",
-            )
-        return (
-            "here",
-            here,
-            f"compute-bound but unbalanced groups: {workers} threads would take {spread:.2g} s,"
-            f" one after another with every BLAS thread {here:.2g} s",
-        )
-    pooled = spread + (0.0 if pool_started else POOL_START_SECONDS)
-    if serial <= pooled:
-        return (
-            "here",
-            serial,
-            f"about {serial:.2g} s of work: {jobs} worker processes would take {pooled:.2g} s"
-            " with their start",
-        )
-    return (
-        "processes",
-        pooled,
-        f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}",
-    )
-
-
 class LocalExecutor(Executor):
     """``--jobs N`` on this machine: this process, N threads of it (compute-bound groups) or a
     pool of N worker processes, whichever `execution_choice` expects to finish first.
@@ -556,7 +469,7 @@ class DaskExecutor(Executor):
     def _check_versions(self) -> None:
         import numpy
 
-        from lrsweep import __version__
+        from lrsweep.version import __version__
 
         mine = {"lrsweep": __version__, "numpy": numpy.__version__}
         try:
@@ -651,7 +564,7 @@ def _check_reachable(address: str, where: str, timeout: float) -> None:
 def _worker_versions() -> dict[str, str]:
     import numpy
 
-    from lrsweep import __version__
+    from lrsweep.version import __version__
 
     return {"lrsweep": __version__, "numpy": numpy.__version__}
 

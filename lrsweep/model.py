@@ -21,7 +21,6 @@ the parameters' dtype: Python scalars are "weak" under NumPy 2 and never upcast 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
 
 __all__ = [
     "ACTIVATIONS",
@@ -69,12 +68,7 @@ def _quiet() -> np.errstate:
 
 def _unknown(key: str, value: object, choices: Sequence[str]) -> SpecError:
     """Build the "unknown name" error with a did-you-mean hint."""
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    if close:
-        hint = f"did you mean {close[0]!r}?"
-    else:
-        hint = "expected one of " + ", ".join(repr(c) for c in choices)
-    return SpecError(f"{key}: unknown {value!r}; {hint}")
+    return SpecError(f"{key}: unknown {shorten(repr(value))}; {did_you_mean(value, choices)}")
 
 
 # --------------------------------------------------------------------------------------------

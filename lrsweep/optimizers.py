@@ -16,7 +16,6 @@ every other constant is a Python float, which NumPy 2 never lets upcast a float3
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Mapping, Sequence
@@ -24,9 +23,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
 
 __all__ = [
+    "COCOB",
     "OPTIMIZERS",
     "SGD",
     "SGDHD",
@@ -35,8 +35,14 @@ __all__ = [
     "Adam",
     "AdamHD",
     "AdamW",
+    "AdamWScheduleFree",
+    "DAdaptAdam",
+    "DAdaptSGD",
+    "DoG",
     "Optimizer",
+    "Prodigy",
     "RMSprop",
+    "SGDScheduleFree",
     "make_optimizer",
     "per_member",
 ]
@@ -87,12 +93,26 @@ class Optimizer:
     """
 
     name: ClassVar[str] = ""
+    default_lr: ClassVar[float] = 1e-3  # the reference implementation's default LR
+    # Capabilities, read by the trainer and the range test instead of lists of names:
+    cycles_momentum: ClassVar[bool] = True  # a cyclic schedule's momentum applies (`step`)
+    adapts_lr: ClassVar[bool] = False  # owns its LR after the first step (the range test's LR
+    # ramp would be overridden)
+    needs_lr: ClassVar[bool] = True  # False: takes no LR at all (cocob; the range test refuses it)
+    scales_lr: ClassVar[bool] = False  # its step is the nominal LR times a factor it estimates
+    # (d, eta): the history's lr_effective then differs from its lr
 
     def __init__(self, params: list[np.ndarray]) -> None:
         self.state: dict[str, list[np.ndarray]] = {}
+        self.vectors: dict[str, np.ndarray] = {}  # per-member scalars, each of shape (K,)
         self.t = 0
         self._shapes = [p.shape for p in params]
         self._dtype = params[0].dtype if params else np.dtype(np.float32)
+
+    @property
+    def current_lr(self) -> np.ndarray | None:
+        """The LR each member used in the last step when the optimizer adapts it, else None."""
+        return None
 
     def _zeros(self, fill: float = 0.0) -> list[np.ndarray]:
         """New state arrays shaped like the (current) parameters, filled with ``fill``."""
@@ -137,6 +157,38 @@ class Optimizer:
     def _mu(self, mu: np.ndarray | None, ndim: int, default: float) -> np.ndarray | float:
         return default if mu is None else per_member(mu, ndim)
 
+    def eval_theta(self, theta: np.ndarray) -> np.ndarray:
+        """The weights to evaluate (validation loss, metrics) when ``theta`` is being trained.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (K, P)
+            The trained parameters (the one flat array `step` updates).
+
+        Returns
+        -------
+        ndarray of shape (K, P)
+            ``theta`` itself, except for methods that evaluate an average of the iterates
+            (schedule-free: x; DoG: the polynomial-decay average).
+        """
+        return theta
+
+    def effective_lr(self, lr: np.ndarray) -> np.ndarray:
+        """The step size each member took in the last step, for the history.
+
+        Parameters
+        ----------
+        lr : ndarray of shape (K,)
+            The nominal LR the last step was given.
+
+        Returns
+        -------
+        ndarray of shape (K,)
+            ``lr`` for plain optimizers; the adapted step size (Prodigy's d lr, DoG's eta, ...)
+            for methods that adapt it; NaN where no single step size is meaningful (cocob).
+        """
+        return np.asarray(lr, dtype=float)
+
     def select(self, keep: np.ndarray) -> None:
         """Keep only some members' state (after the caller drops diverged members).
 
@@ -148,6 +200,8 @@ class Optimizer:
         keep = np.asarray(keep)
         for key, arrays in self.state.items():
             self.state[key] = [a[keep] for a in arrays]
+        for key, vector in self.vectors.items():
+            self.vectors[key] = vector[keep]
         n_kept = int(keep.sum()) if keep.dtype == bool else len(keep)
         self._shapes = [(n_kept, *shape[1:]) for shape in self._shapes]
 
@@ -262,6 +316,8 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    default_lr = 1e-2
+    cycles_momentum = False  # no momentum to cycle
 
     def __init__(
         self,
@@ -334,6 +390,7 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    default_lr = 1e-2
 
     def __init__(
         self,
@@ -558,6 +615,7 @@ class _Hypergradient(Optimizer):
     """
 
     default_hyper_lr: ClassVar[float] = 1e-3
+    adapts_lr = True
 
     def __init__(
         self, params: list[np.ndarray], *, hyper_lr: float | None = None, weight_decay: float = 0.0
@@ -575,6 +633,10 @@ class _Hypergradient(Optimizer):
     def current_lr(self) -> np.ndarray | None:
         """The LR each member used in the last step (K,), or None before any step."""
         return None if self.lr_state is None else self.lr_state.copy()
+
+    def effective_lr(self, lr: np.ndarray) -> np.ndarray:
+        """The learned LR of the last step (``lr`` before any step)."""
+        return np.asarray(lr, dtype=float) if self.lr_state is None else self.lr_state.copy()
 
     def step(
         self,
@@ -641,6 +703,7 @@ class SGDHD(_Hypergradient):
     """
 
     name = "sgd_hd"
+    cycles_momentum = False  # plain SGD-HD has no momentum
 
     def _update(
         self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
@@ -779,6 +842,864 @@ class AdamHD(_Hypergradient):
         p -= g
 
 
+# --------------------------------------------------------------------------------------------
+# Learning-rate-free methods: each member adapts its own step size from its own gradients.
+#
+# The references take their global sums (dot products, norms) over all of a model's
+# parameters; here a member is one row of each stacked array, so every such sum is a
+# per-member sum over the non-member axes, and every scalar the references keep (d, running
+# numerators, step counts) is a (K,) float64 vector in ``Optimizer.vectors``.
+
+
+def _msum(a: np.ndarray) -> np.ndarray:
+    """Per-member sum over every axis but the first -> (K,) float64.
+
+    Summed in the array's dtype (pairwise, as torch's ``sum`` is), which is twice as fast as
+    converting a float32 array to float64 first.
+    """
+    return np.asarray(a.reshape(a.shape[0], -1).sum(axis=1), dtype=np.float64)
+
+
+def _mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-member dot product of two stacked arrays -> (K,) float64.
+
+    A batched (1, P) x (P, 1) matmul: BLAS dot products, twice as fast as ``einsum`` here.
+    """
+    K = a.shape[0]
+    rows = np.matmul(a.reshape(K, 1, -1), b.reshape(K, -1, 1))  # (K, 1, 1)
+    return np.asarray(rows.reshape(K), dtype=np.float64)
+
+
+def _col(v: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """A (K,) vector cast to ``p``'s dtype, shaped to broadcast against ``p``."""
+    return per_member(np.asarray(v, dtype=p.dtype), p.ndim)
+
+
+def _betas(betas: Sequence[float]) -> tuple[float, float]:
+    values = [float(b) for b in betas]
+    _check(
+        "betas",
+        values,
+        len(values) == 2 and all(0 <= b < 1 for b in values),
+        "two numbers in [0, 1)",
+    )
+    return values[0], values[1]
+
+
+class _LrFree(Optimizer):
+    """Shared plumbing: lazily created state, a scratch buffer, the last step size."""
+
+    cycles_momentum = False  # their momentum is part of the method, not a schedule's to cycle
+    scales_lr = True
+
+    def __init__(self, params: list[np.ndarray]) -> None:
+        super().__init__(params)
+        self._step_size: np.ndarray | None = None  # the step size of the last step, (K,)
+
+    def _vector(self, key: str, fill: float, K: int) -> np.ndarray:
+        if key not in self.vectors:
+            self.vectors[key] = np.full(K, fill, dtype=np.float64)
+        return self.vectors[key]
+
+    def _copies(self, key: str, params: list[np.ndarray]) -> list[np.ndarray]:
+        if key not in self.state:
+            self.state[key] = [p.copy() for p in params]
+        return self.state[key]
+
+    def _zeros_for(self, key: str, params: list[np.ndarray]) -> list[np.ndarray]:
+        if key not in self.state:
+            self.state[key] = [np.zeros_like(p) for p in params]
+        return self.state[key]
+
+    def effective_lr(self, lr: np.ndarray) -> np.ndarray:
+        """The step size of the last step; before any, NaN if it adapts it, else ``lr``."""
+        if self._step_size is None:
+            lr = np.asarray(lr, dtype=float)
+            return np.full(lr.shape, np.nan) if self.scales_lr else lr
+        return self._step_size.copy()
+
+    def select(self, keep: np.ndarray) -> None:
+        super().select(keep)
+        if self._step_size is not None:
+            self._step_size = self._step_size[np.asarray(keep)]
+
+
+class Prodigy(_LrFree):
+    r"""Prodigy: Adam with a D-Adaptation step size (Mishchenko & Defazio, ICML 2024).
+
+    "Prodigy: An expeditiously adaptive parameter-free learner", as ``prodigyopt.Prodigy``
+    (konstmish/prodigy) computes it, per member, with ``<.,.>`` and ``|.|_1`` over all of the
+    member's parameters, ``k`` the member's step count from 0 and ``d_0`` the initial d::
+
+        g <- g + lambda p                                  (coupled weight decay only)
+        bc = sqrt(1 - beta2^(k+1)) / (1 - beta1^(k+1))     (use_bias_correction; else 1)
+        dlr = d lr bc
+        r <- beta3 r + (d / d_0) dlr <g, p_0 - p>
+        m <- beta1 m + d (1 - beta1) g;   v <- beta2 v + d^2 (1 - beta2) g^2
+        s <- beta3 s + (d / d_0) dlr g                     (safeguard_warmup: (d / d_0) d g)
+        d^ = d_coef r / |s|_1
+        d <- max(d, d^) if d == d_0;   d_max <- max(d_max, d^);   d <- min(d_max, d growth_rate)
+        p <- p - lambda dlr p                              (decoupled weight decay)
+        p <- p - dlr m / (sqrt(v) + d eps)
+
+    A member whose ``|s|_1`` is 0 (no gradient yet) skips the last three lines and keeps its
+    d, r and k, as the reference returns early. ``beta3`` None is sqrt(beta2).
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    betas : sequence of two floats
+        (beta1, beta2), each in [0, 1); beta1 = 0 uses the gradient instead of m.
+    beta3 : float, optional
+        Decay of r and s, in [0, 1); None: sqrt(beta2).
+    eps : float
+        > 0, scaled by d in the denominator.
+    weight_decay : float
+        lambda >= 0.
+    decouple : bool, optional
+        AdamW-style decay (the reference's default, None means True) or L2 in the gradient.
+    use_bias_correction, safeguard_warmup : bool
+        As in the reference (both off by default).
+    d0 : float
+        Initial D estimate, > 0.
+    d_coef : float
+        Multiplies the estimate d^, > 0.
+    growth_rate : float, optional
+        Bound on d's growth per step, > 1; None: unbounded.
+    """
+
+    name = "prodigy"
+    default_lr = 1.0
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        betas: Sequence[float] = (0.9, 0.999),
+        beta3: float | None = None,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decouple: bool | None = None,
+        use_bias_correction: bool = False,
+        safeguard_warmup: bool = False,
+        d0: float = 1e-6,
+        d_coef: float = 1.0,
+        growth_rate: float | None = None,
+    ) -> None:
+        super().__init__(params)
+        self.beta1, self.beta2 = _betas(betas)
+        beta3 = math.sqrt(self.beta2) if beta3 is None else float(beta3)
+        _check("beta3", beta3, 0 <= beta3 < 1, "in [0, 1)")
+        _check("eps", eps, eps > 0, "> 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        _check("d0", d0, d0 > 0, "> 0")
+        _check("d_coef", d_coef, d_coef > 0, "> 0")
+        growth = math.inf if growth_rate is None else float(growth_rate)
+        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
+        self.beta3 = beta3
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.decouple = True if decouple is None else bool(decouple)
+        self.use_bias_correction = bool(use_bias_correction)
+        self.safeguard_warmup = bool(safeguard_warmup)
+        self.d0 = float(d0)
+        self.d_coef = float(d_coef)
+        self.growth_rate = growth
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One Prodigy step per member (``momentum`` is ignored: beta1 is the method's)."""
+        self.t += 1
+        K = params[0].shape[0]
+        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        d = self._vector("d", self.d0, K)
+        d_max = self._vector("d_max", self.d0, K)
+        numerator = self._vector("d_numerator", 0.0, K)
+        k = self._vector("k", 0.0, K)
+        p0s = self._copies("p0", params)
+        ss = self._zeros_for("s", params)
+        vs = self._zeros_for("exp_avg_sq", params)
+        ms = self._zeros_for("exp_avg", params) if self.beta1 > 0 else None
+        b1, b2 = self.beta1, self.beta2
+        with _quiet():
+            if self.use_bias_correction:
+                bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
+            else:
+                bc = np.ones(K)
+            dlr = d * lr64 * bc
+            delta = np.zeros(K)
+            d_denom = np.zeros(K)
+            s_coef = (d / self.d0) * (d if self.safeguard_warmup else dlr)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if self.weight_decay != 0 and not self.decouple:
+                    g += self.weight_decay * p
+                diff = np.subtract(p0s[i], p)  # p_0 - p
+                delta += (d / self.d0) * dlr * _mdot(g, diff)
+                if ms is not None:
+                    ms[i] *= b1
+                    ms[i] += np.multiply(g, _col(d * (1 - b1), p), out=diff)
+                v = vs[i]
+                v *= b2
+                np.square(g, out=diff)
+                diff *= _col(d * d * (1 - b2), p)
+                v += diff
+                s = ss[i]
+                s *= self.beta3
+                s += np.multiply(g, _col(s_coef, p), out=diff)
+                d_denom += _msum(np.abs(s, out=diff))
+            moved = d_denom != 0  # the reference returns before updating when |s|_1 = 0
+            num = numerator * self.beta3 + delta
+            d_hat = self.d_coef * num / d_denom
+            d_new = np.where(d == self.d0, np.fmax(d, d_hat), d)
+            d_max_new = np.fmax(d_max, d_hat)
+            d_new = np.fmin(d_max_new, d_new * self.growth_rate)
+            d[...] = np.where(moved, d_new, d)
+            d_max[...] = np.where(moved, d_max_new, d_max)
+            numerator[...] = np.where(moved, num, numerator)
+            k += moved
+            step = np.where(moved, dlr, 0.0)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                denom = np.sqrt(vs[i])
+                denom += _col(d * self.eps, p)
+                if self.weight_decay != 0 and self.decouple:
+                    p -= _col(self.weight_decay * step, p) * p
+                if ms is not None:
+                    np.divide(ms[i], denom, out=denom)
+                    denom *= _col(step, p)
+                else:
+                    np.divide(g, denom, out=denom)
+                    denom *= _col(step * d, p)
+                p -= denom
+        self._step_size = dlr
+
+
+class DAdaptSGD(_LrFree):
+    r"""D-Adaptation SGD (Defazio & Mishchenko, ICML 2023), as ``dadaptation.DAdaptSGD`` (v3).
+
+    "Learning-rate-free learning by D-Adaptation". Per member, ``k`` its step count from 0::
+
+        |g_0| = sqrt(<g, g>)                        (at k = 0, before weight decay)
+        dlr = d lr / |g_0|
+        g <- g + lambda p                          (weight decay, L2)
+        r <- r + dlr <g, s>;   s <- s + dlr g
+        d^ = 2 r / sqrt(<s, s>);   d <- max(d, min(d^, d growth_rate))
+        p <- (1 - c) p + c (x_0 - s),   c = 1 - momentum
+
+    A member with ``s = 0`` skips the update and keeps its r and k, as the reference does.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    momentum : float
+        In [0, 1); 0 (the reference's default) is plain dual averaging.
+    weight_decay : float
+        L2 lambda >= 0.
+    d0 : float
+        Initial D estimate, > 0.
+    growth_rate : float, optional
+        Bound on d's growth per step, >= 1; None: unbounded.
+    """
+
+    name = "dadapt_sgd"
+    default_lr = 1.0
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        d0: float = 1e-6,
+        growth_rate: float | None = None,
+    ) -> None:
+        super().__init__(params)
+        _check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        _check("d0", d0, d0 > 0, "> 0")
+        growth = math.inf if growth_rate is None else float(growth_rate)
+        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
+        self.d0 = float(d0)
+        self.growth_rate = growth
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One D-Adaptation SGD step per member (``momentum`` is ignored)."""
+        self.t += 1
+        K = params[0].shape[0]
+        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        d = self._vector("d", self.d0, K)
+        numerator = self._vector("numerator_weighted", 0.0, K)
+        k = self._vector("k", 0.0, K)
+        g0_norm = self._vector("g0_norm", 0.0, K)
+        x0s = self._copies("x0", params)
+        ss = self._zeros_for("s", params)
+        with _quiet():
+            first = k == 0
+            if first.any():
+                g_sq = sum((_mdot(g, g) for g in grads), start=np.zeros(K))
+                g0_norm[...] = np.where(first, np.sqrt(g_sq), g0_norm)
+            dlr = d * lr64 / g0_norm
+            delta = np.zeros(K)
+            sk_sq = np.zeros(K)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if self.weight_decay != 0:
+                    g += self.weight_decay * p
+                s = ss[i]
+                delta += dlr * _mdot(g, s)
+                g *= _col(dlr, p)
+                s += g
+                sk_sq += _mdot(s, s)
+            num = numerator + delta
+            d_hat = 2 * num / np.sqrt(sk_sq)
+            moved = sk_sq != 0
+            d[...] = np.where(moved, np.fmax(d, np.fmin(d_hat, d * self.growth_rate)), d)
+            numerator[...] = np.where(moved, num, numerator)
+            k += moved
+            c = np.where(moved, 1 - self.momentum, 0.0)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                z = np.subtract(x0s[i], ss[i], out=g)  # z = x_0 - s
+                p *= _col(1 - c, p)
+                z *= _col(c, p)
+                p += z
+        self._step_size = dlr
+
+
+class DAdaptAdam(_LrFree):
+    r"""D-Adaptation Adam (Defazio & Mishchenko, ICML 2023), as ``dadaptation.DAdaptAdam`` (v3).
+
+    Per member, ``k`` its step count from 0, ``<.,.>`` and ``|.|_1`` over its parameters::
+
+        g <- g + lambda p                                  (coupled weight decay only)
+        bc = sqrt(1 - beta2^(k+1)) / (1 - beta1^(k+1))     (use_bias_correction; else 1)
+        dlr = d lr bc
+        a = dlr <g, s / (sqrt(v) + eps)>                   (v, s before this step)
+        m <- beta1 m + dlr (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
+        s <- sqrt(beta2) s + dlr (1 - sqrt(beta2)) g
+        r <- sqrt(beta2) r + (1 - sqrt(beta2)) a
+        d^ = r / ((1 - sqrt(beta2)) |s|_1);   d <- max(d, min(d^, d growth_rate))
+        p <- p - lambda dlr p                              (decoupled weight decay)
+        p <- p - m / (sqrt(v) + eps)
+
+    A member whose ``|s|_1`` is 0 skips the update and keeps its d, r and k.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    betas : sequence of two floats
+        (beta1, beta2), each in [0, 1).
+    eps : float
+        > 0.
+    weight_decay : float
+        lambda >= 0.
+    decouple : bool, optional
+        AdamW-style decay; None: the reference's default, False (L2 in the gradient).
+    use_bias_correction : bool
+        As in the reference (off by default).
+    d0 : float
+        Initial D estimate, > 0.
+    growth_rate : float, optional
+        Bound on d's growth per step, >= 1; None: unbounded.
+    """
+
+    name = "dadapt_adam"
+    default_lr = 1.0
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decouple: bool | None = None,
+        use_bias_correction: bool = False,
+        d0: float = 1e-6,
+        growth_rate: float | None = None,
+    ) -> None:
+        super().__init__(params)
+        self.beta1, self.beta2 = _betas(betas)
+        _check("eps", eps, eps > 0, "> 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        _check("d0", d0, d0 > 0, "> 0")
+        growth = math.inf if growth_rate is None else float(growth_rate)
+        _check("growth_rate", growth_rate, growth >= 1, ">= 1")
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.decouple = bool(decouple)
+        self.use_bias_correction = bool(use_bias_correction)
+        self.d0 = float(d0)
+        self.growth_rate = growth
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One D-Adaptation Adam step per member (``momentum`` is ignored)."""
+        self.t += 1
+        K = params[0].shape[0]
+        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        d = self._vector("d", self.d0, K)
+        numerator = self._vector("numerator_weighted", 0.0, K)
+        k = self._vector("k", 0.0, K)
+        ss = self._zeros_for("s", params)
+        ms = self._zeros_for("exp_avg", params)
+        vs = self._zeros_for("exp_avg_sq", params)
+        if "denom" not in self.state:  # sqrt(v) + eps of the last update, reused for the sums
+            self.state["denom"] = [np.full_like(p, self.eps) for p in params]
+        denoms = self.state["denom"]
+        b1, b2 = self.beta1, self.beta2
+        sb2 = b2**0.5
+        with _quiet():
+            if self.use_bias_correction:
+                bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
+            else:
+                bc = np.ones(K)
+            dlr = d * lr64 * bc
+            acc = np.zeros(K)
+            sk_l1 = np.zeros(K)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if self.weight_decay != 0 and not self.decouple:
+                    g += self.weight_decay * p
+                m, v, s = ms[i], vs[i], ss[i]
+                tmp = np.divide(s, denoms[i])  # s / (sqrt(v) + eps), v before this step
+                acc += dlr * _mdot(g, tmp)
+                m *= b1
+                m += np.multiply(g, _col(dlr * (1 - b1), p), out=tmp)
+                v *= b2
+                np.square(g, out=tmp)
+                tmp *= 1 - b2
+                v += tmp
+                s *= sb2
+                s += np.multiply(g, _col(dlr * (1 - sb2), p), out=tmp)
+                sk_l1 += _msum(np.abs(s, out=tmp))
+            moved = sk_l1 != 0
+            num = sb2 * numerator + (1 - sb2) * acc
+            d_hat = num / ((1 - sb2) * sk_l1)
+            d[...] = np.where(moved, np.fmax(d, np.fmin(d_hat, d * self.growth_rate)), d)
+            numerator[...] = np.where(moved, num, numerator)
+            k += moved
+            step = np.where(moved, dlr, 0.0)
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                denom = np.sqrt(vs[i], out=denoms[i])
+                denom += self.eps
+                if self.weight_decay != 0 and self.decouple:
+                    p -= _col(self.weight_decay * step, p) * p
+                update = np.divide(ms[i], denom, out=g)
+                if not moved.all():
+                    update *= _col(moved.astype(float), p)
+                p -= update
+        self._step_size = dlr
+
+
+class _ScheduleFree(_LrFree):
+    """Schedule-free averaging (Defazio et al., NeurIPS 2024): train at y, evaluate at x.
+
+    The parameters hold y (the reference's train mode); z is the base sequence, and the
+    evaluation point is ``x = y + (1 - 1/beta) (z - y)`` (the reference's ``eval()``). Per
+    member, with ``k`` the step count from 0 and ``lr`` the nominal LR of this step::
+
+        lr_k = lr min(1, (k + 1) / warmup_steps)
+        lr_max <- max(lr_max, lr_k);  w = (k + 1)^r lr_max^weight_lr_power
+        W <- W + w;  c = w / W
+    """
+
+    default_lr = 1.0
+    scales_lr = False  # the step size is the nominal LR; the averaging is what is new
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        beta: float,
+        warmup_steps: int,
+        r: float,
+        weight_lr_power: float,
+        weight_decay: float,
+    ) -> None:
+        super().__init__(params)
+        _check("warmup_steps", warmup_steps, warmup_steps >= 0, ">= 0")
+        _check("r", r, r >= 0, ">= 0")
+        _check("weight_lr_power", weight_lr_power, weight_lr_power >= 0, ">= 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        self.beta = float(beta)
+        self.warmup_steps = int(warmup_steps)
+        self.r = float(r)
+        self.weight_lr_power = float(weight_lr_power)
+        self.weight_decay = float(weight_decay)
+
+    def _averaging(self, lr: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarray]:
+        """This step's (lr_k, c), updating lr_max, W and k."""
+        k = self._vector("k", 0.0, K)
+        lr_max = self._vector("lr_max", -1.0, K)
+        weight_sum = self._vector("weight_sum", 0.0, K)
+        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        if self.warmup_steps > 0:
+            lr64 = lr64 * np.minimum((k + 1) / self.warmup_steps, 1.0)
+        lr_max[...] = np.fmax(lr_max, lr64)
+        weight = (k + 1) ** self.r * lr_max**self.weight_lr_power
+        weight_sum += weight
+        c = np.where(weight_sum != 0, weight / weight_sum, 0.0)
+        k += 1
+        return lr64, c
+
+    def _move(
+        self, p: np.ndarray, z: np.ndarray, u: np.ndarray, lr: np.ndarray, c: np.ndarray
+    ) -> None:
+        """y <- y + c (z - y) + lr (beta (1 - c) - 1) u;  z <- z - lr u (u is scratch)."""
+        diff = np.subtract(z, p)
+        diff *= _col(c, p)
+        p += diff
+        np.multiply(u, _col(lr * (self.beta * (1 - c) - 1), p), out=diff)
+        p += diff
+        u *= _col(lr, p)
+        z -= u
+
+    def eval_theta(self, theta: np.ndarray) -> np.ndarray:
+        """x = y + (1 - 1/beta) (z - y): the averaged point the reference's ``eval()`` sets."""
+        if "z" not in self.state:
+            return theta
+        z = self.state["z"][0]
+        x = np.subtract(z, theta)
+        x *= 1 - 1 / self.beta
+        x += theta
+        return x
+
+
+class SGDScheduleFree(_ScheduleFree):
+    r"""Schedule-free SGD, as ``schedulefree.SGDScheduleFree`` computes it.
+
+    Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky (2024), "The road less scheduled".
+    With lr_k and c as in `_ScheduleFree` and beta the momentum::
+
+        g <- g + lambda y                              (weight decay at y)
+        y <- y + c (z - y) + lr_k (beta (1 - c) - 1) g
+        z <- z - lr_k g                                 (z_0 = y_0)
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters (y).
+    momentum : float
+        beta, in (0, 1) (the reference's 0.9).
+    weight_decay : float
+        lambda >= 0.
+    warmup_steps, r, weight_lr_power
+        As in the reference (0, 0, 2).
+    """
+
+    name = "sgd_schedulefree"
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        r: float = 0.0,
+        weight_lr_power: float = 2.0,
+    ) -> None:
+        _check("momentum", momentum, 0 < momentum < 1, "in (0, 1) for sgd_schedulefree")
+        super().__init__(params, momentum, warmup_steps, r, weight_lr_power, weight_decay)
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One schedule-free SGD step per member (``momentum`` is ignored)."""
+        self.t += 1
+        zs = self._copies("z", params)
+        with _quiet():
+            lr_k, c = self._averaging(lr, params[0].shape[0])
+            for p, g, z in zip(params, grads, zs, strict=True):
+                if self.weight_decay != 0:
+                    g += self.weight_decay * p
+                self._move(p, z, g, lr_k, c)
+        self._step_size = lr_k
+
+
+class AdamWScheduleFree(_ScheduleFree):
+    r"""Schedule-free AdamW, as ``schedulefree.AdamWScheduleFree`` computes it.
+
+    Defazio et al. (2024), "The road less scheduled". With lr_k and c as in `_ScheduleFree`::
+
+        v <- beta2 v + (1 - beta2) g^2
+        u = g / (sqrt(v / (1 - beta2^(k+1))) + eps) + lambda y
+        y <- y + c (z - y) + lr_k (beta1 (1 - c) - 1) u
+        z <- z - lr_k u                                 (z_0 = y_0)
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters (y).
+    betas : sequence of two floats
+        (beta1, beta2): beta1 in (0, 1) is the interpolation, beta2 in [0, 1).
+    eps : float
+        > 0.
+    weight_decay : float
+        lambda >= 0, applied at y.
+    warmup_steps, r, weight_lr_power
+        As in the reference (0, 0, 2).
+    """
+
+    name = "adamw_schedulefree"
+    default_lr = 0.0025
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        betas: Sequence[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        r: float = 0.0,
+        weight_lr_power: float = 2.0,
+    ) -> None:
+        beta1, self.beta2 = _betas(betas)
+        _check("betas", list(betas), beta1 > 0, "with betas[0] > 0 for adamw_schedulefree")
+        _check("eps", eps, eps > 0, "> 0")
+        self.eps = float(eps)
+        super().__init__(params, beta1, warmup_steps, r, weight_lr_power, weight_decay)
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One schedule-free AdamW step per member (``momentum`` is ignored)."""
+        self.t += 1
+        zs = self._copies("z", params)
+        vs = self._zeros_for("exp_avg_sq", params)
+        k = self._vector("k", 0.0, params[0].shape[0])
+        with _quiet():
+            bias_correction2 = 1 - self.beta2 ** (k + 1)
+            lr_k, c = self._averaging(lr, params[0].shape[0])
+            for p, g, z, v in zip(params, grads, zs, vs, strict=True):
+                v *= self.beta2
+                denom = np.square(g)
+                denom *= 1 - self.beta2
+                v += denom
+                np.divide(v, _col(bias_correction2, p), out=denom)
+                np.sqrt(denom, out=denom)
+                denom += self.eps
+                g /= denom
+                if self.weight_decay != 0:
+                    g += self.weight_decay * p
+                self._move(p, z, g, lr_k, c)
+        self._step_size = lr_k
+
+
+class DoG(_LrFree):
+    r"""DoG, Distance over Gradients (Ivgi, Hinder & Carmon, ICML 2023), as ``dog.DoG``.
+
+    "DoG is SGD's best friend: a parameter-free dynamic step size schedule". Per member, with
+    norms over all of its parameters::
+
+        g <- g + lambda x                               (weight decay, L2)
+        rbar = reps_rel (1 + |x_0|),  G = |g|^2 + eps   (first step)
+        rbar <- max(rbar, |x - x_0|), G <- G + |g|^2    (afterwards)
+        eta = lr rbar / sqrt(G)                         (init_eta replaces the first one)
+        x <- x - eta g
+
+    and the evaluation point is the polynomial-decay average of the iterates (Shamir & Zhang
+    2013), as ``dog.PolynomialDecayAverager`` keeps it, updated after every step t = 1, 2, ...::
+
+        xbar <- (1 - (1 + gamma) / (t + gamma)) xbar + (1 + gamma) / (t + gamma) x
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    reps_rel : float
+        > 0, sets the first step's distance (the reference's 1e-6).
+    eps : float
+        Added to G, > 0.
+    weight_decay : float
+        L2 lambda >= 0.
+    init_eta : float, optional
+        The first step size, > 0; None: from reps_rel.
+    average_gamma : float
+        gamma >= 0 of the averager (the reference's 8).
+    """
+
+    name = "dog"
+    default_lr = 1.0
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        *,
+        reps_rel: float = 1e-6,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        init_eta: float | None = None,
+        average_gamma: float = 8.0,
+    ) -> None:
+        super().__init__(params)
+        _check("reps_rel", reps_rel, reps_rel > 0, "> 0")
+        _check("eps", eps, eps > 0, "> 0")
+        _check("weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        _check("init_eta", init_eta, init_eta is None or init_eta > 0, "> 0")
+        _check("average_gamma", average_gamma, average_gamma >= 0, ">= 0")
+        self.reps_rel = 0.0 if init_eta is not None else float(reps_rel)
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.init_eta = None if init_eta is None else float(init_eta)
+        self.average_gamma = float(average_gamma)
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One DoG step per member, then the averager's update (``momentum`` is ignored)."""
+        self.t += 1
+        K = params[0].shape[0]
+        lr64 = np.asarray(lr, dtype=np.float64).reshape(-1)
+        first = "x0" not in self.state
+        x0s = self._copies("x0", params)
+        averages = self._copies("average", params)
+        with _quiet():
+            if self.weight_decay > 0:
+                for p, g in zip(params, grads, strict=True):
+                    g += self.weight_decay * p
+            g_sq = sum((_mdot(g, g) for g in grads), start=np.zeros(K))
+            if first:
+                norm = np.sqrt(sum((_mdot(p, p) for p in params), start=np.zeros(K)))
+                self.vectors["rbar"] = self.reps_rel * (1 + norm)
+                self.vectors["G"] = g_sq + self.eps
+            else:
+                dist_sq = np.zeros(K)
+                for p, x0 in zip(params, x0s, strict=True):
+                    diff = np.subtract(p, x0)
+                    dist_sq += _mdot(diff, diff)
+                self.vectors["rbar"] = np.fmax(self.vectors["rbar"], np.sqrt(dist_sq))
+                self.vectors["G"] = self.vectors["G"] + g_sq
+            eta = lr64 * self.vectors["rbar"] / np.sqrt(self.vectors["G"])
+            if first and self.init_eta is not None:
+                eta = np.full(K, self.init_eta)
+            weight = (1 + self.average_gamma) / (self.t + self.average_gamma)
+            for p, g, avg in zip(params, grads, averages, strict=True):
+                g *= _col(eta, p)
+                p -= g
+                avg *= 1 - weight
+                avg += weight * p
+        self._step_size = eta
+
+    def eval_theta(self, theta: np.ndarray) -> np.ndarray:
+        """The polynomial-decay average of the iterates (``theta`` before any step)."""
+        return self.state["average"][0] if "average" in self.state else theta
+
+
+class COCOB(_LrFree):
+    r"""COCOB-Backprop (Orabona & Tommasi, NeurIPS 2017), as the authors' ``COCOB`` computes it.
+
+    "Training deep networks without learning rates through coin betting" (bremen79/cocob).
+    Per coordinate, with ``w_1`` the initial weights and ``L_0 = eps``::
+
+        L <- max(L, |g|);  G <- G + |g|;  theta <- theta + g
+        reward <- max(reward - g (w - w_1), 0)
+        w <- w_1 - theta / (L max(G + L, alpha L)) (reward + L)
+
+    It takes no learning rate: the nominal LR is ignored, and its U-curve is flat.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        The stacked parameters.
+    cocob_alpha : float
+        alpha > 0, which bounds the first steps (the reference's 100).
+    eps : float
+        L_0 > 0 (the reference's 1e-8).
+    """
+
+    name = "cocob"
+    default_lr = 1.0  # unused: any LR gives the same run
+    needs_lr = False
+
+    def effective_lr(self, lr: np.ndarray) -> np.ndarray:
+        """NaN: COCOB's step is a per-coordinate bet, not an LR times a direction."""
+        return np.full(np.shape(lr), np.nan)
+
+    def __init__(
+        self, params: list[np.ndarray], *, cocob_alpha: float = 100.0, eps: float = 1e-8
+    ) -> None:
+        super().__init__(params)
+        _check("cocob_alpha", cocob_alpha, cocob_alpha > 0, "> 0")
+        _check("eps", eps, eps > 0, "> 0")
+        self.alpha = float(cocob_alpha)
+        self.eps = float(eps)
+
+    def step(
+        self,
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        lr: np.ndarray,
+        *,
+        momentum: np.ndarray | None = None,
+    ) -> None:
+        """One COCOB-Backprop step (``lr`` and ``momentum`` are ignored)."""
+        self.t += 1
+        if "L" not in self.state:
+            self.state["L"] = [np.full_like(p, self.eps) for p in params]
+        Ls = self.state["L"]
+        grad_sums = self._zeros_for("gradients_sum", params)
+        norm_sums = self._zeros_for("grad_norm_sum", params)
+        rewards = self._zeros_for("reward", params)
+        tilde_ws = self._zeros_for("tilde_w", params)  # w - w_1
+        with _quiet():
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                L, theta, G = Ls[i], grad_sums[i], norm_sums[i]
+                reward, tilde_w = rewards[i], tilde_ws[i]
+                a = np.abs(g)
+                np.maximum(L, a, out=L)
+                theta += g
+                G += a
+                g *= tilde_w
+                reward -= g
+                np.maximum(reward, 0, out=reward)
+                np.add(G, L, out=a)
+                np.maximum(a, self.alpha * L, out=a)
+                a *= L  # L max(G + L, alpha L)
+                np.add(reward, L, out=g)
+                g /= a
+                g *= theta  # theta (reward + L) / (L max(...)) = w_1 - w_new
+                p -= tilde_w  # back to w_1
+                np.negative(g, out=tilde_w)
+                p += tilde_w
+
+
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adagrad": Adagrad,
@@ -788,6 +1709,13 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd_hd": SGDHD,
     "sgdn_hd": SGDNHD,
     "adam_hd": AdamHD,
+    "prodigy": Prodigy,
+    "dadapt_sgd": DAdaptSGD,
+    "dadapt_adam": DAdaptAdam,
+    "sgd_schedulefree": SGDScheduleFree,
+    "adamw_schedulefree": AdamWScheduleFree,
+    "dog": DoG,
+    "cocob": COCOB,
 }
 
 
@@ -820,13 +1748,8 @@ def make_optimizer(spec: Mapping[str, Any] | Any, params: list[np.ndarray]) -> O
     name = spec.get("name", "sgd")
     cls = OPTIMIZERS.get(name)
     if cls is None:
-        close = difflib.get_close_matches(str(name), list(OPTIMIZERS), n=1)
-        hint = (
-            f"did you mean {close[0]!r}?"
-            if close
-            else "expected one of " + ", ".join(repr(k) for k in OPTIMIZERS)
-        )
-        raise SpecError(f"optimizer.name: unknown {name!r}; {hint}")
+        hint = did_you_mean(name, OPTIMIZERS)
+        raise SpecError(f"optimizer.name: unknown {shorten(repr(name))}; {hint}")
     accepted = [
         p.name
         for p in inspect.signature(cls.__init__).parameters.values()

@@ -15,9 +15,6 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-
-matplotlib.use("Agg", force=False)
-
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,11 +22,11 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from lrsweep.analysis import MAXIMISED, Heatmap, UCurve, heatmap, summary_rows, u_curve
+from lrsweep.analysis import Heatmap, UCurve, heatmap, summary_rows, u_curve
 from lrsweep.errors import ResultsError
-from lrsweep.results import ResultsDir, read_runs_csv, write_atomic
+from lrsweep.records import MAXIMISED, EpochLog, RunStatus
+from lrsweep.results import ResultsDir, all_rows, write_atomic
 from lrsweep.spec import NUMERIC_AXES, combo_label
-from lrsweep.training import EpochLog, RunStatus
 
 OBJECTIVE_LABELS = {
     "final_val_loss": "final validation loss (mean of last 3 epochs)",
@@ -217,7 +214,10 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (the first combination's first
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
     """
-    rows = read_runs_csv(results.path / "runs.csv")
+    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
+    if not rows:
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective
     labels = [combo_label(c) for c in spec.combos]
@@ -293,23 +293,8 @@ def draw_range_test(results: ResultsDir, formats: Sequence[str] = ("png",)) -> l
 
 def range_test_figure(results: ResultsDir) -> Figure:
     """The range-test figure, from ``rangetest.csv`` and ``rangetest.json``."""
-    import csv
-
-    path = results.path / "rangetest.csv"
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing; run 'lrsweep find' first") from None
+    curves = results.read_range_test()
     found = results.read_json("rangetest.json")
-    curves: dict[int, dict[str, list[float]]] = {}
-    try:
-        for row in rows:
-            c = curves.setdefault(int(row["seed"]), {"lr": [], "loss": [], "smoothed_loss": []})
-            for key in c:
-                c[key].append(float(row[key]))
-    except (KeyError, ValueError) as e:
-        raise ResultsError(f"{path}: malformed ({e})") from None
     arrays = {seed: {k: np.array(v) for k, v in c.items()} for seed, c in curves.items()}
     headline = {name: s.get("lr", s["median"]) for name, s in found["spread"].items()}
     return plot_range_test(arrays, headline, title=f"{results.spec.name}: LR range test")

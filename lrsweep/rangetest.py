@@ -22,7 +22,7 @@ matters), and the headline suggestions are the same rules read off the seeds' co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,15 +30,17 @@ import numpy as np
 
 from lrsweep.data import Dataset, batch_indices
 from lrsweep.errors import SpecError
+from lrsweep.members import Members
 from lrsweep.model import (
     Workspace,
     evaluate_layers,
     init_theta,
     layer_sizes,
-    layer_views,
     train_step,
 )
-from lrsweep.optimizers import make_optimizer
+from lrsweep.optimizers import OPTIMIZERS, make_optimizer
+from lrsweep.plan import canonical_lr
+from lrsweep.spec import Spec
 from lrsweep.training import group_rngs, model_arrays
 
 __all__ = [
@@ -58,7 +60,6 @@ __all__ = [
 SUGGESTIONS = ("recommended", "valley", "steep", "minimum_10", "slide", "max_lr", "base_lr")
 MIN_POINTS = 3  # fewest points a window needs for any rule (np.gradient needs 2; valley 3)
 STEEP_WINDOW = 0.5  # decades of LR over which `steep` fits each slope (~6 points by default)
-HYPERGRADIENT = ("sgd_hd", "sgdn_hd", "adam_hd")
 
 
 @dataclass(frozen=True)
@@ -496,6 +497,74 @@ def spread(curves: Sequence[RangeCurve]) -> dict[str, Spread]:
 # The test itself.
 
 
+RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
+
+
+def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
+    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
+    if not settings["start_lr"] < settings["end_lr"]:
+        raise SpecError(
+            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
+        )
+    check_rampable(spec, f"{spec.source_file}: ")
+    return settings
+
+
+def check_rampable(spec: Spec, where: str = "") -> None:
+    """A `SpecError` for an optimizer that owns its LR (`Optimizer.adapts_lr`): a ramp of the
+    LR it would override measures nothing; nor does one of an LR it does not take (`needs_lr`
+    False: cocob). The learning-rate-free methods that scale a nominal LR ramp that LR."""
+    name = spec.optimizer.name
+    if not OPTIMIZERS[name].needs_lr:
+        raise SpecError(
+            f"{where}optimizer.name: the range test ramps the LR, which {name} does not take"
+            f" (it has no learning rate), got {name!r}"
+        )
+    if OPTIMIZERS[name].adapts_lr:
+        raise SpecError(
+            f"{where}optimizer.name: the range test ramps the LR, which {name} would override"
+            f" with its own; use the optimizer without hypergradients, got {name!r}"
+        )
+
+
+def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
+
+    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
+    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
+    the seeds' own values with ``n``, how many seeds gave one.
+    """
+    spread = {}
+    for name, s in result.spread.items():
+        headline = result.suggestions.get(name)
+        spread[name] = {
+            "lr": headline.lr if headline is not None else s.median,
+            "note": headline.note if headline is not None else "median over seeds",
+            "median": s.median,
+            "min": s.min,
+            "max": s.max,
+            "n": s.n,
+        }
+    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
+    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
+    valley = spread.get("valley", {}).get("lr")
+    lr_min = (valley / 10) if valley else float(settings["start_lr"])
+    lr_max = max(diverged_at, lr_min * 10)
+    return {
+        **settings,
+        "seeds": [c.seed for c in result.curves],
+        "stops": {str(c.seed): c.stop for c in result.curves},
+        "diverged_at": diverged_at if stops else None,
+        "suggestions": {
+            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
+            for c in result.curves
+        },
+        "spread": spread,
+        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
+    }
+
+
 def _check(key: str, value: object, ok: bool, rule: str) -> None:
     if not ok:
         raise SpecError(f"range_test.{key}: must be {rule}, got {value!r}")
@@ -561,49 +630,39 @@ def run_range_test(
     _check("diverge_th", diverge_th, diverge_th > 1, "> 1")
     _check("beta", beta, 0 <= beta < 1, "in [0, 1)")
     _check("val_every", val_every, val_every is None or val_every >= 1, ">= 1")
-    name = spec.optimizer.name
-    if name in HYPERGRADIENT:
-        raise SpecError(
-            f"optimizer.name: the range test ramps the LR, which {name} would override with"
-            " its own; use the optimizer without hypergradients, got "
-            f"{name!r}"
-        )
+    check_rampable(spec)
     dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
     sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
 
     # One member per seed, trained in lockstep: each with its own initial weights and its
     # own mini-batch order, so the inputs are per member, (K, batch, features).
     K = len(seeds)
-    members = []
-    orders = []
+    thetas, orders = [], []
     for seed in seeds:
         init_rng, order_rng = group_rngs(int(seed))
-        members.append(
+        thetas.append(
             init_theta(
                 sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
             )
         )
         orders.append(_batches(len(X_train), spec.train.batch_size, order_rng))
-    theta = np.concatenate(members)  # (K, P): one row per seed (see `lrsweep.model`)
-    layers = layer_views(theta, sizes)
+    theta = np.concatenate(thetas)  # (K, P): one row per seed (see `lrsweep.model`)
     optimizer = make_optimizer(spec.optimizer, [theta])
+    members = Members(theta, sizes, [optimizer])
     workspace = Workspace()
-    raw = np.full((K, num_iter), np.nan)
-    smoothed = np.full((K, num_iter), np.nan)
-    val = np.full((K, num_iter), np.nan)
-    avg = np.zeros(K)
-    best = np.full(K, math.inf)
+    raw, smoothed, val = (np.full((K, num_iter), np.nan) for _ in range(3))
+    avg, best = np.zeros(K), np.full(K, math.inf)
     stop = ["completed"] * K
     length = [num_iter] * K
-    active = np.arange(K)  # members still ramping
     for i in range(num_iter):
+        active = members.index
         idx = np.stack([next(orders[k]) for k in active])  # (active, batch)
         if val_every is not None and i % val_every == 0:
             val[active, i] = evaluate_layers(
-                layers, X_val, y_val, activation, loss, workspace=workspace
+                members.eval_layers(optimizer), X_val, y_val, activation, loss, workspace=workspace
             )[0]
         batch_loss, grad = train_step(
-            layers, X_train[idx], y_train[idx], activation, loss, workspace
+            members.layers, X_train[idx], y_train[idx], activation, loss, workspace
         )
         raw[active, i] = batch_loss
         finite = np.isfinite(batch_loss)
@@ -612,45 +671,42 @@ def run_range_test(
         best[active] = np.where(finite, np.fmin(best[active], smoothed[active, i]), best[active])
         diverged = finite & (smoothed[active, i] > diverge_th * best[active])
         for j in np.flatnonzero(~finite | diverged):
-            k = active[j]
-            stop[k] = "non_finite" if not finite[j] else "diverged"
-            length[k] = i + 1
+            stop[active[j]] = "non_finite" if not finite[j] else "diverged"
+            length[active[j]] = i + 1
         keep = np.flatnonzero(finite & ~diverged)
         if len(keep) < len(active):
-            active = active[keep]
-            theta = theta[keep]
-            layers = layer_views(theta, sizes)
+            members.keep(keep)
             grad = grad[keep]
-            optimizer.select(keep)
-        if len(active) == 0:
+        if len(members) == 0:
             break
-        optimizer.step([theta], [grad], np.full(len(active), lrs[i], dtype=dtype))
-    curves = []
-    for k, seed in enumerate(seeds):
-        n = length[k]
-        curve = RangeCurve(
-            seed=int(seed),
-            step=np.arange(n),
-            lr=lrs[:n].copy(),
-            loss=raw[k, :n],
-            smoothed=smoothed[k, :n],
-            val_loss=val[k, :n],
-            stop=stop[k],
+        optimizer.step([members.theta], [grad], np.full(len(members), lrs[i], dtype=dtype))
+    curves = [
+        RangeCurve(
+            int(seed),
+            np.arange(n),
+            lrs[:n].copy(),
+            raw[k, :n],
+            smoothed[k, :n],
+            val[k, :n],
+            stop[k],
         )
-        curve.suggestions.update(
-            suggest(
-                curve.lr,
-                curve.smoothed,
-                skip_start=skip_start,
-                skip_end=skip_end,
-                diverge_th=diverge_th,
-            )
-        )
-        curves.append(curve)
-    lr, combined = combine(curves, diverge_th)
-    headline = suggest(
-        lr, combined, skip_start=skip_start, skip_end=skip_end, diverge_th=diverge_th
-    )
-    return RangeTestResult(
-        curves, spread(curves), float(start_lr), float(end_lr), num_iter, mode, headline
-    )
+        for k, (seed, n) in enumerate(zip(seeds, length))
+    ]
+    rules = {"skip_start": skip_start, "skip_end": skip_end, "diverge_th": diverge_th}
+    return _suggested(curves, float(start_lr), float(end_lr), num_iter, mode, rules)
+
+
+def _suggested(
+    curves: list[RangeCurve],
+    start_lr: float,
+    end_lr: float,
+    num_iter: int,
+    mode: str,
+    rules: dict[str, Any],
+) -> RangeTestResult:
+    """Each seed's suggestions, their spread, and the headline read off the combined curve."""
+    for curve in curves:
+        curve.suggestions.update(suggest(curve.lr, curve.smoothed, **rules))
+    lr, combined = combine(curves, rules["diverge_th"])
+    headline = suggest(lr, combined, **rules)
+    return RangeTestResult(curves, spread(curves), start_lr, end_lr, num_iter, mode, headline)

@@ -16,14 +16,25 @@ import math
 import os
 import re
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lrsweep.errors import ResultsError
-from lrsweep.results import FLOAT_COLUMNS, INT_COLUMNS, ResultsDir, read_runs_csv, write_atomic
-from lrsweep.sweep import TIME_FORMAT, environment
+from lrsweep.facts import (
+    PER_LR_HEADER,
+    RANGE_TEST_HEADER,
+    answer_facts,
+    curves,
+    diverged_facts,
+    fmt_number,
+    label_counts,
+    per_lr_classes,
+    per_lr_rows,
+    range_test_facts,
+)
+from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS, run_columns
+from lrsweep.results import TIME_FORMAT, ResultsDir, all_rows, environment, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,6 +46,7 @@ SECTIONS = {  # id -> heading, in page order; the range test only when one was r
     "loss": "Loss against epoch",
     "range-test": "LR range test",
     "runs": "Runs",
+    "data": "The data",
     "spec": "Resolved spec",
     "provenance": "Provenance",
 }
@@ -117,15 +129,16 @@ def write_report(
 
 def read_content(results: ResultsDir) -> Content:
     """What the report shows, from the results dir's files alone."""
-    has_runs = (results.path / "runs.csv").exists()
+    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
     has_range_test = (results.path / "rangetest.json").exists()
-    if not has_runs and not has_range_test:
+    if not rows and not has_range_test:
+        planned = len(results.planned(results.spec.spec_hash()))
         raise ResultsError(
-            f"{results.path}: nothing to report yet (no runs.csv, no rangetest.csv)"
+            f"{results.path}: nothing to report yet (0 of {planned} planned runs finished,"
+            " no range test)"
         )
-    summary = results.read_summary() if has_runs else None
-    rows = read_runs_csv(results.path / "runs.csv") if has_runs else []
-    columns = _header(results.path / "runs.csv") if has_runs else []
+    summary = results.read_summary() if rows else None
+    columns = run_columns(results.spec.axes) if rows else []
     return Content(
         name=results.spec.name,
         path=results.path,
@@ -194,106 +207,6 @@ def png_figures(results: ResultsDir, content: Content) -> dict[str, Path]:
 # Facts shared by both formats (plain text; each renderer escapes)
 
 
-def fmt_number(x: Any, digits: int = 4) -> str:
-    """A number for a person: ``4 significant digits``; ``-`` for missing or non-finite."""
-    if x is None or x == "":
-        return "-"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.{digits}g}" if math.isfinite(x) else "-"
-
-
-def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, str]]:
-    """(what, value) pairs answering "which LR" for one curve (or the overall best)."""
-    best = curve.get("best")
-    if not best:
-        return [("Recommended LR", "none: every run diverged or failed")]
-    fitted = curve.get("answer")
-    if fitted:
-        lo, hi = fitted["interval"]
-        e_lo, e_hi = fitted["expected_objective_range"]
-        facts = [
-            (
-                "Recommended LR",
-                f"{fmt_number(fitted['lr'])} (the minimiser of the U-curve fit's upper bound)",
-            ),
-            ("Optimum lies in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
-            (
-                "Expected " + objective,
-                f"{fmt_number(fitted['expected_objective'])} ({fmt_number(e_lo)} to"
-                f" {fmt_number(e_hi)}; the fit at the recommended LR, not the winner's mean)",
-            ),
-            (
-                "Lowest mean",
-                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
-                f" ± {fmt_number(best['objective_std'])} over seeds)",
-            ),
-        ]
-    else:
-        facts = [
-            (
-                "Recommended LR",
-                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
-                f" ± {fmt_number(best['objective_std'])} over seeds)",
-            )
-        ]
-    if best.get("edge"):
-        facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
-    if curve.get("interpolated_lr"):
-        facts.append(("Interpolated optimum", fmt_number(curve["interpolated_lr"], 3)))
-    band = curve.get("good_band")
-    if band:
-        facts.append(
-            (
-                "Good band",
-                f"{fmt_number(band[0], 3)} to {fmt_number(band[1], 3)}"
-                f" ({curve['good_band_decades']:.2f} decades)",
-            )
-        )
-    if curve.get("largest_stable_lr"):
-        facts.append(("Largest stable LR", fmt_number(curve["largest_stable_lr"], 3)))
-    if curve.get("sensitivity") is not None:
-        facts.append(
-            (
-                "Sensitivity",
-                f"{curve['sensitivity']:.2f} (the fitted objective's relative rise 3x either"
-                " side of the recommended LR: 0.02 = the LR hardly matters)"
-                if fitted
-                else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
-                " the best; 1: as bad as the untrained model)",
-            )
-        )
-    return facts
-
-
-def diverged_facts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One sentence per (curve, LR) where some run diverged, smallest LR first."""
-    by_lr: dict[tuple[str, float], list[int]] = {}
-    order: dict[str, int] = {}  # curves in the order of runs.csv
-    for r in rows:
-        key = (str(r.get("combo", "all")), float(r["lr"]))
-        order.setdefault(key[0], len(order))
-        counts = by_lr.setdefault(key, [0, 0])
-        counts[1] += 1
-        counts[0] += r["status"] == "diverged"
-    lines = []
-    for (combo, lr), (bad, total) in sorted(
-        by_lr.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])
-    ):
-        if bad:
-            where = "" if combo == "all" else f"{combo}: "
-            lines.append(f"{where}LR {fmt_number(lr)}: {bad} of {total} runs diverged")
-    return lines
-
-
-def label_counts(rows: Sequence[Mapping[str, Any]]) -> str:
-    """``"5 ok, 1 oscillating, 2 diverged"`` over every run, in order of first appearance."""
-    counts = Counter(str(r.get("label") or r["status"]) for r in rows)
-    return ", ".join(f"{n} {label}" for label, n in counts.items())
-
-
 def provenance_facts(content: Content) -> list[tuple[str, str]]:
     """(what, value) pairs: where and when the numbers were computed, and the report made."""
     facts = [("Results folder", str(content.path))]
@@ -307,9 +220,15 @@ def provenance_facts(content: Content) -> list[tuple[str, str]]:
             ("Spec hash", str(s.get("spec_hash", "-"))),
             ("Sweep started", started or "-"),
             ("Sweep finished", finished or "-"),
-            ("Wall time (last invocation)", _duration(wall)),
-            ("Total compute (sum over runs)", _duration(s.get("compute_seconds"))),
+            ("Wall time (last command that trained)", _duration(wall)),
+            (
+                "CPU time (same command, all processes)",
+                _duration(s.get("cpu_seconds")),
+            ),
         ]
+        if s.get("partial"):
+            p = s["partial"]
+            facts.insert(1, ("Partial", f"{p['runs_done']} of {p['runs_planned']} runs finished"))
         if saved:
             facts.append(("Swept with", _environment_text(saved)))
         else:
@@ -349,63 +268,6 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
 
-def range_test_facts(found: Mapping[str, Any]) -> tuple[str, list[list[str]]]:
-    """A sentence about the ramp and the rows of its suggestion table."""
-    stops = ", ".join(f"seed {k}: {v}" for k, v in found.get("stops", {}).items())
-    grid = found.get("grid", {})
-    sentence = (
-        f"Ramp from {fmt_number(found.get('start_lr'))} to {fmt_number(found.get('end_lr'))}"
-        f" over {found.get('num_iter')} steps ({found.get('mode')}); runs ended: {stops}."
-        f" Suggested sweep grid: {fmt_number(grid.get('lr_min'), 3)} to"
-        f" {fmt_number(grid.get('lr_max'), 3)}."
-    )
-    rows = [
-        [
-            name,
-            fmt_number(s.get("lr", s["median"])),
-            fmt_number(s["median"]),
-            fmt_number(s["min"]),
-            fmt_number(s["max"]),
-            str(s["n"]),
-        ]
-        for name, s in found.get("spread", {}).items()
-    ]
-    return sentence, rows
-
-
-def per_lr_rows(curve: Mapping[str, Any]) -> list[list[str]]:
-    """The per-LR table of one curve: LR, mean, std, ok, diverged, failed."""
-    return [
-        [
-            fmt_number(r["lr"]),
-            fmt_number(r["mean"]),
-            fmt_number(r["std"]),
-            str(r["n_ok"]),
-            str(r["n_diverged"]),
-            str(r["n_failed"]),
-        ]
-        for r in curve.get("table", [])
-    ]
-
-
-def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
-    """``best`` for the recommended LR's row, ``band`` for the good band's, else ``""``."""
-    best = (curve.get("best") or {}).get("lr")
-    lo, hi = curve.get("good_band") or (math.inf, -math.inf)
-    return [
-        "best" if r["lr"] == best else "band" if lo <= r["lr"] <= hi else ""
-        for r in curve.get("table", [])
-    ]
-
-
-PER_LR_HEADER = ["LR", "mean objective", "± std", "ok", "diverged", "failed"]
-RANGE_TEST_HEADER = ["suggestion", "LR", "seeds' median", "min", "max", "seeds"]
-
-
-def _curves(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return summary["combos"] or [{**summary, "label": summary["name"]}]
-
-
 def _cell_text(value: Any) -> str:
     if isinstance(value, float):
         return fmt_number(value)
@@ -441,22 +303,10 @@ tr.band td { background: #eef7ee; } tr.best td { background: #d6efd6; font-weigh
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 """
 
-# Sorting the runs table, and the self-test a browser test runs with URL fragment #selftest:
-# it records errors, clicks a column header twice and writes what it saw, as JSON, into
-# <pre id="selftest"> (read with `chromium --headless --dump-dom`).
+# Sorting the runs table: click (or Enter on) a header; numbers sort numerically, NaN last.
 SCRIPT = """
 (function () {
   "use strict";
-  var selftest = location.hash === "#selftest";
-  var errors = [];
-  if (selftest) {
-    window.addEventListener("error", function (e) { errors.push(String(e.message)); });
-    var consoleError = console.error;
-    console.error = function () {
-      errors.push(Array.prototype.join.call(arguments, " "));
-      consoleError.apply(console, arguments);
-    };
-  }
   function cellKey(row, col, numeric) {
     var cell = row.cells[col];
     var v = cell.hasAttribute("data-value") ? cell.getAttribute("data-value") : cell.textContent;
@@ -495,40 +345,6 @@ SCRIPT = """
       });
     });
   });
-  if (!selftest) return;
-  var out = { errors: errors, figures: [], sort: null,
-              width: document.documentElement.scrollWidth,
-              height: document.documentElement.scrollHeight };
-  Array.prototype.forEach.call(document.querySelectorAll("figure.plot"), function (fig) {
-    var svg = fig.querySelector("svg");
-    var r = (svg || fig).getBoundingClientRect();
-    out.figures.push({ id: fig.id, svg: !!svg,
-                       x: r.left + window.scrollX, y: r.top + window.scrollY,
-                       width: r.width, height: r.height,
-                       shapes: svg ? svg.querySelectorAll("path, use").length : 0 });
-  });
-  var table = document.getElementById("runs-table");
-  if (table) {
-    var th = table.querySelector("th[data-key=objective]") || table.tHead.rows[0].cells[0];
-    var col = th.cellIndex;
-    var ids = function () {
-      return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.id; });
-    };
-    var keys = function () {
-      return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
-        return cellKey(r, col, true);
-      });
-    };
-    var before = ids();
-    th.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    var asc = ids(), ascKeys = keys(), ascSort = th.getAttribute("aria-sort");
-    th.dispatchEvent(new MouseEvent("click", { bubbles: true }));
-    out.sort = { column: th.getAttribute("data-key"), before: before, ascending: asc,
-                 ascending_keys: ascKeys, ascending_aria: ascSort,
-                 descending: ids(), descending_keys: keys(),
-                 descending_aria: th.getAttribute("aria-sort") };
-  }
-  document.getElementById("selftest").textContent = JSON.stringify(out);
 })();
 """
 
@@ -633,6 +449,30 @@ def _html_answer(content: Content) -> str:
     return "".join(parts)
 
 
+DATA_HEADER = ("column", "role", "kind", "missing", "encoded as", "why")
+
+
+def data_facts(summary: Mapping[str, Any] | None) -> tuple[str, list[list[str]]] | None:
+    """The one-line data summary and a row per source column (``summary.json``'s ``data``)."""
+    data = (summary or {}).get("data")
+    if not data or not data.get("columns"):
+        return None
+    from lrsweep.data import data_summary_line
+
+    rows = [
+        [
+            name,
+            c["role"],
+            c["kind"],
+            str(c["missing"]),
+            ", ".join(c["encoded_as"]) or "-",
+            c["why"],
+        ]
+        for name, c in data["columns"].items()
+    ]
+    return data_summary_line(data), rows
+
+
 def render_html(content: Content, svgs: Mapping[str, str]) -> str:
     """The self-contained page."""
     sections = []
@@ -646,7 +486,7 @@ def render_html(content: Content, svgs: Mapping[str, str]) -> str:
         tables = "".join(
             (f"<h3>{_e(c['label'])}</h3>" if s["combos"] else "")
             + _html_table(PER_LR_HEADER, per_lr_rows(c), per_lr_classes(c))
-            for c in _curves(s)
+            for c in curves(s)
         )
         figs = "".join(
             _html_figure(n, svg) for n, svg in svgs.items() if section_of(n) == "u-curve"
@@ -666,6 +506,9 @@ def render_html(content: Content, svgs: Mapping[str, str]) -> str:
         )
     if s is not None:
         section("runs", _html_runs(content))
+    data = data_facts(s)
+    if data is not None:
+        section("data", f"<p>{_e(data[0])}</p>" + _html_table(DATA_HEADER, data[1]))
     section("spec", f"<pre>{_e(content.spec_yaml)}</pre>")
     section("provenance", _html_facts(provenance_facts(content)))
     nav = " · ".join(
@@ -681,7 +524,7 @@ def render_html(content: Content, svgs: Mapping[str, str]) -> str:
         f"<style>{STYLE}</style></head><body>"
         f'<h1>{_e(title)}</h1><p class="sub">{_e(content.path)} · {nav}</p>'
         + "".join(sections)
-        + f'<pre id="selftest" hidden></pre><script>{SCRIPT}</script></body></html>\n'
+        + f"<script>{SCRIPT}</script></body></html>\n"
     )
 
 
@@ -753,7 +596,7 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
         heading("u-curve")
         for name in (n for n in links if section_of(n) == "u-curve"):
             out += _md_figure(name, links[name])
-        for curve in _curves(s):
+        for curve in curves(s):
             if s["combos"]:
                 out += [f"### {_md(curve['label'])}", ""]
             out += _md_table(PER_LR_HEADER, per_lr_rows(curve))
@@ -771,6 +614,10 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
         out += [f"{len(content.rows)} runs.", ""]
         rows = [[_cell_text(r.get(c, "")) for c in content.columns] for r in content.rows]
         out += _md_table(content.columns, rows)
+    data = data_facts(s)
+    if data is not None:
+        heading("data")
+        out += [data[0], "", *_md_table(DATA_HEADER, data[1])]
     heading("spec")
     out += ["```yaml", content.spec_yaml.rstrip("\n"), "```", ""]
     heading("provenance")

@@ -57,15 +57,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
 
 from lrsweep.errors import SpecError
-from lrsweep.spec import _RULES, ScheduleSpec, _num
+from lrsweep.spec import ScheduleSpec, validation_problems
 
 __all__ = [
     "SCHEDULES",
@@ -553,21 +553,6 @@ class Warmup(Schedule):
         self.schedule.select(keep)
 
 
-SCHEDULES: dict[str, type[Schedule]] = {
-    "constant": Constant,
-    "step": Step,
-    "multistep": MultiStep,
-    "exponential": Exponential,
-    "linear": Linear,
-    "polynomial": Polynomial,
-    "cosine": Cosine,
-    "cosine_restarts": CosineRestarts,
-    "cyclic": Cyclic,
-    "onecycle": OneCycle,
-    "plateau": Plateau,
-}
-
-
 def _validated(spec: Mapping[str, Any] | Any) -> Any:
     """The ``ScheduleSpec`` for a mapping (checked as the YAML is) or a spec model."""
     if isinstance(spec, ScheduleSpec):
@@ -576,19 +561,7 @@ def _validated(spec: Mapping[str, Any] | Any) -> Any:
     try:
         return ScheduleSpec.model_validate(document)
     except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "value_error":
-                problems.append(f"schedule.{msg}" if ": " in msg else f"schedule: {msg}")
-            elif err["type"] == "extra_forbidden":
-                problems.append(f"schedule.{key}: unknown key")
-            else:
-                rule = _RULES.get(err["type"], msg[0].lower() + msg[1:])
-                if err["type"] in _RULES:
-                    rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-                problems.append(f"schedule.{key}: {rule}, got {err.get('input')!r}")
+        problems = validation_problems(e, ("schedule",))
         raise SpecError("; ".join(problems)) from None
 
 
@@ -633,76 +606,127 @@ def make_schedule(spec: Mapping[str, Any] | Any, *, steps_per_epoch: int, epochs
     interval = s.interval or ("step" if s.name in STEP_INTERVAL else "epoch")
     rest = total - warmup  # optimizer steps the wrapped schedule runs for
     n = rest if interval == "step" else math.ceil(rest / spe)  # ... in its own units
-    counted: dict[str, Any] = {"steps_per_epoch": spe, "interval": interval}
-    inner: Schedule
-    if s.name == "constant":
-        inner = Constant(**counted)
-    elif s.name == "step":
-        step_size = s.step_size or math.ceil(n / 3)
-        inner = Step(**counted, step_size=step_size, gamma=_or(s.gamma, 0.1))
-    elif s.name == "multistep":
-        default = sorted({math.ceil(n / 2), math.ceil(3 * n / 4)})
-        milestones = tuple(s.milestones if s.milestones is not None else default)
-        inner = MultiStep(**counted, milestones=milestones, gamma=_or(s.gamma, 0.1))
-    elif s.name == "exponential":
-        inner = Exponential(**counted, gamma=_or(s.gamma, 0.01 ** (1 / n)))
-    elif s.name == "linear":
-        inner = Linear(
-            **counted,
-            start_factor=s.start_factor,
-            end_factor=s.end_factor,
-            total_iters=s.total_iters or n,
-        )
-    elif s.name == "polynomial":
-        inner = Polynomial(**counted, total_iters=s.total_iters or n, power=s.power)
-    elif s.name == "cosine":
-        inner = Cosine(**counted, t_max=s.t_max or n, eta_min=s.eta_min)
-    elif s.name == "cosine_restarts":
-        t_0 = s.t_0 or max(1, math.ceil(rest / spe) // 4)
-        inner = CosineRestarts(**counted, t_0=t_0, t_mult=s.t_mult, eta_min=s.eta_min)
-    elif s.name == "cyclic":
-        two_epochs = 2 * spe if interval == "step" else 2
-        up = s.step_size_up or max(1, min(two_epochs, n // 2))
-        inner = Cyclic(
-            **counted,
-            step_size_up=up,
-            step_size_down=s.step_size_down or up,
-            base_lr_ratio=s.base_lr_ratio,
-            mode=s.mode or "triangular",
-            gamma=_or(s.gamma, 1.0),
-            cycle_momentum=s.cycle_momentum,
-            base_momentum=_or(s.base_momentum, 0.8),
-            max_momentum=_or(s.max_momentum, 0.9),
-        )
-    elif s.name == "onecycle":
-        inner = OneCycle(
-            **counted,
-            total_steps=n,
-            pct_start=s.pct_start,
-            anneal_strategy=s.anneal_strategy,
-            div_factor=s.div_factor,
-            final_div_factor=s.final_div_factor,
-            three_phase=s.three_phase,
-            cycle_momentum=s.cycle_momentum,
-            base_momentum=_or(s.base_momentum, 0.85),
-            max_momentum=_or(s.max_momentum, 0.95),
-        )
-    elif s.name == "plateau":
-        inner = Plateau(
-            mode=s.mode or "min",
-            factor=s.factor,
-            patience=s.patience,
-            threshold=s.threshold,
-            threshold_mode=s.threshold_mode,
-            cooldown=s.cooldown,
-            min_lr=s.min_lr,
-            eps=s.eps,
-        )
-    else:  # pragma: no cover - the Literal in ScheduleSpec lists every name above
-        raise SpecError(f"schedule.name: unknown {s.name!r}")
+    length = RunLength(spe, interval, n, rest)
+    inner = SCHEDULES[s.name](s, length)
     if warmup == 0:
         return inner
     return Warmup(steps=warmup, schedule=inner, start_factor=s.warmup_start_factor)
+
+
+class RunLength(NamedTuple):
+    """How long the schedule after any warmup runs, as its builder needs to know."""
+
+    steps_per_epoch: int
+    interval: str  # "step" or "epoch": what one unit of the schedule's own clock is
+    n: int  # the run after warmup, in the schedule's units
+    rest: int  # the run after warmup, in optimizer steps
+
+    @property
+    def counted(self) -> dict[str, Any]:
+        return {"steps_per_epoch": self.steps_per_epoch, "interval": self.interval}
+
+
+# Each builder fills in the defaults that depend on the run's length (see the module docstring).
+
+
+def _build_constant(s: Any, L: RunLength) -> Schedule:
+    return Constant(**L.counted)
+
+
+def _build_step(s: Any, L: RunLength) -> Schedule:
+    return Step(**L.counted, step_size=s.step_size or math.ceil(L.n / 3), gamma=_or(s.gamma, 0.1))
+
+
+def _build_multistep(s: Any, L: RunLength) -> Schedule:
+    default = sorted({math.ceil(L.n / 2), math.ceil(3 * L.n / 4)})
+    milestones = tuple(s.milestones if s.milestones is not None else default)
+    return MultiStep(**L.counted, milestones=milestones, gamma=_or(s.gamma, 0.1))
+
+
+def _build_exponential(s: Any, L: RunLength) -> Schedule:
+    return Exponential(**L.counted, gamma=_or(s.gamma, 0.01 ** (1 / L.n)))
+
+
+def _build_linear(s: Any, L: RunLength) -> Schedule:
+    return Linear(
+        **L.counted,
+        start_factor=s.start_factor,
+        end_factor=s.end_factor,
+        total_iters=s.total_iters or L.n,
+    )
+
+
+def _build_polynomial(s: Any, L: RunLength) -> Schedule:
+    return Polynomial(**L.counted, total_iters=s.total_iters or L.n, power=s.power)
+
+
+def _build_cosine(s: Any, L: RunLength) -> Schedule:
+    return Cosine(**L.counted, t_max=s.t_max or L.n, eta_min=s.eta_min)
+
+
+def _build_cosine_restarts(s: Any, L: RunLength) -> Schedule:
+    t_0 = s.t_0 or max(1, math.ceil(L.rest / L.steps_per_epoch) // 4)
+    return CosineRestarts(**L.counted, t_0=t_0, t_mult=s.t_mult, eta_min=s.eta_min)
+
+
+def _build_cyclic(s: Any, L: RunLength) -> Schedule:
+    two_epochs = 2 * L.steps_per_epoch if L.interval == "step" else 2
+    up = s.step_size_up or max(1, min(two_epochs, L.n // 2))
+    return Cyclic(
+        **L.counted,
+        step_size_up=up,
+        step_size_down=s.step_size_down or up,
+        base_lr_ratio=s.base_lr_ratio,
+        mode=s.mode or "triangular",
+        gamma=_or(s.gamma, 1.0),
+        cycle_momentum=s.cycle_momentum,
+        base_momentum=_or(s.base_momentum, 0.8),
+        max_momentum=_or(s.max_momentum, 0.9),
+    )
+
+
+def _build_onecycle(s: Any, L: RunLength) -> Schedule:
+    return OneCycle(
+        **L.counted,
+        total_steps=L.n,
+        pct_start=s.pct_start,
+        anneal_strategy=s.anneal_strategy,
+        div_factor=s.div_factor,
+        final_div_factor=s.final_div_factor,
+        three_phase=s.three_phase,
+        cycle_momentum=s.cycle_momentum,
+        base_momentum=_or(s.base_momentum, 0.85),
+        max_momentum=_or(s.max_momentum, 0.95),
+    )
+
+
+def _build_plateau(s: Any, L: RunLength) -> Schedule:
+    return Plateau(
+        mode=s.mode or "min",
+        factor=s.factor,
+        patience=s.patience,
+        threshold=s.threshold,
+        threshold_mode=s.threshold_mode,
+        cooldown=s.cooldown,
+        min_lr=s.min_lr,
+        eps=s.eps,
+    )
+
+
+# The registry: YAML name -> builder of the schedule for a run of known length.
+SCHEDULES: dict[str, Callable[[Any, RunLength], Schedule]] = {
+    "constant": _build_constant,
+    "step": _build_step,
+    "multistep": _build_multistep,
+    "exponential": _build_exponential,
+    "linear": _build_linear,
+    "polynomial": _build_polynomial,
+    "cosine": _build_cosine,
+    "cosine_restarts": _build_cosine_restarts,
+    "cyclic": _build_cyclic,
+    "onecycle": _build_onecycle,
+    "plateau": _build_plateau,
+}
 
 
 def _or(value: float | None, default: float) -> float:

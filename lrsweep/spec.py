@@ -1,6 +1,7 @@
-"""The experiment spec: a strict YAML loader and the frozen pydantic models it validates into.
+"""The experiment spec: the frozen pydantic models a YAML file validates into.
 
-The loader reads YAML 1.2 core-schema scalars on top of ``yaml.SafeLoader``:
+The file is read by `lrsweep.yamlload.load_yaml`, which reads YAML 1.2 core-schema scalars
+on top of ``yaml.SafeLoader``:
 
 - ``1e-5``, ``1E-3`` and ``5e-2`` are floats (PyYAML's YAML 1.1 resolver reads them as strings);
 - only ``true``/``false`` are booleans: ``yes``, ``no``, ``on`` and ``off`` stay strings, so a
@@ -21,197 +22,26 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
-from lrsweep.errors import SpecError
+from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.yamlload import load_value, load_yaml
 
-MAX_SPEC_BYTES = 1 << 20  # a spec is a few hundred bytes; 1 MiB is generous and reads fast
-MAX_DEPTH = 32  # the deepest real spec is 3 levels; PyYAML's composer recurses per level
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
-
-
-# --------------------------------------------------------------------------------------------
-# The strict loader
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core scalars, no aliases, no duplicate keys, bounded depth."""
-
-    yaml_implicit_resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-    _depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _LoadError(event.start_mark, f"aliases (*{event.anchor}) are not allowed")
-        event = self.peek_event()
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise _LoadError(event.start_mark, f"anchors (&{anchor}) are not allowed")
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _LoadError(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
-                raise _LoadError(key_node.start_mark, "merge keys (<<) are not allowed")
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise _LoadError(key_node.start_mark, f"keys must be strings, got {key!r}")
-            if key in seen:
-                first = seen[key].start_mark.line + 1
-                raise _LoadError(
-                    key_node.start_mark,
-                    f"duplicate key {key!r} (first given on line {first})",
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=True)
-
-    def construct_yaml_float(self, node: Any) -> float:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise _LoadError(node.start_mark, f"numbers must be finite, got {node.value!r}")
-        return value
-
-    def construct_yaml_int(self, node: Any) -> int:
-        return int(str(node.value).replace("_", ""), 0)
-
-    def construct_undefined(self, node: Any) -> Any:
-        raise _LoadError(node.start_mark, f"tag {node.tag!r} is not allowed")
-
-
-class _LoadError(Exception):
-    def __init__(self, mark: Any, problem: str) -> None:
-        super().__init__(problem)
-        self.mark = mark
-        self.problem = problem
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
-_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
-_StrictLoader.add_constructor(None, _StrictLoader.construct_undefined)
-for _tag in ("timestamp", "binary", "omap", "pairs", "set"):
-    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.construct_undefined)
-
-# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), minus octal-looking
-# leading zeros, which stay strings so that `seed: 012` is rejected instead of becoming 10 or 12.
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-    list("-+0123456789"),
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9_]*)(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
-
-
-def _line_col(data: bytes, offset: int) -> tuple[int, int]:
-    line = data.count(b"\n", 0, offset) + 1
-    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    return line, col
-
-
-def load_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], tuple[int, int]]]:
-    """Read a YAML mapping strictly; return it and the (line, col) of every key path.
-
-    Raises
-    ------
-    SpecError
-        For anything but one finite, alias-free, duplicate-free mapping document.
-    """
-    name = str(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise SpecError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{name}: is a directory, expected a YAML file") from None
-    except OSError as e:
-        raise SpecError(f"{name}: cannot read: {e.strerror}") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"{name}: larger than {MAX_SPEC_BYTES // 1024} KiB; a spec is a few lines")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line, col = _line_col(data, nul)
-        raise SpecError(f"{name}:{line}:{col}: NUL byte; expected a UTF-8 text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line, col = _line_col(data, e.start)
-        raise SpecError(f"{name}:{line}:{col}: not UTF-8 (byte {data[e.start]:#04x})") from None
-
-    loader = _StrictLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None or (
-            isinstance(node, yaml.ScalarNode)
-            and node.value == ""
-            and node.tag == "tag:yaml.org,2002:null"
-        ):
-            raise SpecError(f"{name}: empty spec; expected a mapping such as 'name: my-sweep'")
-        if not isinstance(node, yaml.MappingNode):
-            kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
-            raise SpecError(f"{name}: the top level must be a mapping of keys, got {kind}")
-        marks: dict[tuple[str, ...], tuple[int, int]] = {}
-        _collect_marks(node, (), marks)
-        document = loader.construct_document(node)
-    except _LoadError as e:
-        line, col = e.mark.line + 1, e.mark.column + 1
-        raise SpecError(f"{name}:{line}:{col}: {e.problem}") from None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = (e.problem or e.context or "invalid YAML").strip()
-        if "expected a single document" in str(e):
-            problem = "more than one document; a spec is a single YAML document"
-        raise SpecError(f"{name}{where}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"{name}: invalid YAML: {e}") from None
-    except RecursionError:
-        raise SpecError(f"{name}: nested too deeply (over {MAX_DEPTH} levels)") from None
-    finally:
-        loader.dispose()
-    return document, marks
-
-
-def _collect_marks(
-    node: Any, prefix: tuple[str, ...], marks: dict[tuple[str, ...], tuple[int, int]]
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*prefix, str(key_node.value))
-            marks[path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _collect_marks(value_node, path, marks)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            path = (*prefix, str(i))
-            marks[path] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _collect_marks(item, path, marks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,9 +58,19 @@ PositiveFloat = Field(gt=0)
 class DataSpec(_Section):
     """Where the data comes from and how it is split."""
 
-    path: str | None = None  # a CSV with a header; relative to the spec file
+    path: str | None = None  # CSV/TSV (any delimiter) or Parquet; relative to the spec file
     builtin: Literal["spirals", "moons", "teacher"] | None = None  # a synthetic set instead
     target: str | None = None  # the target column's name; default: the last column
+    features: list[str] | None = None  # the feature columns; default: every other column
+    drop: list[str] = Field(default_factory=list)  # columns never used as features
+    categorical: list[str] = Field(default_factory=list)  # integer codes to one-hot as classes
+    numeric: list[str] = Field(default_factory=list)  # columns to read as numbers, whatever
+    max_categories: int = Field(50, ge=2, le=10_000)  # more levels than this: an error
+    na_values: list[str] = Field(  # cells that mean "missing" (besides non-finite numbers)
+        default_factory=lambda: ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
+    )
+    missing: Literal["impute", "drop"] = "impute"  # impute: median + indicator; drop: rows
+    delimiter: str | None = None  # None: sniffed from the file (, ; tab |)
     task: Literal["auto", "classification", "regression"] = "auto"  # auto: from the target
     val_fraction: float = Field(0.2, gt=0, lt=1)  # held out for the validation loss
     standardize: bool = True  # zero mean, unit variance, fitted on the training part only
@@ -245,6 +85,10 @@ class DataSpec(_Section):
     def _one_source(self) -> DataSpec:
         if (self.path is None) == (self.builtin is None):
             raise ValueError("give exactly one of 'path' (a CSV file) or 'builtin'")
+        if self.features is not None and self.drop:
+            raise ValueError("give at most one of 'features' and 'drop'")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ValueError(f"delimiter: must be one character, got {self.delimiter!r}")
         return self
 
 
@@ -264,29 +108,74 @@ class ModelSpec(_Section):
         return self
 
 
-OPTIMIZER_NAMES = ("sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd")
+if TYPE_CHECKING:
+    OptimizerName = str
+else:  # the registry's keys, in its order: one source of truth, `lrsweep.optimizers`
+    OptimizerName = Literal[tuple(OPTIMIZERS)]
+
+# Options of the learning-rate-free methods, with their defaults. A spec that leaves them at
+# their defaults resolves (and hashes) as it did before they existed, so the run_ids of
+# existing studies do not change (`OptimizerSpec._omit_default_lr_free`).
+LR_FREE_DEFAULTS: dict[str, Any] = {
+    "d0": 1e-6,
+    "d_coef": 1.0,
+    "beta3": None,
+    "growth_rate": None,
+    "decouple": None,
+    "use_bias_correction": False,
+    "safeguard_warmup": False,
+    "warmup_steps": 0,
+    "r": 0.0,
+    "weight_lr_power": 2.0,
+    "reps_rel": 1e-6,
+    "init_eta": None,
+    "average_gamma": 8.0,
+    "cocob_alpha": 100.0,
+}
 
 
 class OptimizerSpec(_Section):
     """The update rule; keys a given optimizer does not use are ignored by it."""
 
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "sgd_hd", "sgdn_hd", "adam_hd"] = (
-        "sgd"  # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018)
-    )
-    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop
+    # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018);
+    # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
+    name: OptimizerName = "sgd"  # any key of `lrsweep.optimizers.OPTIMIZERS`
+    momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop, dadapt_sgd, sgd_schedulefree
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd
     weight_decay: float | None = Field(None, ge=0)  # L2 (decoupled for adamw); None: 0, adamw 0.01
-    betas: list[float] = Field(  # adam, adamw: decay rates of the two moments
+    betas: list[float] = Field(  # adam, adamw, prodigy, dadapt_adam, adamw_schedulefree
         default_factory=lambda: [0.9, 0.999], min_length=2, max_length=2
     )
-    eps: float | None = Field(None, gt=0)  # None: PyTorch's default for the optimizer
+    eps: float | None = Field(None, gt=0)  # None: the reference's default for the optimizer
     alpha: float = Field(0.99, ge=0, lt=1)  # rmsprop smoothing
     centered: bool = False  # rmsprop
     amsgrad: bool = False  # adam, adamw
     lr_decay: float = Field(0.0, ge=0)  # adagrad
     initial_accumulator_value: float = Field(0.0, ge=0)  # adagrad
     hyper_lr: float | None = Field(None, gt=0)  # *_hd: hypergradient beta; None: 1e-3, adam 1e-7
+    d0: float = Field(1e-6, gt=0)  # prodigy, dadapt_*: the initial distance estimate d
+    d_coef: float = Field(1.0, gt=0)  # prodigy: multiplies the d estimate (its tuning knob)
+    beta3: float | None = Field(None, ge=0, lt=1)  # prodigy: decay of its sums; None: sqrt(beta2)
+    growth_rate: float | None = Field(None, ge=1)  # prodigy, dadapt_*: d's growth cap; None: inf
+    decouple: bool | None = None  # prodigy, dadapt_adam: AdamW-style decay; None: the reference's
+    use_bias_correction: bool = False  # prodigy, dadapt_adam: Adam's bias correction in d lr
+    safeguard_warmup: bool = False  # prodigy: no lr in the denominator of d (for LR warm-up)
+    warmup_steps: int = Field(0, ge=0)  # *_schedulefree: the reference's own linear warm-up
+    r: float = Field(0.0, ge=0)  # *_schedulefree: averaging weight grows as (k + 1)^r
+    weight_lr_power: float = Field(2.0, ge=0)  # *_schedulefree: averaging weight lr_max^power
+    reps_rel: float = Field(1e-6, gt=0)  # dog: first step's distance, relative to 1 + |x_0|
+    init_eta: float | None = Field(None, gt=0)  # dog: the first step size; None: from reps_rel
+    average_gamma: float = Field(8.0, ge=0)  # dog: polynomial-decay averaging of the iterates
+    cocob_alpha: float = Field(100.0, gt=0)  # cocob: bounds the first steps (alpha in the paper)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_lr_free(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key, default in LR_FREE_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @model_validator(mode="after")
     def _betas(self) -> OptimizerSpec:
@@ -303,8 +192,12 @@ class OptimizerSpec(_Section):
                 "nesterov: requires momentum > 0 and dampening = 0, got"
                 f" momentum={self.momentum}, dampening={self.dampening}"
             )
-        if self.name == "sgdn_hd" and self.momentum <= 0:
-            raise ValueError(f"momentum: sgdn_hd needs momentum > 0, got {self.momentum}")
+        if self.name in ("sgdn_hd", "sgd_schedulefree") and self.momentum <= 0:
+            raise ValueError(f"momentum: {self.name} needs momentum > 0, got {self.momentum}")
+        if self.name == "adamw_schedulefree" and self.betas[0] <= 0:
+            raise ValueError(
+                f"betas.0: adamw_schedulefree needs betas[0] > 0, got {self.betas[0]}"
+            )
         return self
 
 
@@ -468,14 +361,14 @@ class AnalysisSpec(_Section):
     label_window: int = Field(5, ge=2, le=1000)  # epochs the labels look back over
 
 
-VARY_AXES = {
-    "optimizer.name": "optimizer",
-    "optimizer.momentum": "optimizer",
-    "optimizer.weight_decay": "optimizer",
-    "train.batch_size": "train",
-    "model.hidden": "model",
-    "schedule.name": "schedule",
-}
+VARY_AXES = (  # the keys `vary:` may sweep besides the LR
+    "optimizer.name",
+    "optimizer.momentum",
+    "optimizer.weight_decay",
+    "train.batch_size",
+    "model.hidden",
+    "schedule.name",
+)
 NUMERIC_AXES = ("optimizer.momentum", "optimizer.weight_decay", "train.batch_size", "model.hidden")
 
 
@@ -581,8 +474,7 @@ class Spec(_Section):
 
 def _check_axis(key: str, where: str) -> None:
     if key not in VARY_AXES:
-        close = difflib.get_close_matches(key, list(VARY_AXES), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(VARY_AXES)}"
+        hint = did_you_mean(key, VARY_AXES)
         raise ValueError(f"{where}: not an axis lrsweep can vary; {hint}")
 
 
@@ -591,10 +483,9 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
         apply_combo(spec, combo)
     except ValidationError as e:
         err = e.errors()[0]
-        rule = _RULES.get(err["type"], err["msg"].removeprefix("Value error, "))
-        rule = rule.format(**{k: _num(v) for k, v in err.get("ctx", {}).items()})
-        got = "" if err["type"] == "value_error" else f", got {err.get('input')!r}"
-        raise ValueError(f"{where}: {rule}{got}") from None
+        text = problem_text(err)  # "<key>: <rule>..."; a validator's own text names its key
+        rule = text if err["type"] == "value_error" else text.split(": ", 1)[-1]
+        raise ValueError(f"{where}: {rule}") from None
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
@@ -653,20 +544,31 @@ def _model_for(loc: Iterable[str | int]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(
-    err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], tuple[int, int]]
-) -> str:
+def problem_text(err: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """One pydantic error as ``<dotted.key>: <rule>, got <value!r>[; hint]``: the one formatter
+    every validated section uses (``prefix`` is the section's key path in a spec)."""
+    loc = prefix + tuple(str(p) for p in err["loc"])
+    return _error_text(err["type"], loc, err["msg"], err.get("input"), err.get("ctx", {}))
+
+
+def validation_problems(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[str]:
+    """Every problem of a pydantic ``ValidationError``, formatted by `problem_text`."""
+    return [problem_text(err, prefix) for err in error.errors()]
+
+
+def _format_error(err: Mapping[str, Any], file: str, marks: Mapping[tuple[str, ...], Any]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     kind = err["type"]
-    msg = err["msg"]
-    value = err.get("input")
-    text = _error_text(kind, loc, msg, value, err.get("ctx", {}))
+    text = problem_text(err)
     if kind == "value_error":
         loc = tuple(text.split(": ", 1)[0].split("."))
     where = ""
     for depth in range(len(loc), 0, -1):
         if loc[:depth] in marks:
-            where = ":{}:{}".format(*marks[loc[:depth]])
+            mark = marks[loc[:depth]]
+            if isinstance(mark, str):  # a --set option: name it instead of a line
+                return f"{mark}: {text}"
+            where = ":{}:{}".format(*mark)
             break
     return f"{file}{where}: {text}"
 
@@ -732,7 +634,7 @@ _RULES = {
 def validate_spec(
     document: Mapping[str, Any],
     file: str = "<spec>",
-    marks: Mapping[tuple[str, ...], tuple[int, int]] | None = None,
+    marks: Mapping[tuple[str, ...], Any] | None = None,
     base_dir: str = ".",
 ) -> Spec:
     """Validate a plain mapping into a ``Spec``; one ``SpecError`` lists every problem."""
@@ -780,22 +682,58 @@ def check_run_count(spec: Spec, file: str) -> Iterable[str]:
         )
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file.
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> Spec:
+    """Read and validate a spec file, with ``KEY=VALUE`` overrides applied first.
 
     Parameters
     ----------
     path : str or Path
         The YAML file. Relative data paths inside it are resolved against its folder.
+    overrides : sequence of str
+        ``"train.epochs=5"``, ``"optimizer.name=adam"``, ``"model.hidden=[32, 32]"``,
+        ``"vary.optimizer.name=[sgd, adam]"`` (the CLI's ``--set``): a dotted key and a value
+        read exactly like the YAML; an error names the option.
 
     Raises
     ------
     SpecError
-        With one line per problem: file, line and column, dotted key, rule and value.
+        With one line per problem: file, line and column (or the option), dotted key, rule
+        and value.
     """
     path = Path(path)
     document, marks = load_yaml(path)
+    document = apply_overrides(document, marks, overrides)
     return validate_spec(document, str(path), marks, base_dir=str(path.resolve().parent))
+
+
+def apply_overrides(
+    document: Mapping[str, Any],
+    marks: dict[tuple[str, ...], Any],
+    overrides: Sequence[str],
+) -> dict[str, Any]:
+    """``document`` with each ``KEY=VALUE`` set; ``marks`` then names the option for its key."""
+    result: dict[str, Any] = json.loads(json.dumps(document))  # a deep copy of plain data
+    for option in overrides:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        where = f"--set {shorten(option, 80)}"
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise SpecError(f"{where}: expected KEY=VALUE with a dotted key, e.g. train.epochs=5")
+        value = load_value(raw.strip(), where)
+        parts = key.split(".")
+        path = (parts[0], ".".join(parts[1:])) if parts[0] == "vary" and len(parts) > 1 else parts
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"{where}: {'.'.join(path[: depth + 1])} is not a mapping")
+            node = child
+        node[path[-1]] = value
+        for depth in range(1, len(path) + 1):
+            marks[tuple(path[:depth])] = where
+        for mark in [m for m in marks if len(m) > len(path) and m[: len(path)] == tuple(path)]:
+            marks[mark] = where  # the file's marks inside a replaced value no longer apply
+    return result
 
 
 def spec_from_resolved(document: Mapping[str, Any], base_dir: str, file: str) -> Spec:
@@ -807,3 +745,38 @@ def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML text, headed by its hash."""
     body = yaml.safe_dump(spec.resolved(), sort_keys=False, default_flow_style=None)
     return f"# lrsweep resolved spec; hash: {spec.spec_hash()}\n{body}"
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing specs: what a changed spec changes in a results folder
+
+# Sections whose change makes earlier runs incomparable with the new ones: other data or
+# another split means other numbers for the same settings, so runs cannot be pooled.
+INCOMPARABLE = ("data",)
+# Keys that change what a finished run's row says (its objective, its label) without changing
+# the run: rows are derived again from the histories when one of these changes.
+ROW_DERIVING = ("train.objective", "analysis")
+
+
+def spec_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every leaf key whose value differs between two resolved specs: ``(key, old, new)``."""
+    changes: list[tuple[str, Any, Any]] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and not prefix.endswith("vary"):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+        elif a != b:
+            changes.append((prefix, a, b))
+
+    walk(old, new, "")
+    return changes
+
+
+def describe_changes(changes: Iterable[tuple[str, Any, Any]], limit: int = 6) -> str:
+    """``"train.seeds 3 -> 5, grid.lr_max 1 -> 10"``, at most ``limit`` keys, each shortened."""
+    items = list(changes)
+    text = ", ".join(
+        f"{key} {shorten(repr(a), 40)} -> {shorten(repr(b), 40)}" for key, a, b in items[:limit]
+    )
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")

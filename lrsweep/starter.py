@@ -1,14 +1,18 @@
-"""A commented starter spec for ``lrsweep init``, sized to a CSV's shape when one is given."""
+"""A commented starter spec for ``lrsweep init``, sized to a table's shape when one is given."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
-from lrsweep.data import load_dataset
+from lrsweep.data import Dataset, load_dataset
+from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.spec import DataSpec
+
+PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*")  # YAML scalars that need no quotes
 
 
 def _name_from(path: Path) -> str:
@@ -16,42 +20,45 @@ def _name_from(path: Path) -> str:
     return name[:100]
 
 
-def starter_spec(data: Path | None = None, out: Path = Path("spec.yaml")) -> str:
-    """The text of a commented spec; with ``data``, fitted to that CSV.
+def starter_data_spec(data: Path, target: str | None = None) -> DataSpec:
+    """The data section ``init`` reads ``data`` with (every other key at its default)."""
+    return DataSpec(path=str(Path(data).resolve()), target=target)
 
-    Reads the CSV (target: the last column), infers classification or regression and the
-    number of classes, and picks the model width, batch size and epochs from its shape: about
-    3,000 optimizer steps in all, hidden width between 16 and 256 scaled to the inputs and
-    outputs, two hidden layers from 1,000 samples up.
+
+def starter_spec(
+    data: Path | None = None,
+    out: Path = Path("spec.yaml"),
+    target: str | None = None,
+    loaded: Dataset | None = None,
+) -> str:
+    """The text of a commented spec; with ``data``, fitted to that table.
+
+    Reads the table (``target``: default the last column) unless ``loaded`` is given, infers
+    classification or regression and the number of classes, records what was decided about
+    each column as comments, and picks the model width, batch size and epochs from its shape:
+    about 3,000 optimizer steps in all, hidden width between 16 and 256 scaled to the inputs
+    and outputs, two hidden layers from 1,000 samples up.
     """
     if data is None:
         source = "  builtin: spirals                # a synthetic set; or path: your.csv\n"
         name, task, n, n_features, n_outputs = "my-sweep", "classification", 1000, 2, 3
         what = "three interleaved spirals (a built-in synthetic set)"
-        target_line = ""
+        target_line = columns = ""
     else:
-        loaded = load_dataset(
-            SimpleNamespace(
-                path=str(Path(data).resolve()),
-                builtin=None,
-                target=None,
-                task="auto",
-                val_fraction=0.2,
-                standardize=True,
-                split_seed=0,
-            ),
-            Path("."),
-        )
+        if loaded is None:
+            loaded = load_dataset(starter_data_spec(data, target), Path("."))
         rel = os.path.relpath(Path(data).resolve(), Path(out).resolve().parent)
         name = _name_from(Path(data))
         task = loaded.task
         n = len(loaded.X_train) + len(loaded.X_val)
         n_features, n_outputs = loaded.X_train.shape[1], loaded.n_outputs
         kind = f"{n_outputs} classes" if task == "classification" else "a numeric target"
-        what = f"{rel}: {n:,} rows, {n_features} features, {kind}"
-        source = f"  path: {rel}\n"
-        pad = " " * max(1, 24 - len(loaded.target_name))
-        target_line = f"  target: {loaded.target_name}{pad}# the column to predict\n"
+        what = f"{rel}: {n:,} rows, {n_features} inputs, {kind}"
+        source = f"  path: {_yaml(rel)}\n"
+        shown = _yaml(loaded.target_name)
+        pad = " " * max(1, 24 - len(shown))
+        target_line = f"  target: {shown}{pad}# the column to predict\n"
+        columns = _column_comments(loaded)
     n_train = int(n * 0.8)
     width = int(
         min(256, max(16, 2 ** round(math.log2(4 * math.sqrt(n_features * max(n_outputs, 2))))))
@@ -71,13 +78,13 @@ data:
 {source}{target_line}  task: {task}              # classification | regression | auto
   val_fraction: 0.2               # held out for the validation loss (stratified by class)
   standardize: true               # zero mean, unit variance, fitted on the training part
-
+{columns}
 model:
   hidden: {hidden}                # hidden layer widths
   activation: relu                # relu, leaky_relu, tanh, sigmoid, gelu
 
 optimizer:
-  name: sgd                       # sgd, adagrad, rmsprop, adam, adamw, sgd_hd, sgdn_hd, adam_hd
+  name: sgd                       # {", ".join(OPTIMIZERS)}
   momentum: 0.9
 
 train:
@@ -94,3 +101,34 @@ grid:
 refine:
   rounds: 2                       # then zoom into the best bracket twice
 """
+
+
+def _column_comments(loaded: Dataset) -> str:
+    """What was decided about each column, as YAML comments, and the keys that change it."""
+    lines = ["  # The columns, as lrsweep read them (decided again at every run; edit below):"]
+    for c in loaded.columns:
+        missing = f", {c.missing} missing" if c.missing else ""
+        if c.role == "target":
+            lines.append(f"  #   {c.name}: target{missing}, {c.why}")
+        elif c.role == "dropped":
+            lines.append(f"  #   {c.name}: dropped, {c.why}")
+        elif c.kind == "categorical":
+            n = len(c.encoded_as)
+            lines.append(f"  #   {c.name}: categorical, one-hot ({n} inputs{missing})")
+        else:
+            how = " -> median + indicator" if len(c.encoded_as) > 1 else ""
+            lines.append(f"  #   {c.name}: numeric{missing}{how}")
+    lines += [
+        "  # drop: [a, b]                  # columns never used as features",
+        "  # categorical: [code]           # integer codes to one-hot as categories",
+        "  # numeric: [x]                  # columns to read as numbers",
+        "  missing: impute                 # impute: median + indicator; drop: incomplete rows",
+        "  max_categories: 50              # a column with more levels is an error",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(text: str) -> str:
+    """``text`` as a YAML scalar: bare when that is safe, else double-quoted."""
+    plain = PLAIN.fullmatch(text) and text.lower() not in ("yes", "no", "true", "false", "null")
+    return text if plain else json.dumps(text)

@@ -10,42 +10,44 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import (
-    LRPoint,
-    aggregate,
-    answer,
-    fit_rows,
-    initial_objective,
-    run_objective,
-    run_row,
-    summarize,
-    summary_rows,
-)
-from lrsweep.curve import fitted_at, pick
+from lrsweep.analysis import answer
+from lrsweep.costs import group_seconds
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
-from lrsweep.grid import (
-    Budget,
+from lrsweep.plan import (
+    MAX_RESOLVE_ROUNDS,
     Group,
-    RunSpec,
+    Plan,
     budgets,
-    canonical_lr,
     lattice_index,
     log_grid,
     make_groups,
+    plan_refine,
+    plan_resolve,
+    plan_round0,
     plan_runs,
-    refine_grid,
 )
-from lrsweep.results import FLOAT_COLUMNS, RUN_COLUMNS, ResultsDir
-from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import RunResult, RunStatus, budget_data, train_group
+from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
+from lrsweep.records import initial_objective, run_objective
+from lrsweep.results import (
+    Clock,
+    ResultsDir,
+    all_rows,
+    axes_of,
+    build_summary,
+    environment,
+    record,
+    write_runs,
+)
+from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
+from lrsweep.training import budget_data, train_group
 
 OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
 # (runs done, the running groups' finished epochs counted as fractions of a run, total)
@@ -53,96 +55,13 @@ OnProgress = Callable[[float, int], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a round will train, before it trains it."""
-
-    spec: Spec
-    runs: tuple[RunSpec, ...]
-    groups: tuple[Group, ...]
-    n_features: int
-    n_outputs: int
-    notes: tuple[str, ...] = ()
-    n_train: int = 0  # training and validation rows (for the executors' cost model)
-    n_val: int = 0
-
-    @property
-    def group_sizes(self) -> list[int]:
-        return [len(g.runs) for g in self.groups]
+def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The spec's dataset (paths relative to the spec's folder); ``on_progress(bytes_read,
+    size)`` while the file is read."""
+    return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
-def load_data(spec: Spec) -> Dataset:
-    """The spec's dataset (paths relative to the spec's folder)."""
-    return load_dataset(spec.data, Path(spec.base_dir))
-
-
-def plan_lrs(
-    spec: Spec,
-    data: Dataset,
-    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
-    round_: int,
-    budget: Budget,
-    notes: Sequence[str] = (),
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups.
-
-    ``aliases`` (from `lattice_aliases`) keeps the LR spelling of runs a results dir has already.
-    """
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases)
-        runs.extend(mine)
-        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(
-        spec,
-        tuple(runs),
-        tuple(groups),
-        n_features,
-        n_outputs,
-        tuple(notes),
-        len(data.X_train),
-        len(data.X_val),
-    )
-
-
-def plan_round0(
-    spec: Spec,
-    data: Dataset,
-    bounds: tuple[float, float] | None = None,
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """The coarse log grid times the seeds, for every combination, at round 0's budget.
-
-    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
-    """
-    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
-    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(
-        spec,
-        data,
-        dict.fromkeys(spec.combos, lrs.tolist()),
-        0,
-        budgets(spec)[0],
-        aliases=aliases,
-    )
-
-
-def lattice_aliases(results: ResultsDir) -> dict[int, float]:
-    """The LR each lattice point already has in ``results`` (by lattice index).
-
-    Folders written before the LR lattice spelled grid points at 12 significant digits of
-    wherever their grid put them; a new plan reuses those runs instead of training a point a
-    0.24 % step away.
-    """
-    aliases: dict[int, float] = {}
-    for r in results.planned().values():
-        lr = float(r["lr"])
-        k = lattice_index(lr)
-        aliases[k] = min(aliases.get(k, lr), lr)
-    return aliases
+ESTIMATE_ROWS = 2_000  # more training rows: estimate_seconds uses the cost model, no training
 
 
 def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
@@ -151,10 +70,17 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     Assumes a group's cost grows linearly with its members and epochs, and that ``jobs``
     groups run at once when ``--jobs`` would use threads or worker processes (one when the
     work stays in this process, see `lrsweep.executors.execution_choice`).
-    Refine rounds come on top (usually fewer runs than round 0).
+    Refine rounds come on top (usually fewer runs than round 0). On a large table (over
+    ``ESTIMATE_ROWS`` training rows) nothing is trained: the estimate is the cost model's
+    (`lrsweep.costs.group_seconds`), so ``validate`` costs one load and little more.
     """
     if not plan.groups:
         return 0.0
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
+    parallel = 1 if in_process else min(jobs, len(plan.groups))
+    if len(data.X_train) > ESTIMATE_ROWS:
+        return sum(group_seconds(g, *shape) for g in plan.groups) / parallel
     first = plan.groups[0]
 
     def timed(epochs: int) -> float:
@@ -175,9 +101,7 @@ def estimate_seconds(plan: Plan, data: Dataset, jobs: int) -> float:
     work = sum(
         len(g.runs) * g.epochs * (g.subsample if g.subsample < 1 else 1.0) for g in plan.groups
     )
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    in_process = execution_choice(plan.groups, shape, jobs)[0] == "here"  # as --jobs would
-    return per_member_epoch * work / (1 if in_process else min(jobs, len(plan.groups)))
+    return per_member_epoch * work / parallel
 
 
 def preflight(spec: Spec, data: Dataset) -> None:
@@ -202,139 +126,12 @@ def preflight(spec: Spec, data: Dataset) -> None:
                 raise SpecError(f"{spec.source_file}: {e}{where}") from None
 
 
-def plan_sweep(spec: Spec) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model; writes nothing)."""
-    data = load_data(spec)
+def plan_sweep(spec: Spec, data: Dataset | None = None) -> Plan:
+    """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
+    nothing)."""
+    data = data if data is not None else load_data(spec)
     preflight(spec, data)
     return plan_round0(spec, data)
-
-
-def plan_refine(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    points_per_decade: int,
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
-
-    The rows are the finished runs of rounds before ``round_``; the answer is read from the
-    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
-    the density of the one before (``points_per_decade`` in round 1).
-    """
-    density = points_per_decade * 2 ** (round_ - 1)
-    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
-    notes = []
-    for combo in spec.combos:
-        label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
-        step = refine_grid(
-            [p.lr for p in points],
-            fitted_scores(points, mine, spec.train.objective),
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        notes.append(f"{prefix}: {step.note}")
-        if step.lrs:
-            lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
-
-
-def fitted_scores(
-    points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
-) -> list[float]:
-    """What ranks trained LRs for a refine bracket: the U-curve fit at each LR where every
-    seed finished OK (+inf elsewhere), so the bracket is the fit's, not one lucky mean's;
-    the LRs' own scores when there are too few runs to fit."""
-    fit = fit_rows(rows, objective)
-    if fit is None:
-        return [p.score for p in points]
-    return [fitted_at(fit, p.lr) if math.isfinite(p.score) else math.inf for p in points]
-
-
-RESOLVE_DECADES = 0.2  # resolved: the optimum's interval is narrower than this
-RESOLVE_FLAT = 0.01  # ... or the fitted curve varies less than this (relative) across it
-RESOLVE_TOP = 5  # extra seeds go to this many trained LRs nearest the pick
-MAX_RESOLVE_ROUNDS = 6  # one extra seed per round
-
-
-def run_budget(spec: Spec) -> int:
-    """Runs one curve may use in all: ``refine.max_runs``, or 35 % of a dense grid of 16 per
-    decade over the spec's range with the spec's seeds."""
-    if spec.refine.max_runs is not None:
-        return spec.refine.max_runs
-    dense = len(log_grid(spec.grid.lr_min, spec.grid.lr_max, 16)) * spec.train.seeds
-    return math.floor(0.35 * dense)
-
-
-def plan_resolve(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """A resolve step: where a curve's answer is unsure, one more seed at the trained LRs
-    nearest its pick (``RESOLVE_TOP``), within the curve's run budget (`run_budget`). Its runs
-    belong to the last round ``round_`` (resolving extends a round; it is not a new one).
-
-    Unsure: the optimum's interval spans more than ``RESOLVE_DECADES`` and the fitted curve
-    changes by more than ``RESOLVE_FLAT`` across it. The notes say, per curve, whether it is
-    resolved, or the budget is spent.
-    """
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    notes = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    budget = run_budget(spec)
-    for combo in spec.combos:
-        label = combo_label(combo)
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        fit = fit_rows(mine, spec.train.objective)
-        if fit is None:
-            continue
-        chosen = pick(fit, spec.analysis.band_tolerance)
-        lo, hi = chosen.interval
-        width = math.log10(hi / lo)
-        inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
-        spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
-        if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
-            notes.append(
-                f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
-                f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
-            )
-            continue
-        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
-        near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
-        if len(mine) + len(near) > budget:
-            notes.append(
-                f"{prefix}: unresolved, budget spent: {len(mine)} of {budget} runs; the optimum"
-                f" lies in {lo:.3g}-{hi:.3g} ({width:.2f} decades)"
-            )
-            continue
-        seed = max(int(r["seed"]) for r in mine) + 1
-        one_seed = spec.model_copy(
-            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
-        )
-        lrs = sorted(p.lr for p in near)
-        mine_runs = plan_runs(
-            one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
-        )
-        runs.extend(mine_runs)
-        groups.extend(make_groups(apply_combo(one_seed, combo), mine_runs, n_features, n_outputs))
-        notes.append(
-            f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
-            f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
-        )
-    return Plan(
-        spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes),
-        len(data.X_train), len(data.X_val),
-    )  # fmt: skip
 
 
 def execute(
@@ -344,6 +141,7 @@ def execute(
     executor: Executor,
     on_run: OnRun | None = None,
     on_progress: OnProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
@@ -353,11 +151,13 @@ def execute(
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
-    planned = results.planned()
+    spec_hash = plan.spec.spec_hash()
+    planned = results.planned(spec_hash)
     results.append_journal(
         {
             "event": "planned",
             "run_id": r.run_id,
+            "spec": spec_hash,
             "round": r.round,
             "lr": r.lr,
             "seed": r.seed,
@@ -379,6 +179,12 @@ def execute(
     ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    if on_note is not None and plan.runs:
+        rounds = sorted({r.round for r in plan.runs})
+        on_note(
+            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
+            f" {total - done_count} to train"
+        )
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -411,75 +217,6 @@ def execute(
     return write_runs(results)
 
 
-def axes_of(combo: tuple[tuple[str, Any], ...]) -> dict[str, str]:
-    """A combination's axis values as ``runs.csv`` cells."""
-    return {key: combo_label(((key, value),)).split("=", 1)[1] for key, value in combo}
-
-
-def record(results: ResultsDir, run: RunSpec, result: RunResult, spec: Spec) -> dict[str, Any]:
-    """Write a finished run's history, then journal it (the journal line makes it count)."""
-    planned = {
-        "round": run.round,
-        "budget": run.budget,
-        "lr": run.lr,
-        "seed": run.seed,
-        "combo": combo_label(run.combo),
-        "axes": axes_of(run.combo),
-    }
-    a = spec.analysis
-    labels = {
-        "window": a.label_window,
-        "oscillation": a.oscillation_threshold,
-        "plateau": a.plateau_threshold,
-    }
-    row = run_row(planned, result, spec.train.objective, labels)
-    if result.status is RunStatus.FAILED:
-        results.append_journal([{"event": "failed", **row}])
-    else:
-        results.write_history(result)
-        results.append_journal([{"event": "done", **row}])
-    return row
-
-
-def run_columns(spec: Spec) -> list[str]:
-    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
-    columns = list(RUN_COLUMNS)
-    at = columns.index("combo") + 1
-    return columns[:at] + spec.axes + columns[at:]
-
-
-def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """Every run's latest row (done or failed), sorted by round, LR and seed."""
-    planned = results.planned()
-    state: dict[str, dict[str, Any]] = {}
-    for r in results.read_journal():
-        if r["event"] in ("done", "failed"):
-            state[r["run_id"]] = r
-    finished = results.finished()
-    rows = []
-    for run_id, r in state.items():
-        if r["event"] == "done" and run_id not in finished:
-            continue  # history file lost: the run will be trained again
-        row = {c: r.get(c, "") for c in run_columns(results.spec)}
-        row.update(r.get("axes") or {})
-        row["round"] = planned.get(run_id, r).get("round", r.get("round", 0))
-        for c in FLOAT_COLUMNS:
-            row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
-        rows.append(row)
-    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
-    rows.sort(
-        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
-    )
-    return rows
-
-
-def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
-    """Rebuild ``runs.csv`` from the journal; return its rows."""
-    rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec))
-    return rows
-
-
 def run_sweep(
     spec: Spec,
     out: str | Path,
@@ -490,6 +227,7 @@ def run_sweep(
     on_note: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
+    data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
@@ -515,12 +253,18 @@ def run_sweep(
         Called with a sentence for each refine decision.
     on_warning : callable, optional
         Called with a sentence for something the user should know (a stale lock taken over).
+    data : Dataset, optional
+        ``load_data(spec)`` when the caller has it already (read once per command).
     """
     executor = executor or SerialExecutor()
-    data = load_data(spec)  # a bad data file fails here, before anything is written
+    if data is None:
+        data = load_data(spec)  # a bad data file fails here, before anything is written
     preflight(spec, data)
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        changes = results.adopt_spec()
+        if changes and on_note is not None:
+            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
         return _rounds(
             results,
             data,
@@ -565,12 +309,29 @@ def refine(
             on_run,
             on_note,
             on_progress,
+            "refine",
         )
+
+
+def lattice_aliases(results: ResultsDir) -> dict[int, float]:
+    """The LR each lattice point already has in ``results`` (by lattice index).
+
+    Folders written before the LR lattice spelled grid points at 12 significant digits of
+    wherever their grid put them; a new plan reuses those runs instead of training a point a
+    0.24 % step away.
+    """
+    aliases: dict[int, float] = {}
+    for r in results.planned().values():
+        lr = float(r["lr"])
+        k = lattice_index(lr)
+        aliases[k] = min(aliases.get(k, lr), lr)
+    return aliases
 
 
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    return max((int(r["round"]) for r in results.planned().values()), default=0)
+    planned = results.planned(results.spec.spec_hash())
+    return max((int(r["round"]) for r in planned.values()), default=0)
 
 
 def _rounds(
@@ -582,10 +343,19 @@ def _rounds(
     on_run: OnRun | None,
     on_note: Callable[[str], None] | None,
     on_progress: OnProgress | None = None,
+    command: str = "run",
 ) -> dict[str, Any]:
     spec = results.spec
-    started = time.time()
+    clock = Clock(command)
     notes: list[str] = []
+    trained = 0
+
+    def counted(row: Mapping[str, Any], done: int, total: int) -> None:
+        nonlocal trained
+        trained += 1
+        if on_run is not None:
+            on_run(row, done, total)
+
     bounds = None
     if spec.grid.from_range_test:
         found = range_test_in(results, data, check=False)
@@ -596,8 +366,8 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    plan0 = plan_round0(spec, data, bounds, lattice_aliases(results))
-    rows = execute(results, plan0, data, executor, on_run, on_progress)
+    round0 = plan_round0(spec, data, bounds, lattice_aliases(results))
+    rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
         plan = plan_refine(
@@ -609,7 +379,7 @@ def _rounds(
                 on_note(note)
         if not plan.runs:
             break
-        rows = execute(results, plan, data, executor, on_run, on_progress)
+        rows = execute(results, plan, data, executor, counted, on_progress, on_note)
     if spec.refine.resolve and rounds > 0:
         last = max((int(r["round"]) for r in rows), default=0)  # resolving extends it
         for _ in range(MAX_RESOLVE_ROUNDS):
@@ -620,67 +390,55 @@ def _rounds(
                     on_note(note)
             if not plan.runs:
                 break
-            rows = execute(results, plan, data, executor, on_run, on_progress)
-    return finish(results, rows, started, notes)
+            rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+    return finish(results, rows, clock, notes, trained, data.data_report())
 
 
 def finish(
     results: ResultsDir,
     rows: Sequence[Mapping[str, Any]],
-    started: float,
+    clock: Clock,
     notes: Sequence[str] = (),
+    trained: int = 0,
+    data_report: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute and write ``summary.json``."""
+    """Compute and write ``summary.json`` (with ``data_report`` as its ``data`` section); log
+    the command in ``commands.jsonl``.
+
+    The timing and provenance are the last command's that trained something: a command that
+    trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
+    """
     spec = results.spec
-    combos = spec.combos
-    summary = {
-        "name": spec.name,
-        "spec_hash": spec.spec_hash(),
-        "results_dir": str(results.path),
-        **summarize(
-            rows,
-            spec.train.objective,
-            combos=combos,
-            labels=[combo_label(c) for c in combos],
-            tolerance=spec.analysis.band_tolerance,
-        ),
-        "rounds": max((int(r["round"]) for r in rows), default=0),
-        "notes": list(notes),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "compute_seconds": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
-        "wall_seconds": time.time() - started,
-        "provenance": {
-            "started_at": time.strftime(TIME_FORMAT, time.localtime(started)),
-            "finished_at": time.strftime(TIME_FORMAT),
-            **environment(),
-        },
-    }
+    summary = build_summary(results, rows, notes)
+    if data_report is not None:
+        summary["data"] = dict(data_report)
+    timing = clock.timing()
+    try:
+        earlier = results.saved_summary()
+    except ResultsError:
+        earlier = None  # a damaged summary.json is replaced below
+    if trained == 0 and earlier is not None and earlier.get("provenance"):
+        for key in ("finished_at", "wall_seconds", "cpu_seconds", "provenance"):
+            if key in earlier:
+                summary[key] = earlier[key]
+    else:
+        summary.update(
+            {
+                "finished_at": timing["finished_at"],
+                "wall_seconds": timing["wall_seconds"],
+                "cpu_seconds": timing["cpu_seconds"],
+                "provenance": {
+                    "started_at": timing["started_at"],
+                    "finished_at": timing["finished_at"],
+                    **environment(),
+                },
+            }
+        )
     results.write_summary(summary)
+    results.log_command(
+        {"command": clock.command, "spec_hash": spec.spec_hash(), **timing, "trained": trained}
+    )
     return summary
-
-
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-
-
-def environment() -> dict[str, Any]:
-    """What computed the numbers: lrsweep, numpy and Python versions, and the machine."""
-    import os
-    import platform
-
-    from lrsweep import __version__
-
-    return {
-        "lrsweep": __version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-RANGE_TEST_DEFAULTS = {"start_lr": 1e-7, "end_lr": 10.0, "num_iter": 100, "mode": "exp"}
 
 
 def range_test(
@@ -699,13 +457,11 @@ def range_test(
 ) -> dict[str, Any]:
     """Smith's LR range test on the spec's model and data, written into the results dir.
 
-    ``check`` follows the ramp with a short lockstep sweep whose U-curve fit is the
-    ``recommended`` LR (`check_range_test`); without it, only the ramp's rules.
-
     One ramped run per seed (``seeds`` defaults to the spec's ``train.seeds``); writes
     ``rangetest.csv`` (seed, step, lr, loss, smoothed_loss, val_loss) and ``rangetest.json``
     (each suggestion per seed, their spread, and the grid ``from_range_test`` would use), and
-    returns the latter.
+    returns the latter. ``check`` follows the ramp with a short lockstep sweep whose U-curve
+    fit is the ``recommended`` LR (`check_range_test`); without it, only the ramp's rules.
     """
     data = load_data(spec)
     options: dict[str, Any] = {
@@ -719,24 +475,8 @@ def range_test(
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
     results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
     with results.locked(on_warning):
+        results.adopt_spec()
         return range_test_in(results, data, check=check, **options)
-
-
-def range_test_settings(spec: Spec, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ramp's settings (defaults filled in), checked: start below end, no hypergradient."""
-    from lrsweep.rangetest import HYPERGRADIENT
-
-    settings: dict[str, Any] = {k: options.get(k) or v for k, v in RANGE_TEST_DEFAULTS.items()}
-    if not settings["start_lr"] < settings["end_lr"]:
-        raise SpecError(
-            f"--start-lr must be < --end-lr, got {settings['start_lr']} >= {settings['end_lr']}"
-        )
-    if spec.optimizer.name in HYPERGRADIENT:
-        raise SpecError(
-            f"{spec.source_file}: optimizer.name: the range test ramps the LR, which"
-            f" {spec.optimizer.name} would override; use it without hypergradients"
-        )
-    return settings
 
 
 def range_test_in(
@@ -746,8 +486,6 @@ def range_test_in(
 
     ``check``: follow the ramp with `check_range_test`'s short sweep (its ``recommended``).
     """
-    from lrsweep.rangetest import run_range_test
-
     spec = results.spec
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
@@ -755,19 +493,7 @@ def range_test_in(
     result = run_range_test(
         spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
     )
-    rows = [
-        {
-            "seed": c.seed,
-            "step": int(c.step[i]),
-            "lr": float(c.lr[i]),
-            "loss": float(c.loss[i]),
-            "smoothed_loss": float(c.smoothed[i]),
-            "val_loss": float(c.val_loss[i]),
-        }
-        for c in result.curves
-        for i in range(len(c.step))
-    ]
-    results.write_csv("rangetest.csv", RANGE_TEST_COLUMNS, rows)
+    results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
     if check:
         found = check_range_test(spec, data, found, seeds[:CHECK_SEEDS])
@@ -845,46 +571,6 @@ def check_range_test(
     return out
 
 
-RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
-
-
-def range_test_summary(result: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The range test's answer: suggestions per seed, their spread, and a grid for a sweep.
-
-    Each ``spread`` entry holds ``lr`` and ``note``, the rule read off the seeds' combined
-    curve (`lrsweep.rangetest.combine`: the headline value), and the median, min and max of
-    the seeds' own values with ``n``, how many seeds gave one.
-    """
-    spread = {}
-    for name, s in result.spread.items():
-        headline = result.suggestions.get(name)
-        spread[name] = {
-            "lr": headline.lr if headline is not None else s.median,
-            "note": headline.note if headline is not None else "median over seeds",
-            "median": s.median,
-            "min": s.min,
-            "max": s.max,
-            "n": s.n,
-        }
-    stops = [float(c.lr[-1]) for c in result.curves if c.stop != "completed" and len(c.lr)]
-    diverged_at = float(np.median(stops)) if stops else float(settings["end_lr"])
-    valley = spread.get("valley", {}).get("lr")
-    lr_min = (valley / 10) if valley else float(settings["start_lr"])
-    lr_max = max(diverged_at, lr_min * 10)
-    return {
-        **settings,
-        "seeds": [c.seed for c in result.curves],
-        "stops": {str(c.seed): c.stop for c in result.curves},
-        "diverged_at": diverged_at if stops else None,
-        "suggestions": {
-            str(c.seed): {name: {"lr": s.lr, "note": s.note} for name, s in c.suggestions.items()}
-            for c in result.curves
-        },
-        "spread": spread,
-        "grid": {"lr_min": canonical_lr(lr_min), "lr_max": canonical_lr(lr_max)},
-    }
-
-
 def read_summary(results_dir: str | Path) -> dict[str, Any]:
     """The summary of a results dir (``summary.json``), after checking its spec."""
     return ResultsDir.open(Path(results_dir)).read_summary()
@@ -899,10 +585,14 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    has_runs = (results.path / "runs.csv").exists()
+    has_runs = bool(all_rows(results))
     has_range_test = (results.path / "rangetest.csv").exists()
     if not has_runs and not has_range_test:
-        raise ResultsError(f"{results.path}: nothing to plot yet (no runs.csv, no rangetest.csv)")
+        planned = len(results.planned(results.spec.spec_hash()))
+        raise ResultsError(
+            f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
+            " range test)"
+        )
     written = plots.draw_all(results, formats) if has_runs else []
     if has_range_test:
         written += plots.draw_range_test(results, formats)

@@ -11,69 +11,35 @@ recovers to within 10 % of the best).
 
 from __future__ import annotations
 
-import enum
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
-from lrsweep.grid import Group
+from lrsweep.members import Logbook, Members
 from lrsweep.model import (
     Workspace,
     evaluate_layers,
     init_theta,
     layer_sizes,
-    layer_views,
     train_step,
 )
 from lrsweep.optimizers import make_optimizer
+from lrsweep.plan import Group
+from lrsweep.records import EpochLog, RunResult, RunStatus
 from lrsweep.schedules import make_schedule
 from lrsweep.spec import Spec
 
-NO_MOMENTUM = frozenset({"adagrad", "sgd_hd"})  # optimizers a cycled momentum cannot apply to
 DIVERGE_EPOCHS = 2  # epochs in a row above diverge_factor x the initial loss: diverged
-HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric")
 
 
 class Cancelled(Exception):
     """Raised inside `train_group` when its ``stop`` event is set (the sweep is being stopped)."""
-
-
-class RunStatus(str, enum.Enum):
-    """How a run ended. A diverged run is a result; a failed one is resumable."""
-
-    OK = "ok"
-    DIVERGED = "diverged"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class EpochLog:
-    """One history row: epoch 0 is before training, epoch k after k passes."""
-
-    epoch: int
-    step: int
-    lr: float
-    train_loss: float
-    val_loss: float
-    val_metric: float
-
-
-@dataclass
-class RunResult:
-    """What a worker returns for one run: the status, the history and the cost."""
-
-    run_id: str
-    status: RunStatus
-    history: list[EpochLog] = field(default_factory=list)
-    seconds: float = 0.0
-    epochs_done: int = 0  # complete passes over the training data
-    message: str = ""
 
 
 def loss_name(task: str) -> str:
@@ -186,162 +152,168 @@ def train_group(
     couple of ufunc calls on (K,) vectors.
     """
     start = time.perf_counter()
-    spec = group.spec
-    data = prepare_data(group, data)
-    dtype, loss, activation, X_train, y_train, X_val, y_val = model_arrays(spec, data)
-
-    lrs = group.lrs
-    K = len(lrs)
-    init_rng, order_rng = group_rngs(group.seed)
-    sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
-    theta = init_theta(
-        sizes, K, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
-    )  # (K, P): every member's parameters as one row
-    layers = layer_views(theta, sizes)
-    optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array: a few ufunc calls
-    n_train, batch_size = len(X_train), spec.train.batch_size
-    steps_per_epoch = math.ceil(n_train / batch_size)
-    schedule = make_schedule(spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs)
-    cycles_momentum = spec.optimizer.name not in NO_MOMENTUM
-    used_lr = np.asarray(schedule(0, lrs), dtype=float)  # the LR each member last trained with
-    histories: list[list[EpochLog]] = [[] for _ in range(K)]
-    status = [RunStatus.OK] * K
-    seconds = [0.0] * K
-    epochs_done = [0] * K
-    workspace = Workspace()
-
-    def evaluate_on(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return evaluate_layers(layers, X, y, activation, loss, workspace=workspace)
-
-    train_loss0, _ = evaluate_on(X_train, y_train)
-    val_loss0, val_metric0 = evaluate_on(X_val, y_val)
-    for k in range(K):
-        histories[k].append(
-            EpochLog(
-                0,
-                0,
-                float(used_lr[k]),
-                float(train_loss0[k]),
-                float(val_loss0[k]),
-                float(val_metric0[k]),
-            )
-        )
-    limit = spec.train.diverge_factor * train_loss0
-    above = np.zeros(K, dtype=int)  # epochs in a row with a mean training loss above the limit
-    active = np.flatnonzero(np.isfinite(train_loss0))  # member indices still training
-    for k in np.flatnonzero(~np.isfinite(train_loss0)).tolist():
-        status[k] = RunStatus.DIVERGED
-
-    # the mini-batch, gathered once per step for all members
-    rows = min(batch_size, n_train)
-    X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
-    y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
-
-    def drop(keep: np.ndarray) -> None:
-        """Keep only the members ``keep`` (indices into the active ones) in every array."""
-        nonlocal active, theta, layers
-        active = active[keep]
-        theta = theta[keep]
-        layers = layer_views(theta, sizes)
-        optimizer.select(keep)
-        schedule.select(keep)
-
-    step = 0
-    last_lr: np.ndarray | None = None  # the LRs of the last step, for the active members
+    lockstep = _Lockstep(group, prepare_data(group, data), start)
     for epoch in range(1, group.epochs + 1):  # the group's budget (coarse: fewer)
-        if len(active) == 0:
+        if len(lockstep.members) == 0:
             break
-        loss_sum = np.zeros(len(active))
+        lockstep.train_epoch(epoch, stop)
+        if len(lockstep.members) == 0:
+            break
+        lockstep.end_epoch(epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, len(lockstep.members))
+    return lockstep.book.results(time.perf_counter() - start)
+
+
+class _Lockstep:
+    """One group's training state: the members, their optimizer and schedule, the logbook.
+
+    Member ``k`` is the group's run ``k``; `Members` tracks which still train, with these
+    per-member vectors: ``lr`` (the base LR), ``limit`` (``diverge_factor`` x the initial
+    loss) and, once a step was taken, ``last_lr`` (the LR it trained with last).
+    """
+
+    def __init__(self, group: Group, data: Dataset, start: float) -> None:
+        spec = group.spec
+        self.start = start
+        self.arrays = model_arrays(spec, data)
+        dtype, _, activation, X_train, y_train, _, _ = self.arrays
+        lrs = group.lrs
+        init_rng, self.order_rng = group_rngs(group.seed)
+        sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
+        theta = init_theta(
+            sizes, len(lrs), activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
+        )  # (K, P): every member's parameters as one row
+        self.optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array
+        self.batch_size = spec.train.batch_size
+        steps_per_epoch = math.ceil(len(X_train) / self.batch_size)
+        self.schedule = make_schedule(
+            spec.schedule, steps_per_epoch=steps_per_epoch, epochs=group.epochs
+        )
+        self.cycles_momentum = self.optimizer.cycles_momentum
+        self.used_lr = np.asarray(self.schedule(0, lrs), dtype=float)  # each member's last LR
+        self.members = Members(theta, sizes, [self.optimizer, self.schedule])
+        self.book = Logbook([run.run_id for run in group.runs])
+        self.workspace = Workspace()
+        self.step = 0
+        # the mini-batch, gathered once per step for all members
+        rows = min(self.batch_size, len(X_train))
+        self.X_batch = np.empty((rows, *X_train.shape[1:]), dtype=X_train.dtype)
+        self.y_batch = np.empty((rows, *y_train.shape[1:]), dtype=y_train.dtype)
+
+        train_loss0, _ = self.evaluate(X_train, y_train)
+        val_loss0, val_metric0 = self.evaluate(*self.arrays[5:])
+        effective0 = self.optimizer.effective_lr(self.used_lr)  # before any step
+        for k in range(len(lrs)):
+            self.log(k, 0, train_loss0[k], val_loss0[k], val_metric0[k], effective0[k])
+        for k in np.flatnonzero(~np.isfinite(train_loss0)).tolist():
+            self.book.end(k, RunStatus.DIVERGED, 0.0)
+        self.members["lr"] = lrs
+        self.members["limit"] = (spec.train.diverge_factor * train_loss0).astype(np.float64)
+        self.members["above"] = np.zeros(len(lrs))  # epochs in a row above the limit
+        self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every active member's loss and metric on ``(X, y)``, at the evaluation weights."""
+        _, loss, activation = self.arrays[:3]
+        layers = self.members.eval_layers(self.optimizer)  # schedule-free, dog: an average
+        return evaluate_layers(layers, X, y, activation, loss, workspace=self.workspace)
+
+    def log(
+        self,
+        k: int,
+        epoch: int,
+        train_loss: Any,
+        val_loss: Any,
+        val_metric: Any,
+        lr_effective: Any = None,
+    ) -> None:
+        row = EpochLog(
+            epoch,
+            self.step,
+            float(self.used_lr[k]),
+            float(train_loss),
+            float(val_loss),
+            float(val_metric),
+            float(self.used_lr[k] if lr_effective is None else lr_effective),
+        )
+        self.book.log(k, row)
+
+    def train_epoch(self, epoch: int, stop: threading.Event | None) -> None:
+        """One pass over the training data; members whose batch loss diverges are dropped."""
+        dtype, _, activation, X_train, y_train, _, _ = self.arrays
+        loss_name_ = self.arrays.loss
+        members = self.members
+        members["loss_sum"] = np.zeros(len(members))
         n_batches = 0
-        base_lr = lrs[active]
-        for idx in batch_indices(n_train, batch_size, order_rng):
+        for idx in batch_indices(len(X_train), self.batch_size, self.order_rng):
             if stop is not None and stop.is_set():
-                raise Cancelled(f"stopped at step {step}")
+                raise Cancelled(f"stopped at step {self.step}")
             m = len(idx)
-            Xb, yb = X_batch[:m], y_batch[:m]
+            Xb, yb = self.X_batch[:m], self.y_batch[:m]
             X_train.take(idx, axis=0, out=Xb, mode="clip")  # idx is a permutation slice
             y_train.take(idx, axis=0, out=yb, mode="clip")
-            batch_loss, grad = train_step(layers, Xb, yb, activation, loss, workspace)
-            # one ufunc on (K,) in the common case: a non-finite loss stops a member at once
-            bad = None if np.isfinite(batch_loss).all() else ~np.isfinite(batch_loss)
-            if bad is not None:
-                if last_lr is not None:
-                    used_lr[active] = last_lr
-                for j in np.flatnonzero(bad).tolist():
-                    k = int(active[j])
-                    member = [block[j : j + 1] for block in layers]
-                    vl, vm = evaluate_layers(member, X_val, y_val, activation, loss)
-                    histories[k].append(
-                        EpochLog(
-                            epoch,
-                            step,
-                            float(used_lr[k]),
-                            float(batch_loss[j]),
-                            float(vl[0]),
-                            float(vm[0]),
-                        )
-                    )
-                    status[k] = RunStatus.DIVERGED
-                    seconds[k] = time.perf_counter() - start
+            batch_loss, grad = train_step(
+                members.layers, Xb, yb, activation, loss_name_, self.workspace
+            )
+            # one ufunc on (K,): a non-finite loss stops a member at once (a spike above the
+            # limit does not; `end_epoch` tests the epoch's mean)
+            if not np.isfinite(batch_loss).all():
+                bad = ~np.isfinite(batch_loss)
+                self.diverge(epoch, bad, batch_loss)
                 keep = np.flatnonzero(~bad)
-                drop(keep)
-                grad = grad[keep]
-                loss_sum = loss_sum[keep]
-                batch_loss = batch_loss[keep]
-                base_lr = base_lr[keep]
-                if last_lr is not None:
-                    last_lr = last_lr[keep]
-                if len(active) == 0:
+                members.keep(keep)
+                grad, batch_loss = grad[keep], batch_loss[keep]
+                if len(members) == 0:
                     break
-            lr_now = schedule(step, base_lr)
-            beta = schedule.momentum(step) if cycles_momentum else None
-            optimizer.step(
-                [theta],
+            lr_now = self.schedule(self.step, members["lr"])
+            beta = self.schedule.momentum(self.step) if self.cycles_momentum else None
+            self.optimizer.step(
+                [members.theta],
                 [grad],
                 lr_now.astype(dtype),
-                momentum=None if beta is None else np.full(len(active), beta, dtype=dtype),
+                momentum=None if beta is None else np.full(len(members), beta, dtype=dtype),
             )
-            current = getattr(optimizer, "current_lr", None)  # hypergradient methods adapt it
-            last_lr = lr_now if current is None else current
-            loss_sum += batch_loss
+            current = self.optimizer.current_lr  # hypergradient methods adapt the LR
+            members["last_lr"] = lr_now if current is None else current
+            members["loss_sum"] += batch_loss
             n_batches += 1
-            step += 1
-        if len(active) == 0:
-            break
-        if last_lr is not None:
-            used_lr[active] = last_lr
-        val_loss, val_metric = evaluate_on(X_val, y_val)
-        train_loss = loss_sum / max(n_batches, 1)
-        for j, k in enumerate(active.tolist()):
-            histories[k].append(
-                EpochLog(
-                    epoch,
-                    step,
-                    float(used_lr[k]),
-                    float(train_loss[j]),
-                    float(val_loss[j]),
-                    float(val_metric[j]),
-                )
-            )
-            epochs_done[k] = epoch
-        # above the limit for DIVERGE_EPOCHS epochs in a row (a spike is not divergence)
-        above[active] = np.where(train_loss > limit[active], above[active] + 1, 0)
-        finite = np.isfinite(val_loss) & (above[active] < DIVERGE_EPOCHS)
+            self.step += 1
+        self.n_batches = n_batches
+
+    def diverge(self, epoch: int, bad: np.ndarray, batch_loss: np.ndarray) -> None:
+        """Record the members ``bad`` as diverged at this step, with a last validation."""
+        _, loss, activation, _, _, X_val, y_val = self.arrays
+        members = self.members
+        if "last_lr" in members:
+            self.used_lr[members.index] = members["last_lr"]
+        effective = self.optimizer.effective_lr(self.used_lr[members.index])
+        evaluated = members.eval_layers(self.optimizer)
+        for j in np.flatnonzero(bad).tolist():
+            k = int(members.index[j])
+            member = [block[j : j + 1] for block in evaluated]
+            vl, vm = evaluate_layers(member, X_val, y_val, activation, loss)
+            self.log(k, epoch, batch_loss[j], vl[0], vm[0], effective[j])
+            self.book.end(k, RunStatus.DIVERGED, time.perf_counter() - self.start)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Log the epoch for every member; drop those whose validation loss overflowed."""
+        members = self.members
+        if "last_lr" in members:
+            self.used_lr[members.index] = members["last_lr"]
+        val_loss, val_metric = self.evaluate(*self.arrays[5:])
+        train_loss = members["loss_sum"] / max(self.n_batches, 1)
+        effective = self.optimizer.effective_lr(self.used_lr[members.index])
+        for j, k in enumerate(members.index.tolist()):
+            self.log(k, epoch, train_loss[j], val_loss[j], val_metric[j], effective[j])
+            self.book.epochs_done[k] = epoch
+        # above the limit DIVERGE_EPOCHS epochs in a row: diverged (a spike is not)
+        members["above"] = np.where(train_loss > members["limit"], members["above"] + 1, 0)
+        finite = np.isfinite(val_loss) & (members["above"] < DIVERGE_EPOCHS)
         if not finite.all():  # the val loss can overflow where the train batches did not
+            now = time.perf_counter() - self.start
             for j in np.flatnonzero(~finite).tolist():
-                status[active[j]] = RunStatus.DIVERGED
-                seconds[active[j]] = time.perf_counter() - start
-            keep = np.flatnonzero(finite)
-            drop(keep)
-            val_loss = val_loss[keep]
-            if last_lr is not None:
-                last_lr = last_lr[keep]
-        schedule.observe(step, val_loss, lrs[active])  # reduce-on-plateau reads the val loss
-        if on_epoch is not None:
-            on_epoch(epoch, len(active))
-    for k in active.tolist():
-        seconds[k] = time.perf_counter() - start
-    return [
-        RunResult(run.run_id, status[k], histories[k], seconds[k], epochs_done[k])
-        for k, run in enumerate(group.runs)
-    ]
+                self.book.end(int(members.index[j]), RunStatus.DIVERGED, now)
+            members.keep(np.flatnonzero(finite))
+            val_loss = val_loss[finite]
+        self.schedule.observe(self.step, val_loss, members["lr"])  # plateau reads it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import textwrap
 from pathlib import Path
@@ -52,3 +53,32 @@ def tiny_spec(write_spec):
 def seed() -> int:
     """One seed by default; LRSWEEP_TEST_SEEDS=all runs 0-19 where a test uses it."""
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Reading results files back
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """A CSV file's rows as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def no_timing(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Rows without the ``seconds`` column (wall time differs between identical runs)."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def read_untimed(path: Path) -> list[dict[str, str]]:
+    """A CSV's rows without timing: what must be identical between equal sweeps."""
+    return no_timing(read_csv(path))
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """Two results folders hold the same runs.csv (but for timing) and identical histories."""
+    assert read_untimed(a / "runs.csv") == read_untimed(b / "runs.csv")
+    names = sorted(p.name for p in (a / "histories").iterdir())
+    assert names == sorted(p.name for p in (b / "histories").iterdir())
+    for name in names:
+        assert (a / "histories" / name).read_bytes() == (b / "histories" / name).read_bytes()

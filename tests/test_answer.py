@@ -22,7 +22,7 @@ from lrsweep.curve import (
     sensitivity,
     window_max,
 )
-from lrsweep.grid import lattice_index
+from lrsweep.plan import lattice_index
 from lrsweep.results import to_json_safe
 from lrsweep.spec import load_spec
 

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from lrsweep.cli import cli
-from lrsweep.results import RUN_COLUMNS
-from lrsweep.training import HISTORY_COLUMNS
+from lrsweep.records import HISTORY_COLUMNS, RUN_COLUMNS
+
+from .conftest import no_timing, read_csv
 
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def without_timing(rows):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
 def test_run_writes_every_file(tiny_spec, tmp_path):
@@ -61,7 +51,7 @@ def test_jobs_1_and_jobs_2_write_the_same_numbers(tiny_spec, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert invoke("run", spec, "--out", a, "--jobs", "1", "--no-plots").exit_code == 0
     assert invoke("run", spec, "--out", b, "--jobs", "2", "--no-plots").exit_code == 0
-    assert without_timing(read_csv(a / "runs.csv")) == without_timing(read_csv(b / "runs.csv"))
+    assert no_timing(read_csv(a / "runs.csv")) == no_timing(read_csv(b / "runs.csv"))
     for path in (a / "histories").iterdir():
         assert path.read_bytes() == (b / "histories" / path.name).read_bytes()
 
@@ -77,20 +67,30 @@ def test_rerun_resumes_without_training(tiny_spec, tmp_path):
     assert read_csv(out / "runs.csv") == before
 
 
-def test_a_changed_spec_is_refused_unless_overwrite(tiny_spec, tmp_path):
+def test_a_changed_spec_grows_the_study_and_other_data_is_refused(tiny_spec, write_spec, tmp_path):
     out = tmp_path / "r"
     assert invoke("run", tiny_spec(), "--out", out, "--jobs", "1", "--no-plots").exit_code == 0
-    changed = tiny_spec(epochs=3)
-    result = invoke("run", changed, "--out", out, "--jobs", "1")
+    first = {p.name for p in (out / "histories").iterdir()}
+    changed = tiny_spec(epochs=3)  # every run changes: four new runs, the old ones kept
+    result = invoke("run", changed, "--out", out, "--jobs", "1", "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert "the spec changed since the last run here: train.epochs 2 -> 3" in result.stderr
+    assert "4 runs, 0 finished already (reused), 4 to train" in result.stderr
+    rows = read_csv(out / "runs.csv")
+    assert len(rows) == 4 and first <= {p.name for p in (out / "histories").iterdir()}
+    assert {r["run_id"] + ".csv" for r in rows}.isdisjoint(first)  # only the current spec's
+    assert len(list((out / "specs").iterdir())) == 1  # the earlier spec, kept
+
+    other = write_spec(changed.read_text().replace("noise: 0.2", "noise: 0.3"), "other.yaml")
+    result = invoke("run", other, "--out", out, "--jobs", "1")
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: {out}: holds results of a different spec (hash ")
+    assert result.stderr.startswith(f"Error: {out}: holds runs on other data (data.noise ")
     assert result.stderr.rstrip().endswith(
-        "use --overwrite to replace them or --out to write elsewhere"
+        "use --overwrite to start over or --out to write elsewhere"
     )
-    result = invoke("run", changed, "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
+    result = invoke("run", other, "--out", out, "--jobs", "1", "--no-plots", "--overwrite")
     assert result.exit_code == 0
-    history = read_csv(next((out / "histories").iterdir()))
-    assert [int(h["epoch"]) for h in history] == [0, 1, 2, 3]
+    assert len(list((out / "histories").iterdir())) == 4 and not (out / "specs").exists()
 
 
 def test_bad_spec_gives_one_line_and_writes_nothing(write_spec, tmp_path):
@@ -149,9 +149,45 @@ def test_plot_on_a_missing_or_corrupt_results_dir(tiny_spec, tmp_path):
     lines = runs.read_text().splitlines()
     lines[2] = lines[2].replace(",0.01,", ",zero point one,")
     runs.write_text("\n".join(lines) + "\n")
-    result = invoke("plot", out)
-    assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: {runs}: line 3: malformed row ")
+    result = invoke("plot", out)  # runs.csv is a view: the plots read the journal
+    assert result.exit_code == 0 and (out / "plots" / "u_curve.png").exists()
+
+
+def test_show_report_and_plot_on_an_interrupted_folder(tiny_spec, tmp_path):
+    import lrsweep
+
+    spec, out = lrsweep.load_spec(tiny_spec()), tmp_path / "r"
+
+    def stop_after_two(row, done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        lrsweep.run_sweep(spec, out, on_run=stop_after_two)
+    shown = invoke("show", out)
+    assert shown.exit_code == 0 and "partial: 2 of 4 runs finished" in shown.stdout
+    assert invoke("plot", out).exit_code == 0 and (out / "plots" / "u_curve.png").exists()
+    page = invoke("report", out)
+    assert page.exit_code == 0 and "2 of 4 runs finished" in (out / "report.html").read_text()
+
+
+def test_show_and_plot_on_a_folder_with_nothing_finished(tiny_spec, tmp_path):
+    import lrsweep
+
+    spec, out = lrsweep.load_spec(tiny_spec()), tmp_path / "r"
+
+    def stop_at_once(row, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the first run is journaled, then the stop
+        lrsweep.run_sweep(spec, out, on_run=stop_at_once)
+    journal = out / "journal.jsonl"
+    journal.write_text("".join(line for line in journal.read_text().splitlines(True)
+                               if '"planned"' in line))  # fmt: skip
+    for command in ("show", "plot", "report"):
+        result = invoke(command, out)
+        assert result.exit_code == 2, command
+        assert "0 of 4 planned" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_json_output(tiny_spec, tmp_path):

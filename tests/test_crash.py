@@ -3,7 +3,6 @@ journal lines, and leftover temp files."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -15,10 +14,12 @@ from pathlib import Path
 import pytest
 
 import lrsweep
+from lrsweep.costs import data_shape, execution_choice
 from lrsweep.errors import LockError
-from lrsweep.executors import data_shape, execution_choice
 from lrsweep.results import ResultsDir
 from lrsweep.spec import load_spec
+
+from .conftest import read_untimed
 
 SPEC = """\
 name: crash-test
@@ -29,11 +30,6 @@ train: {epochs: 30, batch_size: 8, seeds: 2}
 grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
 execution: {group_size: 1}
 """
-
-
-def read(path: Path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
 def done_lines(out: Path) -> int:
@@ -73,7 +69,7 @@ def wait_for_runs(out: Path, n: int, proc: subprocess.Popen[str], timeout: float
 
 
 def assert_same_as(reference: Path, out: Path) -> None:
-    assert read(out / "runs.csv") == read(reference / "runs.csv")
+    assert read_untimed(out / "runs.csv") == read_untimed(reference / "runs.csv")
     names = sorted(p.name for p in (reference / "histories").iterdir())
     assert sorted(p.name for p in (out / "histories").iterdir()) == names
     for name in names:
@@ -100,11 +96,11 @@ def test_sigkill_then_resume_equals_an_uninterrupted_sweep(reference, tmp_path, 
     proc.kill()
     proc.wait()
     partial = done_lines(out)
-    assert 3 <= partial < len(read(ref / "runs.csv"))
+    assert 3 <= partial < len(read_untimed(ref / "runs.csv"))
     again = subprocess.run(run_command(spec, out), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert_same_as(ref, out)
-    rows = read(out / "runs.csv")
+    rows = read_untimed(out / "runs.csv")
     assert len({r["run_id"] for r in rows}) == len(rows)
     assert done_lines(out) == len(rows)  # every run journaled exactly once
     assert not list(out.rglob("*.tmp-*")) and not (out / ".lock").exists()
@@ -122,7 +118,7 @@ def test_interrupt_exits_130_with_the_resume_command(reference, tmp_path, sig):
     resume = f"lrsweep run {spec} --out {out}"
     assert f"Interrupted: finished runs are kept. Resume with: {resume}" in stderr
     assert "Traceback" not in stderr
-    kept = read(out / "runs.csv")
+    kept = read_untimed(out / "runs.csv")
     assert len(kept) == done_lines(out) >= 2
     lrsweep.run_sweep(load_spec(spec), out)
     assert_same_as(ref, out)
@@ -155,7 +151,7 @@ def test_ctrl_c_stops_a_sweep_running_in_threads(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Interrupted: finished runs are kept." in stderr and "Traceback" not in stderr
     assert time.monotonic() - began < 10  # the running groups stopped, not ran to the end
-    kept = read(out / "runs.csv")
+    kept = read_untimed(out / "runs.csv")
     assert 2 <= len(kept) == done_lines(out) < len(plan.runs)
     lrsweep.run_sweep(loaded, out)  # resume in this process
     lrsweep.run_sweep(loaded, tmp_path / "ref")  # uninterrupted, in this process
@@ -195,7 +191,7 @@ def test_torn_journal_line_and_temp_files_are_cleaned(tiny_spec, tmp_path):
     spec = load_spec(tiny_spec())
     out = tmp_path / "r"
     lrsweep.run_sweep(spec, out)
-    reference = read(out / "runs.csv")
+    reference = read_untimed(out / "runs.csv")
     journal = out / "journal.jsonl"
     lines = journal.read_text().splitlines(keepends=True)
     last_done = max(i for i, line in enumerate(lines) if '"event": "done"' in line)
@@ -204,7 +200,7 @@ def test_torn_journal_line_and_temp_files_are_cleaned(tiny_spec, tmp_path):
     (out / "runs.csv.tmp-999").write_text("half a fi")
     (out / "histories" / "x.csv.tmp-999").write_text("half")
     lrsweep.run_sweep(spec, out)  # resumes: re-trains only the run whose line was torn
-    assert read(out / "runs.csv") == reference
+    assert read_untimed(out / "runs.csv") == reference
     assert not list(out.rglob("*.tmp-*"))
     records = ResultsDir(out, spec).read_journal()
     assert sum(r["event"] == "done" for r in records) == 4

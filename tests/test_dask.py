@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +11,8 @@ import lrsweep
 from lrsweep.errors import ExecutorError
 from lrsweep.executors import DaskExecutor
 from lrsweep.spec import load_spec
+
+from .conftest import assert_same_results, read_untimed
 
 distributed = pytest.importorskip("distributed")
 
@@ -45,26 +45,13 @@ def cluster():
         yield c
 
 
-def read(path: Path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
-
-
-def same_files(a: Path, b: Path) -> None:
-    assert read(a / "runs.csv") == read(b / "runs.csv")
-    names = sorted(p.name for p in (a / "histories").iterdir())
-    assert names == sorted(p.name for p in (b / "histories").iterdir())
-    for name in names:
-        assert (a / "histories" / name).read_bytes() == (b / "histories" / name).read_bytes()
-
-
 def test_cluster_sweep_equals_local_sweep(cluster, write_spec, tmp_path):
     spec = load_spec(write_spec(SPEC))
     lrsweep.run_sweep(spec, tmp_path / "local")
     with DaskExecutor(cluster.scheduler_address) as executor:
         assert executor.jobs == 2
         lrsweep.run_sweep(spec, tmp_path / "dask", executor=executor)
-    same_files(tmp_path / "local", tmp_path / "dask")
+    assert_same_results(tmp_path / "local", tmp_path / "dask")
 
 
 def test_a_killed_worker_loses_no_run(cluster, write_spec, tmp_path):
@@ -81,7 +68,7 @@ def test_a_killed_worker_loses_no_run(cluster, write_spec, tmp_path):
 
         lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_run=kill_one)
     assert killed
-    rows = read(tmp_path / "r" / "runs.csv")
+    rows = read_untimed(tmp_path / "r" / "runs.csv")
     assert len(rows) == len({r["run_id"] for r in rows})
     planned = lrsweep.plan_sweep(spec).runs
     assert sorted(r["run_id"] for r in rows) == sorted(r.run_id for r in planned)
@@ -119,6 +106,6 @@ def test_a_scheduler_lost_mid_sweep_is_exit_3_and_keeps_finished_runs(write_spec
                 )
     finally:
         doomed.close()
-    kept = read(tmp_path / "r" / "runs.csv")
+    kept = read_untimed(tmp_path / "r" / "runs.csv")
     assert kept and all(r["status"] in ("ok", "diverged") for r in kept)
     assert not (tmp_path / "r" / ".lock").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import errno
 import os
 import signal
@@ -17,10 +16,7 @@ from lrsweep.executors import MAX_POOL_RESTARTS, ProcessExecutor
 from lrsweep.spec import load_spec
 from lrsweep.training import train_group
 
-
-def read(path: Path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+from .conftest import read_csv
 
 
 def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
@@ -39,7 +35,7 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
     )
     assert result.exit_code == 1
     assert result.stderr.endswith("runs failed; run the same command again to retry them\n")
-    rows = read(out / "runs.csv")
+    rows = read_csv(out / "runs.csv")
     failed = [r for r in rows if r["status"] == "failed"]
     assert {int(r["seed"]) for r in failed} == {1} and len(failed) == 2 and len(rows) == 4
     assert failed[0]["message"].startswith("FloatingPointError: simulated bug (at ")
@@ -58,7 +54,7 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
     )
     assert again.exit_code == 0
     assert set(trained) == {1}  # only the failed runs' group was trained again
-    rows = read(out / "runs.csv")
+    rows = read_csv(out / "runs.csv")
     assert {r["status"] for r in rows} <= {"ok", "diverged"} and len(rows) == 4
     for run_id, row in ok_before.items():
         assert next(r for r in rows if r["run_id"] == run_id) == row

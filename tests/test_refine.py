@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +15,13 @@ from lrsweep.analysis import (
     best_lr,
     good_band,
     interpolated_optimum,
-    label_run,
-    run_objective,
     sensitivity_score,
 )
-from lrsweep.grid import log_grid, refine_grid
+from lrsweep.plan import log_grid, refine_grid
+from lrsweep.records import EpochLog, label_run, run_objective
 from lrsweep.spec import load_spec
-from lrsweep.training import EpochLog
+
+from .conftest import no_timing, read_csv
 
 GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 
@@ -163,19 +161,10 @@ refine: {{rounds: 2, points_per_decade: 4}}
 """
 
 
-def read(path: Path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def no_timing(rows):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
-
 def test_sweep_with_refine_trains_no_run_twice(write_spec, tmp_path):
     spec = load_spec(write_spec(SPEC.format(extra="")))
     summary = lrsweep.run_sweep(spec, tmp_path / "r")
-    rows = read(tmp_path / "r" / "runs.csv")
+    rows = read_csv(tmp_path / "r" / "runs.csv")
     assert len({r["run_id"] for r in rows}) == len(rows)
     journal = (tmp_path / "r" / "journal.jsonl").read_text().splitlines()
     assert sum('"event": "done"' in line for line in journal) == len(rows)
@@ -198,10 +187,12 @@ def test_refine_after_an_interrupted_run_equals_an_uninterrupted_run(write_spec,
 
     with pytest.raises(KeyboardInterrupt):
         lrsweep.run_sweep(spec, tmp_path / "cut", on_run=stop_after_three)
-    assert len(read(tmp_path / "cut" / "runs.csv")) < len(read(tmp_path / "whole" / "runs.csv"))
+    assert len(read_csv(tmp_path / "cut" / "runs.csv")) < len(
+        read_csv(tmp_path / "whole" / "runs.csv")
+    )
     lrsweep.refine(tmp_path / "cut")
-    assert no_timing(read(tmp_path / "cut" / "runs.csv")) == no_timing(
-        read(tmp_path / "whole" / "runs.csv")
+    assert no_timing(read_csv(tmp_path / "cut" / "runs.csv")) == no_timing(
+        read_csv(tmp_path / "whole" / "runs.csv")
     )
     for path in (tmp_path / "whole" / "histories").iterdir():
         assert path.read_bytes() == (tmp_path / "cut" / "histories" / path.name).read_bytes()
@@ -210,26 +201,35 @@ def test_refine_after_an_interrupted_run_equals_an_uninterrupted_run(write_spec,
 def test_refine_of_a_refine_goes_on(write_spec, tmp_path):
     spec = load_spec(write_spec(SPEC.format(extra="").replace("rounds: 2", "rounds: 0")))
     lrsweep.run_sweep(spec, tmp_path / "r")
-    n0 = len(read(tmp_path / "r" / "runs.csv"))
+    n0 = len(read_csv(tmp_path / "r" / "runs.csv"))
     first = lrsweep.refine(tmp_path / "r", rounds=1)
-    n1 = len(read(tmp_path / "r" / "runs.csv"))
+    n1 = len(read_csv(tmp_path / "r" / "runs.csv"))
+    after_first = no_timing(read_csv(tmp_path / "r" / "runs.csv"))
     second = lrsweep.refine(tmp_path / "r", rounds=1)
-    n2 = len(read(tmp_path / "r" / "runs.csv"))
+    after_second = no_timing(read_csv(tmp_path / "r" / "runs.csv"))
     assert n0 < n1 and first["rounds"] == 1
-    assert second["rounds"] >= 1 and n2 >= n1
+    # the second refine plans round 2 (never round 1 again): it trains round 2's new LRs, or
+    # says why it stopped there; every run of the first refine is kept, none trained twice
+    assert all(row in after_second for row in after_first)
+    assert len({r["run_id"] for r in after_second}) == len(after_second)
+    new_rounds = {int(r["round"]) for r in after_second if r not in after_first}
+    if new_rounds:
+        assert new_rounds == {2} and second["rounds"] == 2
+    else:
+        assert any(note.startswith("round 2:") for note in second["notes"]), second["notes"]
 
 
 def test_coarse_round_then_full_budget_bracket(write_spec, tmp_path):
     text = SPEC.format(extra="coarse: {subsample: 0.5, epochs: 2}")
     spec = load_spec(write_spec(text))
     lrsweep.run_sweep(spec, tmp_path / "r")
-    rows = read(tmp_path / "r" / "runs.csv")
+    rows = read_csv(tmp_path / "r" / "runs.csv")
     coarse = [r for r in rows if r["budget"] == "coarse"]
     full = [r for r in rows if r["budget"] == "full"]
     assert {int(r["round"]) for r in coarse} == {0} and coarse
     assert full and {int(r["round"]) for r in full} >= {1}
     for r in full:
-        history = read(tmp_path / "r" / "histories" / f"{r['run_id']}.csv")
+        history = read_csv(tmp_path / "r" / "histories" / f"{r['run_id']}.csv")
         assert int(history[-1]["epoch"]) in (3, int(r["epochs_done"]) + 1)
     full_lrs = {float(r["lr"]) for r in full if r["round"] == "1"}
     coarse_lrs = {float(r["lr"]) for r in coarse}
@@ -242,7 +242,7 @@ def test_vary_runs_one_curve_per_combination(write_spec, tmp_path):
     )
     spec = load_spec(write_spec(text))
     summary = lrsweep.run_sweep(spec, tmp_path / "r")
-    rows = read(tmp_path / "r" / "runs.csv")
+    rows = read_csv(tmp_path / "r" / "runs.csv")
     assert list(rows[0])[3:5] == ["combo", "optimizer.name"]
     assert {r["optimizer.name"] for r in rows} == {"sgd", "adam"}
     assert [c["label"] for c in summary["combos"]] == ["optimizer.name=sgd", "optimizer.name=adam"]
@@ -301,8 +301,8 @@ def test_coarse_epochs_are_honoured(write_spec, tmp_path):
         "rounds: 2", "rounds: 0"
     )
     lrsweep.run_sweep(load_spec(write_spec(text)), tmp_path / "r")
-    for row in read(tmp_path / "r" / "runs.csv"):
-        history = read(tmp_path / "r" / "histories" / f"{row['run_id']}.csv")
+    for row in read_csv(tmp_path / "r" / "runs.csv"):
+        history = read_csv(tmp_path / "r" / "histories" / f"{row['run_id']}.csv")
         assert int(history[-1]["epoch"]) <= 2 and int(row["epochs_done"]) <= 2
 
 
@@ -313,7 +313,7 @@ def test_an_edge_after_a_coarse_round_re_runs_the_edge_at_the_full_budget(write_
     summary = lrsweep.run_sweep(
         load_spec(write_spec(text.replace("rounds: 2", "rounds: 1"))), tmp_path / "r"
     )
-    rows = read(tmp_path / "r" / "runs.csv")
+    rows = read_csv(tmp_path / "r" / "runs.csv")
     full = {float(r["lr"]) for r in rows if r["budget"] == "full"}
     assert 1e-2 in full  # the edge LR itself, at the full budget
     assert summary["best"] is not None
@@ -323,9 +323,9 @@ def test_running_a_finished_spec_again_trains_nothing_new(write_spec, tmp_path):
     text = SPEC.format(extra="").replace("lr_min: 1e-3, lr_max: 10", "lr_min: 1e-5, lr_max: 1e-3")
     spec = load_spec(write_spec(text.replace("rounds: 2", "rounds: 1")))
     first = lrsweep.run_sweep(spec, tmp_path / "r")
-    before = read(tmp_path / "r" / "runs.csv")
+    before = read_csv(tmp_path / "r" / "runs.csv")
     again = lrsweep.run_sweep(spec, tmp_path / "r")
-    assert no_timing(read(tmp_path / "r" / "runs.csv")) == no_timing(before)
+    assert no_timing(read_csv(tmp_path / "r" / "runs.csv")) == no_timing(before)
     assert again["best"]["lr"] == first["best"]["lr"]
 
 
@@ -354,6 +354,6 @@ def test_resuming_an_interrupted_refining_run_equals_an_uninterrupted_one(
     with pytest.raises(KeyboardInterrupt):
         lrsweep.run_sweep(spec, tmp_path / "cut", on_run=stop)
     lrsweep.run_sweep(spec, tmp_path / "cut")  # the same command again resumes
-    assert no_timing(read(tmp_path / "cut" / "runs.csv")) == no_timing(
-        read(tmp_path / "whole" / "runs.csv")
+    assert no_timing(read_csv(tmp_path / "cut" / "runs.csv")) == no_timing(
+        read_csv(tmp_path / "whole" / "runs.csv")
     )

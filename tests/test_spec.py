@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lrsweep.errors import SpecError
-from lrsweep.spec import MAX_SPEC_BYTES, Spec, dump_spec, load_spec, load_yaml
+from lrsweep.spec import Spec, dump_spec, load_spec
+from lrsweep.yamlload import MAX_SPEC_BYTES, load_yaml
 
 GOOD = "name: ok\ndata: {builtin: spirals}\n"
 

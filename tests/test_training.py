@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from lrsweep.grid import Group, plan_runs
+from lrsweep.plan import Group, plan_runs
+from lrsweep.records import RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.sweep import load_data
-from lrsweep.training import RunStatus, train_group
+from lrsweep.training import train_group
 
 
 def make_spec(**sections):

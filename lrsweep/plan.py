@@ -14,16 +14,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.spec import Spec, apply_combo, stable_hash
-
-LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
-LOCKSTEP_MAX_GROUP = 16  # members per group (S: one group of 16 in-process beats 2 x 8 in a pool)
-LOCKSTEP_MAX_BYTES = 256e6  # a group's arrays above this are chunked into more groups
-EVAL_ROWS = 4096  # rows per evaluation chunk (`lrsweep.model.evaluate`'s default)
-# The cost model the executors schedule with (rough, per core; measured on 2-core Xeons):
-STEP_OVERHEAD_SECONDS = 100e-6  # Python and NumPy call overhead of one lockstep step
-FLOP_RATE = 80e9  # float32 FLOP/s one core sustains on a step (small matmuls, elementwise)
-
+from lrsweep.analysis import LRPoint, aggregate, fit_rows, summary_rows
+from lrsweep.costs import group_size_for
+from lrsweep.curve import fitted_at, pick
+from lrsweep.data import Dataset
+from lrsweep.spec import Spec, apply_combo, combo_label, stable_hash
 
 LATTICE_PER_DECADE = 960  # LRs live on 10 ** (k / 960): 1,2,3,4,5,6,8,...,32,64-per-decade fit
 
@@ -174,77 +169,6 @@ def plan_runs(
     return runs
 
 
-def step_flops(spec: Spec, n_features: int, n_outputs: int) -> float:
-    """Approximate FLOPs of one training step of one model: 6 x weights x batch."""
-    return 6.0 * n_weights(spec, n_features, n_outputs) * spec.train.batch_size
-
-
-def n_weights(spec: Spec, n_features: int, n_outputs: int) -> int:
-    """Trainable parameters (weights and biases) of one model."""
-    sizes = [n_features, *spec.model.hidden, n_outputs]
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
-def member_bytes(spec: Spec, n_features: int, n_outputs: int) -> float:
-    """Memory one member adds to a group: parameters, gradients and up to three optimizer
-    states, plus the activations of a training batch and of an evaluation chunk."""
-    itemsize = 8 if spec.model.dtype == "float64" else 4
-    widths = sum(spec.model.hidden) + n_outputs
-    values = (
-        5 * n_weights(spec, n_features, n_outputs)
-        + (3 * spec.train.batch_size + EVAL_ROWS) * widths
-    )
-    return float(values * itemsize)
-
-
-def group_size_for(spec: Spec, n_lrs: int, n_features: int, n_outputs: int) -> int:
-    """Members per group, from the spec and the data's shape alone (never from --jobs or the
-    executor, so the numbers are the same however a sweep runs).
-
-    Overhead-bound models (a step under ``LOCKSTEP_MAX_FLOP``) train up to
-    ``LOCKSTEP_MAX_GROUP`` LRs in lockstep, fewer if the group's arrays would pass
-    ``LOCKSTEP_MAX_BYTES``, in balanced chunks; compute-bound ones train alone (their matmuls
-    already run at the BLAS rate, and one run per thread or process uses every core).
-    """
-    if spec.execution.group_size is not None:
-        return spec.execution.group_size
-    if step_flops(spec, n_features, n_outputs) >= LOCKSTEP_MAX_FLOP or n_lrs <= 1:
-        return 1
-    by_memory = int(LOCKSTEP_MAX_BYTES // member_bytes(spec, n_features, n_outputs))
-    largest = max(1, min(LOCKSTEP_MAX_GROUP, by_memory))
-    chunks = math.ceil(n_lrs / largest)
-    return math.ceil(n_lrs / chunks)
-
-
-def group_seconds(
-    group: Group, n_train: int, n_val: int, n_features: int, n_outputs: int
-) -> float:
-    """Rough single-core wall time of a group, from the cost model above (for scheduling only).
-
-    Steps x (call overhead + members x step FLOPs / rate), plus the forward passes of the
-    per-epoch evaluations (a third of a training step's FLOPs per row).
-    """
-    spec = group.spec
-    rows = max(1, round(n_train * min(group.subsample, 1.0)))
-    steps = group.epochs * math.ceil(rows / spec.train.batch_size)
-    flops_per_row = step_flops(spec, n_features, n_outputs) / spec.train.batch_size
-    K = len(group.runs)
-    train = steps * (STEP_OVERHEAD_SECONDS + K * flops_per_row * spec.train.batch_size / FLOP_RATE)
-    evaluation = K * flops_per_row / 3 * (rows + n_val * (group.epochs + 1)) / FLOP_RATE
-    return train + evaluation
-
-
-def compute_fraction(group: Group, n_features: int, n_outputs: int) -> float:
-    """The share of a group's step the cost model spends in products, not in call overhead.
-
-    ``members x step FLOPs / rate`` over that plus ``STEP_OVERHEAD_SECONDS``. BLAS products
-    (and NumPy's passes over large arrays) release the GIL, Python's calls do not: groups near
-    1 run well in threads of one process, groups far from it do not (`lrsweep.executors`).
-    """
-    flops = len(group.runs) * step_flops(group.spec, n_features, n_outputs) / FLOP_RATE
-    return flops / (flops + STEP_OVERHEAD_SECONDS)
-
-
 def make_groups(
     spec: Spec, runs: Sequence[RunSpec], n_features: int, n_outputs: int
 ) -> list[Group]:
@@ -266,6 +190,207 @@ def make_groups(
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             groups.append(Group(spec, seed, epochs, subsample, tuple(members[lo:hi])))
     return groups
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a round will train, before it trains it."""
+
+    spec: Spec
+    runs: tuple[RunSpec, ...]
+    groups: tuple[Group, ...]
+    n_features: int
+    n_outputs: int
+    notes: tuple[str, ...] = ()
+    n_train: int = 0  # training and validation rows (for the executors' cost model)
+    n_val: int = 0
+
+    @property
+    def group_sizes(self) -> list[int]:
+        return [len(g.runs) for g in self.groups]
+
+
+def plan_lrs(
+    spec: Spec,
+    data: Dataset,
+    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
+    round_: int,
+    budget: Budget,
+    notes: Sequence[str] = (),
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """Runs for the given LRs of each combination at one budget, packed into groups.
+
+    ``aliases`` (lattice index -> LR) keeps the LR spelling of runs a results dir has already.
+    """
+    runs: list[RunSpec] = []
+    groups: list[Group] = []
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    for combo, lrs in lrs_by_combo.items():
+        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases)
+        runs.extend(mine)
+        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
+    return Plan(
+        spec,
+        tuple(runs),
+        tuple(groups),
+        n_features,
+        n_outputs,
+        tuple(notes),
+        len(data.X_train),
+        len(data.X_val),
+    )
+
+
+def plan_round0(
+    spec: Spec,
+    data: Dataset,
+    bounds: tuple[float, float] | None = None,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """The coarse log grid times the seeds, for every combination, at round 0's budget.
+
+    ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
+    """
+    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
+    lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
+    return plan_lrs(
+        spec,
+        data,
+        dict.fromkeys(spec.combos, lrs.tolist()),
+        0,
+        budgets(spec)[0],
+        aliases=aliases,
+    )
+
+
+
+def plan_refine(
+    spec: Spec,
+    data: Dataset,
+    rows: Sequence[Mapping[str, Any]],
+    round_: int,
+    points_per_decade: int,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
+
+    The rows are the finished runs of rounds before ``round_``; the answer is read from the
+    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
+    the density of the one before (``points_per_decade`` in round 1).
+    """
+    density = points_per_decade * 2 ** (round_ - 1)
+    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
+    notes = []
+    for combo in spec.combos:
+        label = combo_label(combo)
+        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
+        points = aggregate(mine, spec.train.objective)
+        step = refine_grid(
+            [p.lr for p in points],
+            fitted_scores(points, mine, spec.train.objective),
+            density,
+            extend_points_per_decade=spec.grid.points_per_decade,
+            stop_ratio=spec.refine.stop_ratio,
+        )
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        notes.append(f"{prefix}: {step.note}")
+        if step.lrs:
+            lrs_by_combo[combo] = step.lrs
+    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
+
+
+def fitted_scores(
+    points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
+) -> list[float]:
+    """What ranks trained LRs for a refine bracket: the U-curve fit at each LR where every
+    seed finished OK (+inf elsewhere), so the bracket is the fit's, not one lucky mean's;
+    the LRs' own scores when there are too few runs to fit."""
+    fit = fit_rows(rows, objective)
+    if fit is None:
+        return [p.score for p in points]
+    return [fitted_at(fit, p.lr) if math.isfinite(p.score) else math.inf for p in points]
+
+
+RESOLVE_DECADES = 0.2  # resolved: the optimum's interval is narrower than this
+RESOLVE_FLAT = 0.01  # ... or the fitted curve varies less than this (relative) across it
+RESOLVE_TOP = 5  # extra seeds go to this many trained LRs nearest the pick
+MAX_RESOLVE_ROUNDS = 6  # one extra seed per round
+
+
+def run_budget(spec: Spec) -> int:
+    """Runs one curve may use in all: ``refine.max_runs``, or 35 % of a dense grid of 16 per
+    decade over the spec's range with the spec's seeds."""
+    if spec.refine.max_runs is not None:
+        return spec.refine.max_runs
+    dense = len(log_grid(spec.grid.lr_min, spec.grid.lr_max, 16)) * spec.train.seeds
+    return math.floor(0.35 * dense)
+
+
+def plan_resolve(
+    spec: Spec,
+    data: Dataset,
+    rows: Sequence[Mapping[str, Any]],
+    round_: int,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """A resolve step: where a curve's answer is unsure, one more seed at the trained LRs
+    nearest its pick (``RESOLVE_TOP``), within the curve's run budget (`run_budget`). Its runs
+    belong to the last round ``round_`` (resolving extends a round; it is not a new one).
+
+    Unsure: the optimum's interval spans more than ``RESOLVE_DECADES`` and the fitted curve
+    changes by more than ``RESOLVE_FLAT`` across it. The notes say, per curve, whether it is
+    resolved, or the budget is spent.
+    """
+    runs: list[RunSpec] = []
+    groups: list[Group] = []
+    notes = []
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    budget = run_budget(spec)
+    for combo in spec.combos:
+        label = combo_label(combo)
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
+        fit = fit_rows(mine, spec.train.objective)
+        if fit is None:
+            continue
+        chosen = pick(fit, spec.analysis.band_tolerance)
+        lo, hi = chosen.interval
+        width = math.log10(hi / lo)
+        inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
+        spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
+        if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
+            notes.append(
+                f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
+                f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
+            )
+            continue
+        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
+        near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
+        if len(mine) + len(near) > budget:
+            notes.append(
+                f"{prefix}: unresolved, budget spent: {len(mine)} of {budget} runs; the optimum"
+                f" lies in {lo:.3g}-{hi:.3g} ({width:.2f} decades)"
+            )
+            continue
+        seed = max(int(r["seed"]) for r in mine) + 1
+        one_seed = spec.model_copy(
+            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
+        )
+        lrs = sorted(p.lr for p in near)
+        mine_runs = plan_runs(
+            one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
+        )
+        runs.extend(mine_runs)
+        groups.extend(make_groups(apply_combo(one_seed, combo), mine_runs, n_features, n_outputs))
+        notes.append(
+            f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
+            f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
+        )
+    return Plan(
+        spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes),
+        len(data.X_train), len(data.X_val),
+    )  # fmt: skip
 
 
 class RefineStep(NamedTuple):

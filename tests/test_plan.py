@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lrsweep.grid import (
+from lrsweep.costs import group_size_for
+from lrsweep.plan import (
     LATTICE_PER_DECADE,
     canonical_lr,
-    group_size_for,
     lattice_index,
     lattice_lr,
     log_grid,

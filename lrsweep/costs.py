@@ -1,0 +1,197 @@
+"""The cost model: what a step, a member and a group cost, and where groups should run.
+
+Only *where* and *how many at once* depend on these numbers, never a run's results: group
+sizes are a function of the spec and the data's shape, and the execution choice picks this
+process, threads or a pool of processes for the same groups. The constants were measured on
+2-core Xeons (see benchmarks/README.md, "The strategy lrsweep picks").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from lrsweep.data import Dataset
+from lrsweep.spec import Spec
+
+Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
+LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
+LOCKSTEP_MAX_GROUP = 16  # members per group (S: one group of 16 in-process beats 2 x 8 in a pool)
+LOCKSTEP_MAX_BYTES = 256e6  # a group's arrays above this are chunked into more groups
+EVAL_ROWS = 4096  # rows per evaluation chunk (`lrsweep.model.evaluate`'s default)
+# The cost model the executors schedule with (rough, per core; measured on 2-core Xeons):
+STEP_OVERHEAD_SECONDS = 100e-6  # Python and NumPy call overhead of one lockstep step
+FLOP_RATE = 80e9  # float32 FLOP/s one core sustains on a step (small matmuls, elementwise)
+# What starting a pool of spawned workers costs (an interpreter importing numpy, pydantic and
+# lrsweep, ~0.3 s each, in parallel): `--jobs N` trains in this process unless the pool's
+# estimated wall time, this plus the groups spread over N workers, is shorter.
+POOL_START_SECONDS = 0.35
+# Groups whose step the cost model puts at least this much in products run in threads: BLAS
+# releases the GIL. Measured on 2 cores (2 threads against this process alone): 784-256-256-10
+# groups of one (0.96) 7.0 -> 4.8 s, 784-32-10 in groups of 16 (0.91) 0.83 -> 0.58 s,
+# 784-128-10 groups of one (0.83) 1.9 -> 1.2 s; the digits 64-64-10 in groups of 16 (0.78)
+# 1.20 -> 1.15 s and in groups of 4 (0.46) 0.50 -> 0.80 s: Python's calls hold the GIL.
+THREADS_MIN_COMPUTE = 0.8
+# What one group gains from every BLAS thread in this process on compute-bound steps
+# (784-256-256-10: 1.34 ms a step on one thread, 0.91 ms on two): threads must beat that.
+BLAS_THREADS_SPEEDUP = 1.5
+
+
+class GroupLike(Protocol):
+    """What the cost model reads of a group (`lrsweep.plan.Group`)."""
+
+    @property
+    def spec(self) -> Spec: ...
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def subsample(self) -> float: ...
+    @property
+    def runs(self) -> Sequence[Any]: ...
+
+
+def step_flops(spec: Spec, n_features: int, n_outputs: int) -> float:
+    """Approximate FLOPs of one training step of one model: 6 x weights x batch."""
+    return 6.0 * n_weights(spec, n_features, n_outputs) * spec.train.batch_size
+
+
+def n_weights(spec: Spec, n_features: int, n_outputs: int) -> int:
+    """Trainable parameters (weights and biases) of one model."""
+    sizes = [n_features, *spec.model.hidden, n_outputs]
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def member_bytes(spec: Spec, n_features: int, n_outputs: int) -> float:
+    """Memory one member adds to a group: parameters, gradients and up to three optimizer
+    states, plus the activations of a training batch and of an evaluation chunk."""
+    itemsize = 8 if spec.model.dtype == "float64" else 4
+    widths = sum(spec.model.hidden) + n_outputs
+    values = (
+        5 * n_weights(spec, n_features, n_outputs)
+        + (3 * spec.train.batch_size + EVAL_ROWS) * widths
+    )
+    return float(values * itemsize)
+
+
+def group_size_for(spec: Spec, n_lrs: int, n_features: int, n_outputs: int) -> int:
+    """Members per group, from the spec and the data's shape alone (never from --jobs or the
+    executor, so the numbers are the same however a sweep runs).
+
+    Overhead-bound models (a step under ``LOCKSTEP_MAX_FLOP``) train up to
+    ``LOCKSTEP_MAX_GROUP`` LRs in lockstep, fewer if the group's arrays would pass
+    ``LOCKSTEP_MAX_BYTES``, in balanced chunks; compute-bound ones train alone (their matmuls
+    already run at the BLAS rate, and one run per thread or process uses every core).
+    """
+    if spec.execution.group_size is not None:
+        return spec.execution.group_size
+    if step_flops(spec, n_features, n_outputs) >= LOCKSTEP_MAX_FLOP or n_lrs <= 1:
+        return 1
+    by_memory = int(LOCKSTEP_MAX_BYTES // member_bytes(spec, n_features, n_outputs))
+    largest = max(1, min(LOCKSTEP_MAX_GROUP, by_memory))
+    chunks = math.ceil(n_lrs / largest)
+    return math.ceil(n_lrs / chunks)
+
+
+def group_seconds(
+    group: GroupLike, n_train: int, n_val: int, n_features: int, n_outputs: int
+) -> float:
+    """Rough single-core wall time of a group, from the cost model above (for scheduling only).
+
+    Steps x (call overhead + members x step FLOPs / rate), plus the forward passes of the
+    per-epoch evaluations (a third of a training step's FLOPs per row).
+    """
+    spec = group.spec
+    rows = max(1, round(n_train * min(group.subsample, 1.0)))
+    steps = group.epochs * math.ceil(rows / spec.train.batch_size)
+    flops_per_row = step_flops(spec, n_features, n_outputs) / spec.train.batch_size
+    K = len(group.runs)
+    train = steps * (STEP_OVERHEAD_SECONDS + K * flops_per_row * spec.train.batch_size / FLOP_RATE)
+    evaluation = K * flops_per_row / 3 * (rows + n_val * (group.epochs + 1)) / FLOP_RATE
+    return train + evaluation
+
+
+def compute_fraction(group: GroupLike, n_features: int, n_outputs: int) -> float:
+    """The share of a group's step the cost model spends in products, not in call overhead.
+
+    ``members x step FLOPs / rate`` over that plus ``STEP_OVERHEAD_SECONDS``. BLAS products
+    (and NumPy's passes over large arrays) release the GIL, Python's calls do not: groups near
+    1 run well in threads of one process, groups far from it do not (`lrsweep.executors`).
+    """
+    flops = len(group.runs) * step_flops(group.spec, n_features, n_outputs) / FLOP_RATE
+    return flops / (flops + STEP_OVERHEAD_SECONDS)
+
+
+def data_shape(data: Dataset) -> tuple[int, int, int, int]:
+    """``(n_train, n_val, n_features, n_outputs)``: what the cost model needs of a dataset."""
+    return len(data.X_train), len(data.X_val), data.X_train.shape[1], data.n_outputs
+
+
+def execution_choice(
+    groups: Sequence[GroupLike],
+    shape: tuple[int, int, int, int],
+    jobs: int,
+    pool_started: bool = False,
+) -> tuple[Where, float, str]:
+    """Where ``--jobs jobs`` trains ``groups``: ``(where, estimated seconds, why)``.
+
+    The cost model is `group_seconds` (single-core seconds per group), spread over
+    ``jobs`` workers largest first. ``where`` is
+
+    - ``"here"``, this process (default BLAS threads): for one job or one group (a single
+      group gets every BLAS thread), or when the groups one after another take no longer than
+      the alternative;
+    - ``"threads"``: ``jobs`` threads of this process with one BLAS thread each, when the
+      groups are compute-bound (`compute_fraction` at least ``THREADS_MIN_COMPUTE``,
+      weighted by cost) and spread over the threads they beat this process's BLAS threads
+      (``BLAS_THREADS_SPEEDUP``);
+    - ``"processes"``: ``jobs`` worker processes with one BLAS thread each, when the groups
+      spread over them finish sooner than one after another, counting
+      ``POOL_START_SECONDS`` unless a pool is running already.
+
+    Only where groups run depends on this, never their numbers. ``shape`` is the data's
+    ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
+    """
+    weights = [group_seconds(g, *shape) for g in groups]
+    costs = sorted(weights, reverse=True)
+    serial = sum(costs)
+    if jobs <= 1:
+        return "here", serial, "--jobs 1"
+    if len(groups) <= 1:
+        return "here", serial, "a single group: it gets every BLAS thread"
+    loads = [0.0] * min(jobs, len(costs))
+    for cost in costs:  # longest processing time first, onto the least loaded worker
+        loads[loads.index(min(loads))] += cost
+    spread = max(loads)
+    n_features, n_outputs = shape[2], shape[3]
+    fractions = [compute_fraction(g, n_features, n_outputs) for g in groups]
+    fraction = sum(w * f for w, f in zip(weights, fractions)) / max(sum(weights), 1e-300)
+    workers = len(loads)
+    if fraction >= THREADS_MIN_COMPUTE:
+        here = serial / BLAS_THREADS_SPEEDUP
+        if spread < here:
+            return (
+                "threads",
+                spread,
+                f"compute-bound groups ({fraction:.0%} of a step in products): about"
+                f" {spread:.2g} s in {workers} threads, {here:.2g} s one after another",
+            )
+        return (
+            "here",
+            here,
+            f"compute-bound but unbalanced groups: {workers} threads would take {spread:.2g} s,"
+            f" one after another with every BLAS thread {here:.2g} s",
+        )
+    pooled = spread + (0.0 if pool_started else POOL_START_SECONDS)
+    if serial <= pooled:
+        return (
+            "here",
+            serial,
+            f"about {serial:.2g} s of work: {jobs} worker processes would take {pooled:.2g} s"
+            " with their start",
+        )
+    return (
+        "processes",
+        pooled,
+        f"about {serial:.2g} s of work on one core, {pooled:.2g} s on {jobs}",
+    )

@@ -1,0 +1,183 @@
+"""The answer in words: facts and table rows every rendering shares (terminal, HTML, Markdown).
+
+Pure functions from a summary (``summary.json``) or rows to strings; the CLI styles them with
+rich, the report escapes them into HTML or Markdown. A fact is worded once, here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def fmt_number(x: Any, digits: int = 4) -> str:
+    """A number for a person: ``4 significant digits``; ``-`` for missing or non-finite."""
+    if x is None or x == "":
+        return "-"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.{digits}g}" if math.isfinite(x) else "-"
+
+
+def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, str]]:
+    """(what, value) pairs answering "which LR" for one curve (or the overall best)."""
+    best = curve.get("best")
+    if not best:
+        return [("Recommended LR", "none: every run diverged or failed")]
+    fitted = curve.get("answer")
+    if fitted:
+        lo, hi = fitted["interval"]
+        e_lo, e_hi = fitted["expected_objective_range"]
+        facts = [
+            (
+                "Recommended LR",
+                f"{fmt_number(fitted['lr'])} (the minimiser of the U-curve fit's upper bound)",
+            ),
+            ("Optimum lies in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
+            (
+                "Expected " + objective,
+                f"{fmt_number(fitted['expected_objective'])} ({fmt_number(e_lo)} to"
+                f" {fmt_number(e_hi)}; the fit at the recommended LR, not the winner's mean)",
+            ),
+            (
+                "Lowest mean",
+                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
+                f" ± {fmt_number(best['objective_std'])} over seeds)",
+            ),
+        ]
+    else:
+        facts = [
+            (
+                "Recommended LR",
+                f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}"
+                f" ± {fmt_number(best['objective_std'])} over seeds)",
+            )
+        ]
+    if best.get("edge"):
+        facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
+    if curve.get("interpolated_lr"):
+        facts.append(("Interpolated optimum", fmt_number(curve["interpolated_lr"], 3)))
+    band = curve.get("good_band")
+    if band:
+        facts.append(
+            (
+                "Good band",
+                f"{fmt_number(band[0], 3)} to {fmt_number(band[1], 3)}"
+                f" ({curve['good_band_decades']:.2f} decades)",
+            )
+        )
+    if curve.get("largest_stable_lr"):
+        facts.append(("Largest stable LR", fmt_number(curve["largest_stable_lr"], 3)))
+    if curve.get("sensitivity") is not None:
+        facts.append(
+            (
+                "Sensitivity",
+                f"{curve['sensitivity']:.2f} (the fitted objective's relative rise 3x either"
+                " side of the recommended LR: 0.02 = the LR hardly matters)"
+                if fitted
+                else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
+                " the best; 1: as bad as the untrained model)",
+            )
+        )
+    return facts
+
+
+def diverged_facts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One sentence per (curve, LR) where some run diverged, smallest LR first."""
+    by_lr: dict[tuple[str, float], list[int]] = {}
+    order: dict[str, int] = {}  # curves in the order of runs.csv
+    for r in rows:
+        key = (str(r.get("combo", "all")), float(r["lr"]))
+        order.setdefault(key[0], len(order))
+        counts = by_lr.setdefault(key, [0, 0])
+        counts[1] += 1
+        counts[0] += r["status"] == "diverged"
+    lines = []
+    for (combo, lr), (bad, total) in sorted(
+        by_lr.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])
+    ):
+        if bad:
+            where = "" if combo == "all" else f"{combo}: "
+            lines.append(f"{where}LR {fmt_number(lr)}: {bad} of {total} runs diverged")
+    return lines
+
+
+def label_counts(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``"5 ok, 1 oscillating, 2 diverged"`` over every run, in order of first appearance."""
+    counts = Counter(str(r.get("label") or r["status"]) for r in rows)
+    return ", ".join(f"{n} {label}" for label, n in counts.items())
+
+
+def answer_line(curve: Mapping[str, Any], objective: str, prefix: str = "Recommended LR") -> str:
+    """One curve's answer as one line: the recommended LR first, then the other facts."""
+    facts = answer_facts(curve, objective)
+    first = f"{prefix}: {facts[0][1]}"
+    rest = [f"{what[0].lower()}{what[1:]} {value}" for what, value in facts[1:]]
+    return "; ".join([first, *rest])
+
+
+def range_test_facts(found: Mapping[str, Any]) -> tuple[str, list[list[str]]]:
+    """A sentence about the ramp and the rows of its suggestion table."""
+    stops = ", ".join(f"seed {k}: {v}" for k, v in found.get("stops", {}).items())
+    grid = found.get("grid", {})
+    sentence = (
+        f"Ramp from {fmt_number(found.get('start_lr'))} to {fmt_number(found.get('end_lr'))}"
+        f" over {found.get('num_iter')} steps ({found.get('mode')}); runs ended: {stops}."
+        f" Suggested sweep grid: {fmt_number(grid.get('lr_min'), 3)} to"
+        f" {fmt_number(grid.get('lr_max'), 3)}."
+    )
+    rows = [
+        [
+            name,
+            fmt_number(s.get("lr", s["median"])),
+            fmt_number(s["median"]),
+            fmt_number(s["min"]),
+            fmt_number(s["max"]),
+            str(s["n"]),
+        ]
+        for name, s in found.get("spread", {}).items()
+    ]
+    return sentence, rows
+
+
+def per_lr_rows(curve: Mapping[str, Any]) -> list[list[str]]:
+    """The per-LR table of one curve: LR, mean, std, P(best), ok, diverged, failed."""
+    return [
+        [
+            fmt_number(r["lr"]),
+            fmt_number(r["mean"]),
+            fmt_number(r["std"]),
+            "-" if r.get("p_best") is None else f"{r['p_best']:.2f}",
+            str(r["n_ok"]),
+            str(r["n_diverged"]),
+            str(r["n_failed"]),
+        ]
+        for r in curve.get("table", [])
+    ]
+
+
+def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
+    """``best`` for the row nearest the recommended LR, ``band`` for the good band's."""
+    best = (curve.get("best") or {}).get("lr")
+    fitted = curve.get("answer")
+    lrs = [r["lr"] for r in curve.get("table", [])]
+    if fitted and lrs:
+        best = min(lrs, key=lambda x: abs(math.log(x / fitted["lr"])))
+    lo, hi = curve.get("good_band") or (math.inf, -math.inf)
+    return [
+        "best" if r["lr"] == best else "band" if lo <= r["lr"] <= hi else ""
+        for r in curve.get("table", [])
+    ]
+
+
+PER_LR_HEADER = ["LR", "mean objective", "± std", "P(best)", "ok", "diverged", "failed"]
+RANGE_TEST_HEADER = ["suggestion", "LR", "seeds' median", "min", "max", "seeds"]
+
+
+def curves(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Each curve of a summary: one per ``vary`` combination, or the summary itself."""
+    return summary["combos"] or [{**summary, "label": summary["name"]}]

@@ -1,0 +1,207 @@
+"""What a run is once it has run: its status, its history, and its ``runs.csv`` row.
+
+Every reader (results files, analysis, plots, report) imports these from here; nobody imports
+the trainer for them. A column of ``runs.csv`` is declared once, in ``RUN_COLUMNS``, and
+computed once, in `run_row`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric", "lr_effective")
+
+
+class RunStatus(str, enum.Enum):
+    """How a run ended. A diverged run is a result; a failed one is resumable."""
+
+    OK = "ok"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """One history row: epoch 0 is before training, epoch k after k passes."""
+
+    epoch: int
+    step: int
+    lr: float
+    train_loss: float
+    val_loss: float
+    val_metric: float
+    lr_effective: float = math.nan  # the step size the optimizer took (`Optimizer.effective_lr`)
+
+
+@dataclass
+class RunResult:
+    """What a worker returns for one run: the status, the history and the cost."""
+
+    run_id: str
+    status: RunStatus
+    history: list[EpochLog] = field(default_factory=list)
+    seconds: float = 0.0
+    epochs_done: int = 0  # complete passes over the training data
+    message: str = ""
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "round",
+    "budget",
+    "combo",
+    "lr",
+    "seed",
+    "status",
+    "label",
+    "epochs_done",
+    "final_train_loss",
+    "final_val_loss",
+    "best_val_loss",
+    "best_epoch",
+    "final_val_metric",
+    "objective",
+    "initial_objective",
+    "seconds",
+    "message",
+)
+FLOAT_COLUMNS = frozenset(
+    {
+        "lr",
+        "final_train_loss",
+        "final_val_loss",
+        "best_val_loss",
+        "final_val_metric",
+        "objective",
+        "initial_objective",
+        "seconds",
+    }
+)
+INT_COLUMNS = frozenset({"round", "seed", "epochs_done", "best_epoch"})
+
+
+def run_columns(axes: Sequence[str]) -> list[str]:
+    """``runs.csv``'s columns: the fixed ones with the ``vary`` axes after ``combo``."""
+    columns = list(RUN_COLUMNS)
+    at = columns.index("combo") + 1
+    return columns[:at] + list(axes) + columns[at:]
+
+
+FINAL_WINDOW = 3  # "final" objectives average the last epochs, which damps epoch-to-epoch noise
+MAXIMISED = frozenset({"final_val_metric"})
+
+
+def run_objective(history: Sequence[EpochLog], objective: str, status: str) -> float:
+    """A run's objective in its natural units; NaN for a run that did not finish.
+
+    ``final_*`` average the last ``FINAL_WINDOW`` epochs; ``best_val_loss`` is the lowest
+    validation loss after epoch 0; ``mean_val_loss`` is the mean over epochs 1.. (the area
+    under the curve, which rewards fast convergence).
+    """
+    if status != RunStatus.OK.value:
+        return math.nan
+    trained = [h for h in history if h.epoch > 0]
+    if not trained:
+        return math.nan
+    last = trained[-FINAL_WINDOW:]
+    if objective == "final_val_loss":
+        return float(np.mean([h.val_loss for h in last]))
+    if objective == "final_train_loss":
+        return float(np.mean([h.train_loss for h in last]))
+    if objective == "final_val_metric":
+        return float(np.mean([h.val_metric for h in last]))
+    if objective == "best_val_loss":
+        return float(min(h.val_loss for h in trained))
+    if objective == "mean_val_loss":
+        return float(np.mean([h.val_loss for h in trained]))
+    raise ValueError(f"unknown objective {objective!r}")
+
+
+def score(value: float, objective: str) -> float:
+    """The objective as a number to minimise; a missing value ranks last (+inf)."""
+    if not math.isfinite(value):
+        return math.inf
+    return -value if objective in MAXIMISED else value
+
+
+def initial_objective(history: Sequence[EpochLog], objective: str) -> float:
+    """The objective's value before training (epoch 0): the sensitivity score's cap."""
+    if not history or history[0].epoch != 0:
+        return math.nan
+    h = history[0]
+    if objective == "final_train_loss":
+        return h.train_loss
+    return h.val_metric if objective in MAXIMISED else h.val_loss
+
+
+def label_run(
+    history: Sequence[EpochLog],
+    status: str,
+    *,
+    window: int = 5,
+    oscillation: float = 0.1,
+    plateau: float = 0.05,
+) -> str:
+    """``diverged``, ``failed``, ``plateau``, ``oscillating`` or ``ok``.
+
+    - ``plateau``: the final training loss is within ``plateau`` (relative) of the initial one.
+    - ``oscillating``: over the last ``window`` epochs the training loss both rose and fell by
+      more than ``oscillation`` x its mean over that window.
+    """
+    if status != RunStatus.OK.value:
+        return status
+    losses = np.array([h.train_loss for h in history])
+    if len(losses) < 2 or not np.isfinite(losses).all():
+        return status
+    if losses[-1] >= (1 - plateau) * losses[0]:
+        return "plateau"
+    recent = losses[-window:]
+    moves = np.diff(recent) / max(float(np.mean(recent)), 1e-12)
+    if len(moves) and moves.max() > oscillation and moves.min() < -oscillation:
+        return "oscillating"
+    return "ok"
+
+
+def run_row(
+    run: Mapping[str, Any],
+    result: RunResult,
+    objective: str,
+    labels: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``runs.csv`` row of a finished run (``run`` holds its round, budget, lr, seed)."""
+    trained = [h for h in result.history if h.epoch > 0]
+    last = result.history[-1] if result.history else None
+    val_losses = [h.val_loss for h in trained if math.isfinite(h.val_loss)]
+    best_epoch = -1
+    best_val = math.nan
+    if val_losses:
+        best = min((h for h in trained if math.isfinite(h.val_loss)), key=lambda h: h.val_loss)
+        best_epoch, best_val = best.epoch, best.val_loss
+    status = result.status.value
+    return {
+        "run_id": result.run_id,
+        "round": run["round"],
+        "budget": run["budget"],
+        "combo": run.get("combo", "all"),
+        **run.get("axes", {}),
+        "lr": float(run["lr"]),
+        "seed": run["seed"],
+        "status": status,
+        "label": label_run(result.history, status, **(labels or {})),
+        "epochs_done": result.epochs_done,
+        "final_train_loss": last.train_loss if last else math.nan,
+        "final_val_loss": last.val_loss if last else math.nan,
+        "best_val_loss": best_val,
+        "best_epoch": best_epoch,
+        "final_val_metric": last.val_metric if last else math.nan,
+        "objective": run_objective(result.history, objective, status),
+        "initial_objective": initial_objective(result.history, objective),
+        "seconds": round(result.seconds, 6),
+        "message": result.message,
+    }

@@ -1,0 +1,3 @@
+"""The package version: one place, read by the package, provenance and worker checks."""
+
+__version__ = "0.1.0"
