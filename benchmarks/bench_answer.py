@@ -68,7 +68,12 @@ DATA: dict[str, dict[str, Any]] = {
         "train": {"epochs": 40, "batch_size": 32},
     },
     "penguins": {
-        "data": {"path": str(ROOT / "sample_data" / "penguins.csv")},
+        "data": {
+            "path": str(ROOT / "sample_data" / "penguins.csv"),
+            "target": "species",
+            "task": "classification",
+            "missing": "impute",
+        },
         "model": {"hidden": [32], "activation": "relu"},
         "train": {"epochs": 30, "batch_size": 16},
     },
