@@ -717,6 +717,11 @@ def epoch_panel(
     full-budget runs when there are any, failed runs left out."""
     rows = [r for r in summary_rows(rows) if r["status"] != RunStatus.FAILED.value]
     best = best_lr(aggregate(rows, objective))
+    fitted = answer(rows, objective, 0.05)
+    if fitted is not None and best is not None:  # the trained LR nearest the answer
+        trained = sorted({float(r["lr"]) for r in rows if r["status"] == RunStatus.OK.value})
+        near = min(trained, key=lambda lr: abs(math.log(lr / fitted["lr"])), default=best.lr)
+        best = best._replace(lr=near)
     by_lr: dict[float, list[Mapping[str, Any]]] = {}
     for row in rows:
         if str(row["run_id"]) in histories:

@@ -379,7 +379,8 @@ def plot_loss_vs_epoch(
     bar.set_ticks(range(0, len(lrs), step), labels=[f"{lr:.3g}" for lr in lrs[::step]])
     best = sorted({p.best_lr for p in panels if p.best_lr is not None})
     handles: list[Any] = [Line2D([], [], color="k", lw=2.6)]
-    labels = ["recommended LR " + ", ".join(f"{lr:.3g}" for lr in best)] if best else []
+    labels = ["trained LR nearest the recommended: " + ", ".join(f"{lr:.3g}" for lr in best)]
+    labels = labels if best else []
     handles = handles[: len(labels)]
     handles += [Patch(color="0.5", alpha=0.25), Line2D([], [], color="0.4", ls="--", marker="x")]
     labels += ["seeds' min to max", "diverged (stopped at the cross)"]
