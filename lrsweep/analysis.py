@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lrsweep import curve as ucurve
 from lrsweep.optimizers import OPTIMIZERS
 from lrsweep.records import MAXIMISED, EpochLog, RunStatus, score
 
@@ -162,6 +163,85 @@ def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str)
     return float(np.mean(worse) / span)
 
 
+def observations(rows: Iterable[Mapping[str, Any]], objective: str) -> list[ucurve.Observation]:
+    """Every finished run as a point for the U-curve fit: its score, +inf if it diverged."""
+    out = []
+    for r in rows:
+        if r["status"] == RunStatus.DIVERGED.value:
+            out.append(ucurve.Observation(float(r["lr"]), math.inf, int(r["seed"])))
+        elif r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"])):
+            value = score(float(r["objective"]), objective)
+            out.append(ucurve.Observation(float(r["lr"]), value, int(r["seed"])))
+    return out
+
+
+def fit_rows(rows: Sequence[Mapping[str, Any]], objective: str) -> ucurve.CurveFit | None:
+    """The U-curve fitted to ``rows`` (see `lrsweep.curve`); None when too few runs finished."""
+    return ucurve.fit_curve(observations(rows, objective))
+
+
+def natural(value: float, objective: str) -> float:
+    """A score back in the objective's own units (a maximised metric was negated)."""
+    return -value if objective in MAXIMISED else value
+
+
+def seed_matrix(points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
+                ) -> np.ndarray:  # fmt: skip
+    """Scores as (LR, seed): NaN where an LR lacks the seed, +inf where that seed diverged."""
+    seeds = sorted({int(r["seed"]) for r in rows})
+    at = {p.lr: i for i, p in enumerate(points)}
+    m = np.full((len(points), len(seeds)), np.nan)
+    col = {s: j for j, s in enumerate(seeds)}
+    for r in rows:
+        i, j = at.get(float(r["lr"])), col[int(r["seed"])]
+        if i is None:
+            continue
+        if r["status"] == RunStatus.DIVERGED.value:
+            m[i, j] = math.inf
+        elif r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"])):
+            m[i, j] = score(float(r["objective"]), objective)
+    return m
+
+
+def answer(
+    rows: Sequence[Mapping[str, Any]],
+    objective: str,
+    tolerance: float,
+    initial: float = math.nan,
+    rule: str = "ucb",
+) -> dict[str, Any] | None:
+    """The recommended LR from the fitted U-curve, with its uncertainty (strict-JSON data).
+
+    ``lr``: the rule's minimiser (`lrsweep.curve.pick`); ``interval``: where the optimum lies
+    (10-90 % of the argmin over posterior draws); ``expected_objective``: the fitted objective
+    at ``lr`` and one sd either side (not the winner's mean, which is optimistic); ``good_band``:
+    the contiguous LRs whose fitted objective is within ``tolerance`` of the pick's;
+    ``sensitivity``: the relative cost of a 3x miss (`lrsweep.curve.sensitivity`).
+    """
+    fit = fit_rows(rows, objective)
+    if fit is None:
+        return None
+    chosen = ucurve.pick(fit, tolerance, rule)
+    cap = score(initial, objective)
+    low, high = natural(chosen.expected_low, objective), natural(chosen.expected_high, objective)
+    return {
+        "lr": chosen.lr,
+        "rule": chosen.rule,
+        "interval": list(chosen.interval),
+        "expected_objective": natural(chosen.expected, objective),
+        "expected_objective_range": [min(low, high), max(low, high)],
+        "good_band": list(chosen.band),
+        "good_band_decades": chosen.band_decades,
+        "mean_lr": chosen.mean_lr,
+        "ucb_lr": chosen.ucb_lr,
+        "robust_lr": chosen.robust_lr,
+        "sensitivity": ucurve.sensitivity(fit, chosen.lr, cap) if math.isfinite(cap) else None,
+        "length_scale_decades": fit.length_scale,
+        "noise_sd": fit.noise_sd,
+        "log_scale": fit.log_scale,
+    }
+
+
 def curve_summary(
     rows: Sequence[Mapping[str, Any]],
     objective: str,
@@ -177,21 +257,29 @@ def curve_summary(
     ]  # fmt: skip
     initial_value = float(np.median(initial)) if initial else math.nan
     sens_points = aggregate(round0_rows, objective) if round0_rows else points
+    fitted = answer(rows, objective, tolerance, initial_value)
+    p_best = ucurve.probability_best(seed_matrix(points, rows, objective))
+    sensitivity = sensitivity_score(sens_points, initial_value, objective)
+    if fitted is not None and fitted["sensitivity"] is not None:
+        sensitivity = fitted["sensitivity"]
     out: dict[str, Any] = {
         "best": None,
         "interpolated_lr": None,
         "good_band": None,
         "good_band_decades": None,
         "largest_stable_lr": largest_stable_lr(points),
-        "sensitivity": sensitivity_score(sens_points, initial_value, objective),
+        "sensitivity": sensitivity,
         "initial_objective": initial_value,
         "status_counts": status_counts(rows),
         "labels": label_counts(rows),
         "table": [
             {"lr": p.lr, "n_runs": p.n_runs, "n_ok": p.n_ok, "n_diverged": p.n_diverged,
-             "n_failed": p.n_failed, "n_pruned": p.n_pruned, "mean": p.mean, "std": p.std}
-            for p in points
+             "n_failed": p.n_failed, "n_pruned": p.n_pruned, "mean": p.mean, "std": p.std,
+             "p_best": float(pb)}
+            for p, pb in zip(points, p_best, strict=True)
         ],
+        "answer": fitted,
+        "recommended_lr": None if fitted is None else fitted["lr"],
     }  # fmt: skip
     if best is not None:
         lo, hi = good_band(points, best, tolerance)
@@ -202,6 +290,9 @@ def curve_summary(
         out["interpolated_lr"] = interpolated_optimum(points, best)
         out["good_band"] = [lo, hi]
         out["good_band_decades"] = float(math.log10(hi / lo))
+    if fitted is not None:
+        out["good_band"] = fitted["good_band"]
+        out["good_band_decades"] = fitted["good_band_decades"]
     return out
 
 
@@ -272,6 +363,34 @@ def axis_number(key: str, value: Any) -> float:
     return float(value)
 
 
+def expected_of(curve: Mapping[str, Any]) -> tuple[float, float]:
+    """A curve's expected objective at its answer and its sd (the winner's mean and its
+    standard error without a fit)."""
+    fitted = curve.get("answer")
+    if fitted is not None:
+        low, high = fitted["expected_objective_range"]
+        return float(fitted["expected_objective"]), (high - low) / 2
+    best = curve["best"]
+    n = next((row["n_ok"] for row in curve["table"] if row["lr"] == best["lr"]), 1)
+    return float(best["objective_mean"]), float(best["objective_std"]) / math.sqrt(max(n, 1))
+
+
+def indistinguishable(
+    overall: Mapping[str, Any], curves: Sequence[Mapping[str, Any]], sign: float
+) -> list[str]:
+    """Labels of the other curves whose expected objective is within noise of ``overall``'s:
+    the difference is within the two uncertainties combined (one sd of the difference)."""
+    e0, s0 = expected_of(overall)
+    out = []
+    for c in curves:
+        if c is overall:
+            continue
+        e, s = expected_of(c)
+        if sign * (e - e0) <= math.hypot(s0, s):
+            out.append(str(c["label"]))
+    return out
+
+
 def summarize(
     rows: Sequence[Mapping[str, Any]],
     objective: str,
@@ -289,12 +408,15 @@ def summarize(
         per_combo.append({"combo": dict(combo), "label": label, **curve})
     usable = [c for c in per_combo if c["best"] is not None]
     sign = -1.0 if objective in MAXIMISED else 1.0
-    overall = min(usable, key=lambda c: sign * c["best"]["objective_mean"], default=None)
+    overall = min(usable, key=lambda c: sign * expected_of(c)[0], default=None)
+    tied = [] if overall is None else indistinguishable(overall, usable, sign)
     summary: dict[str, Any] = {
         "objective": objective,
         "direction": "max" if objective in MAXIMISED else "min",
         "n_runs": len(rows),
         "best_combo": None if overall is None else overall["label"],
+        # curves whose expected objective is within noise of the best one's
+        "indistinguishable_from_best": tied,
         # the best curve's answer at the top level; counts over every curve
         **{k: v for k, v in (overall or per_combo[0]).items() if k not in ("combo", "label")},
         "status_counts": status_counts(rows),
@@ -410,6 +532,13 @@ class UCurve(NamedTuple):
     focus: tuple[float, float] | None = None
     focus_lrs: tuple[float, float] | None = None  # the LRs those values come from, padded
 
+    fit_lrs: np.ndarray = np.zeros(0)  # the U-curve fit (`lrsweep.curve`), in the objective's
+    fit_mean: np.ndarray = np.zeros(0)  # units: its mean and a +-1 sd band of the curve
+    fit_low: np.ndarray = np.zeros(0)
+    fit_high: np.ndarray = np.zeros(0)
+    recommended_lr: float | None = None  # the fit's answer (`answer`)
+    interval: tuple[float, float] | None = None  # where the optimum lies
+
 
 FOCUS_DECADES = 0.5  # the U-curve's zoom: LRs this many decades either side of the best
 FOCUS_PAD = 0.08  # and this fraction of the range above and below
@@ -473,6 +602,14 @@ def u_curve(
     ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
     pruned = [float(r["lr"]) for r in rows if r["status"] == RunStatus.PRUNED.value]
+    fit = fit_rows(rows, objective)
+    fitted = answer(rows, objective, tolerance)
+    sign = -1.0 if objective in MAXIMISED else 1.0
+    fit_arrays = (
+        (np.zeros(0),) * 4 if fit is None
+        else (10**fit.x, sign * fit.mean, sign * (fit.low if sign > 0 else fit.high),
+              sign * (fit.high if sign > 0 else fit.low))
+    )  # fmt: skip
     return UCurve(
         label=label,
         lrs=np.array([p.lr for p in clean]),
@@ -487,11 +624,21 @@ def u_curve(
         best_lr=None if best is None else best.lr,
         best_value=None if best is None else best.mean,
         interpolated_lr=None if best is None else interpolated_optimum(points, best),
-        band=None if best is None else good_band(points, best, tolerance),
+        band=(
+            None if best is None
+            else tuple(fitted["good_band"]) if fitted is not None
+            else good_band(points, best, tolerance)
+        ),
         objective=objective,
         focus=focus_range(points, best),
         focus_lrs=focus_lrs(points, best),
-    )
+        fit_lrs=fit_arrays[0],
+        fit_mean=fit_arrays[1],
+        fit_low=fit_arrays[2],
+        fit_high=fit_arrays[3],
+        recommended_lr=None if fitted is None else fitted["lr"],
+        interval=None if fitted is None else tuple(fitted["interval"]),
+    )  # fmt: skip
 
 
 class Heatmap(NamedTuple):
@@ -570,6 +717,11 @@ def epoch_panel(
     full-budget runs when there are any, failed runs left out."""
     rows = [r for r in summary_rows(rows) if r["status"] != RunStatus.FAILED.value]
     best = best_lr(aggregate(rows, objective))
+    fitted = answer(rows, objective, 0.05)
+    if fitted is not None and best is not None:  # the trained LR nearest the answer
+        trained = sorted({float(r["lr"]) for r in rows if r["status"] == RunStatus.OK.value})
+        near = min(trained, key=lambda lr: abs(math.log(lr / fitted["lr"])), default=best.lr)
+        best = best._replace(lr=near)
     by_lr: dict[float, list[Mapping[str, Any]]] = {}
     for row in rows:
         if str(row["run_id"]) in histories:

@@ -517,12 +517,12 @@ def find(
 ) -> None:
     """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
 
-    Suggestions: recommended (lrsweep's pick: a tenth of the LR at the loss's minimum, none
-    when the loss never falls), valley (fastai), steep (steepest fall of the smoothed loss
-    against log10 LR, fitted over half a decade), minimum_10, slide, and the cyclic-LR bounds
-    max_lr and base_lr. LR is each rule on the seeds' combined (geometric-mean) curve; the
-    seeds' median, min and max show the spread. Writes rangetest.csv, rangetest.json and
-    plots/rangetest.png.
+    Suggestions: recommended (lrsweep's pick: the U-curve fit of a short lockstep sweep at
+    the full budget over the ramp's range, 2 seeds), valley (fastai), steep (steepest fall of
+    the smoothed loss against log10 LR, fitted over half a decade), minimum_10, slide, and the
+    cyclic-LR bounds max_lr and base_lr. LR is each rule on the seeds' combined
+    (geometric-mean) curve; the seeds' median, min and max show the spread. Writes
+    rangetest.csv, rangetest.json and plots/rangetest.png.
 
     \b
     Example:
@@ -914,7 +914,10 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
                 console.print(sentence)
         prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
-            prefix += f" (best of all: {summary['best_combo']})"
+            tied = summary.get("indistinguishable_from_best") or []
+            prefix += f" (best of all: {summary['best_combo']}" + (
+                f"; indistinguishable within noise from {', '.join(tied)})" if tied else ")"
+            )
         console.print(answer_line(summary, summary["objective"], prefix=prefix))
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
@@ -936,7 +939,7 @@ def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
     from lrsweep.facts import per_lr_classes, per_lr_rows
 
     table = Table(title=f"{curve['label']}: {objective} by learning rate")
-    for col in ("lr", "mean", "± std", "ok", "diverged", "failed"):
+    for col in ("lr", "mean", "± std", "P(best)", "ok", "diverged", "failed"):
         table.add_column(col, justify="right")
     styles = {"best": "bold green", "band": "green", "": None}
     for cells, cls in zip(per_lr_rows(curve), per_lr_classes(curve)):

@@ -44,12 +44,26 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         return [("Recommended LR", "none: every run diverged or failed")]
     n_ok = next((r["n_ok"] for r in curve.get("table", []) if r["lr"] == best["lr"]), 2)
     spread = f" ± {fmt_number(best['objective_std'])} over seeds" if n_ok >= 2 else ", one seed"
-    facts = [
-        (
-            "Recommended LR",
-            f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}{spread})",
-        )
-    ]
+    lowest = f"{fmt_number(best['lr'])} ({objective} {fmt_number(best['objective_mean'])}{spread})"
+    fitted = curve.get("answer")
+    if fitted:
+        lo, hi = fitted["interval"]
+        e_lo, e_hi = fitted["expected_objective_range"]
+        facts = [
+            (
+                "Recommended LR",
+                f"{fmt_number(fitted['lr'])} (the minimiser of the U-curve fit's upper bound)",
+            ),
+            ("Optimum lies in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
+            (
+                "Expected " + objective,
+                f"{fmt_number(fitted['expected_objective'])} ({fmt_number(e_lo)} to"
+                f" {fmt_number(e_hi)}; the fit at the recommended LR, not the winner's mean)",
+            ),
+            ("Lowest mean", lowest),
+        ]
+    else:
+        facts = [("Recommended LR", lowest)]
     if best.get("edge"):
         facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
     if curve.get("interpolated_lr"):
@@ -69,8 +83,11 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts.append(
             (
                 "Sensitivity",
-                f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as the"
-                " best; 1: as bad as the untrained model)",
+                f"{curve['sensitivity']:.2f} (the fitted objective's relative rise 3x either"
+                " side of the recommended LR: 0.02 = the LR hardly matters)"
+                if fitted
+                else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
+                " the best; 1: as bad as the untrained model)",
             )
         )
     return facts
@@ -135,12 +152,13 @@ def range_test_facts(found: Mapping[str, Any]) -> tuple[str, list[list[str]]]:
 
 
 def per_lr_rows(curve: Mapping[str, Any]) -> list[list[str]]:
-    """The per-LR table of one curve: LR, mean, std, ok, diverged, failed."""
+    """The per-LR table of one curve: LR, mean, std, P(best), ok, diverged, failed."""
     return [
         [
             fmt_number(r["lr"]),
             fmt_number(r["mean"]),
             fmt_std(r["std"], r["n_ok"]),
+            "-" if r.get("p_best") is None else f"{r['p_best']:.2f}",
             str(r["n_ok"]),
             str(r["n_diverged"]),
             str(r["n_failed"]),
@@ -150,8 +168,12 @@ def per_lr_rows(curve: Mapping[str, Any]) -> list[list[str]]:
 
 
 def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
-    """``best`` for the recommended LR's row, ``band`` for the good band's, else ``""``."""
+    """``best`` for the row nearest the recommended LR, ``band`` for the good band's."""
     best = (curve.get("best") or {}).get("lr")
+    fitted = curve.get("answer")
+    lrs = [r["lr"] for r in curve.get("table", [])]
+    if fitted and lrs:
+        best = min(lrs, key=lambda x: abs(math.log(x / fitted["lr"])))
     lo, hi = curve.get("good_band") or (math.inf, -math.inf)
     return [
         "best" if r["lr"] == best else "band" if lo <= r["lr"] <= hi else ""
@@ -159,7 +181,7 @@ def per_lr_classes(curve: Mapping[str, Any]) -> list[str]:
     ]
 
 
-PER_LR_HEADER = ["LR", "mean objective", "± std", "ok", "diverged", "failed"]
+PER_LR_HEADER = ["LR", "mean objective", "± std", "P(best)", "ok", "diverged", "failed"]
 RANGE_TEST_HEADER = ["suggestion", "LR", "seeds' median", "min", "max", "seeds"]
 
 

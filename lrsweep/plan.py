@@ -14,17 +14,41 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.analysis import aggregate, summary_rows
+from lrsweep.analysis import LRPoint, aggregate, fit_rows, summary_rows
 from lrsweep.costs import group_size_for
+from lrsweep.curve import fitted_at, pick
 from lrsweep.data import Dataset
 from lrsweep.spec import Spec, apply_combo, combo_label, stable_hash
 
+LATTICE_PER_DECADE = 960  # LRs live on 10 ** (k / 960): 1,2,3,4,5,6,8,...,32,64-per-decade fit
+
+
+def lattice_index(lr: float) -> int:
+    """The lattice point nearest ``lr``: ``k`` with ``10 ** (k / LATTICE_PER_DECADE)`` ~ lr."""
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"an LR must be positive and finite, got {lr}")
+    return round(math.log10(lr) * LATTICE_PER_DECADE)
+
+
+def lattice_lr(k: int) -> float:
+    """The LR of lattice point ``k``, written to 12 significant digits (its one spelling)."""
+    return float(f"{10 ** (k / LATTICE_PER_DECADE):.12g}")
+
+
+def canonical_lr(lr: float) -> float:
+    """The lattice LR nearest ``lr``: the same point from any grid, round, refine or combination
+    is the same float, so the same run (the lattice step, 1/960 decade, is a 0.24 % change)."""
+    return lattice_lr(lattice_index(lr))
+
 
 def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray:
-    """Sorted log-spaced LRs from ``lr_min`` to ``lr_max``, both ends included.
+    """Sorted log-spaced lattice LRs from ``lr_min`` to ``lr_max``, both ends included.
 
-    The step is ``10 ** (1 / points_per_decade)`` where the range is a whole number of steps;
-    otherwise the points are spread evenly in log space at no less than that density.
+    The ends are snapped to the LR lattice (`canonical_lr`); the step is
+    ``10 ** (1 / points_per_decade)`` where the range is a whole number of steps, otherwise the
+    points are spread evenly at no less than that density and each is snapped to the lattice.
+    Densities that divide 960 (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 64, ...) land exactly on
+    lattice points, so a coarse grid's points are points of every finer grid.
 
     Examples
     --------
@@ -35,16 +59,11 @@ def log_grid(lr_min: float, lr_max: float, points_per_decade: int) -> np.ndarray
         raise ValueError(f"need 0 < lr_min < lr_max, got {lr_min}, {lr_max}")
     if points_per_decade < 1:
         raise ValueError(f"points_per_decade must be >= 1, got {points_per_decade}")
-    decades = math.log10(lr_max / lr_min)
-    n = max(2, math.ceil(decades * points_per_decade - 1e-9) + 1)
-    grid = np.logspace(math.log10(lr_min), math.log10(lr_max), n)
-    grid[0], grid[-1] = lr_min, lr_max  # exact ends, whatever logspace's rounding
-    return np.array([canonical_lr(x) for x in grid])
-
-
-def canonical_lr(lr: float) -> float:
-    """Round an LR to 12 significant digits so that equal LRs from different grids match."""
-    return float(f"{lr:.12g}")
+    k_min, k_max = lattice_index(lr_min), lattice_index(lr_max)
+    span = (k_max - k_min) / LATTICE_PER_DECADE
+    n = max(2, math.ceil(span * points_per_decade - 1e-9) + 1)
+    ks = np.unique(np.round(np.linspace(k_min, k_max, n)).astype(int))
+    return np.array([lattice_lr(int(k)) for k in ks])
 
 
 @dataclass(frozen=True)
@@ -111,9 +130,8 @@ def run_id_for(spec: Spec, lr: float, seed: int, epochs: int, subsample: float) 
     """A short hash of everything that decides a run's numbers: same run, same id."""
     settings = training_settings(spec)
     settings["train"]["epochs"] = epochs
-    return stable_hash(
-        {"settings": settings, "lr": canonical_lr(lr), "seed": seed, "subsample": subsample}
-    )
+    spelled = float(f"{lr:.12g}")  # a lattice LR, or the alias an older results dir used
+    return stable_hash({"settings": settings, "lr": spelled, "seed": seed, "subsample": subsample})
 
 
 def seeds_of(spec: Spec) -> list[int]:
@@ -128,12 +146,19 @@ def plan_runs(
     *,
     budget: Budget | None = None,
     combo: tuple[tuple[str, Any], ...] = (),
+    aliases: Mapping[int, float] | None = None,
 ) -> list[RunSpec]:
-    """Every (lr, seed) run of ``lrs`` under ``spec`` with ``combo`` applied, by LR then seed."""
+    """Every (lr, seed) run of ``lrs`` under ``spec`` with ``combo`` applied, by LR then seed.
+
+    Each LR is snapped to the lattice; ``aliases`` maps lattice indices to the LR an existing
+    results dir already uses for that point (folders written before the lattice spelled some
+    LRs differently), so an old point is reused rather than trained again.
+    """
     budget = budget or Budget(spec.train.epochs, 1.0, "full")
     combo_spec = apply_combo(spec, combo) if combo else spec
+    aliases = aliases or {}
     runs = []
-    for lr in sorted({canonical_lr(x) for x in lrs}):
+    for lr in sorted({aliases.get(lattice_index(x), canonical_lr(x)) for x in lrs}):
         for seed in seeds_of(spec):
             run_id = run_id_for(combo_spec, lr, seed, budget.epochs, budget.subsample)
             runs.append(
@@ -194,13 +219,17 @@ def plan_lrs(
     round_: int,
     budget: Budget,
     notes: Sequence[str] = (),
+    aliases: Mapping[int, float] | None = None,
 ) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups."""
+    """Runs for the given LRs of each combination at one budget, packed into groups.
+
+    ``aliases`` (lattice index -> LR) keeps the LR spelling of runs a results dir has already.
+    """
     runs: list[RunSpec] = []
     groups: list[Group] = []
     n_features, n_outputs = data.X_train.shape[1], data.n_outputs
     for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo)
+        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases)
         runs.extend(mine)
         groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
     return Plan(
@@ -215,14 +244,26 @@ def plan_lrs(
     )
 
 
-def plan_round0(spec: Spec, data: Dataset, bounds: tuple[float, float] | None = None) -> Plan:
+def plan_round0(
+    spec: Spec,
+    data: Dataset,
+    bounds: tuple[float, float] | None = None,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
     """The coarse log grid times the seeds, for every combination, at round 0's budget.
 
     ``bounds`` replaces ``grid.lr_min``/``lr_max`` (``grid.from_range_test``).
     """
     lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
     lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
-    return plan_lrs(spec, data, dict.fromkeys(spec.combos, lrs.tolist()), 0, budgets(spec)[0])
+    return plan_lrs(
+        spec,
+        data,
+        dict.fromkeys(spec.combos, lrs.tolist()),
+        0,
+        budgets(spec)[0],
+        aliases=aliases,
+    )
 
 
 def plan_refine(
@@ -231,6 +272,7 @@ def plan_refine(
     rows: Sequence[Mapping[str, Any]],
     round_: int,
     points_per_decade: int,
+    aliases: Mapping[int, float] | None = None,
 ) -> Plan:
     """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
 
@@ -247,7 +289,7 @@ def plan_refine(
         points = aggregate(mine, spec.train.objective)
         step = refine_grid(
             [p.lr for p in points],
-            [p.score for p in points],
+            fitted_scores(points, mine, spec.train.objective),
             density,
             extend_points_per_decade=spec.grid.points_per_decade,
             stop_ratio=spec.refine.stop_ratio,
@@ -256,7 +298,100 @@ def plan_refine(
         notes.append(f"{prefix}: {step.note}")
         if step.lrs:
             lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes)
+    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
+
+
+def fitted_scores(
+    points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
+) -> list[float]:
+    """What ranks trained LRs for a refine bracket: the U-curve fit at each LR where every
+    seed finished OK (+inf elsewhere), so the bracket is the fit's, not one lucky mean's;
+    the LRs' own scores when there are too few runs to fit."""
+    fit = fit_rows(rows, objective)
+    if fit is None:
+        return [p.score for p in points]
+    return [fitted_at(fit, p.lr) if math.isfinite(p.score) else math.inf for p in points]
+
+
+RESOLVE_DECADES = 0.2  # resolved: the optimum's interval is narrower than this
+RESOLVE_FLAT = 0.01  # ... or the fitted curve varies less than this (relative) across it
+RESOLVE_TOP = 5  # extra seeds go to this many trained LRs nearest the pick
+MAX_RESOLVE_ROUNDS = 6  # one extra seed per round
+
+
+def run_budget(spec: Spec) -> int:
+    """Runs one curve may use in all: ``refine.max_runs``, or 35 % of a dense grid of 16 per
+    decade over the spec's range with the spec's seeds."""
+    if spec.refine.max_runs is not None:
+        return spec.refine.max_runs
+    dense = len(log_grid(spec.grid.lr_min, spec.grid.lr_max, 16)) * spec.train.seeds
+    return math.floor(0.35 * dense)
+
+
+def plan_resolve(
+    spec: Spec,
+    data: Dataset,
+    rows: Sequence[Mapping[str, Any]],
+    round_: int,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """A resolve step: where a curve's answer is unsure, one more seed at the trained LRs
+    nearest its pick (``RESOLVE_TOP``), within the curve's run budget (`run_budget`). Its runs
+    belong to the last round ``round_`` (resolving extends a round; it is not a new one).
+
+    Unsure: the optimum's interval spans more than ``RESOLVE_DECADES`` and the fitted curve
+    changes by more than ``RESOLVE_FLAT`` across it. The notes say, per curve, whether it is
+    resolved, or the budget is spent.
+    """
+    runs: list[RunSpec] = []
+    groups: list[Group] = []
+    notes = []
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    budget = run_budget(spec)
+    for combo in spec.combos:
+        label = combo_label(combo)
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
+        fit = fit_rows(mine, spec.train.objective)
+        if fit is None:
+            continue
+        chosen = pick(fit, spec.analysis.band_tolerance)
+        lo, hi = chosen.interval
+        width = math.log10(hi / lo)
+        inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
+        spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
+        if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
+            notes.append(
+                f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
+                f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
+            )
+            continue
+        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
+        near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
+        if len(mine) + len(near) > budget:
+            notes.append(
+                f"{prefix}: unresolved, budget spent: {len(mine)} of {budget} runs; the optimum"
+                f" lies in {lo:.3g}-{hi:.3g} ({width:.2f} decades)"
+            )
+            continue
+        seed = max(int(r["seed"]) for r in mine) + 1
+        one_seed = spec.model_copy(
+            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
+        )
+        lrs = sorted(p.lr for p in near)
+        mine_runs = plan_runs(
+            one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
+        )
+        runs.extend(mine_runs)
+        groups.extend(make_groups(apply_combo(one_seed, combo), mine_runs, n_features, n_outputs))
+        notes.append(
+            f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
+            f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
+        )
+    return Plan(
+        spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes),
+        len(data.X_train), len(data.X_val),
+    )  # fmt: skip
 
 
 class RefineStep(NamedTuple):

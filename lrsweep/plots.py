@@ -65,6 +65,7 @@ ROUND_MARKERS = ("o", "s", "^", "D", "v", "P")  # round 0 (coarse grid), refine 
 DIVERGED_COLOR = "C3"  # the crosses of diverged runs (one curve); several curves: their colour
 PRUNED_COLOR = "C7"  # the triangles of pruned runs, likewise
 BEST_COLOR = "C2"
+FIT_COLOR = "C1"  # the U-curve fit, its band and the recommended LR (one curve)
 
 
 def plot_u_curve(
@@ -80,10 +81,10 @@ def plot_u_curve(
     figure) shows every LR's mean on the full range, the zoom shaded. Each curve: the mean
     over seeds (through LRs where no seed diverged) with its ±1 std band, each seed's point
     with a marker per round (circle: coarse grid, square: refine 1, ...), diverged runs as
-    crosses and pruned runs as triangles along the worst edge, the best LR as a star, the
-    interpolated optimum as a dotted line, and the good band shaded (one curve only). The
-    legend sits outside the axes. Each layer is a helper (`_draw_u_curve`), so that a fitted
-    curve can be one more.
+    crosses and pruned runs as triangles along the worst edge, the lowest mean as a star, the
+    U-curve fit (dashed) with its ±1 sd band, the recommended LR as a line (the interpolated
+    optimum, dotted, when there is no fit), and the good band shaded (one curve only). The
+    legend sits outside the axes. Each layer is a helper (`_draw_u_curve`).
     """
     if isinstance(curves, UCurve):
         curves = [curves]
@@ -162,7 +163,16 @@ def _draw_u_curve(ax: Axes, curve: UCurve, color: str, single: bool, maximised: 
     if curve.best_lr is not None and curve.best_value is not None:
         ax.plot([curve.best_lr], [curve.best_value], "*", color=BEST_COLOR if single else color,
                 ms=15, mec="k", mew=0.5, label=f"_best LR {curve.best_lr:.3g}")  # fmt: skip
-    if curve.interpolated_lr is not None:
+    if len(curve.fit_lrs):  # the U-curve fit and its ±1 sd band (`lrsweep.curve`)
+        ax.fill_between(curve.fit_lrs, curve.fit_low, curve.fit_high, alpha=0.2,
+                        color=FIT_COLOR if single else color, lw=0,
+                        label="U-curve fit ± 1 sd")  # fmt: skip
+        ax.plot(curve.fit_lrs, curve.fit_mean, "--", color=FIT_COLOR if single else color,
+                lw=1.4, label="U-curve fit")  # fmt: skip
+    if curve.recommended_lr is not None:
+        ax.axvline(curve.recommended_lr, color=FIT_COLOR if single else color, lw=1.2,
+                   label=f"recommended {curve.recommended_lr:.3g}")  # fmt: skip
+    elif curve.interpolated_lr is not None:
         ax.axvline(curve.interpolated_lr, color=BEST_COLOR if single else color, lw=1, ls=":",
                    label=f"_interpolated optimum {curve.interpolated_lr:.3g}")  # fmt: skip
 
@@ -222,8 +232,27 @@ def _u_curve_legend(
     if best:
         handles.append(Line2D([], [], ls="", marker="*", ms=12, mec="k", mew=0.5,
                               color=BEST_COLOR if single else neutral))  # fmt: skip
-        labels.append(f"best LR {best[0].best_lr:.3g}" if single else "best LR of each curve")
-    interpolated = [c for c in curves if c.interpolated_lr is not None]
+        labels.append(
+            f"lowest mean {best[0].best_lr:.3g}" if single else "lowest mean of each curve"
+        )
+    if any(len(c.fit_lrs) for c in curves):
+        handles.append(
+            (
+                Patch(color=FIT_COLOR if single else neutral, alpha=0.2, lw=0),
+                Line2D([], [], ls="--", lw=1.4, color=FIT_COLOR if single else neutral),
+            )
+        )
+        labels.append("U-curve fit ± 1 sd")  # fmt: skip
+    recommended = [c for c in curves if c.recommended_lr is not None]
+    if recommended:
+        handles.append(Line2D([], [], lw=1.2, color=FIT_COLOR if single else neutral))
+        labels.append(
+            f"recommended {recommended[0].recommended_lr:.3g}" if single
+            else "recommended LR of each curve"
+        )  # fmt: skip
+    interpolated = [
+        c for c in curves if c.interpolated_lr is not None and c.recommended_lr is None
+    ]
     if interpolated:
         handles.append(Line2D([], [], ls=":", lw=1, color=BEST_COLOR if single else neutral))
         labels.append(
@@ -350,7 +379,8 @@ def plot_loss_vs_epoch(
     bar.set_ticks(range(0, len(lrs), step), labels=[f"{lr:.3g}" for lr in lrs[::step]])
     best = sorted({p.best_lr for p in panels if p.best_lr is not None})
     handles: list[Any] = [Line2D([], [], color="k", lw=2.6)]
-    labels = ["recommended LR " + ", ".join(f"{lr:.3g}" for lr in best)] if best else []
+    labels = ["trained LR nearest the recommended: " + ", ".join(f"{lr:.3g}" for lr in best)]
+    labels = labels if best else []
     handles = handles[: len(labels)]
     handles += [Patch(color="0.5", alpha=0.25), Line2D([], [], color="0.4", ls="--", marker="x")]
     labels += ["seeds' min to max", "diverged (stopped at the cross)"]

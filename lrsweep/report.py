@@ -432,7 +432,9 @@ def _html_answer(content: Content) -> str:
     objective = s["objective"]
     parts = []
     if s["combos"] and s.get("best_combo"):
-        parts.append(f"<p>Best of all curves: <b>{_e(s['best_combo'])}</b>.</p>")
+        tied = s.get("indistinguishable_from_best") or []
+        note = f" Indistinguishable within noise: {_e(', '.join(tied))}." if tied else ""
+        parts.append(f"<p>Best of all curves: <b>{_e(s['best_combo'])}</b>.{note}</p>")
     parts.append(f'<div class="answer">{_html_facts(answer_facts(s, objective))}</div>')
     if s["combos"]:
         for curve in s["combos"]:
@@ -579,7 +581,9 @@ def render_markdown(content: Content, links: Mapping[str, str]) -> str:
     else:
         objective = s["objective"]
         if s["combos"] and s.get("best_combo"):
-            out += [f"Best of all curves: **{_md(s['best_combo'])}**.", ""]
+            tied = s.get("indistinguishable_from_best") or []
+            note = f" Indistinguishable within noise: {_md(', '.join(tied))}." if tied else ""
+            out += [f"Best of all curves: **{_md(s['best_combo'])}**.{note}", ""]
         out += _md_facts(answer_facts(s, objective))
         for curve in s["combos"]:
             out += [f"### {_md(curve['label'])}", "", *_md_facts(answer_facts(curve, objective))]

@@ -344,6 +344,10 @@ class RefineSpec(_Section):
     rounds: int = Field(0, ge=0, le=10)  # at most this many; 0: the coarse grid only
     points_per_decade: int = Field(8, ge=1, le=1000)  # density inside the first bracket
     stop_ratio: float = Field(2.0, gt=1, le=10)  # stop once the best's neighbours are this close
+    # after the rounds, add seeds at the top LRs while the answer is unsure, within max_runs
+    resolve: bool = True
+    # runs per curve, all rounds; None: 35 % of a 16-per-decade grid over the range x the seeds
+    max_runs: int | None = Field(None, ge=1, le=1_000_000)
 
 
 class CoarseSpec(_Section):

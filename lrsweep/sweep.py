@@ -10,11 +10,13 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from lrsweep.analysis import answer
 from lrsweep.costs import (
     POOL_START_SECONDS,
     check_data_memory,
@@ -26,14 +28,21 @@ from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
 from lrsweep.executors import Executor, SerialExecutor, execution_choice
 from lrsweep.plan import (
+    MAX_RESOLVE_ROUNDS,
     Group,
     Plan,
     budgets,
+    lattice_index,
     likely_refine_plans,
+    log_grid,
+    make_groups,
     plan_refine,
+    plan_resolve,
     plan_round0,
+    plan_runs,
 )
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
+from lrsweep.records import initial_objective, run_objective
 from lrsweep.results import (
     Clock,
     ResultsDir,
@@ -212,8 +221,9 @@ def execute(
 ) -> list[dict[str, Any]]:
     """Train every run of ``plan`` that is not finished in ``results``; return all rows.
 
-    Groups are those of the plan, so a resumed group is re-trained whole (its numbers are a
-    function of the group), and only the members not yet recorded are written.
+    Groups are those of the plan less their finished runs: a finished run is never trained
+    again, whatever round, refine or resume plans it (a group interrupted half-way trains its
+    other members in a smaller group, which agrees with the full group to float32 tolerance).
     ``on_progress`` hears of every epoch of the running groups as it ends (see
     `lrsweep.executors.Executor.map_groups`), not only of finished runs.
     """
@@ -237,7 +247,12 @@ def execute(
         if r.run_id not in planned
     )
     finished = results.finished()
-    todo = [g for g in plan.groups if any(r.run_id not in finished for r in g.runs)]
+    todo = [  # a finished run is never trained again: groups keep only their unfinished runs
+        g if not any(r.run_id in finished for r in g.runs)
+        else replace(g, runs=tuple(r for r in g.runs if r.run_id not in finished))
+        for g in plan.groups
+        if any(r.run_id not in finished for r in g.runs)
+    ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
     if on_note is not None and plan.runs:
@@ -394,6 +409,21 @@ def refine(
         )
 
 
+def lattice_aliases(results: ResultsDir) -> dict[int, float]:
+    """The LR each lattice point already has in ``results`` (by lattice index).
+
+    Folders written before the LR lattice spelled grid points at 12 significant digits of
+    wherever their grid put them; a new plan reuses those runs instead of training a point a
+    0.24 % step away.
+    """
+    aliases: dict[int, float] = {}
+    for r in results.planned().values():
+        lr = float(r["lr"])
+        k = lattice_index(lr)
+        aliases[k] = min(aliases.get(k, lr), lr)
+    return aliases
+
+
 def completed_rounds(results: ResultsDir) -> int:
     """The highest refine round planned so far (0 when only the coarse grid was planned)."""
     planned = results.planned(results.spec_id)
@@ -425,7 +455,7 @@ def _rounds(
 
     bounds = None
     if spec.grid.from_range_test:
-        found = range_test_in(results, data)
+        found = range_test_in(results, data, check=False)
         bounds = found["grid"]["lr_min"], found["grid"]["lr_max"]
         notes.append(
             f"round 0: grid from the range test: {bounds[0]:.3g} (a decade below the valley"
@@ -433,13 +463,15 @@ def _rounds(
         )
         if on_note is not None:
             on_note(notes[-1])
-    round0 = plan_round0(spec, data, bounds)
+    round0 = plan_round0(spec, data, bounds, lattice_aliases(results))
     if on_round is not None:
         on_round(round_start(results, round0, 0, spec.grid.points_per_decade))
     rows = execute(results, round0, data, executor, counted, on_progress, on_note)
     for round_ in range(1, rounds + 1):
         earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
-        plan = plan_refine(spec, data, earlier, round_, points_per_decade)
+        plan = plan_refine(
+            spec, data, earlier, round_, points_per_decade, lattice_aliases(results)
+        )
         for note in plan.notes:
             notes.append(note)
             if on_note is not None:
@@ -450,6 +482,19 @@ def _rounds(
             density = points_per_decade * 2 ** (round_ - 1)
             on_round(round_start(results, plan, round_, density))
         rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+    if spec.refine.resolve and rounds > 0:
+        last = max((int(r["round"]) for r in rows), default=0)  # resolving extends it
+        for _ in range(MAX_RESOLVE_ROUNDS):
+            plan = plan_resolve(spec, data, rows, last, lattice_aliases(results))
+            for note in plan.notes:
+                notes.append(note)
+                if on_note is not None:
+                    on_note(note)
+            if not plan.runs:
+                break
+            if on_round is not None:  # more seeds where the answer is unsure
+                on_round(round_start(results, plan, last, points_per_decade))
+            rows = execute(results, plan, data, executor, counted, on_progress, on_note)
     return finish(results, rows, clock, notes, trained, data.data_report())
 
 
@@ -527,16 +572,18 @@ def range_test(
     val_every: int | None = None,
     overwrite: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    check: bool = True,
 ) -> dict[str, Any]:
     """Smith's LR range test on the spec's model and data, written into the results dir.
 
     One ramped run per seed (``seeds`` defaults to the spec's ``train.seeds``); writes
     ``rangetest.csv`` (seed, step, lr, loss, smoothed_loss, val_loss) and ``rangetest.json``
     (each suggestion per seed, their spread, and the grid ``from_range_test`` would use), and
-    returns the latter.
+    returns the latter. ``check`` follows the ramp with a short lockstep sweep whose U-curve
+    fit is the ``recommended`` LR (`check_range_test`); without it, only the ramp's rules.
     """
     data = load_data(spec)
-    options = {
+    options: dict[str, Any] = {
         "start_lr": start_lr,
         "end_lr": end_lr,
         "num_iter": num_iter,
@@ -550,11 +597,16 @@ def range_test(
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
         results.clean_temp()
         results.adopt_spec()
-        return range_test_in(results, data, **options)
+        return range_test_in(results, data, check=check, **options)
 
 
-def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[str, Any]:
-    """Run the range test for an open, locked results dir and write its files."""
+def range_test_in(
+    results: ResultsDir, data: Dataset, *, check: bool = True, **options: Any
+) -> dict[str, Any]:
+    """Run the range test for an open, locked results dir and write its files.
+
+    ``check``: follow the ramp with `check_range_test`'s short sweep (its ``recommended``).
+    """
     spec = results.spec
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
@@ -564,8 +616,80 @@ def range_test_in(results: ResultsDir, data: Dataset, **options: Any) -> dict[st
     )
     results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
+    if check:
+        found = check_range_test(spec, data, found, seeds[:CHECK_SEEDS])
     results.write_json("rangetest.json", found)
     return found
+
+
+CHECK_SEEDS = 2  # seeds of find's short lockstep sweep
+CHECK_PER_DECADE = 4  # its density
+CHECK_BELOW = 100.0  # it starts this far below the ramp's loss minimum (overfitting is there)
+
+
+def check_range_test(
+    spec: Spec, data: Dataset, found: Mapping[str, Any], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Follow the ramp with a short lockstep sweep and make its U-curve fit the recommendation.
+
+    The ramp reads the training loss over a few hundred steps, so it cannot see overfitting,
+    nor what a full budget at one LR does; a sweep can. From ``CHECK_BELOW`` below the ramp's
+    loss minimum (``max_lr``) up to where the ramp diverged (or 10x ``max_lr``), at
+    ``CHECK_PER_DECADE`` per decade, ``seeds`` x the spec's full budget, every LR of a seed in
+    one lockstep group; then the U-curve fit (`lrsweep.analysis.answer`) picks. The ramp's own
+    rules stay in ``spread`` for comparison (``minimum_10`` is the ramp-only pick).
+    """
+    out = dict(found)
+    max_lr = (found["spread"].get("max_lr") or {}).get("lr")
+    if not max_lr or not seeds:
+        return out
+    lo = max_lr / CHECK_BELOW
+    hi = found["diverged_at"] if found.get("diverged_at") else max_lr * 10
+    hi = max(hi, lo * 10)
+    lrs = log_grid(lo, hi, CHECK_PER_DECADE)
+    one_seed = spec.model_copy(
+        update={"train": spec.train.model_copy(update={"seed": seeds[0], "seeds": len(seeds)})}
+    )
+    runs = plan_runs(one_seed, lrs, 0)
+    by_id = {r.run_id: r for r in runs}
+    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
+    rows = []
+    for group in make_groups(one_seed, runs, n_features, n_outputs):
+        for result in train_group(group, data):
+            run = by_id[result.run_id]
+            rows.append(
+                {
+                    "lr": run.lr,
+                    "seed": run.seed,
+                    "status": result.status.value,
+                    "objective": run_objective(
+                        result.history, spec.train.objective, result.status.value
+                    ),
+                    "initial": initial_objective(result.history, spec.train.objective),
+                }
+            )
+    initial = float(np.nanmedian([r["initial"] for r in rows])) if rows else math.nan
+    fitted = answer(rows, spec.train.objective, spec.analysis.band_tolerance, initial)
+    out["check"] = {
+        "lrs": [float(x) for x in lrs],
+        "seeds": list(seeds),
+        "runs": len(rows),
+        "answer": fitted,
+    }
+    if fitted is not None:
+        lo_i, hi_i = fitted["interval"]
+        spread = dict(out["spread"])
+        spread["recommended"] = {
+            "lr": fitted["lr"],
+            "note": f"the U-curve fit over a short sweep of {len(lrs)} LRs x {len(seeds)} seeds"
+            " from the ramp's range; min/max: where the optimum lies",
+            "median": fitted["lr"],
+            "min": lo_i,
+            "max": hi_i,
+            "n": len(seeds),
+        }
+        out["spread"] = spread
+    return out
 
 
 def read_summary(results_dir: str | Path) -> dict[str, Any]:

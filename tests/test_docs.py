@@ -11,11 +11,29 @@ from lrsweep.cli import cli
 from .conftest import REPO
 
 README = (REPO / "README.md").read_text()
+PAGES = {
+    p.name: p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+}
+BLOCKS = [
+    (name, b)
+    for name, text in PAGES.items()
+    for b in re.findall(r"```python\n(.*?)```", text, re.S)
+]
 
 
-@pytest.mark.parametrize("block", re.findall(r"```python\n(.*?)```", README, re.S))
-def test_readme_python_examples_run(block):
-    exec(compile(block, "README.md", "exec"), {})
+@pytest.mark.parametrize(
+    ("page", "block"), BLOCKS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BLOCKS)]
+)
+def test_python_examples_in_the_docs_run(page, block, monkeypatch):
+    monkeypatch.chdir(REPO)
+    exec(compile(block, page, "exec"), {})
+
+
+def test_links_between_pages_point_to_files():
+    for name, text in PAGES.items():
+        folder = REPO if name == "README.md" else REPO / "docs"
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (folder / target).exists(), f"{name}: {target}"
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))

@@ -24,6 +24,7 @@ LAYERS = [
     "model",
     "schedules",
     "members",
+    "curve",  # the U-curve fit: numpy only
     "analysis",
     "facts",
     "costs",

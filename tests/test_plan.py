@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lrsweep.costs import group_size_for
-from lrsweep.plan import canonical_lr, log_grid, make_groups, plan_runs
+from lrsweep.plan import (
+    LATTICE_PER_DECADE,
+    canonical_lr,
+    lattice_index,
+    lattice_lr,
+    log_grid,
+    make_groups,
+    plan_runs,
+)
 from lrsweep.spec import load_spec
 
 
@@ -24,7 +32,7 @@ def test_log_grid_known_values():
 @given(
     lo=st.floats(-8, 1),
     span=st.floats(0.05, 6),
-    ppd=st.integers(1, 30),
+    ppd=st.integers(1, 64),
 )
 def test_log_grid_properties(lo, span, ppd):
     lr_min, lr_max = canonical_lr(10**lo), canonical_lr(10 ** (lo + span))
@@ -33,10 +41,40 @@ def test_log_grid_properties(lo, span, ppd):
     grid = log_grid(lr_min, lr_max, ppd)
     assert grid[0] == lr_min and grid[-1] == lr_max  # both ends, exactly
     assert np.all(np.diff(grid) > 0)  # sorted, no duplicates
-    ratios = np.diff(np.log10(grid))
-    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-6, atol=1e-9)  # constant ratio
-    assert ratios[0] <= 1 / ppd + 1e-9  # at least the asked density
-    assert len(grid) == max(2, math.ceil(span * ppd - 1e-9) + 1) or len(grid) >= 2
+    ks = [lattice_index(x) for x in grid]
+    assert [lattice_lr(k) for k in ks] == grid.tolist()  # every point is a lattice point
+    steps = np.diff(ks)
+    assert steps.max() <= math.ceil(LATTICE_PER_DECADE / ppd)  # at least the asked density
+    if LATTICE_PER_DECADE % ppd == 0 and (ks[-1] - ks[0]) % (LATTICE_PER_DECADE // ppd) == 0:
+        assert set(steps.tolist()) == {LATTICE_PER_DECADE // ppd}  # a constant ratio
+
+
+DENSITIES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+
+
+@given(
+    lo=st.integers(-8 * 960, 0),
+    decades=st.integers(1, 6),
+    coarse=st.sampled_from(DENSITIES),
+    factor=st.sampled_from((1, 2, 4, 8)),
+    noise=st.floats(-1e-9, 1e-9),
+)
+def test_grids_of_every_density_share_lattice_points(lo, decades, coarse, factor, noise):
+    # the same point computed from different ends and densities is the same float
+    fine = coarse * factor
+    lr_min = lattice_lr(lo) * (1 + noise)
+    lr_max = lattice_lr(lo + decades * LATTICE_PER_DECADE) * (1 - noise)
+    a = set(log_grid(lr_min, lr_max, coarse).tolist())
+    b = set(log_grid(lattice_lr(lo), lattice_lr(lo + decades * 960), fine).tolist())
+    if fine <= 64:
+        assert a <= b
+    mid = sorted(a)[1] if len(a) > 2 else sorted(a)[0]
+    assert canonical_lr(mid * (1 + 1e-6)) == mid
+    assert canonical_lr(float(f"{mid:.11g}")) == mid  # another round's spelling of the point
+
+
+def test_the_issues_two_spellings_are_one_point():
+    assert canonical_lr(0.30288727402) == canonical_lr(0.302887274021)
 
 
 @pytest.mark.parametrize(("lr_min", "lr_max"), [(0, 1), (-1, 1), (1, 1), (2, 1)])

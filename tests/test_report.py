@@ -78,7 +78,8 @@ def test_html_answers_first_then_every_section(page, swept):
     positions = [page.index(f'<section id="{key}">') for key in SECTIONS]
     assert positions == sorted(positions)
     answer = page[positions[0] : positions[1]]
-    assert f"Recommended LR</dt><dd>{summary['best']['lr']:.4g} (" in answer
+    assert f"Recommended LR</dt><dd>{summary['answer']['lr']:.4g} (" in answer
+    assert "Optimum lies in</dt><dd>" in answer and "Expected final_val_loss</dt>" in answer
     lo, hi = summary["good_band"]
     assert f"Good band</dt><dd>{lo:.3g} to {hi:.3g} (" in answer
     assert "Sensitivity</dt><dd>" in answer

@@ -1,0 +1,330 @@
+"""How good is lrsweep's answer? Each rule's pick against a dense 10-seed truth (issue 14).
+
+Cases: the shipped data and builtins (digits, diabetes, penguins when
+``sample_data/penguins.csv`` exists and loads, spirals, moons, teacher) x (SGD with momentum
+0.9, Adam). For each case:
+
+- **truth**: a dense grid of 12 LRs per decade over [1e-4, 1] x 10 seeds (seeds 1000..1009,
+  held out: no rule trains with them), trained by lrsweep itself in lockstep groups, with
+  divergence detection off (``diverge_factor`` 1e9: only a non-finite loss stops a run), so the
+  truth does not depend on the rule that detects divergence. ``T(lr)`` is the mean objective
+  over the 10 seeds, a seed that ended non-finite counting as its initial objective; ``T*`` is
+  the lowest ``T`` on the grid.
+- **rules**: the sweep the spec asks for (``lrsweep run``: a 2-per-decade grid x 3 seeds and
+  up to two refine rounds), read by each of lrsweep's rules; ``lrsweep find``'s suggestions
+  (fastai's and torch-lr-finder's rules as named columns); and the constants 0.01 and 0.001.
+- **regret** of a pick: ``(T(pick) - T*) / |T*|``, with ``T(pick)`` trained on the 10 truth
+  seeds (the same seeds as the grid: common random numbers). Negative when the pick beats every
+  grid point.
+
+The truth and the picks' evaluations are cached under ``benchmarks/answer_truth/`` (outside
+git; keyed by the case's settings), so re-scoring the rules after a change re-trains only the
+sweeps and any new picks. ``--fresh`` ignores the cache.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_answer.py [--cases digits-adam,...] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import lrsweep
+from lrsweep.plan import Budget, make_groups, plan_runs
+from lrsweep.records import run_objective
+from lrsweep.spec import Spec, spec_from_resolved, stable_hash
+from lrsweep.training import train_group
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(__file__).resolve().parent / "answer_truth"
+TRUTH_SEEDS = 10
+TRUTH_SEED0 = 1000
+TRUTH_PER_DECADE = 12
+LR_MIN, LR_MAX = 1e-4, 1.0
+
+DATA: dict[str, dict[str, Any]] = {
+    "digits": {
+        "data": {"path": str(ROOT / "sample_data" / "digits.csv"), "target": "label"},
+        "model": {"hidden": [64, 64], "activation": "relu"},
+        "train": {"epochs": 15, "batch_size": 32},
+    },
+    "diabetes": {
+        "data": {
+            "path": str(ROOT / "sample_data" / "diabetes.csv"),
+            "target": "progression",
+            "task": "regression",
+            "val_fraction": 0.25,
+        },
+        "model": {"hidden": [32], "activation": "relu"},
+        "train": {"epochs": 40, "batch_size": 32},
+    },
+    "penguins": {
+        "data": {
+            "path": str(ROOT / "sample_data" / "penguins.csv"),
+            "target": "species",
+            "task": "classification",
+            "missing": "impute",
+        },
+        "model": {"hidden": [32], "activation": "relu"},
+        "train": {"epochs": 30, "batch_size": 16},
+    },
+    "spirals": {
+        "data": {"builtin": "spirals", "n_samples": 600, "noise": 0.1},
+        "model": {"hidden": [64, 64], "activation": "tanh"},
+        "train": {"epochs": 40, "batch_size": 32},
+    },
+    "moons": {
+        "data": {"builtin": "moons", "n_samples": 300, "noise": 0.3},
+        "model": {"hidden": [32, 32], "activation": "relu"},
+        "train": {"epochs": 30, "batch_size": 16},
+    },
+    "teacher": {
+        "data": {"builtin": "teacher", "n_samples": 400},
+        "model": {"hidden": [64], "activation": "tanh"},
+        "train": {"epochs": 30, "batch_size": 32},
+    },
+}
+OPTIMIZERS: dict[str, dict[str, Any]] = {
+    "sgdm": {"name": "sgd", "momentum": 0.9},
+    "adam": {"name": "adam"},
+}
+FIND_RULES = ("recommended", "valley", "steep", "minimum_10", "slide")
+CONSTANTS = {"const_0.01": 0.01, "const_0.001": 0.001}
+
+
+def case_document(data: str, optimizer: str) -> dict[str, Any]:
+    """The spec a user would write for the case: a 2-per-decade grid, 3 seeds, 2 refines."""
+    base = DATA[data]
+    return {
+        "name": f"{data}-{optimizer}",
+        "data": base["data"],
+        "model": base["model"],
+        "optimizer": OPTIMIZERS[optimizer],
+        "train": {**base["train"], "seeds": 3, "objective": "final_val_loss"},
+        "grid": {"lr_min": LR_MIN, "lr_max": LR_MAX, "points_per_decade": 2},
+        "refine": {"rounds": 2, "points_per_decade": 8},
+    }
+
+
+def make_spec(document: Mapping[str, Any]) -> Spec:
+    return spec_from_resolved(document, str(ROOT), "bench_answer")
+
+
+def truth_spec(spec: Spec) -> Spec:
+    """The case's settings with the truth's seeds and divergence detection off."""
+    train = spec.train.model_copy(
+        update={"seeds": TRUTH_SEEDS, "seed": TRUTH_SEED0, "diverge_factor": 1e9}
+    )
+    return spec.model_copy(update={"train": train})
+
+
+def objectives_at(
+    spec: Spec, data: Any, lrs: Sequence[float], executor: Any
+) -> dict[float, list[float]]:
+    """Every truth seed's objective at each LR (non-finite runs count as the initial value)."""
+    runs = plan_runs(spec, lrs, 0, budget=Budget(spec.train.epochs, 1.0, "full"))
+    by_id = {r.run_id: r for r in runs}
+    groups = make_groups(spec, runs, data.X_train.shape[1], data.n_outputs)
+    out: dict[float, list[float]] = {}
+    for _, results in executor.map_groups(train_group, groups, data, None):
+        for result in results:
+            run = by_id[result.run_id]
+            value = run_objective(result.history, spec.train.objective, result.status.value)
+            if not math.isfinite(value):
+                value = float(result.history[0].val_loss)
+            out.setdefault(run.lr, []).append(value)
+    return out
+
+
+class Truth:
+    """A case's cached truth: T(lr) on the dense grid and at every pick evaluated so far."""
+
+    def __init__(self, spec: Spec, data: Any, executor: Any, fresh: bool) -> None:
+        self.spec = truth_spec(spec)
+        self.data = data
+        self.executor = executor
+        key = stable_hash(self.spec.resolved())
+        self.path = CACHE / f"{spec.name}-{key}.json"
+        self.values: dict[str, list[float]] = {}
+        if self.path.exists() and not fresh:
+            self.values = json.loads(self.path.read_text())
+        grid = lrsweep.log_grid(LR_MIN, LR_MAX, TRUTH_PER_DECADE).tolist()
+        self.ensure(grid)
+        self.grid = grid
+
+    def ensure(self, lrs: Sequence[float]) -> None:
+        missing = sorted({lr for lr in lrs if repr(float(lr)) not in self.values})
+        if not missing:
+            return
+        for lr, values in objectives_at(self.spec, self.data, missing, self.executor).items():
+            self.values[repr(float(lr))] = values
+        # planning canonicalises LRs: record each requested LR under its own key too
+        for lr in missing:
+            if repr(float(lr)) not in self.values:
+                planned = plan_runs(self.spec, [lr], 0)[0].lr
+                self.values[repr(float(lr))] = self.values[repr(float(planned))]
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.values, sort_keys=True))
+
+    def mean(self, lr: float) -> float:
+        self.ensure([lr])
+        return float(np.mean(self.values[repr(float(lr))]))
+
+    @property
+    def best(self) -> tuple[float, float]:
+        means = [self.mean(lr) for lr in self.grid]
+        i = int(np.argmin(means))
+        return self.grid[i], means[i]
+
+
+def sweep_picks(summary: Mapping[str, Any]) -> dict[str, float | None]:
+    """Every LR the sweep's summary offers as its answer, by rule name."""
+    picks: dict[str, float | None] = {}
+    best = summary.get("best") or {}
+    picks["sweep_lowest_mean"] = best.get("lr")
+    picks["sweep_interpolated"] = summary.get("interpolated_lr") or best.get("lr")
+    answer = summary.get("answer")
+    if isinstance(answer, Mapping):
+        picks["sweep_fit_ucb"] = answer.get("ucb_lr")
+        picks["sweep_fit_mean"] = answer.get("mean_lr")
+        picks["sweep_fit_robust"] = answer.get("robust_lr")
+    return picks
+
+
+def run_case(
+    name: str, executor: Any, fresh: bool, on_line: Callable[[str], None]
+) -> list[dict[str, Any]] | None:
+    data_name, optimizer = name.rsplit("-", 1)
+    try:
+        spec = make_spec(case_document(data_name, optimizer))
+        data = lrsweep.load_data(spec)
+    except Exception as exc:
+        on_line(f"{name}: skipped ({type(exc).__name__}: {exc})")
+        return None
+    start = time.perf_counter()
+    truth = Truth(spec, data, executor, fresh)
+    truth_lr, truth_best = truth.best
+    truth_seconds = time.perf_counter() - start
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        summary = lrsweep.run_sweep(spec, Path(tmp) / "sweep", executor=executor)
+        sweep_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        found = lrsweep.range_test(spec, Path(tmp) / "find")
+        find_seconds = time.perf_counter() - start
+    picks: list[tuple[str, float | None, int, float]] = []
+    for rule, lr in sweep_picks(summary).items():
+        picks.append((rule, lr, int(summary["n_runs"]), sweep_seconds))
+    find_runs = len(found["seeds"]) + int((found.get("check") or {}).get("runs", 0))
+    for rule in FIND_RULES:
+        s = found["spread"].get(rule) or {}
+        picks.append((f"find_{rule}", s.get("lr"), find_runs, find_seconds))
+    for rule, lr in CONSTANTS.items():
+        picks.append((rule, lr, 0, 0.0))
+    truth.ensure([lr for _, lr, _, _ in picks if lr is not None])
+    for rule, lr, runs, seconds in picks:
+        regret = math.inf if lr is None else (truth.mean(lr) - truth_best) / abs(truth_best)
+        rows.append(
+            {
+                "case": name,
+                "rule": rule,
+                "lr": lr,
+                "regret": regret,
+                "runs": runs,
+                "seconds": seconds,
+                "truth_lr": truth_lr,
+                "truth_best": truth_best,
+            }
+        )
+    on_line(
+        f"{name}: truth best LR {truth_lr:.4g} (T* {truth_best:.4f}; {truth_seconds:.0f} s),"
+        f" sweep {summary['n_runs']} runs {sweep_seconds:.1f} s, find {find_seconds:.1f} s"
+    )
+    return rows
+
+
+def dense_runs() -> int:
+    """Runs of a dense 16-per-decade grid over the case's range with the sweep's 3 seeds."""
+    return len(lrsweep.log_grid(LR_MIN, LR_MAX, 16)) * 3
+
+
+def print_tables(rows: Sequence[Mapping[str, Any]]) -> None:
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    print()
+    print("regret of each rule's pick against the dense 10-seed truth (T(pick) - T*) / |T*|")
+    print("| case | truth LR | " + " | ".join(rules) + " |")
+    print("|---|---|" + "---|" * len(rules))
+    for case in cases:
+        mine = {r["rule"]: r for r in rows if r["case"] == case}
+        cells = []
+        for rule in rules:
+            r = mine.get(rule)
+            if r is None or r["lr"] is None:
+                cells.append("-")
+            else:
+                cells.append(f"{r['lr']:.3g} ({r['regret']:+.1%})")
+        truth_lr = next(r["truth_lr"] for r in rows if r["case"] == case)
+        print(f"| {case} | {truth_lr:.3g} | " + " | ".join(cells) + " |")
+    print()
+    print(f"summary over {len(cases)} cases (dense 16/decade x 3 seeds = {dense_runs()} runs)")
+    print("| rule | median regret | worst | within 2% | within 5% | mean runs | mean seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for rule in rules:
+        mine = [r for r in rows if r["rule"] == rule]
+        regrets = [r["regret"] for r in mine]
+        finite = [x for x in regrets if math.isfinite(x)]
+        med = statistics.median(regrets) if finite else math.inf
+        print(
+            f"| {rule} | {med:+.1%} | {max(regrets):+.1%} |"
+            f" {sum(x <= 0.02 for x in regrets)}/{len(mine)} |"
+            f" {sum(x <= 0.05 for x in regrets)}/{len(mine)} |"
+            f" {np.mean([r['runs'] for r in mine]):.0f} |"
+            f" {np.mean([r['seconds'] for r in mine]):.1f} |"
+        )
+    consts = [r for r in rows if r["rule"] in CONSTANTS]
+    if consts:
+        beats = sum(
+            all(
+                r["regret"] <= c["regret"]
+                for c in consts
+                if c["case"] == r["case"]
+            )
+            for r in rows
+            if r["rule"] == "find_recommended"
+        )
+        print(f"find_recommended at least as good as both constants in {beats}/{len(cases)} cases")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    names = [f"{d}-{o}" for d in DATA for o in OPTIMIZERS]
+    parser.add_argument("--cases", default=",".join(names), help="comma-separated case names")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--fresh", action="store_true", help="ignore the cached truth")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    with lrsweep.make_executor(args.jobs) as executor:
+        for name in args.cases.split(","):
+            found = run_case(name, executor, args.fresh, lambda s: print(s, flush=True))
+            rows.extend(found or [])
+    print_tables(rows)
+    print(f"total {time.perf_counter() - start:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""The U-curve model: a Gaussian process over log10(LR) fitted to every finished run.
+
+Why a Gaussian process (and not the lowest noisy mean, or a local quadratic):
+
+- it reads every seed of every LR and round at once, with a noise term, so one lucky mean
+  cannot carry the answer, and a point trained with more seeds weighs more;
+- its posterior gives what the answer must say with it: an interval for where the optimum
+  lies (the spread of the argmin over joint posterior draws), the expected objective at the
+  pick with its uncertainty, and a good band read off the fitted mean rather than from grid
+  points;
+- a quadratic has one shape; real U-curves are asymmetric (a gentle slope at small LRs, a
+  wall at divergence), which a squared-exponential GP follows with a length scale chosen by
+  the marginal likelihood.
+
+Conventions: the fit works on *scores* (the objective to minimise: a maximised metric is
+negated), on a log scale when every score is positive (losses: the noise of a loss is roughly
+proportional to its size, and regret is relative). A diverged seed is a censored observation,
+worse than anything seen: it enters the fit at the censoring bound, the worst finite score of
+the curve (a lower bound for its true value, not an arbitrary penalty). The recommended LR is
+never past the smallest LR where a seed diverged.
+
+numpy only: the fits are small (tens to a few hundred runs), and a hyperparameter grid of
+Cholesky factorisations costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+LENGTH_SCALES = (0.1, 0.15, 0.22, 0.33, 0.5)  # decades of LR (longer over-smooths the basin)
+SIGNAL_VARIANCES = (0.25, 1.0, 4.0)  # x the variance of the standardised scores
+NOISE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)  # x each run's between-seed noise variance
+GRID_PER_DECADE = 96  # where the fitted curve is evaluated
+DRAWS = 400  # joint posterior draws for the optimum's interval
+UCB_KAPPA = 1.0  # the upper confidence bound: mean + kappa x sd of the fitted curve
+ROBUST_HALF_WIDTH = 0.1  # decades: the robust rule's window (a factor of 1.26 either way)
+HETEROSCEDASTIC = True  # each LR's own noise (shrunk), or one noise level for the curve
+INTERVAL = (0.1, 0.9)  # quantiles of the argmin over draws: the optimum's interval
+RNG_SEED = 20261129  # draws and bootstraps are seeded: same runs, same answer
+
+
+class Observation(NamedTuple):
+    """One finished run on the curve."""
+
+    lr: float
+    score: float  # the objective to minimise; +inf for a diverged run
+    seed: int
+
+
+class CurveFit(NamedTuple):
+    """The fitted U-curve on a dense grid of log10(LR), in score units (to minimise)."""
+
+    x: np.ndarray  # log10(LR) of the grid, within the trained range
+    mean: np.ndarray  # posterior mean of the curve
+    sd: np.ndarray  # posterior sd of the curve (not of one seed's run)
+    low: np.ndarray  # the mean -/+ one sd, in score units
+    high: np.ndarray
+    length_scale: float  # decades
+    noise_sd: float  # one run's noise around the curve, in score units (at the optimum)
+    log_scale: bool
+    stable_max: float  # log10 of the largest LR the answer may use (below any divergence)
+    draws_argmin: np.ndarray  # log10(LR) of the optimum in each posterior draw
+
+
+def _to_score_scale(y: np.ndarray, log_scale: bool) -> np.ndarray:
+    return np.log(y) if log_scale else y
+
+
+def _from_score_scale(z: np.ndarray, log_scale: bool) -> np.ndarray:
+    return np.exp(z) if log_scale else z
+
+
+def _kernel(a: np.ndarray, b: np.ndarray, length: float, signal: float) -> np.ndarray:
+    d = a[:, None] - b[None, :]
+    return signal * np.exp(-0.5 * (d / length) ** 2)
+
+
+NOISE_PRIOR_DOF = 4.0  # how many runs' worth of weight the typical noise gets in each LR's
+
+
+def noise_variances(x: np.ndarray, z: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Each observation's noise variance: its LR's between-seed variance, shrunk toward the
+    typical one (the median over LRs with 2+ finished runs) with ``NOISE_PRIOR_DOF`` runs of
+    weight. Runs are far noisier near divergence than at small LRs; a single noise level
+    would call the optimum's structure noise. Censored runs get the typical variance."""
+    per_lr: dict[float, tuple[float, int]] = {}
+    for value in np.unique(x):
+        group = z[(x == value) & ~censored]
+        if len(group) > 1:
+            per_lr[float(value)] = (float(np.var(group, ddof=1)), len(group) - 1)
+    typical = float(np.median([v for v, _ in per_lr.values()])) if per_lr else 0.0
+    typical = max(typical, 1e-4)
+    out = np.full(len(x), typical)
+    for i, value in enumerate(x):
+        if censored[i] or float(value) not in per_lr:
+            continue
+        var, dof = per_lr[float(value)]
+        out[i] = (NOISE_PRIOR_DOF * typical + dof * var) / (NOISE_PRIOR_DOF + dof)
+    return out
+
+
+def fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
+    """Fit the U-curve to ``observations`` (see `_fit_curve`), with one BLAS thread: the
+    matrices are small, and a multi-threaded BLAS spends more time synchronising threads
+    (30x more on a busy 2-core machine) than factorising them."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_curve(observations)
+
+
+def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
+    """Fit the U-curve to ``observations``; None with fewer than 3 finite runs or 2 LRs.
+
+    Hyperparameters (length scale, signal variance, noise variance) are picked on a grid by
+    the marginal likelihood; the noise grid is scaled by the between-seed variance the seeds
+    measure directly.
+    """
+    finite = [o for o in observations if math.isfinite(o.score)]
+    if len(finite) < 3 or len({o.lr for o in finite}) < 2:
+        return None
+    log_scale = all(o.score > 0 for o in finite)
+    diverged_lrs = [o.lr for o in observations if not math.isfinite(o.score)]
+    ok_lrs = [o.lr for o in finite]
+    stable_max = math.log10(max(ok_lrs))
+    if diverged_lrs:
+        first = min(diverged_lrs)
+        below = [lr for lr in ok_lrs if lr < first]
+        stable_max = math.log10(max(below)) if below else math.log10(min(ok_lrs))
+    z_finite = _to_score_scale(np.array([o.score for o in finite]), log_scale)
+    worst = float(z_finite.max())
+    x = np.log10([o.lr for o in observations])
+    z = np.array(
+        [
+            float(_to_score_scale(np.array(o.score), log_scale)) if math.isfinite(o.score)
+            else worst
+            for o in observations
+        ]
+    )  # fmt: skip
+    center, scale = float(z.mean()), float(z.std()) or 1.0
+    zs = (z - center) / scale
+    censored = np.array([not math.isfinite(o.score) for o in observations])
+    noise0 = noise_variances(x, zs, censored)
+    if not HETEROSCEDASTIC:
+        noise0 = np.full(len(x), float(np.median(noise0)))
+    best: tuple[float, float, float, np.ndarray] | None = None
+    for length in LENGTH_SCALES:
+        for signal in SIGNAL_VARIANCES:
+            for factor in NOISE_FACTORS:
+                noise = noise0 * factor
+                ll = _log_likelihood(x, zs, length, signal, noise)
+                if best is None or ll > best[0]:
+                    best = (ll, length, signal, noise)
+    assert best is not None
+    _, length, signal, noise = best
+    lo = float(x.min())
+    hi = float(max(x.max(), lo))
+    n_grid = max(2, math.ceil((hi - lo) * GRID_PER_DECADE) + 1)
+    xs = np.linspace(lo, hi, n_grid)
+    mean, cov = _posterior(x, zs, xs, length, signal, noise)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    usable = xs <= stable_max + 1e-9
+    rng = np.random.default_rng(RNG_SEED)
+    draws = _draws(mean, cov, rng, DRAWS)
+    masked = np.where(usable[None, :], draws, np.inf)
+    argmin = xs[np.argmin(masked, axis=1)]
+    mean_s = mean * scale + center
+    sd_s = sd * scale
+    return CurveFit(
+        x=xs,
+        mean=_from_score_scale(mean_s, log_scale),
+        sd=sd_s,
+        low=_from_score_scale(mean_s - sd_s, log_scale),
+        high=_from_score_scale(mean_s + sd_s, log_scale),
+        length_scale=length,
+        noise_sd=math.sqrt(float(noise[int(np.argmin(mean_at(x, xs, mean)))])) * scale,
+        log_scale=log_scale,
+        stable_max=stable_max,
+        draws_argmin=argmin,
+    )
+
+
+def mean_at(x: np.ndarray, xs: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The fitted mean (on grid ``xs``) at each observation's ``x``."""
+    return np.interp(x, xs, mean)
+
+
+def _log_likelihood(
+    x: np.ndarray, z: np.ndarray, length: float, signal: float, noise: np.ndarray
+) -> float:
+    K = _kernel(x, x, length, signal) + np.diag(noise)
+    try:
+        L = np.linalg.cholesky(K)
+    except np.linalg.LinAlgError:
+        return -math.inf
+    alpha = np.linalg.solve(L.T, np.linalg.solve(L, z))
+    log_det = 2 * np.log(np.diag(L)).sum()
+    return float(-0.5 * (z @ alpha + log_det + len(x) * math.log(2 * math.pi)))
+
+
+def _posterior(
+    x: np.ndarray, z: np.ndarray, xs: np.ndarray, length: float, signal: float, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior mean and covariance of the (noise-free) curve at ``xs``."""
+    K = _kernel(x, x, length, signal) + np.diag(noise)
+    L = np.linalg.cholesky(K)
+    Ks = _kernel(x, xs, length, signal)  # (n, m)
+    alpha = np.linalg.solve(L.T, np.linalg.solve(L, z))
+    V = np.linalg.solve(L, Ks)
+    mean = Ks.T @ alpha
+    cov = _kernel(xs, xs, length, signal) - V.T @ V
+    return mean, cov
+
+
+def _draws(mean: np.ndarray, cov: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` joint draws of the curve (rows), through a Cholesky factor with a growing jitter
+    (a smooth kernel's covariance is near-singular; an eigendecomposition is ~50x slower)."""
+    sym = (cov + cov.T) / 2
+    scale = float(np.mean(np.diag(sym))) or 1.0
+    for jitter in (1e-10, 1e-8, 1e-6, 1e-4, 1e-2):
+        try:
+            root = np.linalg.cholesky(sym + jitter * scale * np.eye(len(mean)))
+            break
+        except np.linalg.LinAlgError:
+            continue
+    else:
+        root = np.diag(np.sqrt(np.clip(np.diag(sym), 0.0, None)))
+    return mean[None, :] + rng.standard_normal((n, len(mean))) @ root.T
+
+
+class Pick(NamedTuple):
+    """What the fit recommends."""
+
+    lr: float  # the minimiser of the rule's curve, within the stable range
+    rule: str  # "ucb", "mean" or "robust"
+    mean_lr: float  # the fitted mean's minimiser (for comparison)
+    ucb_lr: float  # the upper confidence bound's minimiser
+    robust_lr: float  # the minimiser of the bound's worst value within ROBUST_HALF_WIDTH
+    interval: tuple[float, float]  # where the optimum lies (INTERVAL quantiles of the draws)
+    expected: float  # the fitted objective at the pick (score units)
+    expected_low: float  # one sd below/above, score units
+    expected_high: float
+    band: tuple[float, float]  # contiguous LRs around the pick within tolerance, from the fit
+    band_decades: float
+
+
+def pick(fit: CurveFit, tolerance: float, rule: str = "ucb") -> Pick:
+    """The recommended LR from a fitted curve, with its interval and expected score.
+
+    - ``ucb`` (the default): minimise the upper confidence bound, mean + ``UCB_KAPPA`` x sd.
+      Where the curve is well measured this is the fitted mean's minimiser; where it is not
+      (few seeds, or spread seeds next to divergence) the bound rises and the pick moves to
+      ground the runs pin down. On `benchmarks/bench_answer.py` it had the smallest regrets
+      (README: "The answer").
+    - ``mean``: the fitted mean's minimiser alone.
+    - ``robust``: the bound's worst value within ``ROBUST_HALF_WIDTH`` decades either way (the
+      middle of the basin, away from a cliff); more conservative, compared on the benchmark.
+    """
+    usable = fit.x <= fit.stable_max + 1e-9
+    z = np.log(fit.mean) if fit.log_scale else fit.mean
+    mean_i = _argmin_where(z, usable)
+    ucb = z + UCB_KAPPA * fit.sd
+    ucb_i = _argmin_where(ucb, usable)
+    robust_i = _argmin_where(window_max(fit.x, ucb, ROBUST_HALF_WIDTH), usable)
+    i = {"ucb": ucb_i, "mean": mean_i, "robust": robust_i}[rule]
+    lo, hi = np.quantile(fit.draws_argmin, INTERVAL)
+    x_pick = float(fit.x[i])
+    lo, hi = min(float(lo), x_pick), max(float(hi), x_pick)
+    best = float(fit.mean[i])
+    threshold = best + tolerance * abs(best)
+    a = b = i
+    while a > 0 and fit.mean[a - 1] <= threshold:
+        a -= 1
+    while b < len(fit.x) - 1 and fit.mean[b + 1] <= threshold and usable[b + 1]:
+        b += 1
+    return Pick(
+        lr=float(10**x_pick),
+        rule=rule,
+        mean_lr=float(10 ** fit.x[mean_i]),
+        ucb_lr=float(10 ** fit.x[ucb_i]),
+        robust_lr=float(10 ** fit.x[robust_i]),
+        interval=(float(10**lo), float(10**hi)),
+        expected=best,
+        expected_low=float(fit.low[i]),
+        expected_high=float(fit.high[i]),
+        band=(float(10 ** fit.x[a]), float(10 ** fit.x[b])),
+        band_decades=float(fit.x[b] - fit.x[a]),
+    )
+
+
+def window_max(x: np.ndarray, values: np.ndarray, half_width: float) -> np.ndarray:
+    """The largest of ``values`` within ``half_width`` of each ``x`` (x sorted, evenly spaced)."""
+    if len(x) < 2:
+        return values.copy()
+    k = round(half_width / float(x[1] - x[0]))
+    padded = np.pad(values, k, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1)
+    return windows.max(axis=1)
+
+
+def _argmin_where(values: np.ndarray, usable: np.ndarray) -> int:
+    return int(np.argmin(np.where(usable, values, np.inf))) if usable.any() else 0
+
+
+def fitted_at(fit: CurveFit, lr: float) -> float:
+    """The fitted mean at ``lr`` (linear in log10 LR between grid points; clamped at the ends)."""
+    return float(np.interp(math.log10(lr), fit.x, fit.mean))
+
+
+def sensitivity(fit: CurveFit, at_lr: float, initial: float, factor: float = 3.0) -> float:
+    """How much a factor-of-``factor`` miss costs: the fitted objective's relative rise at
+    ``at_lr`` / ``factor`` and ``at_lr`` x ``factor``, averaged over the two sides.
+
+    A side past the trained range reads the curve's edge; a side past the smallest diverged
+    LR counts as ``initial`` (the objective before training), when that is known and worse.
+    0.02 means a 3x miss costs 2 %: the LR hardly matters; 1 means it doubles the loss.
+    """
+    best = fitted_at(fit, at_lr)
+    rises = []
+    for x in (math.log10(at_lr / factor), math.log10(at_lr * factor)):
+        value = fitted_at(fit, 10**x)
+        if x > fit.stable_max + 1e-9 and math.isfinite(initial) and initial > value:
+            value = initial
+        rises.append(max(value - best, 0.0) / max(abs(best), 1e-12))
+    return float(np.mean(rises))
+
+
+def probability_best(scores: np.ndarray, n_boot: int = 400) -> np.ndarray:
+    """The probability that each LR is the best, from a bootstrap over seeds.
+
+    ``scores`` is (n_lrs, n_seeds), NaN where an LR lacks that seed, +inf where it diverged.
+    Seeds are resampled jointly across LRs (the runs of one seed share the initial weights and
+    the mini-batch order, so their LRs are compared on common random numbers).
+    """
+    n_lrs, n_seeds = scores.shape
+    if n_lrs == 0 or n_seeds == 0:
+        return np.zeros(n_lrs)
+    rng = np.random.default_rng(RNG_SEED)
+    wins = np.zeros(n_lrs)
+    for _ in range(n_boot):
+        chosen = rng.integers(0, n_seeds, n_seeds)
+        sample = scores[:, chosen]
+        present = ~np.isnan(sample)
+        count = present.sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            total = np.where(present, sample, 0.0).sum(axis=1)
+        means = np.where(count > 0, total / np.maximum(count, 1), np.inf)
+        means = np.where(np.isnan(means), np.inf, means)
+        if np.isfinite(means).any():
+            wins[int(np.argmin(means))] += 1
+    return wins / n_boot
