@@ -58,6 +58,7 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_estimate.py --blas-threads 1
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_optimizers.py
+	$(BIN)/python benchmarks/bench_answer.py --jobs 2
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -295,11 +295,7 @@ def print_tables(rows: Sequence[Mapping[str, Any]]) -> None:
     consts = [r for r in rows if r["rule"] in CONSTANTS]
     if consts:
         beats = sum(
-            all(
-                r["regret"] <= c["regret"]
-                for c in consts
-                if c["case"] == r["case"]
-            )
+            all(r["regret"] <= c["regret"] for c in consts if c["case"] == r["case"])
             for r in rows
             if r["rule"] == "find_recommended"
         )

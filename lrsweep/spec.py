@@ -1,16 +1,7 @@
 """The experiment spec: the frozen pydantic models a YAML file validates into.
 
-The file is read by `lrsweep.yamlload.load_yaml`, which reads YAML 1.2 core-schema scalars
-on top of ``yaml.SafeLoader``:
-
-- ``1e-5``, ``1E-3`` and ``5e-2`` are floats (PyYAML's YAML 1.1 resolver reads them as strings);
-- only ``true``/``false`` are booleans: ``yes``, ``no``, ``on`` and ``off`` stay strings, so a
-  boolean key given ``no`` is rejected rather than guessed;
-- integers with a leading zero (``012``, YAML 1.1 octal), sexagesimal numbers (``10:00``, YAML
-  1.1 reads 600) and dates stay strings, so a numeric key given one of them is rejected;
-- anchors, aliases and merge keys (``&a``, ``*a``, ``<<:``), duplicate keys, python tags,
-  non-finite numbers (``.inf``, ``.nan``, ``1e400``), files over ``MAX_SPEC_BYTES``, nesting over
-  ``MAX_DEPTH`` levels, and more than one document are errors.
+The file is read by `lrsweep.yamlload.load_yaml` (YAML 1.2 scalars, no aliases or duplicate
+keys, finite numbers, bounded size and depth: its docstring lists the rules).
 
 Every error is one line: ``<file>[:line:col]: <dotted.key>: <rule>, got <value>[; hint]``.
 """

@@ -467,34 +467,37 @@ def _rounds(
     if on_round is not None:
         on_round(round_start(results, round0, 0, spec.grid.points_per_decade))
     rows = execute(results, round0, data, executor, counted, on_progress, on_note)
-    for round_ in range(1, rounds + 1):
-        earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
-        plan = plan_refine(
-            spec, data, earlier, round_, points_per_decade, lattice_aliases(results)
-        )
+
+    def train(plan: Plan, round_: int, density: int) -> list[dict[str, Any]] | None:
+        """Note the plan's decisions, announce it and train it; None when it plans nothing."""
         for note in plan.notes:
             notes.append(note)
             if on_note is not None:
                 on_note(note)
         if not plan.runs:
-            break
+            return None
         if on_round is not None:
-            density = points_per_decade * 2 ** (round_ - 1)
             on_round(round_start(results, plan, round_, density))
-        rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+        return execute(results, plan, data, executor, counted, on_progress, on_note)
+
+    for round_ in range(1, rounds + 1):
+        earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
+        density = points_per_decade * 2 ** (round_ - 1)
+        aliases = lattice_aliases(results)
+        trained_rows = train(
+            plan_refine(spec, data, earlier, round_, points_per_decade, aliases), round_, density
+        )
+        if trained_rows is None:
+            break
+        rows = trained_rows
     if spec.refine.resolve and rounds > 0:
         last = max((int(r["round"]) for r in rows), default=0)  # resolving extends it
-        for _ in range(MAX_RESOLVE_ROUNDS):
+        for _ in range(MAX_RESOLVE_ROUNDS):  # more seeds where the answer is unsure
             plan = plan_resolve(spec, data, rows, last, lattice_aliases(results))
-            for note in plan.notes:
-                notes.append(note)
-                if on_note is not None:
-                    on_note(note)
-            if not plan.runs:
+            trained_rows = train(plan, last, points_per_decade)
+            if trained_rows is None:
                 break
-            if on_round is not None:  # more seeds where the answer is unsure
-                on_round(round_start(results, plan, last, points_per_decade))
-            rows = execute(results, plan, data, executor, counted, on_progress, on_note)
+            rows = trained_rows
     return finish(results, rows, clock, notes, trained, data.data_report())
 
 

@@ -290,9 +290,7 @@ def test_refine_on_results_of_an_older_or_edited_spec_is_a_clear_error(tiny_spec
     saved.write_text(saved.read_text().replace("epochs: 2", "epochs: 5"))
     result = CliRunner().invoke(cli, ["refine", str(out)])
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        f"Error: {saved}: edited by hand (its header says hash "
-    )
+    assert result.stderr.startswith(f"Error: {saved}: edited by hand (its header says hash ")
     assert result.stderr.rstrip().endswith("re-run the sweep")
 
 
