@@ -977,6 +977,11 @@ def hold_lock(
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             holder = _read_lock_fd(fd)
+            for _ in range(20):  # a holder of a moment ago may not have written its pid yet
+                if holder is not None:
+                    break
+                time.sleep(0.01)
+                holder = _read_lock_fd(fd)
             os.close(fd)
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise StorageError(f"{lock}: cannot lock: {e.strerror}") from None
