@@ -334,8 +334,10 @@ def check_memory(
         need, how, hint = data + member, "one run", "lower model.hidden"
     else:
         need = data + at_once * largest * member
-        how = f"{at_once} groups of {largest} runs at once" if at_once > 1 else (
-            f"a group of {largest} runs"
+        how = (
+            f"{at_once} groups of {largest} runs at once"
+            if at_once > 1
+            else (f"a group of {largest} runs")
         )
         hint = "lower --jobs" if at_once > 1 else "set execution.group_size lower"
     raise SpecError(

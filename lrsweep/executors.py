@@ -538,9 +538,7 @@ class DaskExecutor(Executor):
         pool = self.client.get_executor(pure=False)
         try:
             data_future = self.client.scatter(compact_dataset(data, groups), broadcast=True)
-            futures = {
-                pool.submit(run_group_checked, fn, g, data_future, mine): g for g in groups
-            }
+            futures = {pool.submit(run_group_checked, fn, g, data_future, mine): g for g in groups}
         except (OSError, TimeoutError) as e:
             raise ExecutorError(self._lost(e)) from None
         not_done = set(futures)

@@ -405,8 +405,10 @@ class ResultsDir:
         if not path.is_dir():
             raise ResultsError(f"{path}: no such results folder")
         if not saved.exists():
-            what = "journal.jsonl but no spec.yaml" if (path / "journal.jsonl").exists() else (
-                "no spec.yaml"
+            what = (
+                "journal.jsonl but no spec.yaml"
+                if (path / "journal.jsonl").exists()
+                else ("no spec.yaml")
             )
             raise ResultsError(f"{path}: not a usable results folder ({what})")
         results = cls(path, *cls._check_saved_spec(saved, path))
@@ -777,8 +779,10 @@ def summary_problem(summary: Any) -> str:
         for i, row in enumerate(curve.get("table") or []):
             problem = problem or fields(f"{dot}table.{i}", row, _ROW_FIELDS, True)
         band = curve.get("good_band")
-        if not problem and band is not None and (
-            len(band) != 2 or not all(isinstance(x, _NUMBER) for x in band)
+        if (
+            not problem
+            and band is not None
+            and (len(band) != 2 or not all(isinstance(x, _NUMBER) for x in band))
         ):
             problem = wrong(f"{dot}good_band", band, (list,))
         if problem:
@@ -985,8 +989,10 @@ def hold_lock(
             os.close(fd)
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise StorageError(f"{lock}: cannot lock: {e.strerror}") from None
-            who = f"process {holder['pid']} on {holder.get('host', '?')}" if holder else (
-                "another lrsweep process"
+            who = (
+                f"process {holder['pid']} on {holder.get('host', '?')}"
+                if holder
+                else ("another lrsweep process")
             )
             raise LockError(
                 f"{folder}: in use by {who} (lock file {lock}); wait for it or stop it"

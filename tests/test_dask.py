@@ -144,7 +144,8 @@ def test_a_worker_that_joins_with_another_numpy_fails_its_groups_with_the_reason
     rows = read_untimed(tmp_path / "r" / "runs.csv")
     assert summary["status_counts"]["failed"] == len(rows) > 0
     assert all(
-        f"numpy 0.0.other (driver {numpy.__version__}); install the driver's versions" in r["message"]
+        f"numpy 0.0.other (driver {numpy.__version__}); install the driver's versions"
+        in r["message"]
         for r in rows
     )
 

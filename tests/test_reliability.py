@@ -51,7 +51,9 @@ def without_seconds(text: str) -> list[dict[str, str]]:
     import csv
     import io
 
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(io.StringIO(text))]
+    return [
+        {k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(io.StringIO(text))
+    ]
 
 
 def wait_for(condition, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -397,7 +399,9 @@ def test_a_summary_of_the_wrong_shape_is_one_line_naming_the_file(
 
 def test_a_long_value_is_shortened_and_every_error_is_one_short_line(write_spec):
     spec = write_spec(
-        "name: x\ndata: {builtin: moons}\nmodel: {hidden: [" + ", ".join(["ten"] * 5000) + "]}\n"
+        "name: x\ndata: {builtin: moons}\nmodel: {hidden: ["
+        + ", ".join(["ten"] * 5000)
+        + "]}\n"
         + "".join(f"k{i}: 1\n" for i in range(3000))
     )
     started = time.perf_counter()
@@ -485,4 +489,6 @@ def test_a_folder_with_a_foreign_spec_yaml_names_no_empty_hash(tiny_spec, tmp_pa
         " clears such a folder: choose another --out\n"
     )
     result = invoke("show", out)
-    assert result.stderr == f"Error: {out / 'spec.yaml'}: not a spec lrsweep wrote (no hash line)\n"
+    assert (
+        result.stderr == f"Error: {out / 'spec.yaml'}: not a spec lrsweep wrote (no hash line)\n"
+    )
