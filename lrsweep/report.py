@@ -55,13 +55,14 @@ CAPTIONS = {
     "u_curve": "Objective against learning rate (log axis). Right: zoomed on the region around"
     " the optimum; left: every LR on the full range (grey: the zoom). Line and band: mean"
     " over seeds ± 1 std; circles: one seed on the coarse grid, squares, triangles, ...:"
-    " refine rounds 1, 2, ...; crosses along the top: diverged runs; star: best LR; dotted"
-    " line: interpolated optimum; green shade: the good band. With several curves, each has"
-    " its own colour and no good band.",
+    " refine rounds 1, 2, ...; crosses along the top: diverged runs; star: the lowest mean;"
+    " dashed line and orange band: the U-curve fit ± 1 sd; solid vertical line: the"
+    " recommended LR (the fit's pick); green shade: the good band. With several curves, each"
+    " has its own colour and no good band.",
     "loss_vs_epoch": "Training and validation loss against epoch, a row per combination: one"
     " line per LR (the mean over seeds; faint band: the seeds' min to max), coloured by rank"
-    " so that neighbouring LRs differ (the colour bar names them); thick black: the"
-    " recommended LR; dashed lines ending in a cross diverged.",
+    " so that neighbouring LRs differ (the colour bar names them); thick black: the trained"
+    " LR nearest the recommended one; dashed lines ending in a cross diverged.",
     "rangetest": "Loss against the LR ramped per mini-batch: raw loss faint, smoothed solid;"
     " one labelled marker per distinct suggested LR (rules that agree share it), on the"
     " seeds' combined curve.",
