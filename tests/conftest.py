@@ -16,6 +16,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 REPO = Path(__file__).resolve().parent.parent
 
+# A sweep of ten one-run groups that takes a few seconds: long enough to kill or race.
+SLOW_SPEC = """\
+name: slow
+data: {builtin: moons, n_samples: 400, noise: 0.2}
+model: {hidden: [32, 32]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 30, batch_size: 8, seeds: 2}
+grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
+execution: {group_size: 1}
+"""
+
+
 TINY_SPEC = """\
 name: tiny
 data: {{builtin: moons, n_samples: 120, noise: 0.2}}

@@ -19,17 +19,7 @@ from lrsweep.errors import LockError
 from lrsweep.results import ResultsDir
 from lrsweep.spec import load_spec
 
-from .conftest import read_untimed
-
-SPEC = """\
-name: crash-test
-data: {builtin: moons, n_samples: 400, noise: 0.2}
-model: {hidden: [32, 32]}
-optimizer: {name: sgd, momentum: 0.9}
-train: {epochs: 30, batch_size: 8, seeds: 2}
-grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
-execution: {group_size: 1}
-"""
+from .conftest import SLOW_SPEC, read_untimed
 
 
 def done_lines(out: Path) -> int:
@@ -82,7 +72,7 @@ def assert_same_as(reference: Path, out: Path) -> None:
 def reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference")
     spec = folder / "spec.yaml"
-    spec.write_text(SPEC)
+    spec.write_text(SLOW_SPEC)
     lrsweep.run_sweep(load_spec(spec), folder / "out")
     return spec, folder / "out"
 

@@ -21,15 +21,7 @@ from lrsweep.errors import LockError, ResultsError
 from lrsweep.results import LOCK_NAME, hold_lock
 from lrsweep.spec import load_spec
 
-SLOW_SPEC = """\
-name: slow
-data: {builtin: moons, n_samples: 400, noise: 0.2}
-model: {hidden: [32, 32]}
-optimizer: {name: sgd, momentum: 0.9}
-train: {epochs: 30, batch_size: 8, seeds: 2}
-grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 2}
-execution: {group_size: 1}
-"""
+from .conftest import SLOW_SPEC
 
 
 def invoke(*args: object):
