@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from lrsweep.data import Dataset
 from lrsweep.errors import SpecError
@@ -345,3 +345,85 @@ def check_memory(
         f" {gib(member)} a run, {gib(data)} of data), more than the {gib(available)}"
         f" available; {hint}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# A whole sweep's estimate
+
+# What a sweep costs beyond training its groups (CPU time of `run_sweep` less that of
+# `train_group` on the same groups, configs/{digits,regression,hypergradient}.yaml, 2 cores,
+# 2026-11-29): journaling a finished run (an fsync'd line) and writing its history, 2-4 ms;
+# the summary once per sweep (plots excluded: `run` draws them after the sweep).
+RUN_RECORD_SECONDS = 3e-3
+SWEEP_OVERHEAD_SECONDS = 0.05
+
+
+class PlanLike(Protocol):
+    """What the sweep estimate reads of a round's plan (`lrsweep.plan.Plan`)."""
+
+    @property
+    def groups(self) -> Sequence[GroupLike]: ...
+    @property
+    def runs(self) -> Sequence[Any]: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+
+class RoundEstimate(NamedTuple):
+    """What one round of a sweep will likely train, and how long it will likely take."""
+
+    round: int  # 0: the coarse grid; 1..: refine rounds (assumed best LR mid-grid)
+    runs: int  # runs to train (runs an earlier round planned are not counted again)
+    groups: int
+    seconds: float  # wall time on ``jobs`` workers, where `execution_choice` puts them
+    where: str  # "here", "threads" or "processes"
+    note: str  # what the round does, as a sentence
+
+
+class SweepEstimate(NamedTuple):
+    """A sweep's likely cost from the cost model alone (nothing is trained)."""
+
+    rounds: tuple[RoundEstimate, ...]
+    range_test_runs: int  # ramped runs before round 0 (``grid.from_range_test``), else 0
+    range_test_seconds: float
+    seconds: float  # everything: range test, every round, recording
+    work_seconds: float  # CPU time: the rounds on one core, plus starting any worker processes
+
+
+def estimate_rounds(
+    spec: Spec,
+    shape: tuple[int, int, int, int],
+    plans: Sequence[PlanLike],
+    jobs: int,
+    range_test_iters: int = 0,
+) -> SweepEstimate:
+    """A sweep's likely cost: each round's groups priced by `group_seconds`, spread over the
+    workers as `execution_choice` would (a pool started once), plus the recording of every run
+    and, with ``range_test_iters``, the range test first. Runs that diverge stop early, so a
+    sweep with many diverging LRs finishes sooner than estimated."""
+    n_features, n_outputs = shape[2], shape[3]
+    test_runs = spec.train.seeds if range_test_iters else 0
+    test_seconds = (
+        range_test_seconds(spec, n_features, n_outputs, range_test_iters, test_runs)
+        if range_test_iters
+        else 0.0
+    )
+    rounds = []
+    started = False
+    work = test_seconds + SWEEP_OVERHEAD_SECONDS
+    for round_, p in enumerate(plans):
+        if not p.groups:
+            continue
+        work += execution_choice(p.groups, shape, 1)[1] + RUN_RECORD_SECONDS * len(p.runs)
+        where, seconds, _ = execution_choice(p.groups, shape, jobs, started)
+        if where == "processes" and not started:  # each worker's interpreter starts once
+            work += jobs * POOL_START_SECONDS
+        started = started or where == "processes"
+        rounds.append(
+            RoundEstimate(
+                round_, len(p.runs), len(p.groups), seconds + RUN_RECORD_SECONDS * len(p.runs),
+                where, p.notes[0] if p.notes else "the coarse grid",
+            )
+        )  # fmt: skip
+    total = test_seconds + sum(r.seconds for r in rounds) + SWEEP_OVERHEAD_SECONDS
+    return SweepEstimate(tuple(rounds), test_runs, test_seconds, total, work)

@@ -18,11 +18,11 @@ import numpy as np
 
 from lrsweep.analysis import answer
 from lrsweep.costs import (
-    POOL_START_SECONDS,
+    SweepEstimate,
     check_data_memory,
     check_memory,
     data_shape,
-    range_test_seconds,
+    estimate_rounds,
 )
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
@@ -87,12 +87,6 @@ def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None)
     return load_dataset(spec.data, Path(spec.base_dir), on_progress)
 
 
-# What a sweep costs beyond training its groups (CPU time of `run_sweep` less that of
-# `train_group` on the same groups, configs/{digits,regression,hypergradient}.yaml, 2 cores,
-# 2026-11-29): journaling a finished run (an fsync'd line) and writing its history, 2-4 ms;
-# the summary once per sweep (plots excluded: `run` draws them after the sweep).
-RUN_RECORD_SECONDS = 3e-3
-SWEEP_OVERHEAD_SECONDS = 0.05
 # A range test's grid is known only once it has run: from a decade below its valley
 # suggestion to where the loss diverged, which spanned 3.5-4.5 decades on the shipped configs.
 TYPICAL_RANGE_TEST_DECADES = 4.0
@@ -108,65 +102,18 @@ def check_plan_memory(plan: Plan, jobs: int) -> None:
     check_memory(plan.spec, shape, plan.group_sizes, at_once)
 
 
-class RoundEstimate(NamedTuple):
-    """What one round of a sweep will likely train, and how long it will likely take."""
-
-    round: int  # 0: the coarse grid; 1..: refine rounds (assumed best LR mid-grid)
-    runs: int  # runs to train (runs an earlier round planned are not counted again)
-    groups: int
-    seconds: float  # wall time on ``jobs`` workers, where `execution_choice` puts them
-    where: str  # "here", "threads" or "processes"
-    note: str  # what the round does, as a sentence
-
-
-class SweepEstimate(NamedTuple):
-    """A sweep's likely cost from the cost model alone (nothing is trained)."""
-
-    rounds: tuple[RoundEstimate, ...]
-    range_test_runs: int  # ramped runs before round 0 (``grid.from_range_test``), else 0
-    range_test_seconds: float
-    seconds: float  # everything: range test, every round, recording
-    work_seconds: float  # CPU time: the rounds on one core, plus starting any worker processes
-
-
 def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
     """How long `run_sweep` will likely take for ``plan`` (round 0) with ``--jobs jobs``.
 
-    The cost model (`lrsweep.costs.group_seconds`, spread over the workers as
-    `lrsweep.costs.execution_choice` would) for round 0 and the refine rounds' likely runs
-    (`lrsweep.plan.likely_refine_plans`), plus the range test and the recording of every run.
-    Nothing is trained, so this takes milliseconds. Runs that diverge stop early, so a sweep
-    with many diverging LRs finishes sooner than estimated.
+    Round 0, the refine rounds' likely runs (`lrsweep.plan.likely_refine_plans`) and the range
+    test, priced by the cost model (`lrsweep.costs.estimate_rounds`). Nothing is trained, so
+    this takes milliseconds.
     """
     spec = plan.spec
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    test_runs, test_seconds = 0, 0.0
-    if spec.grid.from_range_test:
-        settings = range_test_settings(spec, {})
-        test_runs = spec.train.seeds
-        test_seconds = range_test_seconds(
-            spec, plan.n_features, plan.n_outputs, settings["num_iter"], test_runs
-        )
+    num_iter = range_test_settings(spec, {})["num_iter"] if spec.grid.from_range_test else 0
     refine = likely_refine_plans(spec, plan, spec.refine.rounds, spec.refine.points_per_decade)
-    rounds = []
-    started = False
-    work = test_seconds + SWEEP_OVERHEAD_SECONDS
-    for round_, p in enumerate([plan, *refine]):
-        if not p.groups:
-            continue
-        work += execution_choice(p.groups, shape, 1)[1] + RUN_RECORD_SECONDS * len(p.runs)
-        where, seconds, _ = execution_choice(p.groups, shape, jobs, started)
-        if where == "processes" and not started:  # each worker's interpreter starts once
-            work += jobs * POOL_START_SECONDS
-        started = started or where == "processes"
-        rounds.append(
-            RoundEstimate(
-                round_, len(p.runs), len(p.groups), seconds + RUN_RECORD_SECONDS * len(p.runs),
-                where, p.notes[0] if p.notes else "the coarse grid",
-            )
-        )  # fmt: skip
-    total = test_seconds + sum(r.seconds for r in rounds) + SWEEP_OVERHEAD_SECONDS
-    return SweepEstimate(tuple(rounds), test_runs, test_seconds, total, work)
+    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
+    return estimate_rounds(spec, shape, [plan, *refine], jobs, num_iter)
 
 
 def preflight(spec: Spec, data: Dataset) -> None:
