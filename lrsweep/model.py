@@ -71,6 +71,22 @@ def _unknown(key: str, value: object, choices: Sequence[str]) -> SpecError:
     return SpecError(f"{key}: unknown {shorten(repr(value))}; {did_you_mean(value, choices)}")
 
 
+@functools.lru_cache(maxsize=64)
+def _constant(kind: str, n: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """A read-only ``ones(n)`` or ``arange(n)``, made once (hot loop)."""
+    a = np.arange(n) if kind == "arange" else np.ones(n, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
+@functools.lru_cache(maxsize=32)
+def _zeros(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+    """A read-only array of zeros of ``shape``, made once (the hot loop's ReLU reads it)."""
+    a = np.zeros(shape, dtype=dtype)
+    a.setflags(write=False)
+    return a
+
+
 # --------------------------------------------------------------------------------------------
 # Activations: forward f(Z) -> A next to backward delta *= f'(Z), in place.
 # --------------------------------------------------------------------------------------------
@@ -106,8 +122,13 @@ class Activation:
 
 
 def _relu(Z: np.ndarray) -> np.ndarray:
-    """relu(z) = max(z, 0)."""
-    return np.maximum(Z, 0, out=Z)
+    """relu(z) = max(z, 0).
+
+    Against an array of zeros rather than the scalar 0: NumPy's maximum runs its vector loop
+    only when both operands are arrays (4 us instead of 13 us for K=16 x 32 x 65 float32);
+    the numbers are the same (NaN propagates, max(-0.0, 0) = +0.0 either way).
+    """
+    return np.maximum(Z, _zeros(Z.shape, Z.dtype), out=Z)
 
 
 def _relu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
@@ -218,14 +239,6 @@ def _activation(name: str) -> Activation:
 # --------------------------------------------------------------------------------------------
 # Losses: the mean loss per member next to its gradient w.r.t. the raw outputs.
 # --------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _constant(kind: str, n: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """A read-only ``ones(n)`` or ``arange(n)``, made once (hot loop)."""
-    a = np.arange(n) if kind == "arange" else np.ones(n, dtype=dtype)
-    a.setflags(write=False)
-    return a
 
 
 def _cross_entropy(
@@ -601,6 +614,8 @@ class _Buffers:
             self.A.append(A)
         self.AT = [A.transpose(0, 2, 1) for A in self.A]  # (K, w + 1, n) views
         self.Z = [np.empty((K, n, w), dtype) for w in widths] if keep_preacts else []
+        # layer 0's product, contiguous: its bias add and activation run there (`_forward`)
+        self.Z0 = np.empty((K, n, widths[0]), dtype) if widths and not keep_preacts else None
         self.out = np.empty((K, n, layers[-1].shape[2]), dtype)
         self.WT: list[np.ndarray | None] = [None] * len(layers)
         self.delta: list[np.ndarray] = []
@@ -652,6 +667,12 @@ def _forward(
                 Z += block[:, -1:, :]
             preacts.append(Z)
             nxt[..., :width] = act.forward(Z)
+        elif i == 0 and act.keeps_one and buf is not None and buf.Z0 is not None:
+            # layer 0 adds its bias row: in a contiguous buffer the add and the activation
+            # take half the time they take beside the column of ones; then one copy there
+            Z = np.matmul(A, weights, out=buf.Z0)
+            Z += block[:, -1:, :]
+            np.copyto(nxt[..., :width], act.forward(Z))
         else:
             Z = np.matmul(A, weights, out=nxt[..., :width])
             if i == 0:
