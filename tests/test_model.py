@@ -247,6 +247,21 @@ def test_huge_weights_give_nonfinite_without_warnings() -> None:
             assert np.all(np.isfinite(out[0]))
 
 
+def test_relu_is_max_with_zero_bit_for_bit() -> None:
+    # the ReLU reads an array of zeros (NumPy's vector loop) instead of the scalar 0: it must
+    # give exactly what max(z, 0) gives, signed zeros and NaN included, in the vector body
+    # and the tail alike
+    special = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, -1.0, 2.0]
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        bits = np.uint32 if dtype == np.float32 else np.uint64
+        for n in (1, 7, 16, 33, 130):
+            Z = rng.choice(np.array(special, dtype=dtype), size=(2, n, 3))
+            expected = np.maximum(Z, 0)
+            got = model.ACTIVATIONS["relu"].forward(Z.copy())
+            np.testing.assert_array_equal(got.view(bits), expected.view(bits))
+
+
 def test_layer_sizes() -> None:
     assert model.layer_sizes(5, [7, 4], 3) == [5, 7, 4, 3]
     assert model.layer_sizes(5, [], 3) == [5, 3]
