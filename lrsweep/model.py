@@ -674,7 +674,9 @@ def _forward(
             nxt[..., :width] = act.forward(Z)
         elif i == 0 and act.keeps_one and buf is not None and buf.Z0 is not None:
             # layer 0 adds its bias row: in a contiguous buffer the add and the activation
-            # take half the time they take beside the column of ones; then one copy there
+            # take half the time they take beside the column of ones; then one copy there.
+            # Only keeps_one activations (a max, a multiply): exact, so the same bits in any
+            # layout, where NumPy's tanh or exp may take another loop for a strided array
             Z = np.matmul(A, weights, out=buf.Z0)
             Z += block[:, -1:, :]
             np.copyto(nxt[..., :width], act.forward(Z))
