@@ -66,6 +66,30 @@ def test_the_optimums_interval_covers_the_true_minimum_as_often_as_it_says():
     assert hits >= 8  # a 10-90 % interval: about 80 % (88 % over 40 noise seeds)
 
 
+def test_dense_refine_points_do_not_let_the_interval_wander_between_coarse_ones():
+    # the demo's shape: a flat basin over 0.01-0.06 and a wall after it, the arms sampled at
+    # 2 per decade, the basin at 32 per decade (refine --points-per-decade 32); a short length
+    # scale once spread the optimum's interval to 0.00067-0.059, between the coarse points
+    def score(lr: float) -> float:
+        x = math.log10(lr)
+        return 0.14 + 2.0 * max(-2.0 - x, 0.0) ** 2 + 40.0 * max(x + 1.2, 0.0) ** 2
+
+    rng = np.random.default_rng(3)
+    coarse = np.logspace(-4, 0, 9)
+    dense = np.logspace(-2, -1, 33)
+    observations = [
+        Observation(float(lr), score(lr) * math.exp(0.06 * rng.standard_normal()), s)
+        for lr in np.concatenate([coarse, dense])
+        for s in range(3)
+    ]
+    fit = fit_curve(observations)
+    assert fit is not None
+    chosen = pick(fit, 0.05)
+    lo, hi = chosen.interval
+    assert 0.005 <= lo and hi <= 0.08, chosen.interval
+    assert 0.008 <= chosen.lr <= 0.065
+
+
 def test_diverged_seeds_are_censored_and_keep_the_pick_below_them():
     # the U's minimum would be at 0.1, but every LR from 0.0316 up diverged
     fit = fit_curve(u_curve(center=-1.0, width=0.1, noise=0.02, diverge_at=-1.5))
