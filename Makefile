@@ -59,6 +59,7 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_optimizers.py
 	$(BIN)/python benchmarks/bench_answer.py --jobs 2
+	$(BIN)/python benchmarks/bench_divergence.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
