@@ -216,7 +216,7 @@ def answer(
     (10-90 % of the argmin over posterior draws); ``expected_objective``: the fitted objective
     at ``lr`` and one sd either side (not the winner's mean, which is optimistic); ``good_band``:
     the contiguous LRs whose fitted objective is within ``tolerance`` of the pick's;
-    ``sensitivity``: the relative cost of a 3x miss (`lrsweep.curve.sensitivity`).
+    ``sensitivity``: how fussy the curve is, in [0, 1] (`lrsweep.curve.sensitivity`).
     """
     fit = fit_rows(rows, objective)
     if fit is None:
@@ -235,7 +235,7 @@ def answer(
         "mean_lr": chosen.mean_lr,
         "ucb_lr": chosen.ucb_lr,
         "robust_lr": chosen.robust_lr,
-        "sensitivity": ucurve.sensitivity(fit, chosen.lr, cap) if math.isfinite(cap) else None,
+        "sensitivity": ucurve.sensitivity(fit, chosen.band, cap),
         "length_scale_decades": fit.length_scale,
         "noise_sd": fit.noise_sd,
         "log_scale": fit.log_scale,

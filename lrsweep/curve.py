@@ -316,21 +316,31 @@ def fitted_at(fit: CurveFit, lr: float) -> float:
     return float(np.interp(math.log10(lr), fit.x, fit.mean))
 
 
-def sensitivity(fit: CurveFit, at_lr: float, initial: float, factor: float = 3.0) -> float:
-    """How much a factor-of-``factor`` miss costs: the fitted objective's relative rise at
-    ``at_lr`` / ``factor`` and ``at_lr`` x ``factor``, averaged over the two sides.
+SENSITIVITY_HALF_WIDTH = 0.5  # decades either side of the good band's middle
 
-    A side past the trained range reads the curve's edge; a side past the smallest diverged
-    LR counts as ``initial`` (the objective before training), when that is known and worse.
-    0.02 means a 3x miss costs 2 %: the LR hardly matters; 1 means it doubles the loss.
+
+def sensitivity(fit: CurveFit, band: tuple[float, float], initial: float) -> float:
+    """How fussy the curve is about its LR, in [0, 1]: the fitted objective's relative rise over
+    its best, capped at 1 (double the loss), averaged over the decade of LRs centred (on a log
+    scale) on the good ``band``'s middle.
+
+    An LR past the smallest diverged one counts as ``initial`` (the objective before training)
+    when that is known and worse; past the trained range the curve's edge value is read. 0: any
+    LR within half a decade of the good band is as good as the best (Adam on easy data, a
+    hypergradient method); 1: every one of them at least doubles the loss. Averaging over a
+    decade rather than reading a 3x miss either side of the pick keeps the wall at divergence
+    from deciding alone: a pick beside the wall made a flat Adam curve (good band 0.97 decades)
+    and a sharp SGD one (0.25) read 0.98 and 1.2 on compare-optimizers.yaml; now 0.04 and 0.27.
     """
-    best = fitted_at(fit, at_lr)
-    rises = []
-    for x in (math.log10(at_lr / factor), math.log10(at_lr * factor)):
-        value = fitted_at(fit, 10**x)
-        if x > fit.stable_max + 1e-9 and math.isfinite(initial) and initial > value:
-            value = initial
-        rises.append(max(value - best, 0.0) / max(abs(best), 1e-12))
+    middle = (math.log10(band[0]) + math.log10(band[1])) / 2
+    xs = np.linspace(middle - SENSITIVITY_HALF_WIDTH, middle + SENSITIVITY_HALF_WIDTH, 41)
+    usable = fit.x <= fit.stable_max + 1e-9
+    best = float(np.min(fit.mean[usable] if usable.any() else fit.mean))
+    values = np.interp(xs, fit.x, fit.mean)
+    if math.isfinite(initial):
+        past = xs > fit.stable_max + 1e-9
+        values = np.where(past & (initial > values), initial, values)
+    rises = np.clip((values - best) / max(abs(best), 1e-12), 0.0, 1.0)
     return float(np.mean(rises))
 
 

@@ -115,9 +115,22 @@ def test_sensitivity_tells_a_flat_curve_from_a_sharp_one():
     flat = fit_curve(u_curve(-2, 0.005, 0.01))
     sharp = fit_curve(u_curve(-2, 0.5, 0.01))
     assert flat is not None and sharp is not None
-    s_flat = sensitivity(flat, pick(flat, 0.05).lr, initial=2.0)
-    s_sharp = sensitivity(sharp, pick(sharp, 0.05).lr, initial=2.0)
-    assert s_flat < 0.02 and s_sharp > 0.2  # a 3x miss: ~0.5 % against ~50 %
+    s_flat = sensitivity(flat, pick(flat, 0.05).band, initial=2.0)
+    s_sharp = sensitivity(sharp, pick(sharp, 0.05).band, initial=2.0)
+    # over the decade around the band, (x - center)^2 averages 1/12 decade^2: 0.4/0.2 = 0.2 %
+    # of the floor for the flat curve, ~21 % for the sharp one
+    assert s_flat < 0.01 and s_sharp > 0.15
+
+
+def test_sensitivity_counts_past_divergence_as_the_untrained_loss_and_is_capped():
+    # the same U, once diverging a quarter decade past its minimum: the LRs past the wall count
+    # as the untrained loss (10x the floor), each capped at a rise of 1
+    wall = fit_curve(u_curve(-2, 0.5, 0.01, diverge_at=-1.6))
+    open_ = fit_curve(u_curve(-2, 0.5, 0.01))
+    assert wall is not None and open_ is not None
+    s_wall = sensitivity(wall, pick(wall, 0.05).band, initial=2.0)
+    s_open = sensitivity(open_, pick(open_, 0.05).band, initial=2.0)
+    assert s_open + 0.1 < s_wall <= 1.0
 
 
 def test_probability_best_from_a_seed_bootstrap():
