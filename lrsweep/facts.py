@@ -83,9 +83,9 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts.append(
             (
                 "Sensitivity",
-                f"{curve['sensitivity']:.2f} (the fitted objective's mean rise over the decade"
-                " of LRs around the good band: 0 = the LR hardly matters, 1 = a miss doubles"
-                " the loss)"
+                f"{curve['sensitivity']:.2f} (the fitted objective's mean relative rise over"
+                " the decade of LRs around the good band: 0 = the LR hardly matters, 1 = twice"
+                " as bad)"
                 if fitted
                 else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
                 " the best; 1: as bad as the untrained model)",
