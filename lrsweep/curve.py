@@ -118,17 +118,69 @@ def fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
         return _fit_curve(observations)
 
 
+def balance_seeds(observations: Sequence[Observation], log_scale: bool) -> list[Observation]:
+    """Observations with each *partial* seed's level matched to the full seeds'.
+
+    A resolve round trains one more seed at a few LRs only. A seed's runs share the initial
+    weights and the batch order, so a seed is better or worse than another at every LR
+    (neighbouring LRs correlate 0.5-0.9 on the benchmark's truth): a lucky extra seed at five
+    LRs made a dip there, and the optimum's interval shrank onto them (the demo: 0.0273-0.0412,
+    where the three full seeds alone say 0.0081-0.0365). A seed at fewer than half the LRs is
+    compared with the mean of the seeds at the most LRs, at the LRs they share, and its mean
+    difference (on the fit's scale) is removed: it informs the curve's shape; the level is
+    then moved by the mean difference over all seeds (the full ones counting 0), so it is every
+    seed's, not the full seeds' alone.
+    """
+    lrs = {o.lr for o in observations}
+    at: dict[int, set[float]] = {}
+    for o in observations:
+        at.setdefault(o.seed, set()).add(o.lr)
+    most = max((len(v) for v in at.values()), default=0)
+    full = {s for s, v in at.items() if len(v) == most}
+    partial = {s for s, v in at.items() if len(v) < len(lrs) / 2 and s not in full}
+    if not partial:
+        return list(observations)
+
+    def scale(v: float) -> float:
+        return math.log(v) if log_scale else v
+
+    level: dict[float, list[float]] = {}
+    for o in observations:
+        if o.seed in full and math.isfinite(o.score):
+            level.setdefault(o.lr, []).append(scale(o.score))
+    base = {lr: float(np.mean(v)) for lr, v in level.items()}
+    offset: dict[int, float] = {}
+    for seed in partial:
+        d = [
+            scale(o.score) - base[o.lr]
+            for o in observations
+            if o.seed == seed and math.isfinite(o.score) and o.lr in base
+        ]
+        offset[seed] = float(np.mean(d)) if d else 0.0
+    # the level itself is every seed's: the full seeds' shifted by the seeds' mean offset
+    shift = sum(offset.values()) / (len(full) + len(offset))
+    out = []
+    for o in observations:
+        if math.isfinite(o.score):
+            z = scale(o.score) - offset.get(o.seed, 0.0) + shift
+            o = o._replace(score=math.exp(z) if log_scale else z)
+        out.append(o)
+    return out
+
+
 def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
     """Fit the U-curve to ``observations``; None with fewer than 3 finite runs or 2 LRs.
 
     Hyperparameters (length scale, signal variance, noise variance) are picked on a grid by
     the marginal likelihood; the noise grid is scaled by the between-seed variance the seeds
-    measure directly.
+    measure directly. Partial seeds are levelled first (`balance_seeds`).
     """
     finite = [o for o in observations if math.isfinite(o.score)]
     if len(finite) < 3 or len({o.lr for o in finite}) < 2:
         return None
     log_scale = all(o.score > 0 for o in finite)
+    observations = balance_seeds(observations, log_scale)
+    finite = [o for o in observations if math.isfinite(o.score)]
     diverged_lrs = [o.lr for o in observations if not math.isfinite(o.score)]
     ok_lrs = [o.lr for o in finite]
     stable_max = math.log10(max(ok_lrs))

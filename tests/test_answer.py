@@ -90,6 +90,23 @@ def test_dense_refine_points_do_not_let_the_interval_wander_between_coarse_ones(
     assert 0.008 <= chosen.lr <= 0.065
 
 
+def test_a_lucky_extra_seed_at_a_few_lrs_does_not_make_a_dip():
+    # a flat basin; seed 3 (trained only at 5 LRs, as a resolve round does) is 15 % better at
+    # every LR: a seed's runs share weights and batches. Its level must not make those LRs win.
+    observations = u_curve(center=-2.0, width=0.02, noise=0.01, lrs=np.logspace(-3, -1, 17))
+    extra = np.logspace(-3, -1, 17)[2:7]  # 0.0018-0.0056, left of the centre 0.01
+    lucky = [Observation(o.lr, o.score * 0.85, 3) for o in observations if o.lr in extra]
+    assert len(lucky) == 5 * 3
+    lucky = lucky[::3]  # one run per LR
+    fit = fit_curve(observations + lucky)
+    alone = fit_curve(observations)
+    assert fit is not None and alone is not None
+    chosen, reference = pick(fit, 0.05), pick(alone, 0.05)
+    assert abs(math.log10(chosen.lr / reference.lr)) < 0.15
+    # the level is every seed's: the lucky seed counts for 1 of 4 (0.85 ** (1/4) = 0.96)
+    assert chosen.expected == pytest.approx(reference.expected * 0.85**0.25, rel=0.01)
+
+
 def test_diverged_seeds_are_censored_and_keep_the_pick_below_them():
     # the U's minimum would be at 0.1, but every LR from 0.0316 up diverged
     fit = fit_curve(u_curve(center=-1.0, width=0.1, noise=0.02, diverge_at=-1.5))
