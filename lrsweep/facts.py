@@ -78,7 +78,13 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
             )
         )
     if curve.get("largest_stable_lr"):
-        facts.append(("Largest stable LR", fmt_number(curve["largest_stable_lr"], 3)))
+        facts.append(
+            (
+                "Largest stable LR",
+                f"{fmt_number(curve['largest_stable_lr'], 3)} (past it a run diverged, or the"
+                " runs ended no better than a constant prediction)",
+            )
+        )
     if curve.get("sensitivity") is not None:
         facts.append(
             (

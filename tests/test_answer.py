@@ -12,7 +12,7 @@ import pytest
 
 import lrsweep
 import lrsweep.sweep as sweep_module
-from lrsweep.analysis import answer, indistinguishable, summarize
+from lrsweep.analysis import aggregate, answer, indistinguishable, largest_stable_lr, summarize
 from lrsweep.curve import (
     Observation,
     fit_curve,
@@ -284,3 +284,21 @@ def test_the_u_curve_plot_draws_the_fit_and_its_band_beside_the_seeds():
     assert len(drawn) == 1
     np.testing.assert_allclose(drawn[0].get_ydata(), data.fit_mean)
     assert any(line.get_label().startswith("recommended") for line in ax.lines)
+
+
+def test_the_largest_stable_lr_stops_where_runs_collapse_to_a_constant_prediction():
+    # 10 classes: the constant prediction's loss is ln 10 = 2.30. LR 0.3 and 1 end there
+    # (they did not diverge, they learned nothing); 0.1 is poor but learned; 0.001 is slow.
+    losses = {0.001: 2.25, 0.01: 0.2, 0.03: 0.15, 0.1: 1.2, 0.3: 2.33, 1.0: 2.36}
+    rows = [
+        {"lr": lr, "seed": s, "status": "ok", "objective": v + 0.01 * s, "final_val_loss": v,
+         "round": 0, "combo": "all"}
+        for lr, v in losses.items()
+        for s in range(3)
+    ]  # fmt: skip
+    points = aggregate(rows, "final_val_loss")
+    assert largest_stable_lr(points) == 1.0  # by divergence alone
+    assert largest_stable_lr(points, rows, math.log(10)) == 0.1
+    rows_diverged = [dict(r, status="diverged") if r["lr"] == 0.1 else r for r in rows]
+    points = aggregate(rows_diverged, "final_val_loss")
+    assert largest_stable_lr(points, rows_diverged, math.log(10)) == 0.03
