@@ -99,9 +99,11 @@ def largest_stable_lr(
     constant_loss: float = math.nan,
 ) -> float | None:
     """The largest LR below which no seed of any LR diverged and, past the best LR, no LR
-    collapsed: its seeds' mean final validation loss within 5 % of ``constant_loss`` (the best
-    constant prediction's, `Dataset.constant_val_loss`) or above it. Runs that collapse to
-    predicting the class frequencies have not diverged, but they did not train either.
+    collapsed: its seeds' mean final *training* loss within 5 % of ``constant_loss`` (the best
+    constant prediction's training loss, `Dataset.constant_loss`) or above it. Runs that
+    collapse to predicting the class frequencies have not diverged, but they cannot even fit
+    the training data; a run that overfits (a validation loss above the constant's, a low
+    training loss) is not collapsed.
     """
     best = best_lr(points)
     collapsed: set[float] = set()
@@ -109,7 +111,7 @@ def largest_stable_lr(
         finals: dict[float, list[float]] = {}
         for r in rows:
             if r["status"] == RunStatus.OK.value:
-                finals.setdefault(float(r["lr"]), []).append(float(r["final_val_loss"]))
+                finals.setdefault(float(r["lr"]), []).append(float(r["final_train_loss"]))
         collapsed = {
             lr for lr, v in finals.items()
             if lr > best.lr and not float(np.mean(v)) < COLLAPSED * constant_loss
@@ -272,7 +274,7 @@ def curve_summary(
     constant_loss: float = math.nan,
 ) -> dict[str, Any]:
     """The answer for one curve (one combination, one budget); ``constant_loss`` is the
-    constant prediction's validation loss, when known (see `largest_stable_lr`)."""
+    constant prediction's training loss, when known (see `largest_stable_lr`)."""
     points = aggregate(rows, objective)
     best = best_lr(points)
     initial = [

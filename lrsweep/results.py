@@ -670,7 +670,7 @@ class ResultsDir:
                 return saved
         if not rows:
             raise ResultsError(f"{self.path}: {self.why_empty(planned)}")
-        known = ((saved or {}).get("data") or {}).get("constant_val_loss")
+        known = ((saved or {}).get("data") or {}).get("constant_train_loss")
         constant = float(known) if isinstance(known, (int, float)) else math.nan
         summary = build_summary(self, rows, (saved or {}).get("notes", []), constant)
         summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
@@ -799,8 +799,8 @@ def build_summary(
     constant_loss: float = math.nan,
 ) -> dict[str, Any]:
     """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing);
-    ``constant_loss``: the constant prediction's validation loss (the data's
-    ``constant_val_loss``), when known."""
+    ``constant_loss``: the constant prediction's training loss (the data's
+    ``constant_train_loss``), when known."""
     spec = results.spec
     combos = spec.combos
     return {

@@ -291,7 +291,7 @@ def test_the_largest_stable_lr_stops_where_runs_collapse_to_a_constant_predictio
     # (they did not diverge, they learned nothing); 0.1 is poor but learned; 0.001 is slow.
     losses = {0.001: 2.25, 0.01: 0.2, 0.03: 0.15, 0.1: 1.2, 0.3: 2.33, 1.0: 2.36}
     rows = [
-        {"lr": lr, "seed": s, "status": "ok", "objective": v + 0.01 * s, "final_val_loss": v,
+        {"lr": lr, "seed": s, "status": "ok", "objective": v + 0.01 * s, "final_train_loss": v,
          "round": 0, "combo": "all"}
         for lr, v in losses.items()
         for s in range(3)
