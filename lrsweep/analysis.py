@@ -260,10 +260,22 @@ def answer(
         "ucb_lr": chosen.ucb_lr,
         "robust_lr": chosen.robust_lr,
         "sensitivity": ucurve.sensitivity(fit, chosen.band, cap),
+        "interval_edge": interval_edge(fit, chosen),
         "length_scale_decades": fit.length_scale,
         "noise_sd": fit.noise_sd,
         "log_scale": fit.log_scale,
     }
+
+
+def interval_edge(fit: ucurve.CurveFit, chosen: ucurve.Pick) -> str | None:
+    """ "low" / "high" when the optimum's interval reaches the smallest / largest LR trained
+    (beyond it nothing was tried, so the optimum may lie there too), else None."""
+    lo, hi = chosen.interval
+    if lo <= 10 ** float(fit.x[0]) * (1 + 1e-9):
+        return "low"
+    if hi >= 10 ** float(fit.x[-1]) * (1 - 1e-9):
+        return "high"
+    return None
 
 
 def curve_summary(

@@ -66,6 +66,16 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts = [("Recommended LR", lowest)]
     if best.get("edge"):
         facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
+    elif fitted and fitted.get("interval_edge"):
+        low = fitted["interval_edge"] == "low"
+        facts.append(
+            (
+                "Warning",
+                f"the optimum's interval reaches the {'smallest' if low else 'largest'} LR"
+                f" tried: {'smaller' if low else 'larger'} LRs may do as well; widen the grid"
+                f" (grid.{'lr_min' if low else 'lr_max'})",
+            )
+        )
     if curve.get("interpolated_lr"):
         facts.append(("Interpolated optimum", fmt_number(curve["interpolated_lr"], 3)))
     band = curve.get("good_band")

@@ -12,7 +12,14 @@ import pytest
 
 import lrsweep
 import lrsweep.sweep as sweep_module
-from lrsweep.analysis import aggregate, answer, indistinguishable, largest_stable_lr, summarize
+from lrsweep.analysis import (
+    aggregate,
+    answer,
+    indistinguishable,
+    interval_edge,
+    largest_stable_lr,
+    summarize,
+)
 from lrsweep.curve import (
     Observation,
     fit_curve,
@@ -302,3 +309,11 @@ def test_the_largest_stable_lr_stops_where_runs_collapse_to_a_constant_predictio
     rows_diverged = [dict(r, status="diverged") if r["lr"] == 0.1 else r for r in rows]
     points = aggregate(rows_diverged, "final_val_loss")
     assert largest_stable_lr(points, rows_diverged, math.log(10)) == 0.03
+
+
+def test_an_interval_that_reaches_the_grids_edge_is_flagged():
+    below = fit_curve(u_curve(center=-4.6, width=0.1, noise=0.02))  # optimum under the grid
+    inside = fit_curve(u_curve(center=-2.0, width=0.1, noise=0.02))
+    assert below is not None and inside is not None
+    assert interval_edge(below, pick(below, 0.05)) == "low"
+    assert interval_edge(inside, pick(inside, 0.05)) is None
