@@ -35,6 +35,8 @@ docs: $(BASE)
 	$(BIN)/lrsweep find configs/digits.yaml --out $(DOCS_RUN)
 	$(BIN)/lrsweep report $(DOCS_RUN)
 	cp $(addprefix $(DOCS_RUN)/plots/,u_curve.png loss_vs_epoch.png rangetest.png) docs/
+	$(BIN)/lrsweep run configs/compare-optimizers.yaml --out $(DOCS_RUN)-compare --overwrite
+	cp $(DOCS_RUN)-compare/plots/u_curve.png docs/compare-optimizers-u-curve.png
 	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--hide-scrollbars --force-device-scale-factor=1 --user-data-dir=$(DOCS_RUN)/.chromium \
@@ -59,6 +61,7 @@ bench: $(BASE)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_optimizers.py
 	$(BIN)/python benchmarks/bench_answer.py --jobs 2
+	$(BIN)/python benchmarks/bench_divergence.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

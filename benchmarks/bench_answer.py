@@ -13,6 +13,11 @@ Cases: the shipped data and builtins (digits, diabetes, penguins when
 - **rules**: the sweep the spec asks for (``lrsweep run``: a 2-per-decade grid x 3 seeds and
   up to two refine rounds), read by each of lrsweep's rules; ``lrsweep find``'s suggestions
   (fastai's and torch-lr-finder's rules as named columns); and the constants 0.01 and 0.001.
+- **noise floor** (``oracle_truth_fit``): the rule that sees the truth itself, the U-curve fit
+  (`lrsweep.curve`) to all 10 truth seeds at every grid LR, its fitted mean's minimiser. It is
+  scored like the others, so its regret is what the measure's own noise costs a pick that
+  knows the whole curve: ``T*`` is the lowest of ~50 noisy 10-seed means (each with a standard
+  error of 1-5 % of itself, printed per case), and a pick is scored on its own noisy mean.
 - **regret** of a pick: ``(T(pick) - T*) / |T*|``, with ``T(pick)`` trained on the 10 truth
   seeds (the same seeds as the grid: common random numbers). Negative when the pick beats every
   grid point.
@@ -39,6 +44,7 @@ from typing import Any
 import numpy as np
 
 import lrsweep
+from lrsweep.curve import Observation, fit_curve, pick
 from lrsweep.plan import Budget, make_groups, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import Spec, spec_from_resolved, stable_hash
@@ -179,6 +185,23 @@ class Truth:
         self.ensure([lr])
         return float(np.mean(self.values[repr(float(lr))]))
 
+    def oracle(self) -> float:
+        """The minimiser of the U-curve fitted to every truth run on the grid (the noise floor)."""
+        observations = [
+            Observation(lr, value, seed)
+            for lr in self.grid
+            for seed, value in enumerate(self.values[repr(float(lr))])
+        ]
+        fit = fit_curve(observations)
+        assert fit is not None
+        return pick(fit, 0.05, "mean").lr
+
+    def best_se(self) -> float:
+        """The standard error of ``T*`` (the best grid point's 10-seed mean), relative to it."""
+        lr, best = self.best
+        values = self.values[repr(float(lr))]
+        return float(np.std(values, ddof=1) / math.sqrt(len(values)) / abs(best))
+
     @property
     def best(self) -> tuple[float, float]:
         means = [self.mean(lr) for lr in self.grid]
@@ -231,6 +254,7 @@ def run_case(
         picks.append((f"find_{rule}", s.get("lr"), find_runs, find_seconds))
     for rule, lr in CONSTANTS.items():
         picks.append((rule, lr, 0, 0.0))
+    picks.append(("oracle_truth_fit", truth.oracle(), len(truth.grid) * TRUTH_SEEDS, 0.0))
     truth.ensure([lr for _, lr, _, _ in picks if lr is not None])
     for rule, lr, runs, seconds in picks:
         regret = math.inf if lr is None else (truth.mean(lr) - truth_best) / abs(truth_best)
@@ -247,7 +271,8 @@ def run_case(
             }
         )
     on_line(
-        f"{name}: truth best LR {truth_lr:.4g} (T* {truth_best:.4f}; {truth_seconds:.0f} s),"
+        f"{name}: truth best LR {truth_lr:.4g} (T* {truth_best:.4f}, standard error"
+        f" {truth.best_se():.1%}; {truth_seconds:.0f} s),"
         f" sweep {summary['n_runs']} runs {sweep_seconds:.1f} s, find {find_seconds:.1f} s"
     )
     return rows

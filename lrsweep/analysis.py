@@ -90,11 +90,35 @@ def best_lr(points: Sequence[LRPoint]) -> Best | None:
     return Best(i, lrs[i], points[i].mean, points[i].std, low, high, edge)
 
 
-def largest_stable_lr(points: Sequence[LRPoint]) -> float | None:
-    """The largest LR below which no seed of any LR diverged."""
+COLLAPSED = 0.95  # an LR's runs end, on average, within 5 % of the constant prediction's loss
+
+
+def largest_stable_lr(
+    points: Sequence[LRPoint],
+    rows: Sequence[Mapping[str, Any]] = (),
+    constant_loss: float = math.nan,
+) -> float | None:
+    """The largest LR below which no seed of any LR diverged and, past the best LR, no LR
+    collapsed: its seeds' mean final *training* loss within 5 % of ``constant_loss`` (the best
+    constant prediction's training loss, `Dataset.constant_loss`) or above it. Runs that
+    collapse to predicting the class frequencies have not diverged, but they cannot even fit
+    the training data; a run that overfits (a validation loss above the constant's, a low
+    training loss) is not collapsed.
+    """
+    best = best_lr(points)
+    collapsed: set[float] = set()
+    if math.isfinite(constant_loss) and best is not None:
+        finals: dict[float, list[float]] = {}
+        for r in rows:
+            if r["status"] == RunStatus.OK.value:
+                finals.setdefault(float(r["lr"]), []).append(float(r["final_train_loss"]))
+        collapsed = {
+            lr for lr, v in finals.items()
+            if lr > best.lr and not float(np.mean(v)) < COLLAPSED * constant_loss
+        }  # fmt: skip
     stable = None
     for p in points:
-        if p.n_diverged:
+        if p.n_diverged or p.lr in collapsed:
             break
         if p.n_ok:
             stable = p.lr
@@ -216,7 +240,7 @@ def answer(
     (10-90 % of the argmin over posterior draws); ``expected_objective``: the fitted objective
     at ``lr`` and one sd either side (not the winner's mean, which is optimistic); ``good_band``:
     the contiguous LRs whose fitted objective is within ``tolerance`` of the pick's;
-    ``sensitivity``: the relative cost of a 3x miss (`lrsweep.curve.sensitivity`).
+    ``sensitivity``: how fussy the curve is, in [0, 1] (`lrsweep.curve.sensitivity`).
     """
     fit = fit_rows(rows, objective)
     if fit is None:
@@ -235,11 +259,23 @@ def answer(
         "mean_lr": chosen.mean_lr,
         "ucb_lr": chosen.ucb_lr,
         "robust_lr": chosen.robust_lr,
-        "sensitivity": ucurve.sensitivity(fit, chosen.lr, cap) if math.isfinite(cap) else None,
+        "sensitivity": ucurve.sensitivity(fit, chosen.band, cap),
+        "interval_edge": interval_edge(fit, chosen),
         "length_scale_decades": fit.length_scale,
         "noise_sd": fit.noise_sd,
         "log_scale": fit.log_scale,
     }
+
+
+def interval_edge(fit: ucurve.CurveFit, chosen: ucurve.Pick) -> str | None:
+    """ "low" / "high" when the optimum's interval reaches the smallest / largest LR trained
+    (beyond it nothing was tried, so the optimum may lie there too), else None."""
+    lo, hi = chosen.interval
+    if lo <= 10 ** float(fit.x[0]) * (1 + 1e-9):
+        return "low"
+    if hi >= 10 ** float(fit.x[-1]) * (1 - 1e-9):
+        return "high"
+    return None
 
 
 def curve_summary(
@@ -247,8 +283,10 @@ def curve_summary(
     objective: str,
     tolerance: float,
     round0_rows: Sequence[Mapping[str, Any]] | None = None,
+    constant_loss: float = math.nan,
 ) -> dict[str, Any]:
-    """The answer for one curve (one combination, one budget)."""
+    """The answer for one curve (one combination, one budget); ``constant_loss`` is the
+    constant prediction's training loss, when known (see `largest_stable_lr`)."""
     points = aggregate(rows, objective)
     best = best_lr(points)
     initial = [
@@ -267,7 +305,7 @@ def curve_summary(
         "interpolated_lr": None,
         "good_band": None,
         "good_band_decades": None,
-        "largest_stable_lr": largest_stable_lr(points),
+        "largest_stable_lr": largest_stable_lr(points, rows, constant_loss),
         "sensitivity": sensitivity,
         "initial_objective": initial_value,
         "status_counts": status_counts(rows),
@@ -398,13 +436,14 @@ def summarize(
     combos: Sequence[tuple[tuple[str, Any], ...]] = ((),),
     labels: Sequence[str] = ("all",),
     tolerance: float = 0.05,
+    constant_loss: float = math.nan,
 ) -> dict[str, Any]:
     """The answer as data: one summary per combination, the overall best, scaling slopes."""
     per_combo = []
     for combo, label in zip(combos, labels, strict=True):
         mine = [r for r in rows if r.get("combo", "all") == label]
         round0 = [r for r in mine if int(r["round"]) == 0]
-        curve = curve_summary(summary_rows(mine), objective, tolerance, round0)
+        curve = curve_summary(summary_rows(mine), objective, tolerance, round0, constant_loss)
         per_combo.append({"combo": dict(combo), "label": label, **curve})
     usable = [c for c in per_combo if c["best"] is not None]
     sign = -1.0 if objective in MAXIMISED else 1.0

@@ -612,21 +612,22 @@ def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
         lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
     """
     from lrsweep.results import write_atomic
-    from lrsweep.starter import starter_data_spec, starter_spec
+    from lrsweep.starter import starter_load, starter_spec
 
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
     if target is not None and data is None:
         raise UserError("--target: needs --data (the table it is a column of)")
     with user_errors():
-        loaded = None
+        loaded: Dataset | None = None
+        dropped: dict[str, str] = {}
         if data is not None:
-            from lrsweep.data import load_dataset
-
             with _load_progress() as on_load:
-                loaded = load_dataset(starter_data_spec(data, target), Path("."), on_load)
+                loaded, dropped = starter_load(data, target, on_load)
+            for name, why in dropped.items():
+                click.echo(f"column {name!r}: dropped in the spec, {why}")
             _print_data(loaded)
-        text = starter_spec(data, out, target, loaded)
+        text = starter_spec(data, out, target, loaded, dropped)
         write_atomic(out, text)
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
 

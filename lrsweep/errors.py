@@ -62,6 +62,14 @@ class DataError(LrsweepError):
     exit_code = 2
 
 
+class TooManyLevels(DataError):
+    """A text column has more distinct values than ``data.max_categories``."""
+
+    def __init__(self, message: str, column: str, levels: int, rows: int) -> None:
+        super().__init__(message)
+        self.column, self.levels, self.rows = column, levels, rows
+
+
 class ResultsError(LrsweepError):
     """A results dir is missing, malformed, locked, or belongs to another spec."""
 

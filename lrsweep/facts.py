@@ -66,6 +66,16 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts = [("Recommended LR", lowest)]
     if best.get("edge"):
         facts.append(("Warning", f"on the grid's {best['edge']} edge: widen the grid or refine"))
+    elif fitted and fitted.get("interval_edge"):
+        low = fitted["interval_edge"] == "low"
+        facts.append(
+            (
+                "Warning",
+                f"the optimum's interval reaches the {'smallest' if low else 'largest'} LR"
+                f" tried: {'smaller' if low else 'larger'} LRs may do as well; widen the grid"
+                f" (grid.{'lr_min' if low else 'lr_max'})",
+            )
+        )
     if curve.get("interpolated_lr"):
         facts.append(("Interpolated optimum", fmt_number(curve["interpolated_lr"], 3)))
     band = curve.get("good_band")
@@ -78,13 +88,20 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
             )
         )
     if curve.get("largest_stable_lr"):
-        facts.append(("Largest stable LR", fmt_number(curve["largest_stable_lr"], 3)))
+        facts.append(
+            (
+                "Largest stable LR",
+                f"{fmt_number(curve['largest_stable_lr'], 3)} (past it a run diverged, or the"
+                " runs ended no better than a constant prediction)",
+            )
+        )
     if curve.get("sensitivity") is not None:
         facts.append(
             (
                 "Sensitivity",
-                f"{curve['sensitivity']:.2f} (the fitted objective's relative rise 3x either"
-                " side of the recommended LR: 0.02 = the LR hardly matters)"
+                f"{curve['sensitivity']:.2f} (the fitted objective's mean relative rise over"
+                " the decade of LRs around the good band: 0 = the LR hardly matters, 1 = twice"
+                " as bad)"
                 if fitted
                 else f"{curve['sensitivity']:.2f} (0: every LR of the coarse grid as good as"
                 " the best; 1: as bad as the untrained model)",

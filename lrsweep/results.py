@@ -670,7 +670,9 @@ class ResultsDir:
                 return saved
         if not rows:
             raise ResultsError(f"{self.path}: {self.why_empty(planned)}")
-        summary = build_summary(self, rows, (saved or {}).get("notes", []))
+        known = ((saved or {}).get("data") or {}).get("constant_train_loss")
+        constant = float(known) if isinstance(known, (int, float)) else math.nan
+        summary = build_summary(self, rows, (saved or {}).get("notes", []), constant)
         summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
         return summary
 
@@ -791,9 +793,14 @@ def summary_problem(summary: Any) -> str:
 
 
 def build_summary(
-    results: ResultsDir, rows: Sequence[Mapping[str, Any]], notes: Sequence[str] = ()
+    results: ResultsDir,
+    rows: Sequence[Mapping[str, Any]],
+    notes: Sequence[str] = (),
+    constant_loss: float = math.nan,
 ) -> dict[str, Any]:
-    """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing)."""
+    """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing);
+    ``constant_loss``: the constant prediction's training loss (the data's
+    ``constant_train_loss``), when known."""
     spec = results.spec
     combos = spec.combos
     return {
@@ -806,6 +813,7 @@ def build_summary(
             combos=combos,
             labels=[combo_label(c) for c in combos],
             tolerance=spec.analysis.band_tolerance,
+            constant_loss=constant_loss,
         ),
         "rounds": max((int(r["round"]) for r in rows), default=0),
         "notes": list(notes),

@@ -6,9 +6,11 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from lrsweep.data import Dataset, load_dataset
+from lrsweep.errors import TooManyLevels
 from lrsweep.optimizers import OPTIMIZERS
 from lrsweep.spec import DataSpec
 
@@ -20,9 +22,34 @@ def _name_from(path: Path) -> str:
     return name[:100]
 
 
-def starter_data_spec(data: Path, target: str | None = None) -> DataSpec:
+def starter_data_spec(
+    data: Path, target: str | None = None, drop: tuple[str, ...] = ()
+) -> DataSpec:
     """The data section ``init`` reads ``data`` with (every other key at its default)."""
-    return DataSpec(path=str(Path(data).resolve()), target=target)
+    return DataSpec(path=str(Path(data).resolve()), target=target, drop=list(drop))
+
+
+def starter_load(
+    data: Path,
+    target: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[Dataset, dict[str, str]]:
+    """The table as ``init`` reads it, and the text columns it had to drop (column -> why).
+
+    ``lrsweep run`` refuses a text column with more distinct values than ``max_categories``
+    (a name, a free-text comment, an ID): the user decides. ``init`` writes a spec for the
+    table, so it drops such a column in that spec, says why in a comment, and reads on.
+    """
+    dropped: dict[str, str] = {}
+    while True:
+        try:
+            spec = starter_data_spec(data, target, tuple(dropped))
+            return load_dataset(spec, Path("."), on_progress), dropped
+        except TooManyLevels as e:
+            if e.column in dropped:
+                raise
+            what = "every value distinct" if e.levels >= e.rows else f"in {e.rows:,} rows"
+            dropped[e.column] = f"{e.levels:,} text values ({what}): not a category"
 
 
 def starter_spec(
@@ -30,6 +57,7 @@ def starter_spec(
     out: Path = Path("spec.yaml"),
     target: str | None = None,
     loaded: Dataset | None = None,
+    dropped: Mapping[str, str] | None = None,
 ) -> str:
     """The text of a commented spec; with ``data``, fitted to that table.
 
@@ -37,7 +65,8 @@ def starter_spec(
     classification or regression and the number of classes, records what was decided about
     each column as comments, and picks the model width, batch size and epochs from its shape:
     about 3,000 optimizer steps in all, hidden width between 16 and 256 scaled to the inputs
-    and outputs, two hidden layers from 1,000 samples up.
+    and outputs, two hidden layers from 1,000 samples up. ``dropped``: text columns to drop
+    in the spec, with why (`starter_load`).
     """
     if data is None:
         source = "  builtin: spirals                # a synthetic set; or path: your.csv\n"
@@ -46,7 +75,7 @@ def starter_spec(
         target_line = columns = ""
     else:
         if loaded is None:
-            loaded = load_dataset(starter_data_spec(data, target), Path("."))
+            loaded, dropped = starter_load(data, target)
         rel = os.path.relpath(Path(data).resolve(), Path(out).resolve().parent)
         name = _name_from(Path(data))
         task = loaded.task
@@ -58,7 +87,7 @@ def starter_spec(
         shown = _yaml(loaded.target_name)
         pad = " " * max(1, 24 - len(shown))
         target_line = f"  target: {shown}{pad}# the column to predict\n"
-        columns = _column_comments(loaded)
+        columns = _column_comments(loaded, dropped or {})
     n_train = int(n * 0.8)
     width = int(
         min(256, max(16, 2 ** round(math.log2(4 * math.sqrt(n_features * max(n_outputs, 2))))))
@@ -103,8 +132,9 @@ refine:
 """
 
 
-def _column_comments(loaded: Dataset) -> str:
-    """What was decided about each column, as YAML comments, and the keys that change it."""
+def _column_comments(loaded: Dataset, dropped: Mapping[str, str]) -> str:
+    """What was decided about each column, as YAML comments, and the keys that change it;
+    ``dropped`` (column -> why) become the spec's ``drop:``."""
     lines = ["  # The columns, as lrsweep read them (decided again at every run; edit below):"]
     for c in loaded.columns:
         missing = f", {c.missing} missing" if c.missing else ""
@@ -118,8 +148,13 @@ def _column_comments(loaded: Dataset) -> str:
         else:
             how = " -> median + indicator" if len(c.encoded_as) > 1 else ""
             lines.append(f"  #   {c.name}: numeric{missing}{how}")
+    if dropped:
+        names = ", ".join(_yaml(name) for name in dropped)
+        lines.append(f"  drop: [{names}]  # never used as features; init dropped:")
+        lines += [f"  #   {_yaml(name)}: {why}" for name, why in dropped.items()]
+    else:
+        lines.append("  # drop: [a, b]                  # columns never used as features")
     lines += [
-        "  # drop: [a, b]                  # columns never used as features",
         "  # categorical: [code]           # integer codes to one-hot as categories",
         "  # numeric: [x]                  # columns to read as numbers",
         "  missing: impute                 # impute: median + indicator; drop: incomplete rows",

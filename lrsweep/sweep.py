@@ -478,7 +478,8 @@ def finish(
     The timing and provenance are the last command's that trained something: a command that
     trained nothing (a resume of a finished sweep, a refine that converged) keeps them.
     """
-    summary = build_summary(results, rows, notes)
+    constant = (data_report or {}).get("constant_train_loss", math.nan)
+    summary = build_summary(results, rows, notes, float(constant))
     if data_report is not None:
         summary["data"] = dict(data_report)
     timing = clock.timing()

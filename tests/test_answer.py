@@ -12,7 +12,14 @@ import pytest
 
 import lrsweep
 import lrsweep.sweep as sweep_module
-from lrsweep.analysis import answer, indistinguishable, summarize
+from lrsweep.analysis import (
+    aggregate,
+    answer,
+    indistinguishable,
+    interval_edge,
+    largest_stable_lr,
+    summarize,
+)
 from lrsweep.curve import (
     Observation,
     fit_curve,
@@ -66,6 +73,47 @@ def test_the_optimums_interval_covers_the_true_minimum_as_often_as_it_says():
     assert hits >= 8  # a 10-90 % interval: about 80 % (88 % over 40 noise seeds)
 
 
+def test_dense_refine_points_do_not_let_the_interval_wander_between_coarse_ones():
+    # the demo's shape: a flat basin over 0.01-0.06 and a wall after it, the arms sampled at
+    # 2 per decade, the basin at 32 per decade (refine --points-per-decade 32); a short length
+    # scale once spread the optimum's interval to 0.00067-0.059, between the coarse points
+    def score(lr: float) -> float:
+        x = math.log10(lr)
+        return 0.14 + 2.0 * max(-2.0 - x, 0.0) ** 2 + 40.0 * max(x + 1.2, 0.0) ** 2
+
+    rng = np.random.default_rng(3)
+    coarse = np.logspace(-4, 0, 9)
+    dense = np.logspace(-2, -1, 33)
+    observations = [
+        Observation(float(lr), score(lr) * math.exp(0.06 * rng.standard_normal()), s)
+        for lr in np.concatenate([coarse, dense])
+        for s in range(3)
+    ]
+    fit = fit_curve(observations)
+    assert fit is not None
+    chosen = pick(fit, 0.05)
+    lo, hi = chosen.interval
+    assert 0.005 <= lo and hi <= 0.08, chosen.interval
+    assert 0.008 <= chosen.lr <= 0.065
+
+
+def test_a_lucky_extra_seed_at_a_few_lrs_does_not_make_a_dip():
+    # a flat basin; seed 3 (trained only at 5 LRs, as a resolve round does) is 15 % better at
+    # every LR: a seed's runs share weights and batches. Its level must not make those LRs win.
+    observations = u_curve(center=-2.0, width=0.02, noise=0.01, lrs=np.logspace(-3, -1, 17))
+    extra = np.logspace(-3, -1, 17)[2:7]  # 0.0018-0.0056, left of the centre 0.01
+    lucky = [Observation(o.lr, o.score * 0.85, 3) for o in observations if o.lr in extra]
+    assert len(lucky) == 5 * 3
+    lucky = lucky[::3]  # one run per LR
+    fit = fit_curve(observations + lucky)
+    alone = fit_curve(observations)
+    assert fit is not None and alone is not None
+    chosen, reference = pick(fit, 0.05), pick(alone, 0.05)
+    assert abs(math.log10(chosen.lr / reference.lr)) < 0.15
+    # the level is every seed's: the lucky seed counts for 1 of 4 (0.85 ** (1/4) = 0.96)
+    assert chosen.expected == pytest.approx(reference.expected * 0.85**0.25, rel=0.01)
+
+
 def test_diverged_seeds_are_censored_and_keep_the_pick_below_them():
     # the U's minimum would be at 0.1, but every LR from 0.0316 up diverged
     fit = fit_curve(u_curve(center=-1.0, width=0.1, noise=0.02, diverge_at=-1.5))
@@ -91,9 +139,22 @@ def test_sensitivity_tells_a_flat_curve_from_a_sharp_one():
     flat = fit_curve(u_curve(-2, 0.005, 0.01))
     sharp = fit_curve(u_curve(-2, 0.5, 0.01))
     assert flat is not None and sharp is not None
-    s_flat = sensitivity(flat, pick(flat, 0.05).lr, initial=2.0)
-    s_sharp = sensitivity(sharp, pick(sharp, 0.05).lr, initial=2.0)
-    assert s_flat < 0.02 and s_sharp > 0.2  # a 3x miss: ~0.5 % against ~50 %
+    s_flat = sensitivity(flat, pick(flat, 0.05).band, initial=2.0)
+    s_sharp = sensitivity(sharp, pick(sharp, 0.05).band, initial=2.0)
+    # over the decade around the band, (x - center)^2 averages 1/12 decade^2: 0.4/0.2 = 0.2 %
+    # of the floor for the flat curve, ~21 % for the sharp one
+    assert s_flat < 0.01 and s_sharp > 0.15
+
+
+def test_sensitivity_counts_past_divergence_as_the_untrained_loss_and_is_capped():
+    # the same U, once diverging a quarter decade past its minimum: the LRs past the wall count
+    # as the untrained loss (10x the floor), each capped at a rise of 1
+    wall = fit_curve(u_curve(-2, 0.5, 0.01, diverge_at=-1.6))
+    open_ = fit_curve(u_curve(-2, 0.5, 0.01))
+    assert wall is not None and open_ is not None
+    s_wall = sensitivity(wall, pick(wall, 0.05).band, initial=2.0)
+    s_open = sensitivity(open_, pick(open_, 0.05).band, initial=2.0)
+    assert s_open + 0.1 < s_wall <= 1.0
 
 
 def test_probability_best_from_a_seed_bootstrap():
@@ -230,3 +291,29 @@ def test_the_u_curve_plot_draws_the_fit_and_its_band_beside_the_seeds():
     assert len(drawn) == 1
     np.testing.assert_allclose(drawn[0].get_ydata(), data.fit_mean)
     assert any(line.get_label().startswith("recommended") for line in ax.lines)
+
+
+def test_the_largest_stable_lr_stops_where_runs_collapse_to_a_constant_prediction():
+    # 10 classes: the constant prediction's loss is ln 10 = 2.30. LR 0.3 and 1 end there
+    # (they did not diverge, they learned nothing); 0.1 is poor but learned; 0.001 is slow.
+    losses = {0.001: 2.25, 0.01: 0.2, 0.03: 0.15, 0.1: 1.2, 0.3: 2.33, 1.0: 2.36}
+    rows = [
+        {"lr": lr, "seed": s, "status": "ok", "objective": v + 0.01 * s, "final_train_loss": v,
+         "round": 0, "combo": "all"}
+        for lr, v in losses.items()
+        for s in range(3)
+    ]  # fmt: skip
+    points = aggregate(rows, "final_val_loss")
+    assert largest_stable_lr(points) == 1.0  # by divergence alone
+    assert largest_stable_lr(points, rows, math.log(10)) == 0.1
+    rows_diverged = [dict(r, status="diverged") if r["lr"] == 0.1 else r for r in rows]
+    points = aggregate(rows_diverged, "final_val_loss")
+    assert largest_stable_lr(points, rows_diverged, math.log(10)) == 0.03
+
+
+def test_an_interval_that_reaches_the_grids_edge_is_flagged():
+    below = fit_curve(u_curve(center=-4.6, width=0.1, noise=0.02))  # optimum under the grid
+    inside = fit_curve(u_curve(center=-2.0, width=0.1, noise=0.02))
+    assert below is not None and inside is not None
+    assert interval_edge(below, pick(below, 0.05)) == "low"
+    assert interval_edge(inside, pick(inside, 0.05)) is None

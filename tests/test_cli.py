@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -282,6 +283,35 @@ def test_init_then_run_works_for_every_shipped_csv(csv_name, tmp_path, monkeypat
     ran = invoke("run", spec, "--jobs", "1", "--no-plots")
     assert ran.exit_code == 0, ran.output
     assert "Recommended LR" in ran.stdout
+
+
+def test_init_drops_a_free_text_column_in_the_spec_and_run_uses_it(tmp_path, monkeypatch):
+    # a name per passenger: `run` would refuse it (over max_categories); init writes a spec
+    # that drops it, says why, and the spec runs
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    lines = ["name;sex;age;y"]
+    for i in range(120):
+        sex = "f" if i % 3 else "m"
+        lines.append(f'"Doe, {i}";{sex};{rng.integers(1, 80)};{int(sex == "f")}')
+    (tmp_path / "people.csv").write_text("\n".join(lines) + "\n")
+    refused = invoke("validate", _spec_for(tmp_path, "people.csv", "y"))
+    assert refused.exit_code == 2 and "column 'name': 120 levels" in refused.stderr
+    result = invoke("init", "--data", "people.csv", "--target", "y", "--out", "s.yaml")
+    assert result.exit_code == 0, result.output
+    assert "column 'name': dropped in the spec, 120 text values" in result.stdout
+    text = (tmp_path / "s.yaml").read_text()
+    assert "  drop: [name]" in text
+    text = re.sub(r"epochs: \d+", "epochs: 2", text).replace("seeds: 3", "seeds: 1")
+    (tmp_path / "s.yaml").write_text(text)
+    ran = invoke("run", "s.yaml", "--jobs", "1", "--no-plots")
+    assert ran.exit_code == 0, ran.output
+
+
+def _spec_for(folder, csv: str, target: str):
+    spec = folder / "plain.yaml"
+    spec.write_text(f"name: plain\ndata: {{path: {csv}, target: {target}}}\n")
+    return spec
 
 
 def test_init_without_data_and_refusing_to_overwrite(tmp_path):

@@ -519,3 +519,25 @@ def test_builtin_bad_options():
 def test_subsample_bad_fraction(digits):
     with pytest.raises(DataError, match=exactly("coarse.subsample: must be > 0 and <= 1, got 0")):
         subsample_train(digits, 0, seed=0)
+
+
+def _tiny(task: str, y_train: np.ndarray, y_val: np.ndarray, n_outputs: int) -> Dataset:
+    x = np.zeros((len(y_train), 1))
+    return Dataset(x, y_train, np.zeros((len(y_val), 1)), y_val, task, n_outputs, ("x",), "y",
+                   ("a", "b", "c")[:n_outputs] if task == "classification" else (), "t")  # fmt: skip
+
+
+def test_the_constant_predictions_loss_by_hand():
+    # classes 0, 0, 0, 1 in training: p = (0.75, 0.25, 0); validation 0, 1 -> -(ln .75 + ln .25)/2
+    ds = _tiny("classification", np.array([0, 0, 0, 1]), np.array([0, 1]), 3)
+    assert ds.constant_loss() == pytest.approx(-(np.log(0.75) + np.log(0.25)) / 2)
+    # on the training part itself: the entropy of (0.75, 0.25)
+    assert ds.constant_loss("train") == pytest.approx(-(3 * np.log(0.75) + np.log(0.25)) / 4)
+    # a class never seen in training costs -ln(1e-12), not inf
+    unseen = _tiny("classification", np.array([0, 1]), np.array([2]), 3)
+    assert unseen.constant_loss() == pytest.approx(-np.log(1e-12))
+    # regression: the training mean 2.0; validation 1 and 4 -> (1 + 4) / 2
+    reg = _tiny("regression", np.array([[1.0], [3.0]]), np.array([[1.0], [4.0]]), 1)
+    assert reg.constant_loss() == pytest.approx(2.5)
+    assert reg.constant_loss("train") == pytest.approx(1.0)
+    assert {"constant_train_loss", "constant_val_loss"} <= set(reg.data_report())

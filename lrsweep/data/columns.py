@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrsweep.data.read import Table
-from lrsweep.errors import DataError, shorten
+from lrsweep.errors import DataError, TooManyLevels, shorten
 
 if TYPE_CHECKING:
     from lrsweep.spec import DataSpec
@@ -253,10 +253,13 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
         if kind == "categorical":
             n_levels = len(set(values.tolist()) - {None})
             if n_levels > spec.max_categories:
-                raise DataError(
+                raise TooManyLevels(
                     f"{src}: column {name!r}: {n_levels} levels, more than data.max_categories"
                     f" ({spec.max_categories}); drop it (data.drop: [{name}]) or raise"
-                    f" data.max_categories"
+                    f" data.max_categories",
+                    name,
+                    n_levels,
+                    n_present,
                 )
         features.append(Feature(name, kind, values))
 

@@ -37,6 +37,19 @@ class Dataset:
     rows_dropped: dict[str, int] = field(default_factory=dict)  # why -> count
     notes: tuple[str, ...] = ()  # dropped columns, task choice, warnings: for the CLI to print
 
+    def constant_loss(self, part: str = "val") -> float:
+        """The loss on ``part`` ("train" or "val") of the best constant prediction learned from
+        the training part: its class frequencies (cross-entropy) or its mean (squared error).
+        A run whose training loss ends there learned nothing from the inputs."""
+        y = self.y_val if part == "val" else self.y_train
+        if not len(y) or not len(self.y_train):
+            return float("nan")
+        if self.task == "classification":
+            counts = np.bincount(self.y_train, minlength=self.n_outputs).astype(float)
+            p = np.clip(counts / counts.sum(), 1e-12, None)
+            return float(-np.mean(np.log(p[y])))
+        return float(np.mean((y - self.y_train.mean(axis=0)) ** 2))
+
     def data_report(self) -> dict[str, Any]:
         """The ``data`` section of ``summary.json``."""
         return {
@@ -50,6 +63,8 @@ class Dataset:
             "target": self.target_name,
             "classes": list(self.class_names),
             "inputs": len(self.feature_names),
+            "constant_train_loss": self.constant_loss("train"),
+            "constant_val_loss": self.constant_loss("val"),
             "columns": {c.name: c.as_dict() for c in self.columns},
             "notes": list(self.notes),
         }
