@@ -107,10 +107,12 @@ FIND_RULES = ("recommended", "valley", "steep", "minimum_10", "slide")
 CONSTANTS = {"const_0.01": 0.01, "const_0.001": 0.001}
 
 
-def case_document(data: str, optimizer: str) -> dict[str, Any]:
-    """The spec a user would write for the case: a 2-per-decade grid, 3 seeds, 2 refines."""
+def case_document(data: str, optimizer: str, prune: bool = False) -> dict[str, Any]:
+    """The spec a user would write for the case: a 2-per-decade grid, 3 seeds, 2 refines;
+    ``prune``: with pruning on (issue 18: the answer must not get worse beyond noise)."""
     base = DATA[data]
     return {
+        "prune": {"enabled": prune},
         "name": f"{data}-{optimizer}",
         "data": base["data"],
         "model": base["model"],
@@ -130,7 +132,8 @@ def truth_spec(spec: Spec) -> Spec:
     train = spec.train.model_copy(
         update={"seeds": TRUTH_SEEDS, "seed": TRUTH_SEED0, "diverge_factor": 1e9}
     )
-    return spec.model_copy(update={"train": train})
+    prune = spec.prune.model_copy(update={"enabled": False})  # every truth run trains it all
+    return spec.model_copy(update={"train": train, "prune": prune})
 
 
 def objectives_at(
@@ -224,11 +227,11 @@ def sweep_picks(summary: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 def run_case(
-    name: str, executor: Any, fresh: bool, on_line: Callable[[str], None]
+    name: str, executor: Any, fresh: bool, on_line: Callable[[str], None], prune: bool = False
 ) -> list[dict[str, Any]] | None:
     data_name, optimizer = name.rsplit("-", 1)
     try:
-        spec = make_spec(case_document(data_name, optimizer))
+        spec = make_spec(case_document(data_name, optimizer, prune))
         data = lrsweep.load_data(spec)
     except Exception as exc:
         on_line(f"{name}: skipped ({type(exc).__name__}: {exc})")
@@ -333,13 +336,16 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(names), help="comma-separated case names")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--fresh", action="store_true", help="ignore the cached truth")
+    parser.add_argument("--prune", action="store_true", help="the sweeps with pruning on")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
     with lrsweep.make_executor(args.jobs) as executor:
         for name in args.cases.split(","):
-            found = run_case(name, executor, args.fresh, lambda s: print(s, flush=True))
+            found = run_case(
+                name, executor, args.fresh, lambda s: print(s, flush=True), args.prune
+            )
             rows.extend(found or [])
     print_tables(rows)
     print(f"total {time.perf_counter() - start:.0f} s")

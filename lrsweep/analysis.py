@@ -188,12 +188,14 @@ def sensitivity_score(points: Sequence[LRPoint], initial: float, objective: str)
 
 
 def observations(rows: Iterable[Mapping[str, Any]], objective: str) -> list[ucurve.Observation]:
-    """Every finished run as a point for the U-curve fit: its score, +inf if it diverged."""
+    """Every finished run as a point for the U-curve fit: its score, +inf if it diverged; a
+    pruned run at its objective so far (where it was cut: left out, its LR would keep only
+    the seeds that survived the cut, the better ones, and look better than it is)."""
     out = []
     for r in rows:
         if r["status"] == RunStatus.DIVERGED.value:
             out.append(ucurve.Observation(float(r["lr"]), math.inf, int(r["seed"])))
-        elif r["status"] == RunStatus.OK.value and math.isfinite(float(r["objective"])):
+        elif r["status"] in _FINISHED and math.isfinite(float(r["objective"])):
             value = score(float(r["objective"]), objective)
             out.append(ucurve.Observation(float(r["lr"]), value, int(r["seed"])))
     return out

@@ -18,6 +18,7 @@ from lrsweep.analysis import (
     indistinguishable,
     interval_edge,
     largest_stable_lr,
+    observations,
     summarize,
 )
 from lrsweep.curve import (
@@ -317,3 +318,15 @@ def test_an_interval_that_reaches_the_grids_edge_is_flagged():
     assert below is not None and inside is not None
     assert interval_edge(below, pick(below, 0.05)) == "low"
     assert interval_edge(inside, pick(inside, 0.05)) is None
+
+
+def test_a_pruned_run_enters_the_fit_where_it_was_cut():
+    # left out, the LR would keep only its surviving (better) seeds and look better than it is
+    rows = [
+        {"lr": 0.1, "seed": 0, "status": "ok", "objective": 0.3},
+        {"lr": 0.1, "seed": 1, "status": "pruned", "objective": 0.9},
+        {"lr": 0.1, "seed": 2, "status": "diverged", "objective": float("nan")},
+        {"lr": 0.1, "seed": 3, "status": "failed", "objective": float("nan")},
+    ]
+    got = observations(rows, "final_val_loss")
+    assert [(o.seed, o.score) for o in got] == [(0, 0.3), (1, 0.9), (2, math.inf)]
