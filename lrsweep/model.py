@@ -83,9 +83,10 @@ def _constant(kind: str, n: int, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def _zeros(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
-    """A read-only array of zeros of ``shape``, made once (the hot loop's ReLU reads it)."""
-    a = np.zeros(shape, dtype=dtype)
+def _filled(shape: tuple[int, ...], dtype: np.dtype[Any], value: float = 0.0) -> np.ndarray:
+    """A read-only array of ``value`` of ``shape``, made once (the hot loop's activations read
+    it: NumPy's maximum takes its vector loop only for two full arrays)."""
+    a = np.zeros(shape, dtype=dtype) if value == 0 else np.full(shape, value, dtype=dtype)
     a.setflags(write=False)
     return a
 
@@ -132,7 +133,7 @@ def _relu(Z: np.ndarray) -> np.ndarray:
     (4 us instead of 13 us for K=16 x 32 x 65 float32); the numbers are the same (NaN
     propagates, max(-0.0, 0) = +0.0 either way).
     """
-    return np.maximum(Z, _zeros(Z.shape, Z.dtype), out=Z)
+    return np.maximum(Z, _filled(Z.shape, Z.dtype), out=Z)
 
 
 def _relu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
@@ -144,13 +145,26 @@ _LEAKY_SLOPE = 0.01
 
 
 def _leaky_relu(Z: np.ndarray) -> np.ndarray:
-    """leaky_relu(z) = z if z > 0 else 0.01 z."""
-    return np.multiply(Z, _LEAKY_SLOPE, out=Z, where=Z < 0)
+    """leaky_relu(z) = z if z > 0 else 0.01 z, computed as max(z, 0.01 z).
+
+    The same number for every z, as 0 < 0.01 < 1: for z < 0 the rounded 0.01 z lies in
+    (z, 0], for z >= 0 it is at most z; -0.0, inf and NaN come out as they went in. Two vector
+    passes, where a ``where=`` multiply takes 108 us for K=16 x 32 x 65 float32 (9.5 us).
+    """
+    return np.maximum(Z, np.multiply(Z, _LEAKY_SLOPE), out=Z)
 
 
 def _leaky_relu_backward(delta: np.ndarray, A: np.ndarray, Z: np.ndarray | None) -> None:
-    """leaky_relu'(z) = 1 if a > 0 else 0.01 (a has the sign of z)."""
-    np.multiply(delta, _LEAKY_SLOPE, out=delta, where=A <= 0)
+    """leaky_relu'(z) = 1 if a > 0 else 0.01 (a has the sign of z; NaN keeps its delta).
+
+    ``delta`` times a slope of exactly 1 or 0.01: max(1 or 0, 0.01), with ``delta`` x 1 =
+    ``delta`` (14 us against 105 us for a ``where=`` multiply, K=16 x 32 x 65 float32).
+    """
+    steep = np.less_equal(A, 0)
+    np.logical_not(steep, out=steep)  # a > 0, or NaN
+    slope = steep.astype(delta.dtype)
+    np.maximum(slope, _filled(slope.shape, slope.dtype, _LEAKY_SLOPE), out=slope)
+    delta *= slope
 
 
 def _tanh(Z: np.ndarray) -> np.ndarray:

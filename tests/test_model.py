@@ -262,6 +262,25 @@ def test_relu_is_max_with_zero_bit_for_bit() -> None:
             np.testing.assert_array_equal(got.view(bits), expected.view(bits))
 
 
+def test_leaky_relu_is_the_masked_multiply_bit_for_bit() -> None:
+    # forward max(z, 0.01 z) and backward delta x max(1 or 0, 0.01) must give exactly what
+    # the masked multiplies give (z < 0: 0.01 z; a <= 0: 0.01 delta), special values included
+    special = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, -1e-40, -1.0, 2.0, -3e38]
+    rng = np.random.default_rng(1)
+    act = model.ACTIVATIONS["leaky_relu"]
+    for dtype in (np.float32, np.float64):
+        bits = np.uint32 if dtype == np.float32 else np.uint64
+        for n in (1, 7, 16, 33, 130):
+            Z = rng.choice(np.array(special, dtype=dtype), size=(2, n, 3))
+            expected = np.multiply(Z, 0.01, out=Z.copy(), where=Z < 0)
+            A = act.forward(Z.copy())
+            np.testing.assert_array_equal(A.view(bits), expected.view(bits))
+            delta = rng.choice(np.array(special, dtype=dtype), size=Z.shape)
+            expected = np.multiply(delta, 0.01, out=delta.copy(), where=A <= 0)
+            act.backward(delta, A, None)
+            np.testing.assert_array_equal(delta.view(bits), expected.view(bits))
+
+
 def test_layer_sizes() -> None:
     assert model.layer_sizes(5, [7, 4], 3) == [5, 7, 4, 3]
     assert model.layer_sizes(5, [], 3) == [5, 3]
