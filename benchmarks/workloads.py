@@ -10,7 +10,7 @@ names the builtin it stands in for, since `lrsweep.training.train_group` never r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -39,6 +39,12 @@ class Workload:
     epochs: int
     synthetic: bool  # False: the 1,797 digits CSV; True: the synthetic teacher problem
     description: str
+    n_lrs: int = 16  # the sweep's LRs: ``n_lrs`` log-spaced from 1e-3 to 1
+    rows: int = 0  # > 0: the digits resampled to this many rows (`upsampled`)
+
+    def sweep_lrs(self) -> np.ndarray:
+        """The sweep's LRs (16 by default: ``SWEEP_LRS``)."""
+        return np.logspace(-3, 0, self.n_lrs)
 
     def spec(self) -> Spec:
         """The lrsweep spec of this workload (float32, ReLU, plain SGD, one seed)."""
@@ -69,7 +75,8 @@ class Workload:
         if self.synthetic:
             return synthetic_dataset()
         spec = self.spec()
-        return load_dataset(spec.data, Path(spec.base_dir))
+        data = load_dataset(spec.data, Path(spec.base_dir))
+        return upsampled(data, self.rows) if self.rows else data
 
     def sizes(self, data: Dataset) -> list[int]:
         """Layer widths, input to output."""
@@ -84,13 +91,40 @@ class Workload:
         return 6.0 * self.n_weights(data) * len(data.X_train) * self.epochs * n_runs
 
 
+S_DESCRIPTION = "64-64-10 MLP, digits (1,797), batch 32, 20 ep"
 WORKLOADS: dict[str, Workload] = {
-    "S": Workload("S", (64, 64), 32, 20, False, "64-64-10 MLP, digits (1,797), batch 32, 20 ep"),
+    "S": Workload("S", (64, 64), 32, 20, False, S_DESCRIPTION),
+    "S4": Workload("S4", (64, 64), 32, 20, False, S_DESCRIPTION + ", 4 LRs", n_lrs=4),
+    "S64": Workload("S64", (64, 64), 32, 20, False, S_DESCRIPTION + ", 64 LRs", n_lrs=64),
+    "S20K": Workload(
+        "S20K",
+        (64, 64),
+        32,
+        20,
+        False,
+        "64-64-10 MLP, the digits resampled to 20,000 rows (jittered), batch 32, 20 ep",
+        rows=20_000,
+    ),
     "M": Workload("M", (256, 256), 128, 5, True, "784-256-256-10, 10k synthetic, batch 128, 5 ep"),
     "L": Workload(
         "L", (1024, 1024), 256, 2, True, "784-1024-1024-10, 10k synthetic, batch 256, 2 ep"
     ),
 }
+
+
+def upsampled(data: Dataset, rows: int, seed: int = 0) -> Dataset:
+    """``data`` resampled with replacement to ``rows`` rows (80/20 as before), each copy
+    jittered by Gaussian noise of 0.1 (the features are standardised), so a bigger table of
+    the same model and task; seeded, so every process builds the same arrays."""
+    rng = np.random.default_rng(seed)
+    n_train = round(rows * (1 - VAL_FRACTION))
+    out = {}
+    for part, n in (("train", n_train), ("val", rows - n_train)):
+        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
+        pick = rng.integers(0, len(X), n)
+        out[f"X_{part}"] = _frozen(X[pick] + 0.1 * rng.standard_normal((n, X.shape[1])))
+        out[f"y_{part}"] = _frozen(y[pick])
+    return replace(data, **out)
 
 
 def synthetic_dataset(seed: int = 0) -> Dataset:
