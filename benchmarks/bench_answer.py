@@ -335,6 +335,12 @@ def print_tables(rows: Sequence[Mapping[str, Any]]) -> None:
         print(f"find_recommended at least as good as both constants in {beats}/{len(cases)} cases")
 
 
+def set_truth_seeds(n: int) -> None:
+    """Train (or read) the truth with ``n`` seeds instead of 10."""
+    global TRUTH_SEEDS
+    TRUTH_SEEDS = n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     names = [f"{d}-{o}" for d in DATA for o in OPTIMIZERS]
@@ -350,8 +356,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
-    global TRUTH_SEEDS
-    TRUTH_SEEDS = args.truth_seeds
+    set_truth_seeds(args.truth_seeds)
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
     with lrsweep.make_executor(args.jobs) as executor:
