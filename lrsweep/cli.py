@@ -70,7 +70,14 @@ def interruptible(resume: str) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        yield
+        try:
+            yield
+        except Exception as e:
+            from lrsweep.errors import is_interrupt
+
+            if is_interrupt(e):  # a Ctrl-C that a library wrapped in its own error
+                raise KeyboardInterrupt from e
+            raise
     except KeyboardInterrupt:
         click.echo(f"Interrupted: finished runs are kept. Resume with: {resume}", err=True)
         sys.exit(EXIT_INTERRUPTED)

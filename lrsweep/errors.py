@@ -50,6 +50,29 @@ class LrsweepError(Exception):
         super().__init__(shorten(message, MAX_MESSAGE), *args)
 
 
+def is_interrupt(e: BaseException) -> bool:
+    """Whether ``e`` is, or wraps, a Ctrl-C (``KeyboardInterrupt``).
+
+    A library that calls back into our code may turn the ``KeyboardInterrupt`` raised there
+    into its own ``Exception``: pydantic does (``PydanticSerializationError: Error calling
+    function ...: KeyboardInterrupt``), and a sweep interrupted during a spec's serialisation
+    then recorded its running group as failed and went on. The cause chain is checked, and
+    the wrapped message of such an error.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        if type(current).__name__ == "PydanticSerializationError" and (
+            "KeyboardInterrupt" in str(current)
+        ):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class SpecError(LrsweepError):
     """The spec file is unreadable, malformed or invalid."""
 

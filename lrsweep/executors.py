@@ -40,7 +40,7 @@ from typing import Any
 
 from lrsweep.costs import Where, data_shape, execution_choice, group_seconds
 from lrsweep.data import Dataset
-from lrsweep.errors import ExecutorError, shorten
+from lrsweep.errors import ExecutorError, is_interrupt, shorten
 from lrsweep.plan import Group
 from lrsweep.records import RunResult, RunStatus
 from lrsweep.training import Cancelled, compact_dataset
@@ -75,6 +75,8 @@ def run_group_safely(fn: GroupFn, group: Group, data: Dataset, **kwargs: Any) ->
     except Cancelled:
         raise
     except Exception as e:
+        if is_interrupt(e):  # a Ctrl-C that a library wrapped: an interrupt, not a failure
+            raise KeyboardInterrupt from e
         last = traceback.extract_tb(e.__traceback__)[-1]
         where = f"{os.path.basename(last.filename)}:{last.lineno}"
         return failed_results(group, f"{type(e).__name__}: {e} (at {where})")

@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import lrsweep
@@ -129,3 +130,28 @@ def test_a_full_disk_is_exit_3_and_leaves_no_half_file(tiny_spec, tmp_path, monk
     assert "No space left on device" in result.stderr and "Traceback" not in result.output
     assert not list((tmp_path / "r2").rglob("*.tmp-*"))
     assert (out / "runs.csv").read_bytes() == before  # earlier results untouched
+
+
+def test_a_ctrl_c_that_a_library_wrapped_is_an_interrupt_not_a_failed_run():
+    # pydantic turns a KeyboardInterrupt raised in a serializer into its own error; a sweep
+    # interrupted there once recorded the running group as failed and went on
+    import pydantic_core
+
+    from lrsweep.errors import is_interrupt
+    from lrsweep.executors import run_group_safely
+
+    wrapped = pydantic_core.PydanticSerializationError(
+        "Error calling function `_omit_default_lr_free`: KeyboardInterrupt: "
+    )
+    assert is_interrupt(wrapped)
+    assert not is_interrupt(ValueError("bad value"))
+    try:
+        raise RuntimeError("outer") from KeyboardInterrupt()
+    except RuntimeError as chained:
+        assert is_interrupt(chained)
+
+    def interrupted(group, data):
+        raise wrapped
+
+    with pytest.raises(KeyboardInterrupt):
+        run_group_safely(interrupted, None, None)  # type: ignore[arg-type]
