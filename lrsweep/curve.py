@@ -382,7 +382,8 @@ def sensitivity(fit: CurveFit, band: tuple[float, float], initial: float) -> flo
     hypergradient method); 1: every one of them at least doubles the loss. Averaging over a
     decade rather than reading a 3x miss either side of the pick keeps the wall at divergence
     from deciding alone: a pick beside the wall made a flat Adam curve (good band 0.97 decades)
-    and a sharp SGD one (0.25) read 0.98 and 1.2 on compare-optimizers.yaml; now 0.04 and 0.27.
+    and a sharp SGD one (0.25) read 0.98 and 1.2 on compare-optimizers.yaml; on the same fits
+    this reads 0.04 and 0.27 (docs/answer.md, "Sensitivity").
     """
     middle = (math.log10(band[0]) + math.log10(band[1])) / 2
     xs = np.linspace(middle - SENSITIVITY_HALF_WIDTH, middle + SENSITIVITY_HALF_WIDTH, 41)

@@ -86,11 +86,12 @@ class DataError(LrsweepError):
 
 
 class TooManyLevels(DataError):
-    """A text column has more distinct values than ``data.max_categories``."""
+    """Text columns with more distinct values than ``data.max_categories``: ``columns`` maps
+    each such column to (its distinct values, its present values)."""
 
-    def __init__(self, message: str, column: str, levels: int, rows: int) -> None:
+    def __init__(self, message: str, columns: dict[str, tuple[int, int]]) -> None:
         super().__init__(message)
-        self.column, self.levels, self.rows = column, levels, rows
+        self.columns = columns
 
 
 class ResultsError(LrsweepError):

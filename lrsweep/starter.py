@@ -40,16 +40,17 @@ def starter_load(
     (a name, a free-text comment, an ID): the user decides. ``init`` writes a spec for the
     table, so it drops such a column in that spec, says why in a comment, and reads on.
     """
-    dropped: dict[str, str] = {}
-    while True:
-        try:
-            spec = starter_data_spec(data, target, tuple(dropped))
-            return load_dataset(spec, Path("."), on_progress), dropped
-        except TooManyLevels as e:
-            if e.column in dropped:
-                raise
-            what = "every value distinct" if e.levels >= e.rows else f"in {e.rows:,} rows"
-            dropped[e.column] = f"{e.levels:,} text values ({what}): not a category"
+    try:
+        return load_dataset(starter_data_spec(data, target), Path("."), on_progress), {}
+    except TooManyLevels as e:
+        dropped = {
+            name: f"{levels:,} text values"
+            f" ({'every value distinct' if levels >= rows else f'in {rows:,} rows'}):"
+            " not a category"
+            for name, (levels, rows) in e.columns.items()
+        }
+    spec = starter_data_spec(data, target, tuple(dropped))
+    return load_dataset(spec, Path("."), on_progress), dropped
 
 
 def starter_spec(

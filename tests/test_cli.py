@@ -290,18 +290,24 @@ def test_init_drops_a_free_text_column_in_the_spec_and_run_uses_it(tmp_path, mon
     # that drops it, says why, and the spec runs
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
-    lines = ["name;sex;age;y"]
+    lines = ["name;sex;age;ticket;y"]
     for i in range(120):
         sex = "f" if i % 3 else "m"
-        lines.append(f'"Doe, {i}";{sex};{rng.integers(1, 80)};{int(sex == "f")}')
+        ticket = f"T{i // 2}"  # 60 distinct values, each twice
+        lines.append(f'"Doe, {i}";{sex};{rng.integers(1, 80)};{ticket};{int(sex == "f")}')
     (tmp_path / "people.csv").write_text("\n".join(lines) + "\n")
     refused = invoke("validate", _spec_for(tmp_path, "people.csv", "y"))
-    assert refused.exit_code == 2 and "column 'name': 120 levels" in refused.stderr
+    assert refused.exit_code == 2
+    assert "columns 'name': 120 levels, 'ticket': 60 levels, more than" in refused.stderr
+    assert (
+        "(data.drop: [name, ticket])" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    )
     result = invoke("init", "--data", "people.csv", "--target", "y", "--out", "s.yaml")
     assert result.exit_code == 0, result.output
-    assert "column 'name': dropped in the spec, 120 text values" in result.stdout
+    assert "column 'name': dropped in the spec, 120 text values (every value" in result.stdout
+    assert "column 'ticket': dropped in the spec, 60 text values (in 120 rows)" in result.stdout
     text = (tmp_path / "s.yaml").read_text()
-    assert "  drop: [name]" in text
+    assert "  drop: [name, ticket]" in text
     text = re.sub(r"epochs: \d+", "epochs: 2", text).replace("seeds: 3", "seeds: 1")
     (tmp_path / "s.yaml").write_text(text)
     ran = invoke("run", "s.yaml", "--jobs", "1", "--no-plots")

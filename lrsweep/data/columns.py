@@ -230,6 +230,7 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
 
     # coerce kinds, then constant and empty columns (on the rows with a target)
     features: list[Feature] = []
+    too_many: dict[str, tuple[int, int]] = {}  # column -> (levels, present values)
     every_row = bool(keep.all())  # then no column is copied
     for name, kind in candidates:
         values = _as_kind(table, name, columns[name], kind)
@@ -253,15 +254,17 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
         if kind == "categorical":
             n_levels = len(set(values.tolist()) - {None})
             if n_levels > spec.max_categories:
-                raise TooManyLevels(
-                    f"{src}: column {name!r}: {n_levels} levels, more than data.max_categories"
-                    f" ({spec.max_categories}); drop it (data.drop: [{name}]) or raise"
-                    f" data.max_categories",
-                    name,
-                    n_levels,
-                    n_present,
-                )
+                too_many[name] = (n_levels, n_present)
         features.append(Feature(name, kind, values))
+    if too_many:  # every such column in one line, so a user (or `init`) fixes them at once
+        listed = ", ".join(f"{name!r}: {levels} levels" for name, (levels, _) in too_many.items())
+        one = len(too_many) == 1
+        raise TooManyLevels(
+            f"{src}: column{'' if one else 's'} {listed}, more than data.max_categories"
+            f" ({spec.max_categories}); drop {'it' if one else 'them'}"
+            f" (data.drop: [{', '.join(too_many)}]) or raise data.max_categories",
+            too_many,
+        )
 
     if spec.missing == "drop" and features:
         complete = np.ones(int(keep.sum()), dtype=bool)
