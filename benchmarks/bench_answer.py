@@ -47,10 +47,10 @@ import numpy as np
 
 import lrsweep
 from lrsweep.curve import Observation, fit_curve, pick
-from lrsweep.plan import Budget, make_groups, plan_runs
+from lrsweep.plan import Budget, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import Spec, spec_from_resolved, stable_hash
-from lrsweep.training import train_group
+from lrsweep.trainer import make_trainer, pack_lockstep
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / "answer_truth"
@@ -144,9 +144,9 @@ def objectives_at(
     """Every truth seed's objective at each LR (non-finite runs count as the initial value)."""
     runs = plan_runs(spec, lrs, 0, budget=Budget(spec.train.epochs, 1.0, "full"))
     by_id = {r.run_id: r for r in runs}
-    groups = make_groups(spec, runs, data.X_train.shape[1], data.n_outputs)
+    groups = pack_lockstep(spec, runs, data.X_train.shape[1], data.n_outputs)
     out: dict[float, list[float]] = {}
-    for _, results in executor.map_groups(train_group, groups, data, None):
+    for _, results in executor.map_groups(make_trainer(spec, data).work(groups), groups):
         for result in results:
             run = by_id[result.run_id]
             value = run_objective(result.history, spec.train.objective, result.status.value)

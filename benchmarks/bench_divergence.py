@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 import lrsweep
-import lrsweep.training as training
-from lrsweep.plan import make_groups, plan_runs
+import lrsweep.stopping as stopping
+from lrsweep.plan import plan_runs
 from lrsweep.records import RunStatus, run_objective
 from lrsweep.spec import Spec, spec_from_resolved
+from lrsweep.trainer import pack_lockstep
 from lrsweep.training import train_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,7 @@ def train_all(spec: Spec, data: Any) -> dict[tuple[float, int], tuple[str, float
     runs = plan_runs(spec, lrs, 0)
     by_id = {r.run_id: r for r in runs}
     out = {}
-    for group in make_groups(spec, runs, data.X_train.shape[1], data.n_outputs):
+    for group in pack_lockstep(spec, runs, data.X_train.shape[1], data.n_outputs):
         for result in train_group(group, data):
             run = by_id[result.run_id]
             objective = run_objective(result.history, "final_val_loss", result.status.value)
@@ -156,11 +157,11 @@ def main() -> None:
             off = spec.train.model_copy(update={"diverge_factor": 1e9})
             free = train_all(spec.model_copy(update={"train": off}), data)
             for window in WINDOWS:
-                training.DIVERGE_EPOCHS = window
+                stopping.DIVERGE_EPOCHS = window
                 try:
                     counts = score(train_all(spec, data), free, spec.train.diverge_factor)
                 finally:
-                    training.DIVERGE_EPOCHS = 2
+                    stopping.DIVERGE_EPOCHS = 2
                 rows.append((name, window, counts))
                 print(f"{name}: window {window}: {counts}", flush=True)
     print()

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 import lrsweep
-from lrsweep.plan import Budget, make_groups, plan_runs
+from lrsweep.plan import Budget, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import load_spec
+from lrsweep.trainer import pack_lockstep
 from lrsweep.training import train_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def bench(config: Path, jobs: int | None) -> dict[str, tuple[bool, bool]]:
         runs = plan_runs(spec, [lr], 0, budget=budget)
         values = [
             run_objective(r.history, spec.train.objective, r.status.value)
-            for g in make_groups(spec, runs, data.X_train.shape[1], data.n_outputs)
+            for g in pack_lockstep(spec, runs, data.X_train.shape[1], data.n_outputs)
             for r in train_group(g, data)
         ]
         value = float(np.mean(values)) if all(math.isfinite(v) for v in values) else math.inf

@@ -34,7 +34,8 @@ def group_for(name: str, epochs: int):
     from workloads import WORKLOADS
 
     from lrsweep.optimizers import OPTIMIZERS
-    from lrsweep.plan import Group, plan_runs
+    from lrsweep.plan import plan_runs
+    from lrsweep.records import Group
     from lrsweep.spec import validate_spec
 
     workload = WORKLOADS["S"]

@@ -35,7 +35,8 @@ sys.path.insert(0, str(HERE))
 from workloads import WORKLOADS  # noqa: E402
 
 from lrsweep.model import Workspace, train_step  # noqa: E402
-from lrsweep.plan import Group, plan_runs  # noqa: E402
+from lrsweep.plan import plan_runs  # noqa: E402
+from lrsweep.records import Group  # noqa: E402
 from lrsweep.spec import apply_combo  # noqa: E402
 from lrsweep.training import _Lockstep  # noqa: E402
 

@@ -75,12 +75,14 @@ JAX_STRATEGIES = [
 
 def _groups(workload: Workload, data: Any, lrs: Sequence[float], size: int | None) -> list[Any]:
     """The sweep's groups: of ``size`` members each, or of lrsweep's own size (None)."""
-    from lrsweep.plan import Group, make_groups, plan_runs
+    from lrsweep.plan import plan_runs
+    from lrsweep.records import Group
+    from lrsweep.trainer import pack_lockstep
 
     spec = workload.spec()
     runs = plan_runs(spec, lrs, 0)
     if size is None:
-        return make_groups(spec, runs, data.X_train.shape[1], data.n_outputs)
+        return pack_lockstep(spec, runs, data.X_train.shape[1], data.n_outputs)
     return [
         Group(spec, runs[0].seed, spec.train.epochs, 1.0, tuple(runs[i : i + size]))
         for i in range(0, len(runs), size)
@@ -99,14 +101,13 @@ def _train_in_executor(
     """Through `make_executor(jobs)` as `lrsweep run` does, or always (``force``) in a pool of
     local worker processes (``"processes"``) or in threads (``"threads"``), whatever the work."""
     from lrsweep.executors import ProcessExecutor, ThreadExecutor, default_jobs, make_executor
-    from lrsweep.training import train_group
+    from lrsweep.trainer import make_trainer
 
     n = jobs or default_jobs()
     forced = {"processes": ProcessExecutor, "threads": ThreadExecutor}
+    work = make_trainer(groups[0].spec, data).work(groups)
     with forced[force](n) if force else make_executor(jobs) as executor:
-        results = [
-            r for _, results in executor.map_groups(train_group, groups, data) for r in results
-        ]
+        results = [r for _, results in executor.map_groups(work, groups) for r in results]
         choice = getattr(executor, "last_choice", None)  # LocalExecutor's execution_choice
         return results, choice[0] if choice else "here"
 
@@ -254,7 +255,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
             groups = _groups(workload, data, sweep, 1)
         # warm up as the PyTorch rows do (a few steps in this process before the clock starts:
         # BLAS threads started, allocator pages touched): about 5 batches of one run
-        from lrsweep.plan import Group
+        from lrsweep.records import Group
 
         first = groups[0]
         fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))

@@ -4,7 +4,8 @@ Everything the command line does is a library call::
 
     import lrsweep
     spec = lrsweep.load_spec("configs/digits.yaml")
-    summary = lrsweep.run_sweep(spec, "results/digits", executor=lrsweep.make_executor(2))
+    summary = lrsweep.run_sweep(spec, "results/digits", executor=lrsweep.make_executor(2),
+                                on_event=print)  # lrsweep.events: rounds, runs, progress
     lrsweep.plot_results("results/digits")
 
 The names below are imported on first use, so ``import lrsweep`` is cheap and never loads
@@ -37,6 +38,7 @@ _EXPORTS = {
     "ProcessExecutor": "lrsweep.executors",
     "ThreadExecutor": "lrsweep.executors",
     "make_optimizer": "lrsweep.optimizers",
+    "make_trainer": "lrsweep.trainer",
     "train_group": "lrsweep.training",
     "RunStatus": "lrsweep.records",
     "log_grid": "lrsweep.plan",
@@ -64,6 +66,7 @@ __all__ = [  # every name of _EXPORTS (a test checks they agree)
     "log_grid",
     "make_executor",
     "make_optimizer",
+    "make_trainer",
     "plan_sweep",
     "plot_range_test",
     "plot_results",
@@ -94,6 +97,7 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
         refine,
         run_sweep,
     )
+    from lrsweep.trainer import make_trainer
     from lrsweep.training import train_group
 
 

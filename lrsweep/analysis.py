@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrsweep import curve as ucurve
-from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.methods import METHODS
 from lrsweep.records import MAXIMISED, EpochLog, RunStatus, score
 
 
@@ -492,10 +492,11 @@ def method_verdicts(
     """One verdict per optimizer curve: do I need to tune its LR?
 
     For each combination that names an ``optimizer.name``: its tuned best, its objective at
-    the reference implementation's default LR (`Optimizer.default_lr`; the grid LR nearest to
-    it), how far that is from the tuned best of all curves (in percent of its magnitude; a
-    diverged default LR is ``None``), and the width of its good band in decades. An optimizer
-    without an LR (``needs_lr`` False) has a flat curve, so every grid LR is its default.
+    the reference implementation's default LR (`lrsweep.methods.Method.default_lr`; the grid
+    LR nearest to it), how far that is from the tuned best of all curves (in percent of its
+    magnitude; a diverged default LR is ``None``), and the width of its good band in decades.
+    An optimizer without an LR (``needs_lr`` False) has a flat curve: every grid LR is its
+    default.
     """
     usable = [c for c in per_combo if c.get("best") is not None]
     sign = -1.0 if objective in MAXIMISED else 1.0
@@ -504,9 +505,9 @@ def method_verdicts(
     out = []
     for c in per_combo:
         name = c.get("combo", {}).get("optimizer.name")
-        if name not in OPTIMIZERS:
+        if name not in METHODS:
             continue
-        cls = OPTIMIZERS[name]
+        cls = METHODS[name]
         row = at_lr(c["table"], cls.default_lr)
         value = math.nan if row is None or row["n_diverged"] else float(row["mean"])
         gap = sign * (value - overall) / abs(overall) * 100 if overall else math.nan

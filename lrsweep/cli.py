@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from lrsweep.data import Dataset
+    from lrsweep.events import Event, RoundStart
     from lrsweep.executors import Executor
     from lrsweep.plan import Plan
     from lrsweep.spec import Spec
@@ -269,34 +270,27 @@ def run(
     with user_errors():
         spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
+        trainer = _trainer(spec)
         if dry_run:
             from lrsweep.executors import default_jobs
 
-            data = _load_data(spec)
             jobs = executor_options["jobs"]
-            _print_plan(lrsweep.plan_sweep(spec, data, jobs or default_jobs()), out, jobs)
+            plan = lrsweep.plan_sweep(spec, jobs=jobs or default_jobs(), trainer=trainer)
+            _print_plan(plan, trainer, out, jobs)
             return
-        data = _load_data(spec)
         resume = (
             f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
             f" --out {shlex.quote(str(out))}"
         )
         with interruptible(resume):  # plotting too: Ctrl-C there is 130, not "Aborted!"
-            with (
-                _executor(executor_options) as executor,
-                _progress() as (on_run, on_progress, on_round),
-            ):
+            with _executor(executor_options) as executor, _progress() as on_event:
                 summary = lrsweep.run_sweep(
                     spec,
                     out,
                     executor=executor,
                     overwrite=overwrite,
-                    on_run=on_run,
-                    on_progress=on_progress,
-                    on_round=on_round,
-                    on_note=_note,
-                    on_warning=_warn,
-                    data=data,
+                    on_event=on_event,
+                    trainer=trainer,
                 )
             plots = [] if no_plots else lrsweep.plot_results(out, formats)
             if with_report:
@@ -398,20 +392,13 @@ def refine(
     with user_errors():
         resume = f"lrsweep refine {shlex.quote(str(results_dir))}"
         with interruptible(resume):
-            with (
-                _executor(executor_options) as executor,
-                _progress() as (on_run, on_progress, on_round),
-            ):
+            with _executor(executor_options) as executor, _progress() as on_event:
                 summary = lrsweep.refine(
                     results_dir,
                     rounds=rounds,
                     executor=executor,
                     points_per_decade=points_per_decade,
-                    on_run=on_run,
-                    on_progress=on_progress,
-                    on_round=on_round,
-                    on_note=_note,
-                    on_warning=_warn,
+                    on_event=on_event,
                 )
             plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
     _report(summary, results_dir, plots, as_json)
@@ -436,11 +423,13 @@ def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: An
 
     with user_errors():
         spec = lrsweep.load_spec(spec_file, overrides)
-        data = _load_data(spec)  # read once: the plan and the estimate share it
-        plan = lrsweep.plan_sweep(spec, data, executor_options["jobs"] or default_jobs())
+        trainer = _trainer(spec)  # read once: the plan and the estimate share it
+        jobs = executor_options["jobs"]
+        plan = lrsweep.plan_sweep(spec, jobs=jobs or default_jobs(), trainer=trainer)
         click.echo(dump_spec(spec), nl=False)
-        _print_columns(data)
-        _print_plan(plan, Path("results") / spec.name, executor_options["jobs"])
+        if getattr(trainer, "data", None) is not None:
+            _print_columns(trainer.data)
+        _print_plan(plan, trainer, Path("results") / spec.name, jobs)
 
 
 @cli.command()
@@ -552,7 +541,8 @@ def find(
             seeds=seeds,
             val_every=val_every,
             overwrite=overwrite,
-            on_warning=_warn,
+            on_event=_notes_only,
+            data=_load_data(spec),
         )
         plots = [] if no_plots else lrsweep.plot_range_test(out, formats)
     if as_json:
@@ -618,7 +608,7 @@ def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
     Example:
         lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
     """
-    from lrsweep.results import write_atomic
+    from lrsweep.files import write_atomic
     from lrsweep.starter import starter_load, starter_spec
 
     if out.exists() and not force:
@@ -647,6 +637,17 @@ def _load_data(spec: Spec) -> Dataset:
         data = lrsweep.load_data(spec, on_load)
     _print_data(data)
     return data
+
+
+def _trainer(spec: Spec) -> Any:
+    """The spec's trainer, its data read once with a progress bar when slow (printed)."""
+    import lrsweep
+
+    with _load_progress() as on_load:
+        trainer = lrsweep.make_trainer(spec, on_progress=on_load)
+    if getattr(trainer, "data", None) is not None:
+        _print_data(trainer.data)
+    return trainer
 
 
 def _print_data(data: Dataset) -> None:
@@ -706,23 +707,27 @@ def _load_progress() -> Iterator[Callable[[int, int], None] | None]:
             bar.stop()
 
 
-OnRunFn = Callable[[Mapping[str, Any], int, int], None]
-OnProgressFn = Callable[[float, int], None]
-OnRoundFn = Callable[[Any], None]
 RECENT_RUNS = 4  # finished runs listed under the live bar
 
 
-def round_header(start: Any) -> str:
-    """``round 1: refining 0.01-0.1 at 8/decade, 27 runs`` for a `lrsweep.sweep.RoundStart`."""
+def round_header(start: RoundStart) -> str:
+    """``round 1: refining 0.01-0.1 at 8/decade, 27 runs (3 reused)`` for a `RoundStart`."""
     what = "coarse grid" if start.round == 0 else "refining"
     if any("extended the grid" in note for note in start.notes):
         what = "extending the grid"
     if start.budget == "coarse":
         what += " (coarse budget)"
-    return (  # (how many of them are reused is the sweep's own note)
+    reused = start.runs - start.to_train
+    return (
         f"round {start.round}: {what} {start.lr_min:.3g}-{start.lr_max:.3g} at"
         f" {start.points_per_decade}/decade, {start.runs} runs"
+        + (f" ({reused} reused)" if reused else "")
     )
+
+
+def round_lines(start: RoundStart) -> list[str]:
+    """A round's header, then each decision behind it, indented: printed once, in order."""
+    return [round_header(start)] + [f"  {note}" for note in start.notes]
 
 
 def run_line(row: Mapping[str, Any]) -> str:
@@ -744,7 +749,7 @@ class _Tally:
         self.done = 0.0
         self.round = 0
 
-    def start(self, start: Any) -> None:
+    def start(self, start: RoundStart) -> None:
         self.offset = self.total
         self.total += start.runs
         self.round = start.round
@@ -756,24 +761,37 @@ class _Tally:
         return self.done
 
 
+def _notes_only(event: Event) -> None:
+    """An ``on_event`` that prints only the notes and warnings (no bar)."""
+    from lrsweep.events import Note
+
+    if isinstance(event, Note):
+        (_warn if event.level == "warning" else _note)(event.text)
+
+
 @contextlib.contextmanager
-def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None, OnRoundFn]]:
-    """Progress on stderr: on a terminal, a header per round, a live bar over every run so
-    far (it moves with every epoch of the running groups, with an ETA) and the last few
-    finished runs; otherwise a header per round and one plain line per finished run."""
+def _progress() -> Iterator[Callable[[Event], None]]:
+    """The sweep's events on stderr: on a terminal, each round's lines, a live bar over every
+    run so far (it moves with every epoch of the running groups, with an ETA) and the last few
+    finished runs; otherwise each round's lines and one plain line per finished run. Notes and
+    warnings are printed as they come."""
+    from lrsweep.events import Note, Progress, RoundStart, RunDone
+
     err = _console(stderr=True)
     tally = _Tally()
     if not err.is_terminal:
 
-        def plain(row: Mapping[str, Any], done: int, total: int) -> None:
-            overall = int(tally.at(done, total))
-            click.echo(f"[{overall}/{tally.total}] {run_line(row)}", err=True)
+        def plain(event: Event) -> None:
+            if isinstance(event, RunDone):
+                overall = int(tally.at(event.done, event.total))
+                click.echo(f"[{overall}/{tally.total}] {run_line(event.row)}", err=True)
+            elif isinstance(event, RoundStart):
+                tally.start(event)
+                click.echo("\n".join(round_lines(event)), err=True)
+            else:
+                _notes_only(event)
 
-        def plain_round(start: Any) -> None:
-            tally.start(start)
-            click.echo(round_header(start), err=True)
-
-        yield plain, None, plain_round
+        yield plain
         return
     from collections import deque
 
@@ -781,15 +799,17 @@ def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None, OnRoundFn]]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TimeElapsedColumn,
         TimeRemainingColumn,
+    )
+    from rich.progress import (
+        Progress as Bar,
     )
     from rich.text import Text
 
     recent: deque[str] = deque(maxlen=RECENT_RUNS)
 
-    class Live(Progress):
+    class Live(Bar):
         def get_renderables(self) -> Iterator[RenderableType]:
             yield self.make_tasks_table(self.tasks)
             if recent:
@@ -808,22 +828,28 @@ def _progress() -> Iterator[tuple[OnRunFn, OnProgressFn | None, OnRoundFn]]:
     ) as progress:
         task = progress.add_task("training", total=None)
 
-        def live(row: Mapping[str, Any], done: int, total: int) -> None:
-            recent.append(run_line(row))
-            progress.update(task, completed=tally.at(done, total), total=tally.total)
+        def live(event: Event) -> None:
+            if isinstance(event, RunDone):
+                recent.append(run_line(event.row))
+                done = tally.at(event.done, event.total)
+                progress.update(task, completed=done, total=tally.total)
+            elif isinstance(event, Progress):
+                done = tally.at(event.done, event.total)
+                progress.update(task, completed=done, total=tally.total)
+            elif isinstance(event, RoundStart):
+                tally.start(event)
+                for line in round_lines(event):
+                    progress.console.print(line, markup=False)
+                progress.update(task, description=f"round {event.round}", total=tally.total)
+            elif isinstance(event, Note):
+                style = "yellow" if event.level == "warning" else None
+                prefix = "Warning: " if event.level == "warning" else ""
+                progress.console.print(f"{prefix}{event.text}", style=style, markup=False)
 
-        def epochs(done: float, total: int) -> None:
-            progress.update(task, completed=tally.at(done, total), total=tally.total)
-
-        def new_round(start: Any) -> None:
-            tally.start(start)
-            progress.console.print(round_header(start))
-            progress.update(task, description=f"round {start.round}", total=tally.total)
-
-        yield live, epochs, new_round
+        yield live
 
 
-def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
+def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) -> None:
     """The plan of round 0, what the refine rounds will likely add, and a time estimate, on
     stdout (from the cost model: nothing is trained)."""
     import lrsweep
@@ -834,7 +860,7 @@ def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
     lrs = sorted({r.lr for r in plan.runs})
     combos = len(spec.combos)
     jobs = jobs or default_jobs()
-    estimate = lrsweep.estimate_sweep(plan, jobs)
+    estimate = lrsweep.estimate_sweep(plan, jobs, trainer)
     console = _console()
     console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}")
     per = f" x {combos} combinations" if combos > 1 else ""
@@ -864,16 +890,14 @@ def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
             + (", ".join(likely) or "none needed")
         )
     sizes = plan.group_sizes
+    n_features, n_outputs = trainer.shape[2], trainer.shape[3]
     mode = "lockstep" if max(sizes) > 1 else "one run per group (compute-bound model)"
     console.print(
         f"strategy: {len(sizes)} groups of {min(sizes)}-{max(sizes)} runs ({mode}); model"
-        f" {plan.n_features}-{'-'.join(map(str, spec.model.hidden))}-{plan.n_outputs},"
+        f" {n_features}-{'-'.join(map(str, spec.model.hidden))}-{n_outputs},"
         f" {spec.train.epochs} epochs"
     )
-    from lrsweep.executors import execution_choice
-
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    choice, _, why = execution_choice(plan.groups, shape, jobs)
+    choice, _, why = trainer.where(plan.groups, jobs, False)
     at_once = min(jobs, len(sizes))
     where = {
         "here": "in this process",

@@ -9,15 +9,15 @@ process, threads or a pool of processes for the same groups. The constants were 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple, Protocol
 
 from lrsweep.data import Dataset
 from lrsweep.errors import SpecError
+from lrsweep.machine import available_memory, gib
 from lrsweep.spec import Spec, apply_combo
 
-Where = Literal["here", "threads", "processes"]  # where `execution_choice` trains the groups
+Where = Literal["here", "threads", "processes"]  # where the executors run a call's groups
 LOCKSTEP_MAX_FLOP = 10e6  # a step cheaper than this is overhead-bound: train LRs in lockstep
 LOCKSTEP_MAX_GROUP = 16  # members per group (S: one group of 16 in-process beats 2 x 8 in a pool)
 LOCKSTEP_MAX_BYTES = 256e6  # a group's arrays above this are chunked into more groups
@@ -51,15 +51,13 @@ POOL_START_SECONDS = 0.35
 # groups of one (0.96) 7.0 -> 4.8 s, 784-32-10 in groups of 16 (0.91) 0.83 -> 0.58 s,
 # 784-128-10 groups of one (0.83) 1.9 -> 1.2 s; the digits 64-64-10 in groups of 16 (0.78)
 # 1.20 -> 1.15 s and in groups of 4 (0.46) 0.50 -> 0.80 s: Python's calls hold the GIL.
+# Every group trains with one BLAS thread wherever it runs (`lrsweep.executors`: a threaded
+# product rounds differently on some CPUs), so this process offers no more BLAS threads.
 THREADS_MIN_COMPUTE = 0.8
-# What one group gains from every BLAS thread in this process on compute-bound steps
-# (784-256-256-10: 1.34 ms a step on one thread, 0.91 ms on two): threads must beat that.
-BLAS_THREADS_SPEEDUP = 1.5
 # Memory: a dataset is generated or parsed as float64, then split, standardised and cast
 # (float32 copies for the groups): about this many bytes per value at the peak.
 DATA_BYTES_PER_VALUE = 24.0
 MEMORY_HEADROOM = 0.8  # of the memory available, what a sweep may plan to use
-MEMORY_ENV = "LRSWEEP_MEMORY_BYTES"  # overrides the memory available (tests, shared machines)
 
 
 class GroupLike(Protocol):
@@ -175,13 +173,11 @@ def execution_choice(
     The cost model is `group_seconds` (single-core seconds per group), spread over
     ``jobs`` workers largest first. ``where`` is
 
-    - ``"here"``, this process (default BLAS threads): for one job or one group (a single
-      group gets every BLAS thread), or when the groups one after another take no longer than
-      the alternative;
-    - ``"threads"``: ``jobs`` threads of this process with one BLAS thread each, when the
-      groups are compute-bound (`compute_fraction` at least ``THREADS_MIN_COMPUTE``,
-      weighted by cost) and spread over the threads they beat this process's BLAS threads
-      (``BLAS_THREADS_SPEEDUP``);
+    - ``"here"``, this process: for one job or one group, or when the groups one after
+      another take no longer than the alternative;
+    - ``"threads"``: ``jobs`` threads of this process, when the groups are compute-bound
+      (`compute_fraction` at least ``THREADS_MIN_COMPUTE``, weighted by cost) and spread over
+      the threads they finish sooner than one after another;
     - ``"processes"``: ``jobs`` worker processes with one BLAS thread each, when the groups
       spread over them finish sooner than one after another, counting
       ``POOL_START_SECONDS`` unless a pool is running already.
@@ -195,7 +191,7 @@ def execution_choice(
     if jobs <= 1:
         return "here", serial, "--jobs 1"
     if len(groups) <= 1:
-        return "here", serial, "a single group: it gets every BLAS thread"
+        return "here", serial, "a single group"
     loads = [0.0] * min(jobs, len(costs))
     for cost in costs:  # longest processing time first, onto the least loaded worker
         loads[loads.index(min(loads))] += cost
@@ -205,19 +201,18 @@ def execution_choice(
     fraction = sum(w * f for w, f in zip(weights, fractions)) / max(sum(weights), 1e-300)
     workers = len(loads)
     if fraction >= THREADS_MIN_COMPUTE:
-        here = serial / BLAS_THREADS_SPEEDUP
-        if spread < here:
+        if spread < serial:
             return (
                 "threads",
                 spread,
                 f"compute-bound groups ({fraction:.0%} of a step in products): about"
-                f" {spread:.2g} s in {workers} threads, {here:.2g} s one after another",
+                f" {spread:.2g} s in {workers} threads, {serial:.2g} s one after another",
             )
         return (
             "here",
-            here,
+            serial,
             f"compute-bound but unbalanced groups: {workers} threads would take {spread:.2g} s,"
-            f" one after another with every BLAS thread {here:.2g} s",
+            f" one after another {serial:.2g} s",
         )
     pooled = spread + (0.0 if pool_started else POOL_START_SECONDS)
     if serial <= pooled:
@@ -238,36 +233,6 @@ def execution_choice(
 # Memory: refuse a sweep that cannot fit before allocating anything
 
 
-def available_memory() -> float:
-    """Bytes this process may still allocate: ``MemAvailable`` (Linux) within a cgroup's
-    limit, or the physical memory elsewhere; ``$LRSWEEP_MEMORY_BYTES`` overrides."""
-    if os.environ.get(MEMORY_ENV):
-        return float(os.environ[MEMORY_ENV])
-    found: list[float] = []
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    found.append(float(line.split()[1]) * 1024)
-    except OSError:
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            limit = f.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as f:
-            used = float(f.read().strip())
-        if limit != "max":
-            found.append(float(limit) - used)
-    except (OSError, ValueError):
-        pass
-    if not found:
-        try:
-            found.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
-        except (OSError, ValueError, AttributeError):
-            return math.inf
-    return max(min(found), 0.0)
-
-
 def data_bytes(n_samples: int, n_columns: int) -> float:
     """Peak bytes of loading a dataset of ``n_samples`` rows and ``n_columns`` columns."""
     return DATA_BYTES_PER_VALUE * n_samples * n_columns
@@ -281,14 +246,6 @@ def builtin_data_bytes(spec: Spec) -> float:
         return 0.0
     columns = (d.n_features if d.builtin == "teacher" else 2) + 1
     return data_bytes(d.n_samples, columns)
-
-
-def gib(n_bytes: float) -> str:
-    """Bytes as a short human figure: ``86 GiB``, ``12 MiB``."""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if n_bytes >= size:
-            return f"{n_bytes / size:.3g} {unit}"
-    return f"{n_bytes / 2**10:.3g} KiB"
 
 
 def check_data_memory(spec: Spec, available: float | None = None) -> None:

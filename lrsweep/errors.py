@@ -118,6 +118,12 @@ class ExecutorError(LrsweepError):
     exit_code = 3
 
 
+class Cancelled(Exception):
+    """Raised inside a trainer when the sweep stops it (its ``stop`` event is set: Ctrl-C, an
+    error elsewhere). Not an `LrsweepError` and not a failure: control flow between an
+    executor and the groups it runs."""
+
+
 def did_you_mean(value: object, choices: Iterable[str]) -> str:
     """The hint after an unknown name: ``did you mean 'x'?``, else the choices, shortened."""
     options = list(choices)

@@ -1,17 +1,24 @@
-"""Where groups run: in this process, in threads of it, or in a pool of local worker processes.
+"""Where groups run: in this process, in threads of it, in local worker processes, or on a
+dask cluster.
 
-Every executor implements one protocol, :meth:`Executor.map_groups`, which yields
-``(group, results)`` as groups complete. The contract:
+Every executor implements one protocol, :meth:`Executor.map_groups`, which runs a trainer's
+`lrsweep.trainer.Work` (a top-level ``fn``, the ``payload`` every worker holds, the driver's
+cost hints) over groups and yields ``(group, results)`` as groups complete. The contract:
 
 - result order is unspecified (the driver sorts what it writes);
 - with ``on_epoch``, every epoch of a running group is reported as it ends, as
   ``on_epoch(group, epoch, n_active)`` in the caller's thread (serial, threads and local
   processes; a dask cluster reports only finished groups);
-- ``fn`` must be a picklable top-level function and ``data`` picklable;
+- ``work.fn`` must be a picklable top-level function and ``work.payload`` picklable;
 - a group whose ``fn`` raises yields ``FAILED`` results carrying the message; other groups go on;
+- every group trains with one BLAS thread, wherever it runs: a threaded BLAS product can
+  round differently from a single-threaded one (seen on this project's 2-core machines), and a
+  run's numbers must not depend on the executor;
 - workers never write files: they return results and the driver writes.
 
-The numbers never depend on the executor: a group's results are a function of the group alone.
+Threads, processes and a cluster share one completion loop (`_completions`): submit every
+group, wait for the first to finish with a timeout that lets the driver pass on epoch reports,
+yield it, repeat.
 """
 
 from __future__ import annotations
@@ -38,14 +45,10 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from lrsweep.costs import Where, data_shape, execution_choice, group_seconds
-from lrsweep.data import Dataset
-from lrsweep.errors import ExecutorError, is_interrupt, shorten
-from lrsweep.plan import Group
-from lrsweep.records import RunResult, RunStatus
-from lrsweep.training import Cancelled, compact_dataset
+from lrsweep.errors import Cancelled, ExecutorError, is_interrupt, shorten
+from lrsweep.records import Group, RunResult, RunStatus
+from lrsweep.trainer import GroupFn, Where, Work
 
-GroupFn = Callable[..., list[RunResult]]  # fn(group, data, *, on_epoch=, stop=) -> results
 OnEpoch = Callable[[Group, int, int], None]  # (group, epoch just ended, members still training)
 POLL_SECONDS = 0.2  # how often a driver waiting on workers looks for their epoch reports
 BLAS_THREAD_VARS = (
@@ -65,13 +68,13 @@ def failed_results(group: Group, message: str) -> list[RunResult]:
     return [RunResult(run.run_id, RunStatus.FAILED, message=message) for run in group.runs]
 
 
-def run_group_safely(fn: GroupFn, group: Group, data: Dataset, **kwargs: Any) -> list[RunResult]:
+def run_group_safely(fn: GroupFn, group: Group, payload: Any, **kwargs: Any) -> list[RunResult]:
     """Call ``fn``; turn an exception into ``FAILED`` results (a failure is data, not a crash).
 
     `Cancelled` (the executor is stopping the group) is not a failure and propagates.
     """
     try:
-        return fn(group, data, **kwargs)
+        return fn(group, payload, **kwargs)
     except Cancelled:
         raise
     except Exception as e:
@@ -82,17 +85,41 @@ def run_group_safely(fn: GroupFn, group: Group, data: Dataset, **kwargs: Any) ->
         return failed_results(group, f"{type(e).__name__}: {e} (at {where})")
 
 
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """One BLAS thread in this process for the ``with`` block (threadpoolctl), restored after.
+
+    Process-wide: use it around a whole call's groups, never around one group of several
+    running at once (a group that ends would restore the limit under the others)."""
+    from threadpoolctl import threadpool_limits
+
+    limits = threadpool_limits(limits=1, user_api="blas")
+    try:
+        yield
+    finally:
+        limits.restore_original_limits()
+
+
+def _completions(
+    futures: dict[Future[Any], Group], poll: float | None, tick: Callable[[bool, int], None]
+) -> Iterator[tuple[Group, Future[Any]]]:
+    """The completion loop: yield ``(group, future)`` as each future finishes; between
+    waits, ``tick(any_done, n_unfinished)`` (pass on epoch reports, watch a cluster)."""
+    not_done = set(futures)
+    while not_done:
+        done, not_done = wait(not_done, timeout=poll, return_when=FIRST_COMPLETED)
+        tick(bool(done), len(not_done))
+        for future in done:
+            yield futures[future], future
+
+
 class Executor:
     """Runs groups; subclasses decide where."""
 
     jobs = 1
 
     def map_groups(
-        self,
-        fn: GroupFn,
-        groups: Sequence[Group],
-        data: Dataset,
-        on_epoch: OnEpoch | None = None,
+        self, work: Work, groups: Sequence[Group], on_epoch: OnEpoch | None = None
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         raise NotImplementedError
 
@@ -110,20 +137,18 @@ class SerialExecutor(Executor):
     """Runs groups one after another in this process (``--jobs 1``)."""
 
     def map_groups(
-        self,
-        fn: GroupFn,
-        groups: Sequence[Group],
-        data: Dataset,
-        on_epoch: OnEpoch | None = None,
+        self, work: Work, groups: Sequence[Group], on_epoch: OnEpoch | None = None
     ) -> Iterator[tuple[Group, list[RunResult]]]:
-        data = compact_dataset(data, groups)  # cast once, not once per group
-        for group in groups:
-            kwargs = {} if on_epoch is None else {"on_epoch": _reporter(on_epoch, group)}
-            yield group, run_group_safely(fn, group, data, **kwargs)
+        if not groups:
+            return
+        with one_blas_thread():
+            for group in groups:
+                kwargs = {} if on_epoch is None else {"on_epoch": _reporter(on_epoch, group)}
+                yield group, run_group_safely(work.fn, group, work.payload, **kwargs)
 
 
 def _reporter(on_epoch: OnEpoch, group: Group) -> Callable[[int, int], None]:
-    """``train_group``'s ``on_epoch(epoch, n_active)`` for one group."""
+    """A trainer's ``on_epoch(epoch, n_active)`` for one group."""
     return lambda epoch, n_active: on_epoch(group, epoch, n_active)
 
 
@@ -144,7 +169,7 @@ def _drain(
 def _run_stoppable(
     fn: GroupFn,
     group: Group,
-    data: Dataset,
+    payload: Any,
     stop: threading.Event,
     report: Callable[[int, int], None] | None = None,
 ) -> list[RunResult] | None:
@@ -155,7 +180,7 @@ def _run_stoppable(
     if report is not None:
         kwargs["on_epoch"] = report
     try:
-        return run_group_safely(fn, group, data, **kwargs)
+        return run_group_safely(fn, group, payload, **kwargs)
     except Cancelled:
         return None
 
@@ -163,13 +188,13 @@ def _run_stoppable(
 class ThreadExecutor(Executor):
     """Runs groups in N threads of this process, each with one BLAS thread.
 
-    For compute-bound groups (see `execution_choice`): a BLAS product releases the GIL, so the
-    threads multiply in parallel, with no worker processes to start and no copy of the dataset
-    per worker. The one-BLAS-thread limit (threadpoolctl) is process-wide while the groups run
-    and restored afterwards. ``fn`` must take a ``stop`` keyword, as `train_group` does: when
-    the caller stops iterating (Ctrl-C in the driver, an error), the event is set, every
-    running group raises `Cancelled` at its next step, and the threads are joined before the
-    exception goes on. Groups not yet started are never started.
+    For compute-bound groups (see `lrsweep.costs.execution_choice`) and for trainers whose
+    groups wait on something else (a user's script in its own process): a BLAS product
+    releases the GIL, so the threads multiply in parallel, with no worker processes to start
+    and no copy of the payload per worker. ``fn`` must take a ``stop`` keyword, as
+    `lrsweep.training.train_group` does: when the caller stops iterating (Ctrl-C in the driver,
+    an error), the event is set, every running group raises `Cancelled` at its next step, and
+    the threads are joined before the exception goes on. Groups not yet started never start.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -178,17 +203,10 @@ class ThreadExecutor(Executor):
         self.jobs = jobs
 
     def map_groups(
-        self,
-        fn: GroupFn,
-        groups: Sequence[Group],
-        data: Dataset,
-        on_epoch: OnEpoch | None = None,
+        self, work: Work, groups: Sequence[Group], on_epoch: OnEpoch | None = None
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
-        from threadpoolctl import threadpool_limits
-
-        data = compact_dataset(data, groups)  # cast once, shared by the threads
         stop = threading.Event()
         reports: queue.SimpleQueue[tuple[str, int, int, int]] = queue.SimpleQueue()
 
@@ -198,39 +216,35 @@ class ThreadExecutor(Executor):
             return lambda epoch, n_active: reports.put(("", index, epoch, n_active))
 
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="lrsweep-group")
-        limits = threadpool_limits(limits=1, user_api="blas")
         try:
-            futures = {
-                pool.submit(_run_stoppable, fn, g, data, stop, reporter(i)): g
-                for i, g in enumerate(groups)
-            }
-            not_done = set(futures)
-            poll = None if on_epoch is None else POLL_SECONDS
-            while not_done:
-                done, not_done = wait(not_done, timeout=poll, return_when=FIRST_COMPLETED)
-                _drain(reports.get_nowait, groups, on_epoch)
-                for future in done:
+            with one_blas_thread():
+                futures = {
+                    pool.submit(_run_stoppable, work.fn, g, work.payload, stop, reporter(i)): g
+                    for i, g in enumerate(groups)
+                }
+                poll = None if on_epoch is None else POLL_SECONDS
+                tick = lambda *_: _drain(reports.get_nowait, groups, on_epoch)  # noqa: E731
+                for group, future in _completions(futures, poll, tick):
                     results = future.result()
                     if results is not None:
-                        yield futures[future], results
+                        yield group, results
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            limits.restore_original_limits()
 
 
-_WORKER_DATA: dict[str, Dataset] = {}  # in a pool worker: the dataset its pool was started with
+_WORKER_PAYLOAD: dict[str, Any] = {}  # in a pool worker: the payload its pool was started with
 _WORKER_REPORTS: list[Any] = []  # in a pool worker: the queue its epoch reports go to
 
 
-def _install_data(token: str, data: Dataset, reports: Any = None, driver: int = 0) -> None:
-    """Pool initializer: keep the dataset for every group this worker will run, and the queue
+def _install_payload(token: str, payload: Any, reports: Any = None, driver: int = 0) -> None:
+    """Pool initializer: keep the payload for every group this worker will run, and the queue
     that carries its epoch reports to the driver; die with the driver (`die_with_parent`)."""
     if driver:
         die_with_parent(driver)
     warnings.simplefilter("ignore", RuntimeWarning)  # a diverging run is a result, not noise
-    _WORKER_DATA.clear()
-    _WORKER_DATA[token] = data
+    _WORKER_PAYLOAD.clear()
+    _WORKER_PAYLOAD[token] = payload
     _WORKER_REPORTS[:] = [] if reports is None else [reports]
 
 
@@ -259,26 +273,26 @@ def die_with_parent(parent: int) -> None:
 def _run_installed(
     fn: GroupFn, group: Group, token: str, call: str = "", index: int = -1
 ) -> list[RunResult]:
-    """Run one group in a pool worker on the dataset installed at the worker's start; with a
+    """Run one group in a pool worker on the payload installed at the worker's start; with a
     ``call`` tag, report its epochs as ``(call, index, epoch, n_active)`` on the queue."""
     if not call or not _WORKER_REPORTS:
-        return run_group_safely(fn, group, _WORKER_DATA[token])
+        return run_group_safely(fn, group, _WORKER_PAYLOAD[token])
     reports = _WORKER_REPORTS[0]
 
     def report(epoch: int, n_active: int) -> None:
         reports.put((call, index, epoch, n_active))
 
-    return run_group_safely(fn, group, _WORKER_DATA[token], on_epoch=report)
+    return run_group_safely(fn, group, _WORKER_PAYLOAD[token], on_epoch=report)
 
 
 class ProcessExecutor(Executor):
     """Runs groups in local worker processes, each with one BLAS thread (``--jobs N``).
 
-    Workers are started with ``spawn`` (no fork of a threaded BLAS). The dataset goes to each
-    worker once, when it starts (cast to the groups' dtype, see `compact_dataset`), not with
-    every group; a later call with another dataset starts a new pool. A worker that dies
-    (killed, out of memory) breaks the pool: the pool is rebuilt and the unfinished groups are
-    submitted again, up to ``MAX_POOL_RESTARTS`` times; after that they are recorded ``FAILED``.
+    Workers are started with ``spawn`` (no fork of a threaded BLAS). The payload goes to each
+    worker once, when it starts, not with every group; a later call with another payload
+    starts a new pool. A worker that dies (killed, out of memory) breaks the pool: the pool is
+    rebuilt and the unfinished groups are submitted again, up to ``MAX_POOL_RESTARTS`` times;
+    after that they are recorded ``FAILED``.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -287,15 +301,14 @@ class ProcessExecutor(Executor):
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._reports: Any = None  # the pool's multiprocessing SimpleQueue of epoch reports
-        # (the dataset given, the groups' dtypes, the dataset shipped, its token)
-        self._source: tuple[Dataset, frozenset[str], Dataset, str] | None = None
+        self._source: tuple[Any, str] | None = None  # the payload the workers hold, its token
 
     @property
     def started(self) -> bool:
         """Whether worker processes are running (a pool kept from an earlier call)."""
         return self._pool is not None
 
-    def _new_pool(self, data: Dataset, token: str) -> ProcessPoolExecutor:
+    def _new_pool(self, payload: Any, token: str) -> ProcessPoolExecutor:
         import multiprocessing
 
         saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
@@ -308,8 +321,8 @@ class ProcessExecutor(Executor):
             pool = ProcessPoolExecutor(
                 max_workers=self.jobs,
                 mp_context=context,
-                initializer=_install_data,
-                initargs=(token, data, self._reports, os.getpid()),
+                initializer=_install_payload,
+                initargs=(token, payload, self._reports, os.getpid()),
             )
             # start every worker now, while the one-thread environment is in place
             for f in [pool.submit(os.getpid) for _ in range(self.jobs)]:
@@ -322,73 +335,58 @@ class ProcessExecutor(Executor):
                     os.environ[k] = v
         return pool
 
-    def _shipped(self, groups: Sequence[Group], data: Dataset) -> tuple[Dataset, str]:
-        """The dataset the workers hold for these groups, and its token; a new one (and a new
-        pool) when the dataset or the groups' dtypes changed."""
-        dtypes = frozenset(str(g.spec.model.dtype) for g in groups)
-        if self._source is not None:
-            given, key, shipped, token = self._source
-            if given is data and key == dtypes:
-                return shipped, token
+    def _token(self, payload: Any) -> str:
+        """The token of the payload the workers hold; a new one (and a new pool) when the
+        payload is another object."""
+        if self._source is not None and self._source[0] is payload:
+            return self._source[1]
         self._shutdown()
-        shipped, token = compact_dataset(data, groups), uuid.uuid4().hex
-        self._source = (data, dtypes, shipped, token)
-        return shipped, token
+        self._source = (payload, uuid.uuid4().hex)
+        return self._source[1]
 
     def map_groups(
-        self,
-        fn: GroupFn,
-        groups: Sequence[Group],
-        data: Dataset,
-        on_epoch: OnEpoch | None = None,
+        self, work: Work, groups: Sequence[Group], on_epoch: OnEpoch | None = None
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
-        shipped, token = self._shipped(groups, data)
+        token = self._token(work.payload)
         call = uuid.uuid4().hex if on_epoch is not None else ""  # tags this call's reports
         index_of = {id(g): i for i, g in enumerate(groups)}
         pending = list(groups)
         restarts = 0
+        poll = None if on_epoch is None else POLL_SECONDS
+
+        def tick(*_: Any) -> None:
+            if self._reports is not None:
+                _drain(self._take_report, groups, on_epoch, call)
+
         while pending:
             if self._pool is None:
                 try:
-                    self._pool = self._new_pool(shipped, token)
+                    self._pool = self._new_pool(work.payload, token)
                 except (OSError, BrokenProcessPool) as e:
                     raise ExecutorError(
                         f"cannot start {self.jobs} worker processes: {e}"
                     ) from None
-            futures: dict[Future[list[RunResult]], Group] = {
-                self._pool.submit(_run_installed, fn, g, token, call, index_of[id(g)]): g
+            futures: dict[Future[Any], Group] = {
+                self._pool.submit(_run_installed, work.fn, g, token, call, index_of[id(g)]): g
                 for g in pending
             }
             pending = []
-            broken = False
-            not_done = set(futures)
-            poll = None if on_epoch is None else POLL_SECONDS
-            while not_done:
-                done, not_done = wait(not_done, timeout=poll, return_when=FIRST_COMPLETED)
-                if self._reports is not None:
-                    _drain(self._take_report, groups, on_epoch, call)
-                for future in done:
-                    group = futures[future]
-                    try:
-                        results = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        pending.append(group)
-                        continue
-                    yield group, results
-            if broken:
+            for group, future in _completions(futures, poll, tick):
+                try:
+                    results = future.result()
+                except BrokenProcessPool:
+                    pending.append(group)
+                    continue
+                yield group, results
+            if pending:  # the pool broke: a worker died
                 self._shutdown()
                 restarts += 1
                 if restarts > MAX_POOL_RESTARTS:
+                    message = f"worker process died {restarts} times running this group"
                     for group in pending:
-                        yield (
-                            group,
-                            failed_results(
-                                group, f"worker process died {restarts} times running this group"
-                            ),
-                        )
+                        yield group, failed_results(group, message)
                     return
 
     def _shutdown(self) -> None:
@@ -412,11 +410,13 @@ class ProcessExecutor(Executor):
 
 
 class LocalExecutor(Executor):
-    """``--jobs N`` on this machine: this process, N threads of it (compute-bound groups) or a
-    pool of N worker processes, whichever `execution_choice` expects to finish first.
+    """``--jobs N`` on this machine: this process, N threads of it or a pool of N worker
+    processes, whichever the trainer's ``work.where`` expects to finish first (the built-in
+    model: `lrsweep.costs.execution_choice`).
 
-    Groups go to the threads or the pool largest first (longest-processing-time order), so the
-    last group to finish is a short one. The results are the same as `SerialExecutor`'s.
+    Groups go to the threads or the pool largest first (longest-processing-time order, by
+    ``work.cost``), so the last group to finish is a short one. The results are the same as
+    `SerialExecutor`'s.
     """
 
     def __init__(self, jobs: int) -> None:
@@ -427,25 +427,20 @@ class LocalExecutor(Executor):
         self.last_choice: tuple[Where, float, str] | None = None
 
     def map_groups(
-        self,
-        fn: GroupFn,
-        groups: Sequence[Group],
-        data: Dataset,
-        on_epoch: OnEpoch | None = None,
+        self, work: Work, groups: Sequence[Group], on_epoch: OnEpoch | None = None
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         if not groups:
             return
-        shape = data_shape(data)
-        self.last_choice = execution_choice(groups, shape, self.jobs, self._processes.started)
+        self.last_choice = work.where(groups, self.jobs, self._processes.started)
         where = self.last_choice[0]
         if where == "here":
-            yield from SerialExecutor().map_groups(fn, groups, data, on_epoch)
+            yield from SerialExecutor().map_groups(work, groups, on_epoch)
             return
-        ordered = sorted(groups, key=lambda g: -group_seconds(g, *shape))
+        ordered = sorted(groups, key=lambda g: -work.cost(g))
         if where == "threads":
-            yield from ThreadExecutor(self.jobs).map_groups(fn, ordered, data, on_epoch)
+            yield from ThreadExecutor(self.jobs).map_groups(work, ordered, on_epoch)
         else:
-            yield from self._processes.map_groups(fn, ordered, data, on_epoch)
+            yield from self._processes.map_groups(work, ordered, on_epoch)
 
     def close(self) -> None:
         self._processes.close()
@@ -454,9 +449,9 @@ class LocalExecutor(Executor):
 class DaskExecutor(Executor):
     """Runs groups on a dask.distributed cluster through ``client.get_executor()``.
 
-    The same ``submit`` + ``as_completed`` loop as the local pool. The data is scattered to
-    every worker once. A worker that dies mid-group has its group rescheduled by dask (up to
-    the scheduler's ``allowed-failures``); a group that kills every worker it touches ends as
+    The same completion loop as the local pool. The payload is scattered to every worker
+    once. A worker that dies mid-group has its group rescheduled by dask (up to the
+    scheduler's ``allowed-failures``); a group that kills every worker it touches ends as
     ``FAILED``. A scheduler that cannot be reached within ``connect_timeout`` seconds, has no
     worker within ``worker_timeout``, or is lost mid-sweep raises ``ExecutorError`` (exit 3).
     """
@@ -521,9 +516,8 @@ class DaskExecutor(Executor):
 
     def map_groups(
         self,
-        fn: GroupFn,
+        work: Work,
         groups: Sequence[Group],
-        data: Dataset,
         on_epoch: OnEpoch | None = None,  # not streamed from a cluster: groups report at the end
     ) -> Iterator[tuple[Group, list[RunResult]]]:
         """Every group runs through `run_group_checked`, so a worker that joined after the
@@ -539,30 +533,32 @@ class DaskExecutor(Executor):
         mine = _worker_versions()
         pool = self.client.get_executor(pure=False)
         try:
-            data_future = self.client.scatter(compact_dataset(data, groups), broadcast=True)
-            futures = {pool.submit(run_group_checked, fn, g, data_future, mine): g for g in groups}
+            payload = self.client.scatter(work.payload, broadcast=True)
+            futures = {
+                pool.submit(run_group_checked, work.fn, g, payload, mine): g for g in groups
+            }
         except (OSError, TimeoutError) as e:
             raise ExecutorError(self._lost(e)) from None
-        not_done = set(futures)
         workerless_since: float | None = None
+
+        def tick(any_done: bool, unfinished: int) -> None:
+            nonlocal workerless_since
+            if any_done or not unfinished:
+                workerless_since = None
+            else:
+                workerless_since = self._watch_workers(workerless_since, unfinished)
+
         try:
-            while not_done:
-                done, not_done = wait(not_done, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in done:
-                    group = futures[future]
-                    try:
-                        results = future.result()
-                    except KilledWorker as e:
-                        results = failed_results(
-                            group, f"killed every worker that ran it: {shorten(e, 80)}"
-                        )
-                    except (CancelledError, OSError, TimeoutError) as e:
-                        raise ExecutorError(self._lost(e)) from None
-                    yield group, results
-                if done or not not_done:
-                    workerless_since = None
-                    continue
-                workerless_since = self._watch_workers(workerless_since, len(not_done))
+            for group, future in _completions(futures, 1.0, tick):
+                try:
+                    results = future.result()
+                except KilledWorker as e:
+                    results = failed_results(
+                        group, f"killed every worker that ran it: {shorten(e, 80)}"
+                    )
+                except (CancelledError, OSError, TimeoutError) as e:
+                    raise ExecutorError(self._lost(e)) from None
+                yield group, results
         finally:
             for future in futures:
                 future.cancel()
@@ -587,7 +583,7 @@ class DaskExecutor(Executor):
 
     def _lost(self, e: BaseException) -> str:
         """Why the cluster failed a call: the scheduler lost, or (the client still connected)
-        the workers killed with the data scattered to them."""
+        the workers killed with the payload scattered to them."""
         if getattr(self.client, "status", "") == "running":
             return (
                 f"{self.where}: the workers died mid-sweep and the data scattered to them was"
@@ -638,12 +634,19 @@ def _check_reachable(address: str, where: str, timeout: float) -> None:
         raise ExecutorError(f"cannot reach {where} within {timeout:g}s: {e}") from None
 
 
+_DASK_WORKER_LIMITED: list[bool] = []  # in a dask worker process: its BLAS limit is set
+
+
 def run_group_checked(
-    fn: GroupFn, group: Group, data: Dataset, expected: dict[str, str]
+    fn: GroupFn, group: Group, payload: Any, expected: dict[str, str]
 ) -> list[RunResult]:
     """On a dask worker: `run_group_safely`, after checking that this worker has the
     driver's lrsweep and numpy (a worker may join after the executor checked the others);
-    a worker that does not fails the group with the reason."""
+    a worker that does not fails the group with the reason.
+
+    The worker process is limited to one BLAS thread the first time, for good: its threads
+    run groups concurrently, so a limit set and restored per group would lift it under the
+    others."""
     found = _worker_versions()
     if found != expected:
         where = socket.gethostname()
@@ -656,7 +659,12 @@ def run_group_checked(
         return failed_results(
             group, f"worker {where} has {differ}; install the driver's versions on every worker"
         )
-    return run_group_safely(fn, group, data)
+    if not _DASK_WORKER_LIMITED:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _DASK_WORKER_LIMITED.append(True)
+    return run_group_safely(fn, group, payload)
 
 
 def _worker_versions() -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""Lockstep member bookkeeping: which runs are still training, and what each has recorded.
+"""Lockstep members: how they start, which are still training, and what each has recorded.
+
+Every member of one seed starts from the same weights and sees the same mini-batches in the
+same order (common random numbers): `group_rngs` gives a seed its two streams and
+`seed_starts` its initial parameters, for the lockstep trainer and the LR range test alike;
+`model_arrays` casts the data once to the model's dtype.
 
 A lockstep group trains K members as rows of one flat parameter array (`lrsweep.model`). When a
 member diverges it is frozen with its history and dropped from every per-member array at once:
@@ -11,12 +16,79 @@ member's history, status and cost by its index in the group, for the results.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
-from lrsweep.model import layer_views
+from lrsweep.model import init_theta, layer_views
 from lrsweep.records import EpochLog, RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from lrsweep.data import Dataset
+    from lrsweep.spec import Spec
+
+
+def loss_name(task: str) -> str:
+    """The loss a task trains with."""
+    return "cross_entropy" if task == "classification" else "mse"
+
+
+def group_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent streams for the initial weights and the mini-batch order of one seed."""
+    init_seq, order_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
+
+
+class ModelArrays(NamedTuple):
+    """A dataset cast once for training: the model's dtype, loss and activation."""
+
+    dtype: np.dtype[Any]
+    loss: str
+    activation: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+def model_arrays(spec: Spec, data: Dataset) -> ModelArrays:
+    """Cast ``data`` to the spec's dtype (class labels stay integers) and name the loss."""
+    dtype = np.dtype(spec.model.dtype)
+    loss = loss_name(data.task)
+
+    def targets(y: np.ndarray) -> np.ndarray:
+        return y if loss == "cross_entropy" else y.astype(dtype)
+
+    return ModelArrays(
+        dtype,
+        loss,
+        spec.model.activation,
+        np.ascontiguousarray(data.X_train, dtype=dtype),
+        targets(data.y_train),
+        np.ascontiguousarray(data.X_val, dtype=dtype),
+        targets(data.y_val),
+    )
+
+
+def seed_starts(
+    spec: Spec, sizes: Sequence[int], seeds: Sequence[int], dtype: np.dtype[Any]
+) -> tuple[list[np.ndarray], list[np.random.Generator]]:
+    """Each seed's initial parameters, a ``(1, P)`` row, and its mini-batch order stream."""
+    rows, orders = [], []
+    for seed in seeds:
+        init_rng, order_rng = group_rngs(int(seed))
+        orders.append(order_rng)
+        rows.append(
+            init_theta(
+                sizes,
+                1,
+                activation=spec.model.activation,
+                init=spec.model.init,
+                rng=init_rng,
+                dtype=dtype,
+            )
+        )
+    return rows, orders
 
 
 class _Selectable(Protocol):

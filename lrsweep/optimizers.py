@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lrsweep.errors import SpecError, did_you_mean, shorten
+from lrsweep.methods import METHODS
 
 __all__ = [
     "COCOB",
@@ -92,15 +93,21 @@ class Optimizer:
         Number of steps taken (shared by all members, which step together).
     """
 
-    name: ClassVar[str] = ""
-    default_lr: ClassVar[float] = 1e-3  # the reference implementation's default LR
+    name: ClassVar[str] = ""  # its key in OPTIMIZERS and lrsweep.methods.METHODS
+    default_lr: ClassVar[float] = 1e-3  # the reference's default LR: METHODS[name], set below
     # Capabilities, read by the trainer and the range test instead of lists of names:
     cycles_momentum: ClassVar[bool] = True  # a cyclic schedule's momentum applies (`step`)
     adapts_lr: ClassVar[bool] = False  # owns its LR after the first step (the range test's LR
     # ramp would be overridden)
-    needs_lr: ClassVar[bool] = True  # False: takes no LR at all (cocob; the range test refuses it)
+    needs_lr: ClassVar[bool] = True  # False: takes no LR at all (cocob; the range test refuses
+    # it): METHODS[name], set below
     scales_lr: ClassVar[bool] = False  # its step is the nominal LR times a factor it estimates
     # (d, eta): the history's lr_effective then differs from its lr
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name in METHODS:  # the facts readers know without the numerics, in one place
+            cls.default_lr, cls.needs_lr = METHODS[cls.name]
 
     def __init__(self, params: list[np.ndarray]) -> None:
         self.state: dict[str, list[np.ndarray]] = {}
@@ -316,7 +323,6 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
-    default_lr = 1e-2
     cycles_momentum = False  # no momentum to cycle
 
     def __init__(
@@ -390,7 +396,6 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
-    default_lr = 1e-2
 
     def __init__(
         self,
@@ -1087,7 +1092,6 @@ class Prodigy(_AdamDAdaptation):
     """
 
     name = "prodigy"
-    default_lr = 1.0
 
     def __init__(
         self,
@@ -1198,7 +1202,6 @@ class DAdaptSGD(_DAdaptation):
     """
 
     name = "dadapt_sgd"
-    default_lr = 1.0
 
     def __init__(
         self,
@@ -1294,7 +1297,6 @@ class DAdaptAdam(_AdamDAdaptation):
     """
 
     name = "dadapt_adam"
-    default_lr = 1.0
 
     def __init__(
         self,
@@ -1373,7 +1375,6 @@ class _ScheduleFree(_LrFree):
         W <- W + w;  c = w / W
     """
 
-    default_lr = 1.0
     scales_lr = False  # the step size is the nominal LR; the averaging is what is new
 
     def __init__(
@@ -1516,7 +1517,6 @@ class AdamWScheduleFree(_ScheduleFree):
     """
 
     name = "adamw_schedulefree"
-    default_lr = 0.0025
 
     def __init__(
         self,
@@ -1600,7 +1600,6 @@ class DoG(_LrFree):
     """
 
     name = "dog"
-    default_lr = 1.0
 
     def __init__(
         self,
@@ -1692,8 +1691,6 @@ class COCOB(_LrFree):
     """
 
     name = "cocob"
-    default_lr = 1.0  # unused: any LR gives the same run
-    needs_lr = False
 
     def effective_lr(self, lr: np.ndarray) -> np.ndarray:
         """NaN: COCOB's step is a per-coordinate bet, not an LR times a direction."""

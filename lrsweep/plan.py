@@ -1,24 +1,23 @@
-"""Log grids of learning rates, the expansion of a spec into runs, and grouping.
+"""Log grids of learning rates on one lattice, the expansion of a spec into runs, run ids.
 
-A *run* is one (settings, lr, seed) triple. Runs that share everything but the LR and seed
-form a *group* and train in lockstep (DESIGN.md §2). The group size depends only on the spec,
-so the numbers never depend on the executor or the number of workers.
+A *run* is one (settings, lr, seed, budget): its id is a hash of what decides its numbers, so
+the same run always has the same id, whatever round, refine or changed spec plans it again.
+Everything here is a pure function of the spec and the LRs: what to try next, given results
+so far, is the search strategy's (`lrsweep.search`); how runs are packed into groups is the
+trainer's (`lrsweep.trainer`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrsweep.analysis import LRPoint, aggregate, fit_rows, summary_rows
-from lrsweep.costs import group_size_for
-from lrsweep.curve import fitted_at, pick
-from lrsweep.data import Dataset
-from lrsweep.spec import Spec, apply_combo, combo_label, stable_hash
+from lrsweep.records import Group, RunSpec
+from lrsweep.spec import Spec, apply_combo, stable_hash
 
 LATTICE_PER_DECADE = 960  # LRs live on 10 ** (k / 960): 1,2,3,4,5,6,8,...,32,64-per-decade fit
 
@@ -84,35 +83,6 @@ def budgets(spec: Spec) -> tuple[Budget, Budget]:
     return Budget(epochs, spec.coarse.subsample, "coarse"), full
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One planned run: its settings' key, the LR, the seed and the budget it trains with."""
-
-    run_id: str
-    round: int
-    lr: float
-    seed: int
-    epochs: int
-    subsample: float  # fraction of the training part used (1.0 = all)
-    combo: tuple[tuple[str, Any], ...] = ()  # the `vary` axes' values, in spec order
-    budget: str = "full"
-
-
-@dataclass(frozen=True)
-class Group:
-    """Runs that share every setting but the LR and seed, trained in lockstep."""
-
-    spec: Spec  # the spec with the group's combination applied
-    seed: int  # the first run's seed (each run trains with its own: ``run.seed``)
-    epochs: int
-    subsample: float
-    runs: tuple[RunSpec, ...] = field(default_factory=tuple)
-
-    @property
-    def lrs(self) -> np.ndarray:
-        return np.array([r.lr for r in self.runs])
-
-
 def training_settings(spec: Spec) -> dict[str, Any]:
     """What decides a run's numbers apart from the LR, seed and budget (not the objective)."""
     resolved = spec.resolved()
@@ -169,43 +139,16 @@ def plan_runs(
     return runs
 
 
-def make_groups(
-    spec: Spec, runs: Sequence[RunSpec], n_features: int, n_outputs: int
-) -> list[Group]:
-    """Pack runs that differ only in LR and seed into groups of the spec's group size.
-
-    Runs must share ``spec`` (one combination); they are split by budget, sorted by seed then
-    LR, and cut into balanced chunks, so a group may hold several seeds (each member trains
-    with its own seed's weights and batches, bit-identical to the run alone). The packing is a
-    pure function of the runs, so it is the same on every machine and for every executor.
-    """
-    by_budget: dict[tuple[int, float], list[RunSpec]] = {}
-    for run in runs:
-        by_budget.setdefault((run.epochs, run.subsample), []).append(run)
-    groups = []
-    for (epochs, subsample), members in sorted(by_budget.items(), key=lambda kv: kv[0]):
-        members.sort(key=lambda r: (r.seed, r.lr))
-        size = group_size_for(spec, len(members), n_features, n_outputs)
-        chunks = math.ceil(len(members) / size)
-        bounds = np.linspace(0, len(members), chunks + 1).round().astype(int)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            chunk = tuple(members[lo:hi])
-            groups.append(Group(spec, chunk[0].seed, epochs, subsample, chunk))
-    return groups
-
-
 @dataclass(frozen=True)
 class Plan:
-    """What a round will train, before it trains it."""
+    """What a round will train, before it trains it: runs, and the decisions behind them."""
 
     spec: Spec
     runs: tuple[RunSpec, ...]
-    groups: tuple[Group, ...]
-    n_features: int
-    n_outputs: int
-    notes: tuple[str, ...] = ()
-    n_train: int = 0  # training and validation rows (for the executors' cost model)
-    n_val: int = 0
+    notes: tuple[str, ...] = ()  # the decisions behind the round (one per combination)
+    round: int = 0  # 0: the coarse grid; 1..: refine rounds (a resolve step extends the last)
+    points_per_decade: int = 0  # the round's density, for its header
+    groups: tuple[Group, ...] = ()  # filled by the trainer (`Trainer.pack`) before training
 
     @property
     def group_sizes(self) -> list[int]:
@@ -214,39 +157,25 @@ class Plan:
 
 def plan_lrs(
     spec: Spec,
-    data: Dataset,
     lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
     round_: int,
     budget: Budget,
     notes: Sequence[str] = (),
     aliases: Mapping[int, float] | None = None,
+    points_per_decade: int = 0,
 ) -> Plan:
-    """Runs for the given LRs of each combination at one budget, packed into groups.
+    """Runs for the given LRs of each combination at one budget.
 
     ``aliases`` (lattice index -> LR) keeps the LR spelling of runs a results dir has already.
     """
     runs: list[RunSpec] = []
-    groups: list[Group] = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
     for combo, lrs in lrs_by_combo.items():
-        mine = plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases)
-        runs.extend(mine)
-        groups.extend(make_groups(apply_combo(spec, combo), mine, n_features, n_outputs))
-    return Plan(
-        spec,
-        tuple(runs),
-        tuple(groups),
-        n_features,
-        n_outputs,
-        tuple(notes),
-        len(data.X_train),
-        len(data.X_val),
-    )
+        runs.extend(plan_runs(spec, lrs, round_, budget=budget, combo=combo, aliases=aliases))
+    return Plan(spec, tuple(runs), tuple(notes), round_, points_per_decade)
 
 
 def plan_round0(
     spec: Spec,
-    data: Dataset,
     bounds: tuple[float, float] | None = None,
     aliases: Mapping[int, float] | None = None,
 ) -> Plan:
@@ -258,140 +187,12 @@ def plan_round0(
     lrs = log_grid(lr_min, lr_max, spec.grid.points_per_decade)
     return plan_lrs(
         spec,
-        data,
         dict.fromkeys(spec.combos, lrs.tolist()),
         0,
         budgets(spec)[0],
         aliases=aliases,
+        points_per_decade=spec.grid.points_per_decade,
     )
-
-
-def plan_refine(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    points_per_decade: int,
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """Round ``round_`` (>= 1): per combination, bracket the best LR and plan inside it.
-
-    The rows are the finished runs of rounds before ``round_``; the answer is read from the
-    full-budget runs when there are any, else from round 0's coarse ones. Each round doubles
-    the density of the one before (``points_per_decade`` in round 1).
-    """
-    density = points_per_decade * 2 ** (round_ - 1)
-    lrs_by_combo: dict[tuple[tuple[str, Any], ...], Sequence[float]] = {}
-    notes = []
-    for combo in spec.combos:
-        label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
-        step = refine_grid(
-            [p.lr for p in points],
-            fitted_scores(points, mine, spec.train.objective),
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        notes.append(f"{prefix}: {step.note}")
-        if step.lrs:
-            lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, data, lrs_by_combo, round_, budgets(spec)[1], notes, aliases)
-
-
-def fitted_scores(
-    points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
-) -> list[float]:
-    """What ranks trained LRs for a refine bracket: the U-curve fit at each LR where every
-    seed finished OK (+inf elsewhere), so the bracket is the fit's, not one lucky mean's;
-    the LRs' own scores when there are too few runs to fit."""
-    fit = fit_rows(rows, objective)
-    if fit is None:
-        return [p.score for p in points]
-    return [fitted_at(fit, p.lr) if math.isfinite(p.score) else math.inf for p in points]
-
-
-RESOLVE_DECADES = 0.2  # resolved: the optimum's interval is narrower than this
-RESOLVE_FLAT = 0.01  # ... or the fitted curve varies less than this (relative) across it
-RESOLVE_TOP = 5  # extra seeds go to this many trained LRs nearest the pick
-MAX_RESOLVE_ROUNDS = 6  # one extra seed per round
-
-
-def run_budget(spec: Spec) -> int:
-    """Runs one curve may use in all: ``refine.max_runs``, or 35 % of a dense grid of 16 per
-    decade over the spec's range with the spec's seeds."""
-    if spec.refine.max_runs is not None:
-        return spec.refine.max_runs
-    dense = len(log_grid(spec.grid.lr_min, spec.grid.lr_max, 16)) * spec.train.seeds
-    return math.floor(0.35 * dense)
-
-
-def plan_resolve(
-    spec: Spec,
-    data: Dataset,
-    rows: Sequence[Mapping[str, Any]],
-    round_: int,
-    aliases: Mapping[int, float] | None = None,
-) -> Plan:
-    """A resolve step: where a curve's answer is unsure, one more seed at the trained LRs
-    nearest its pick (``RESOLVE_TOP``), within the curve's run budget (`run_budget`). Its runs
-    belong to the last round ``round_`` (resolving extends a round; it is not a new one).
-
-    Unsure: the optimum's interval spans more than ``RESOLVE_DECADES`` and the fitted curve
-    changes by more than ``RESOLVE_FLAT`` across it. The notes say, per curve, whether it is
-    resolved, or the budget is spent.
-    """
-    runs: list[RunSpec] = []
-    groups: list[Group] = []
-    notes = []
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    budget = run_budget(spec)
-    for combo in spec.combos:
-        label = combo_label(combo)
-        prefix = f"round {round_}" + (f", {label}" if combo else "")
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        fit = fit_rows(mine, spec.train.objective)
-        if fit is None:
-            continue
-        chosen = pick(fit, spec.analysis.band_tolerance)
-        lo, hi = chosen.interval
-        width = math.log10(hi / lo)
-        inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
-        spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
-        if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
-            notes.append(
-                f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
-                f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
-            )
-            continue
-        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
-        near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
-        if len(mine) + len(near) > budget:
-            notes.append(
-                f"{prefix}: unresolved, budget spent: {len(mine)} of {budget} runs; the optimum"
-                f" lies in {lo:.3g}-{hi:.3g} ({width:.2f} decades)"
-            )
-            continue
-        seed = max(int(r["seed"]) for r in mine) + 1
-        one_seed = spec.model_copy(
-            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
-        )
-        lrs = sorted(p.lr for p in near)
-        mine_runs = plan_runs(
-            one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
-        )
-        runs.extend(mine_runs)
-        groups.extend(make_groups(apply_combo(one_seed, combo), mine_runs, n_features, n_outputs))
-        notes.append(
-            f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
-            f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
-        )
-    return Plan(
-        spec, tuple(runs), tuple(groups), n_features, n_outputs, tuple(notes),
-        len(data.X_train), len(data.X_val),
-    )  # fmt: skip
 
 
 class RefineStep(NamedTuple):
@@ -460,52 +261,3 @@ def refine_grid(
         f"best LR {best:.3g}: refined between {low:.3g} and {high:.3g} at"
         f" {points_per_decade} points per decade",
     )
-
-
-def likely_refine_plans(
-    spec: Spec, round0: Plan, rounds: int, points_per_decade: int
-) -> list[Plan]:
-    """What the refine rounds will likely train, before round 0 has run (for estimates).
-
-    Each curve is assumed to have its best LR in the middle of round 0's grid (in log10 LR),
-    which is what a well-chosen grid gives; then `refine_grid` plans each round as
-    `plan_refine` would, and runs that an earlier round has already planned (same run id) are
-    left out. A best LR on the grid's edge extends the grid instead: about as many runs.
-    """
-    lrs0 = sorted({r.lr for r in round0.runs})
-    if not lrs0 or rounds < 1:
-        return []
-    centre = (math.log10(lrs0[0]) + math.log10(lrs0[-1])) / 2
-    full = budgets(spec)[1]
-    seen = {r.run_id for r in round0.runs}
-    tried = list(lrs0)
-    plans = []
-    for round_ in range(1, rounds + 1):
-        density = points_per_decade * 2 ** (round_ - 1)
-        scores = [(math.log10(lr) - centre) ** 2 for lr in tried]
-        step = refine_grid(
-            tried,
-            scores,
-            density,
-            extend_points_per_decade=spec.grid.points_per_decade,
-            stop_ratio=spec.refine.stop_ratio,
-        )
-        if not step.lrs:
-            break
-        runs: list[RunSpec] = []
-        groups: list[Group] = []
-        for combo in spec.combos:
-            mine = [
-                r for r in plan_runs(spec, step.lrs, round_, budget=full, combo=combo)
-                if r.run_id not in seen
-            ]  # fmt: skip
-            runs.extend(mine)
-            combo_spec = apply_combo(spec, combo) if combo else spec
-            groups.extend(make_groups(combo_spec, mine, round0.n_features, round0.n_outputs))
-        seen.update(r.run_id for r in runs)
-        tried = sorted(set(tried) | set(step.lrs))
-        plans.append(
-            Plan(spec, tuple(runs), tuple(groups), round0.n_features, round0.n_outputs,
-                 (f"round {round_}: {step.note}",), round0.n_train, round0.n_val)
-        )  # fmt: skip
-    return plans

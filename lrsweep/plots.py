@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from lrsweep import study
 from lrsweep.analysis import (
     EpochCurve,
     EpochPanel,
@@ -38,8 +39,9 @@ from lrsweep.analysis import (
     u_curve,
 )
 from lrsweep.errors import ResultsError
+from lrsweep.files import write_atomic
 from lrsweep.records import MAXIMISED
-from lrsweep.results import ResultsDir, all_rows, write_atomic
+from lrsweep.results import ResultsDir
 from lrsweep.spec import NUMERIC_AXES, combo_label
 
 OBJECTIVE_LABELS = {
@@ -434,9 +436,9 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (a row per combination, every
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
     """
-    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
+    rows = study.all_rows(results)  # from the journal: a running or interrupted sweep too
     if not rows:
-        planned = len(results.planned(results.spec_id))
+        planned = len(study.planned(results))
         raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
     objective = spec.train.objective

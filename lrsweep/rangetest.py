@@ -30,18 +30,11 @@ import numpy as np
 
 from lrsweep.data import Dataset, batch_indices
 from lrsweep.errors import SpecError
-from lrsweep.members import Members
-from lrsweep.model import (
-    Workspace,
-    evaluate_layers,
-    init_theta,
-    layer_sizes,
-    train_step,
-)
+from lrsweep.members import Members, model_arrays, seed_starts
+from lrsweep.model import Workspace, evaluate_layers, layer_sizes, train_step
 from lrsweep.optimizers import OPTIMIZERS, make_optimizer
 from lrsweep.plan import canonical_lr
 from lrsweep.spec import Spec
-from lrsweep.training import group_rngs, model_arrays
 
 __all__ = [
     "SUGGESTIONS",
@@ -593,9 +586,9 @@ def run_range_test(
 ) -> RangeTestResult:
     """Run the LR range test once per seed and suggest LRs.
 
-    Each seed trains a fresh model with its own initial weights (``group_rngs(seed)[0]``) and
-    its own mini-batch order (``group_rngs(seed)[1]``, new permutations each epoch, cycling
-    as often as ``num_iter`` needs), using the spec's model, optimizer and
+    Each seed trains a fresh model with its own initial weights and its own mini-batch order
+    (`lrsweep.members.seed_starts`, as the lockstep trainer starts a seed; new permutations
+    each epoch, cycling as often as ``num_iter`` needs), using the spec's model, optimizer and
     ``train.batch_size``. At step ``i`` the LR is ``ramp(...)[i]``; the loss of the batch is
     recorded before the step, then smoothed; the seed stops when its loss is not finite or its
     smoothed loss exceeds ``diverge_th`` x the best so far (that point is kept). `suggest`
@@ -637,15 +630,8 @@ def run_range_test(
     # One member per seed, trained in lockstep: each with its own initial weights and its
     # own mini-batch order, so the inputs are per member, (K, batch, features).
     K = len(seeds)
-    thetas, orders = [], []
-    for seed in seeds:
-        init_rng, order_rng = group_rngs(int(seed))
-        thetas.append(
-            init_theta(
-                sizes, 1, activation=activation, init=spec.model.init, rng=init_rng, dtype=dtype
-            )
-        )
-        orders.append(_batches(len(X_train), spec.train.batch_size, order_rng))
+    thetas, order_rngs = seed_starts(spec, sizes, seeds, dtype)
+    orders = [_batches(len(X_train), spec.train.batch_size, rng) for rng in order_rngs]
     theta = np.concatenate(thetas)  # (K, P): one row per seed (see `lrsweep.model`)
     optimizer = make_optimizer(spec.optimizer, [theta])
     members = Members(theta, sizes, [optimizer])

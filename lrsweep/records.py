@@ -1,8 +1,9 @@
-"""What a run is once it has run: its status, its history, and its ``runs.csv`` row.
+"""What a run is: planned (`RunSpec`, packed into a `Group`), and once it has run (its status,
+its history, and its ``runs.csv`` row).
 
-Every reader (results files, analysis, plots, report) imports these from here; nobody imports
-the trainer for them. A column of ``runs.csv`` is declared once, in ``RUN_COLUMNS``, and
-computed once, in `run_row`.
+Every trainer takes a `Group` and returns `RunResult`s; every reader (results files, analysis,
+plots, report) imports these from here; nobody imports the planner or a trainer for them. A
+column of ``runs.csv`` is declared once, in ``RUN_COLUMNS``, and computed once, in `run_row`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,45 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from lrsweep.spec import Spec
+
 HISTORY_COLUMNS = ("epoch", "step", "lr", "train_loss", "val_loss", "val_metric", "lr_effective")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run: its id (a hash of everything that decides its numbers), the LR, the
+    seed and the budget it trains with."""
+
+    run_id: str
+    round: int
+    lr: float
+    seed: int
+    epochs: int
+    subsample: float  # fraction of the training part used (1.0 = all)
+    combo: tuple[tuple[str, Any], ...] = ()  # the `vary` axes' values, in spec order
+    budget: str = "full"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs that share every setting but the LR and seed: what a trainer trains at once (the
+    built-in model in lockstep; a user's script one run per group)."""
+
+    spec: Spec  # the spec with the group's combination applied
+    seed: int  # the first run's seed (each run trains with its own: ``run.seed``)
+    epochs: int
+    subsample: float
+    runs: tuple[RunSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def lrs(self) -> np.ndarray:
+        return np.array([r.lr for r in self.runs])
 
 
 class RunStatus(str, enum.Enum):

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lrsweep import study
 from lrsweep.errors import ResultsError, shorten
 from lrsweep.facts import (
     PER_LR_HEADER,
@@ -34,8 +35,9 @@ from lrsweep.facts import (
     range_test_facts,
     scaling_sentence,
 )
+from lrsweep.files import write_atomic
 from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS, run_columns
-from lrsweep.results import TIME_FORMAT, ResultsDir, all_rows, environment, write_atomic
+from lrsweep.results import TIME_FORMAT, ResultsDir, environment
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -146,15 +148,15 @@ def write_report(
 
 def read_content(results: ResultsDir) -> Content:
     """What the report shows, from the results dir's files alone."""
-    rows = all_rows(results)  # from the journal: a running or interrupted sweep too
-    has_range_test = (results.path / "rangetest.json").exists()
+    rows = study.all_rows(results)  # from the journal: a running or interrupted sweep too
+    has_range_test = results.has_range_test()
     if not rows and not has_range_test:
-        planned = len(results.planned(results.spec_id))
+        planned = len(study.planned(results))
         raise ResultsError(
             f"{results.path}: nothing to report yet (0 of {planned} planned runs finished,"
             " no range test)"
         )
-    summary = results.read_summary() if rows else None
+    summary = study.read_summary(results) if rows else None
     columns = run_columns(results.spec.axes) if rows else []
     return Content(
         name=results.spec.name,

@@ -9,22 +9,19 @@ Layout (DESIGN.md §5)::
     summary.json            the answer
     plots/                  the figures
 
-Every file is written to a temp file in the same folder, fsync'd, then ``os.replace``d. The
-journal is the source of truth: a torn last line (a process killed mid-append) is ignored, and
-``runs.csv`` can always be rebuilt from it. Only the driver process writes here.
+The journal is the source of truth: a torn last line (a process killed mid-append) is ignored,
+and ``runs.csv`` can always be rebuilt from it. Only the driver process writes here. This
+module stores and reads; it computes no answer: which of the folder's runs the current spec
+counts, and the answer they give, are `lrsweep.study`'s. The file formats are `lrsweep.files`'s,
+the lock `lrsweep.lock`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import errno
-import io
 import json
-import math
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,24 +29,26 @@ from typing import Any
 
 import numpy as np
 
-from lrsweep.analysis import summarize
-from lrsweep.errors import LockError, LrsweepError, ResultsError, StorageError, shorten
-from lrsweep.plan import run_id_for
-from lrsweep.records import (
-    FLOAT_COLUMNS,
-    HISTORY_COLUMNS,
-    INT_COLUMNS,
-    EpochLog,
-    RunResult,
-    RunStatus,
-    run_columns,
-    run_row,
+from lrsweep.errors import LrsweepError, ResultsError, StorageError, shorten
+from lrsweep.files import (
+    RANGE_TEST_COLUMNS,
+    TMP_MARK,
+    csv_text,
+    history_text,
+    range_test_rows,
+    read_history,
+    read_range_test,
+    storage_error,
+    summary_problem,
+    to_json_safe,
+    write_atomic,
 )
+from lrsweep.lock import hold_lock
+from lrsweep.records import EpochLog, RunResult, RunStatus, run_row
 from lrsweep.spec import (
     INCOMPARABLE,
     ROW_DERIVING,
     Spec,
-    apply_combo,
     combo_label,
     describe_changes,
     dump_spec,
@@ -59,8 +58,6 @@ from lrsweep.spec import (
 )
 from lrsweep.yamlload import load_yaml
 
-TMP_MARK = ".tmp-"
-LOCK_NAME = ".lock"
 MARKER_NAME = ".lrsweep"  # written into every folder lrsweep makes: only those may be cleared
 SPEC_HEADER = "# lrsweep resolved spec; hash: "  # the first line of a spec.yaml lrsweep wrote
 OWNED = (
@@ -78,112 +75,6 @@ OWNED_DIRS = ("histories", "plots", "specs")
 HISTORY_FILE = re.compile(r"[0-9a-f]{6,64}\.csv")  # histories/<run_id>.csv
 PLOT_FILE = re.compile(r"(u_curve|loss_vs_epoch|rangetest|heatmap_\w+)\.(png|svg)")
 SPEC_FILE = re.compile(r"[0-9a-f]{6,64}\.yaml")  # specs/<hash>.yaml: a study's earlier specs
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writes and float formatting
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    data = text.encode() if isinstance(text, str) else text
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(e, OSError):
-            raise storage_error(path, e) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def storage_error(path: Path, e: OSError) -> StorageError:
-    """A failed write as one line naming the file (a full disk, permissions, a read-only fs)."""
-    return StorageError(f"{path}: cannot write: {e.strerror or e}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def format_float(x: float) -> str:
-    """``repr`` of a float: round-trips exactly, including ``nan``, ``inf`` and ``-inf``."""
-    return repr(float(x))
-
-
-def parse_float(text: str) -> float:
-    """The inverse of :func:`format_float`; an empty cell is NaN."""
-    return float(text) if text != "" else math.nan
-
-
-def to_json_safe(obj: Any) -> Any:
-    """Replace non-finite floats by ``None`` so the result is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): to_json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_json_safe(v) for v in obj]
-    return obj
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV text with a header; floats written with ``repr``."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(
-            [format_float(row[c]) if isinstance(row[c], float) else row[c] for c in columns]
-        )
-    return buf.getvalue()
-
-
-def history_text(history: Sequence[EpochLog]) -> str:
-    """A run's history as CSV text (columns ``HISTORY_COLUMNS``)."""
-    return csv_text(HISTORY_COLUMNS, (h.__dict__ for h in history))
-
-
-def read_history(path: Path) -> list[EpochLog]:
-    """Read a history CSV back; a clear error for a damaged file."""
-    try:
-        with open(path, newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            # histories written before lr_effective existed: it was the lr column then
-            old = header is not None and tuple(header) == HISTORY_COLUMNS[:-1]
-            if header is None or (tuple(header) != HISTORY_COLUMNS and not old):
-                raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
-            rows = []
-            for line, cells in enumerate(reader, start=2):
-                if len(cells) != len(header):
-                    raise ResultsError(
-                        f"{path}: line {line}: expected {len(header)} fields, got {len(cells)}"
-                    )
-                if old:
-                    cells = [*cells, cells[2]]
-                try:
-                    rows.append(
-                        EpochLog(
-                            int(cells[0]), int(cells[1]), *(parse_float(c) for c in cells[2:])
-                        )
-                    )
-                except ValueError:
-                    raise ResultsError(f"{path}: line {line}: not a number in {cells!r}") from None
-            return rows
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing history file") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,47 +122,6 @@ class Clock:
             "wall_seconds": round(time.time() - self.started, 3),
             "cpu_seconds": round(self._cpu_now() - self._cpu, 3),
         }
-
-
-# --------------------------------------------------------------------------------------------
-# The range test's curves: ``rangetest.csv``
-
-
-RANGE_TEST_COLUMNS = ("seed", "step", "lr", "loss", "smoothed_loss", "val_loss")
-
-
-def range_test_rows(curves: Iterable[Any]) -> list[dict[str, Any]]:
-    """``rangetest.csv``'s rows: one per step of each seed's curve (`RangeCurve`)."""
-    return [
-        {
-            "seed": c.seed,
-            "step": int(c.step[i]),
-            "lr": float(c.lr[i]),
-            "loss": float(c.loss[i]),
-            "smoothed_loss": float(c.smoothed[i]),
-            "val_loss": float(c.val_loss[i]),
-        }
-        for c in curves
-        for i in range(len(c.step))
-    ]
-
-
-def read_range_test(path: Path) -> dict[int, dict[str, list[float]]]:
-    """``rangetest.csv`` back, per seed: ``{seed: {"lr": [...], "loss": [...], ...}}``."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing; run 'lrsweep find' first") from None
-    curves: dict[int, dict[str, list[float]]] = {}
-    try:
-        for row in rows:
-            c = curves.setdefault(int(row["seed"]), {k: [] for k in RANGE_TEST_COLUMNS[2:]})
-            for key in c:
-                c[key].append(parse_float(row[key]))
-    except (KeyError, ValueError, TypeError) as e:
-        raise ResultsError(f"{path}: malformed ({e})") from None
-    return curves
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,44 +428,20 @@ class ResultsDir:
                 self.on_warning(f"{path}: damaged ({reason}); the run will be trained again")
         return checked[key]
 
-    def planned(self, spec_hash: str | None = None) -> dict[str, dict[str, Any]]:
-        """Runs planned here, by run_id (round, lr, seed, budget, combination): every run ever
-        planned, or with ``spec_hash`` the runs of the current spec (`ResultsDir.spec`) only.
-
-        A study keeps the runs of every spec it has seen; the answer reads the current spec's:
-        a plan counts when the current spec gives its (combination, LR, seed, budget) the same
-        run id (a run of another setting, or of an lrsweep that computed otherwise, does not)
-        and it was planned under ``spec_hash`` (or before plans named their spec). Where the
-        spec planned a run more than once, its first plan under ``spec_hash`` gives the round.
-        """
-        records = [r for r in self.read_journal() if r["event"] == "planned"]
-        if spec_hash is None:
-            plans: dict[str, dict[str, Any]] = {}
-            for r in records:
+    def planned(self) -> dict[str, dict[str, Any]]:
+        """Every run ever planned here, by run_id: its first ``planned`` record (round, lr,
+        seed, epochs, subsample, budget, combination, the spec hash it was planned under, and
+        its ``purpose``: absent for the sweep's runs, ``"find"`` for the range test's check).
+        Which of them the current spec counts is `lrsweep.study.planned`'s question."""
+        plans: dict[str, dict[str, Any]] = {}
+        for r in self.read_journal():
+            if r["event"] == "planned":
                 plans.setdefault(r["run_id"], r)
-            return plans
-        combos = {combo_label(c): c for c in self.spec.combos}
-        settings: dict[str, Spec] = {}
-        current: dict[str, dict[str, Any]] = {}
-        for r in records:
-            if r.get("spec", spec_hash) != spec_hash or r["run_id"] in current:
-                continue
-            label = str(r.get("combo", "all"))
-            if label not in combos:
-                continue
-            if label not in settings:
-                combo = combos[label]
-                settings[label] = apply_combo(self.spec, combo) if combo else self.spec
-            try:
-                expected = run_id_for(
-                    settings[label], float(r["lr"]), int(r["seed"]), int(r["epochs"]),
-                    float(r["subsample"]),
-                )  # fmt: skip
-            except (KeyError, TypeError, ValueError):
-                continue  # a plan record too damaged to place
-            if expected == r["run_id"]:
-                current[r["run_id"]] = r
-        return current
+        return plans
+
+    def plan_records(self) -> list[dict[str, Any]]:
+        """Every ``planned`` record, in journal order (a run may be planned more than once)."""
+        return [r for r in self.read_journal() if r["event"] == "planned"]
 
     # -- per-run files -------------------------------------------------------------------------
 
@@ -640,6 +466,18 @@ class ResultsDir:
     def read_range_test(self) -> dict[int, dict[str, list[float]]]:
         return read_range_test(self.path / "rangetest.csv")
 
+    def has_range_test(self) -> bool:
+        """Whether a finished range test is here: its curves (``rangetest.csv``) and, written
+        after them, its suggestions (``rangetest.json``); drawing it needs both."""
+        return (self.path / "rangetest.json").exists() and (self.path / "rangetest.csv").exists()
+
+    def ensure_folders(self) -> None:
+        """Recreate ``histories/`` when it was deleted (its runs are then trained again)."""
+        try:
+            (self.path / "histories").mkdir(exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"{self.path}: cannot create histories/: {e.strerror}") from None
+
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
         text = json.dumps(to_json_safe(data), indent=2, allow_nan=False) + "\n"
         write_atomic(self.path / name, text)
@@ -656,36 +494,6 @@ class ResultsDir:
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         text = json.dumps(to_json_safe(summary), indent=2, allow_nan=False) + "\n"
         write_atomic(self.path / "summary.json", text)
-
-    def read_summary(self) -> dict[str, Any]:
-        """The answer: ``summary.json`` when it covers every planned run of the current spec,
-        else one computed from the journal now, marked ``partial`` (an interrupted or running
-        sweep). No finished run at all is a `ResultsError`."""
-        saved = self.saved_summary()
-        rows = all_rows(self)
-        planned = len(self.planned(self.spec_id))
-        if saved is not None and saved.get("spec_hash") == self.spec_id:
-            counted = sum(int(n) for n in saved["status_counts"].values())
-            if counted == len(rows) and len(rows) >= planned:
-                return saved
-        if not rows:
-            raise ResultsError(f"{self.path}: {self.why_empty(planned)}")
-        known = ((saved or {}).get("data") or {}).get("constant_train_loss")
-        constant = float(known) if isinstance(known, (int, float)) else math.nan
-        summary = build_summary(self, rows, (saved or {}).get("notes", []), constant)
-        summary["partial"] = {"runs_done": len(rows), "runs_planned": max(planned, len(rows))}
-        return summary
-
-    def why_empty(self, planned: int) -> str:
-        """Why the current spec has no finished run here, for a one-line message."""
-        others = len(self.finished())
-        if others and not planned:
-            return (
-                f"its {others} finished runs were trained by another version of lrsweep or"
-                " under settings this spec does not plan; run the spec again into this folder"
-                " to train its runs (the old ones are kept)"
-            )
-        return f"no finished run yet (0 of {planned} planned); wait for the sweep, or run it"
 
     def saved_summary(self) -> dict[str, Any] | None:
         """``summary.json`` as written by the last command, or None when there is none."""
@@ -715,112 +523,6 @@ class ResultsDir:
                 os.fsync(f.fileno())
         except OSError as e:
             raise storage_error(path, e) from None
-
-
-_NUMBER = (int, float)
-_MAYBE_NUMBER = (int, float, type(None))
-_CURVE_FIELDS: dict[str, tuple[type, ...]] = {
-    "best": (dict, type(None)),
-    "table": (list,),
-    "interpolated_lr": _MAYBE_NUMBER,
-    "largest_stable_lr": _MAYBE_NUMBER,
-    "sensitivity": _MAYBE_NUMBER,
-    "good_band": (list, type(None)),
-    "good_band_decades": _MAYBE_NUMBER,
-}
-_BEST_FIELDS = {"lr": _NUMBER, "objective_mean": _MAYBE_NUMBER, "objective_std": _MAYBE_NUMBER,
-                "edge": (str, type(None))}  # fmt: skip
-_ROW_FIELDS = {"lr": _NUMBER, "mean": _MAYBE_NUMBER, "std": _MAYBE_NUMBER, "n_ok": (int,),
-               "n_diverged": (int,), "n_failed": (int,)}  # fmt: skip
-
-
-def summary_problem(summary: Any) -> str:
-    """What is wrong with the shape of a ``summary.json`` ("" when show and report can use
-    it): every field they read, with its type."""
-
-    def wrong(where: str, value: Any, kinds: tuple[type, ...]) -> str:
-        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-        return f"{where or 'the top level'} is {shorten(json.dumps(value), 30)}, expected {names}"
-
-    def fields(where: str, obj: Any, spec: Mapping[str, tuple[type, ...]], required: bool) -> str:
-        if not isinstance(obj, dict):
-            return wrong(where, obj, (dict,))
-        for key, kinds in spec.items():
-            name = f"{where}.{key}" if where else key
-            if key not in obj:
-                if required:
-                    return f"{name} is missing"
-            elif not isinstance(obj[key], kinds) or isinstance(obj[key], bool):
-                return wrong(name, obj[key], kinds)
-        return ""
-
-    top = {"name": (str,), "objective": (str,), "status_counts": (dict,), "combos": (list,),
-           "notes": (list,), "scaling": (dict,), "best_combo": (str, type(None))}  # fmt: skip
-    problem = fields("", summary, {k: top[k] for k in top if k not in ("notes", "scaling",
-                     "best_combo")}, True) or fields("", summary, top, False)  # fmt: skip
-    if problem:
-        return problem
-    for key, fit in summary.get("scaling", {}).items():
-        problem = problem or fields(f"scaling.{key}", fit, {"slope": _MAYBE_NUMBER}, True)
-    if problem:
-        return problem
-    counts = summary["status_counts"]
-    for key in ("ok", "diverged", "failed"):
-        if not isinstance(counts.get(key), int):
-            return wrong(f"status_counts.{key}", counts.get(key), (int,))
-    curves = [("", summary)] + [(f"combos.{i}", c) for i, c in enumerate(summary["combos"])]
-    for where, curve in curves:
-        problem = fields(where, curve, _CURVE_FIELDS, required=not where) or (
-            fields(where, curve, {"label": (str,)}, True) if where else ""
-        )
-        if problem:
-            return problem
-        dot = f"{where}." if where else ""
-        if curve.get("best") is not None:
-            problem = fields(f"{dot}best", curve["best"], _BEST_FIELDS, True)
-        for i, row in enumerate(curve.get("table") or []):
-            problem = problem or fields(f"{dot}table.{i}", row, _ROW_FIELDS, True)
-        band = curve.get("good_band")
-        if (
-            not problem
-            and band is not None
-            and (len(band) != 2 or not all(isinstance(x, _NUMBER) for x in band))
-        ):
-            problem = wrong(f"{dot}good_band", band, (list,))
-        if problem:
-            return problem
-    return ""
-
-
-def build_summary(
-    results: ResultsDir,
-    rows: Sequence[Mapping[str, Any]],
-    notes: Sequence[str] = (),
-    constant_loss: float = math.nan,
-) -> dict[str, Any]:
-    """The answer of ``rows`` under the results dir's spec (``summary.json``, less timing);
-    ``constant_loss``: the constant prediction's training loss (the data's
-    ``constant_train_loss``), when known."""
-    spec = results.spec
-    combos = spec.combos
-    return {
-        "name": spec.name,
-        "spec_hash": results.spec_id,
-        "results_dir": str(results.path),
-        **summarize(
-            rows,
-            spec.train.objective,
-            combos=combos,
-            labels=[combo_label(c) for c in combos],
-            tolerance=spec.analysis.band_tolerance,
-            constant_loss=constant_loss,
-        ),
-        "rounds": max((int(r["round"]) for r in rows), default=0),
-        "notes": list(notes),
-        # what the runs' own clocks add up to: members of a lockstep group each count the
-        # group's time, so this exceeds the wall time; kept for comparing runs, not sweeps
-        "run_seconds_sum": float(sum(r["seconds"] for r in rows if r["seconds"] == r["seconds"])),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -862,73 +564,6 @@ def _row(planned: Mapping[str, Any], result: RunResult, spec: Spec) -> dict[str,
     return run_row(planned, result, spec.train.objective, labels)
 
 
-def all_rows(results: ResultsDir) -> list[dict[str, Any]]:
-    """The latest row (done or failed) of every run the current spec planned, sorted by
-    round, LR and seed."""
-    planned = results.planned(results.spec_id)
-    state: dict[str, dict[str, Any]] = {}
-    for r in results.read_journal():
-        if r["event"] in ("done", "failed"):
-            state[r["run_id"]] = r
-    finished = results.finished()
-    rows = []
-    for run_id, r in state.items():
-        if run_id not in planned:
-            continue  # a run of an earlier spec of this study, not of this one
-        if r["event"] == "done" and run_id not in finished:
-            continue  # history file lost: the run will be trained again
-        plan = planned[run_id]  # where the current spec puts the run (round, combination)
-        row = {c: r.get(c, "") for c in run_columns(results.spec.axes)}
-        row.update({c: "" for c in results.spec.axes})
-        row.update(plan.get("axes") or r.get("axes") or {})
-        row["combo"] = plan.get("combo", r.get("combo", "all"))
-        row["round"] = plan.get("round", r.get("round", 0))
-        for c in FLOAT_COLUMNS:
-            row[c] = float("nan") if row[c] is None or row[c] == "" else float(row[c])
-        rows.append(row)
-    order = {combo_label(c): i for i, c in enumerate(results.spec.combos)}
-    rows.sort(
-        key=lambda x: (x["round"], order.get(x["combo"], 0), x["lr"], x["seed"], x["run_id"])
-    )
-    return rows
-
-
-def write_runs(results: ResultsDir) -> list[dict[str, Any]]:
-    """Rebuild ``runs.csv`` from the journal; return its rows."""
-    rows = all_rows(results)
-    results.write_runs(rows, run_columns(results.spec.axes))
-    return rows
-
-
-def read_runs_csv(path: Path) -> list[dict[str, Any]]:
-    """Read ``runs.csv`` with typed columns; a clear error naming the row for a damaged file."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [
-                c for c in ("run_id", "lr", "seed", "status") if c not in (reader.fieldnames or [])
-            ]
-            if missing:
-                raise ResultsError(f"{path}: missing columns {', '.join(missing)}")
-            rows = []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    typed: dict[str, Any] = dict(row)
-                    for c in FLOAT_COLUMNS & row.keys():
-                        typed[c] = parse_float(row[c])
-                    for c in INT_COLUMNS & row.keys():
-                        typed[c] = int(row[c]) if row[c] != "" else -1
-                    RunStatus(typed["status"])
-                except (ValueError, TypeError):
-                    raise ResultsError(f"{path}: line {line}: malformed row {row!r}") from None
-                rows.append(typed)
-            return rows
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing") from None
-    except UnicodeDecodeError:
-        raise ResultsError(f"{path}: not UTF-8 text") from None
-
-
 def _changes_from(saved: Path, spec: Spec, folder: Path) -> list[tuple[str, Any, Any]]:
     """What ``spec`` changes against the spec saved at ``saved``, both resolved by this
     version of lrsweep (so defaults added since the folder was written are no change)."""
@@ -944,103 +579,6 @@ def _saved_hash(path: Path) -> str:
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
     return first[len(SPEC_HEADER) :].strip() if first.startswith(SPEC_HEADER) else ""
-
-
-# --------------------------------------------------------------------------------------------
-# The lock
-
-
-@contextlib.contextmanager
-def hold_lock(
-    folder: Path, on_warning: Callable[[str], None] | None = None, *, create: bool = True
-) -> Iterator[None]:
-    """Hold ``folder``'s lock for the ``with`` block: an exclusive ``flock`` on ``.lock``.
-
-    The OS releases the lock when its holder dies, however it dies, so there is no staleness
-    to guess; two processes started in the same instant cannot both win. The holder writes
-    its pid and host into the file, for the message the loser gets. The file is removed on
-    release; a process that locked a file just removed sees that it is gone and tries again.
-    ``create`` makes ``folder`` first (a results dir being started).
-
-    Raises
-    ------
-    LockError
-        When another process holds the lock (exit 3).
-    """
-    import fcntl
-
-    folder = Path(folder)
-    if create:
-        if folder.exists() and not folder.is_dir():
-            raise StorageError(f"{folder}: exists and is not a folder")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StorageError(f"{folder}: cannot create: {e.strerror}") from None
-    elif not folder.is_dir():
-        raise ResultsError(f"{folder}: no such results folder")
-    lock = folder / LOCK_NAME
-    while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StorageError(f"{lock}: cannot open the lock file: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = _read_lock_fd(fd)
-            for _ in range(20):  # a holder of a moment ago may not have written its pid yet
-                if holder is not None:
-                    break
-                time.sleep(0.01)
-                holder = _read_lock_fd(fd)
-            os.close(fd)
-            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise StorageError(f"{lock}: cannot lock: {e.strerror}") from None
-            who = (
-                f"process {holder['pid']} on {holder.get('host', '?')}"
-                if holder
-                else ("another lrsweep process")
-            )
-            raise LockError(
-                f"{folder}: in use by {who} (lock file {lock}); wait for it or stop it"
-            ) from None
-        try:
-            current = os.stat(lock)
-        except FileNotFoundError:
-            current = None
-        mine = os.fstat(fd)
-        if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
-            break
-        os.close(fd)  # locked a file its last holder had just removed: take the new one
-    try:
-        previous = _read_lock_fd(fd)
-        if previous and on_warning is not None:  # a holder killed before it could remove it
-            on_warning(
-                f"{folder}: took over the lock left by process {previous['pid']} on"
-                f" {previous.get('host', '?')}, no longer running"
-            )
-        me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me, 0)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            lock.unlink()  # still holding it: anyone who opened it before sees it gone
-        os.close(fd)
-
-
-def _read_lock_fd(fd: int) -> dict[str, Any] | None:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"null")
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) and "pid" in holder else None
 
 
 def _foreign_files(path: Path) -> str:

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from lrsweep.errors import SpecError, did_you_mean, shorten
-from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.methods import METHODS
 from lrsweep.yamlload import load_value, load_yaml
 
 MAX_RUNS = 20_000  # runs one spec may plan; more is almost surely a typo in the grid
@@ -101,8 +101,8 @@ class ModelSpec(_Section):
 
 if TYPE_CHECKING:
     OptimizerName = str
-else:  # the registry's keys, in its order: one source of truth, `lrsweep.optimizers`
-    OptimizerName = Literal[tuple(OPTIMIZERS)]
+else:  # the optimizers' names, in the registry's order: one source of truth, `lrsweep.methods`
+    OptimizerName = Literal[tuple(METHODS)]
 
 # Options of the learning-rate-free methods, with their defaults. A spec that leaves them at
 # their defaults resolves (and hashes) as it did before they existed, so the run_ids of
@@ -130,7 +130,7 @@ class OptimizerSpec(_Section):
 
     # *_hd: hypergradient descent adapts each run's LR online (Baydin et al. 2018);
     # prodigy, dadapt_*, *_schedulefree, dog, cocob: learning-rate-free methods
-    name: OptimizerName = "sgd"  # any key of `lrsweep.optimizers.OPTIMIZERS`
+    name: OptimizerName = "sgd"  # any key of `lrsweep.methods.METHODS`
     momentum: float = Field(0.0, ge=0, lt=1)  # sgd, rmsprop, dadapt_sgd, sgd_schedulefree
     dampening: float = Field(0.0, ge=0, le=1)  # sgd
     nesterov: bool = False  # sgd

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import TooManyLevels
-from lrsweep.optimizers import OPTIMIZERS
+from lrsweep.methods import METHODS
 from lrsweep.spec import DataSpec
 
 PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*")  # YAML scalars that need no quotes
@@ -114,7 +114,7 @@ model:
   activation: relu                # relu, leaky_relu, tanh, sigmoid, gelu
 
 optimizer:
-  name: sgd                       # {", ".join(OPTIMIZERS)}
+  name: sgd                       # {", ".join(METHODS)}
   momentum: 0.9
 
 train:

@@ -1,7 +1,13 @@
 """Orchestration: what the CLI calls. Plan runs, execute groups, record, summarise, draw.
 
-Every finished run is journaled and its history written as soon as its group returns, so an
-interrupted sweep loses only the groups in flight, and running the same spec again resumes.
+One loop trains everything: `execute` journals a plan's runs, asks the trainer to pack the
+unfinished ones into groups and the executor to run them, and records every finished run as
+soon as its group returns, so an interrupted sweep loses only the groups in flight and running
+the same spec again resumes. What to train next is the search strategy's
+(`lrsweep.search.coarse_to_fine`), which `run_sweep` and `refine` hand `execute` to; ``find``'s
+short check sweep goes through the same `execute`. Every event for the user (round headers,
+finished runs, progress, notes, warnings) travels one ``on_event`` callable
+(`lrsweep.events`).
 """
 
 from __future__ import annotations
@@ -12,71 +18,36 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from lrsweep.analysis import answer
-from lrsweep.costs import (
-    SweepEstimate,
-    check_data_memory,
-    check_memory,
-    data_shape,
-    estimate_rounds,
-)
+from lrsweep.costs import SweepEstimate, check_data_memory, check_memory
 from lrsweep.data import Dataset, load_dataset
 from lrsweep.errors import ResultsError, SpecError
-from lrsweep.executors import Executor, SerialExecutor, execution_choice
-from lrsweep.plan import (
-    MAX_RESOLVE_ROUNDS,
-    Group,
-    Plan,
-    budgets,
-    lattice_index,
-    likely_refine_plans,
-    log_grid,
-    make_groups,
-    plan_refine,
-    plan_resolve,
-    plan_round0,
-    plan_runs,
-)
+from lrsweep.events import Event, Note, OnEvent, Progress, RoundStart, RunDone, ignore
+from lrsweep.executors import Executor, SerialExecutor
+from lrsweep.lock import hold_lock
+from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.records import initial_objective, run_objective
-from lrsweep.results import (
-    Clock,
-    ResultsDir,
+from lrsweep.records import Group
+from lrsweep.results import Clock, ResultsDir, axes_of, environment, record
+from lrsweep.search import coarse_to_fine, likely_refine_plans
+from lrsweep.spec import Spec, combo_label, describe_changes
+from lrsweep.study import (
+    SWEEP,
     all_rows,
-    axes_of,
     build_summary,
-    environment,
-    hold_lock,
-    record,
+    completed_rounds,
+    planned,
     write_runs,
 )
-from lrsweep.spec import Spec, apply_combo, combo_label, describe_changes
-from lrsweep.training import budget_data, train_group
+from lrsweep.study import read_summary as study_summary
+from lrsweep.trainer import MLPTrainer, make_trainer
 
-OnRun = Callable[[Mapping[str, Any], int, int], None]  # (row, done so far, total)
-# (runs done, the running groups' finished epochs counted as fractions of a run, total)
-OnProgress = Callable[[float, int], None]
-
-
-class RoundStart(NamedTuple):
-    """What a round is about to train: told to ``on_round`` before its first run."""
-
-    round: int  # 0: the coarse grid; 1..: refine rounds
-    runs: int  # runs the round plans, finished ones included
-    to_train: int  # runs not finished yet (a resumed round trains only these)
-    lr_min: float  # the round's LRs span lr_min..lr_max (over every combination)
-    lr_max: float
-    points_per_decade: int  # the round's density
-    budget: str  # "full" or "coarse"
-    notes: tuple[str, ...]  # the refine decisions behind the round (one per combination)
-
-
-OnRound = Callable[[RoundStart], None]
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
+FIND = "find"  # the purpose of `lrsweep find`'s check runs in the journal
 
 
 def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None) -> Dataset:
@@ -92,90 +63,65 @@ def load_data(spec: Spec, on_progress: Callable[[int, int], None] | None = None)
 TYPICAL_RANGE_TEST_DECADES = 4.0
 
 
-def check_plan_memory(plan: Plan, jobs: int) -> None:
-    """Refuse a plan whose groups, ``jobs`` at once (one when they would run in this
-    process), would not fit in memory with the data (`lrsweep.costs.check_memory`)."""
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    at_once = 1 if jobs <= 1 else jobs
-    if at_once > 1 and plan.groups and execution_choice(plan.groups, shape, jobs)[0] == "here":
-        at_once = 1
-    check_memory(plan.spec, shape, plan.group_sizes, at_once)
-
-
-def estimate_sweep(plan: Plan, jobs: int) -> SweepEstimate:
-    """How long `run_sweep` will likely take for ``plan`` (round 0) with ``--jobs jobs``.
-
-    Round 0, the refine rounds' likely runs (`lrsweep.plan.likely_refine_plans`) and the range
-    test, priced by the cost model (`lrsweep.costs.estimate_rounds`). Nothing is trained, so
-    this takes milliseconds.
-    """
-    spec = plan.spec
-    num_iter = range_test_settings(spec, {})["num_iter"] if spec.grid.from_range_test else 0
-    refine = likely_refine_plans(spec, plan, spec.refine.rounds, spec.refine.points_per_decade)
-    shape = (plan.n_train, plan.n_val, plan.n_features, plan.n_outputs)
-    return estimate_rounds(spec, shape, [plan, *refine], jobs, num_iter)
-
-
-def preflight(spec: Spec, data: Dataset) -> None:
-    """Build every combination's optimizer and schedule once, so that a setting that cannot
-    work with this data (a warmup longer than the run, say) is a SpecError before anything is
-    written, not a failed run."""
-    from lrsweep.optimizers import make_optimizer
-    from lrsweep.schedules import make_schedule
-
-    if spec.grid.from_range_test:
-        range_test_settings(spec, {})
-    for combo in spec.combos:
-        combo_spec = apply_combo(spec, combo) if combo else spec
-        where = f" (with {combo_label(combo)})" if combo else ""
-        for budget in budgets(combo_spec):
-            seen = budget_data(data, budget.subsample, combo_spec.data.split_seed)
-            steps = math.ceil(len(seen.X_train) / combo_spec.train.batch_size)
-            try:
-                make_schedule(combo_spec.schedule, steps_per_epoch=steps, epochs=budget.epochs)
-                make_optimizer(combo_spec.optimizer, [np.zeros((1, 1, 1), dtype=np.float32)])
-            except SpecError as e:
-                raise SpecError(f"{spec.source_file}: {e}{where}") from None
-
-
-def plan_sweep(spec: Spec, data: Dataset | None = None, jobs: int = 1) -> Plan:
-    """The round-0 plan of ``spec`` (reads the data to size the model, unless given; writes
-    nothing).
+def plan_sweep(
+    spec: Spec, data: Dataset | None = None, jobs: int = 1, *, trainer: Any = None
+) -> Plan:
+    """The round-0 plan of ``spec``, packed into the trainer's groups (the built-in model
+    reads the data to size itself, unless given; nothing is written).
 
     With ``grid.from_range_test`` the grid is known only once the range test has run; the plan
     then spans ``TYPICAL_RANGE_TEST_DECADES`` below ``grid.lr_max`` at the spec's density: as
     many runs as the range test's grid will likely have, not their LRs. Raises `SpecError`
-    when the data and ``jobs`` groups at once would not fit in memory.
+    when a setting cannot train, or the data and ``jobs`` groups at once would not fit in
+    memory.
     """
-    data = data if data is not None else load_data(spec)
-    preflight(spec, data)
+    trainer = trainer if trainer is not None else make_trainer(spec, data)
     bounds = None
     if spec.grid.from_range_test:
         bounds = spec.grid.lr_max / 10**TYPICAL_RANGE_TEST_DECADES, spec.grid.lr_max
-    plan = plan_round0(spec, data, bounds)
-    check_plan_memory(plan, jobs)
+    plan = packed(plan_round0(spec, bounds), trainer)
+    trainer.check(plan, jobs)
     return plan
+
+
+def packed(plan: Plan, trainer: Any) -> Plan:
+    """``plan`` with its runs packed into the trainer's groups."""
+    return replace(plan, groups=tuple(trainer.pack(plan.spec, plan.runs)))
+
+
+def estimate_sweep(plan: Plan, jobs: int, trainer: Any = None) -> SweepEstimate:
+    """How long `run_sweep` will likely take for ``plan`` (round 0) with ``--jobs jobs``.
+
+    Round 0, the refine rounds' likely runs (`lrsweep.search.likely_refine_plans`) and the
+    range test, priced by the trainer's cost model. Nothing is trained: milliseconds.
+    """
+    spec = plan.spec
+    trainer = trainer if trainer is not None else make_trainer(spec)
+    num_iter = range_test_settings(spec, {})["num_iter"] if spec.grid.from_range_test else 0
+    refine = likely_refine_plans(spec, plan, spec.refine.rounds, spec.refine.points_per_decade)
+    return trainer.estimate([plan, *refine], jobs, num_iter)
 
 
 def execute(
     results: ResultsDir,
     plan: Plan,
-    data: Dataset,
+    trainer: Any,
     executor: Executor,
-    on_run: OnRun | None = None,
-    on_progress: OnProgress | None = None,
-    on_note: Callable[[str], None] | None = None,
+    on_event: OnEvent = ignore,
+    purpose: str = SWEEP,
 ) -> list[dict[str, Any]]:
-    """Train every run of ``plan`` that is not finished in ``results``; return all rows.
+    """Train every run of ``plan`` that is not finished in ``results``; return the rows of
+    the study (of ``purpose``'s runs).
 
-    Groups are those of the plan less their finished runs: a finished run is never trained
-    again, whatever round, refine or resume plans it (a group interrupted half-way trains its
-    other members in a smaller group, which agrees with the full group to float32 tolerance).
-    ``on_progress`` hears of every epoch of the running groups as it ends (see
-    `lrsweep.executors.Executor.map_groups`), not only of finished runs.
+    The plan's runs are journaled first (``planned``), then packed by the trainer; a finished
+    run is never trained again, whatever round, refine, resume or ``find`` plans it (a group
+    interrupted half-way trains its other members in a smaller group, which agrees with the
+    full group to float32 tolerance). `Progress` events follow every epoch of the running
+    groups (see `lrsweep.executors.Executor.map_groups`), not only finished runs.
     """
     spec_hash = results.spec_id
-    planned = results.planned(spec_hash)
+    known = planned(results, purpose)
+    extra = {} if purpose == SWEEP else {"purpose": purpose}
     results.append_journal(
         {
             "event": "planned",
@@ -189,25 +135,29 @@ def execute(
             "budget": r.budget,
             "combo": combo_label(r.combo),
             "axes": axes_of(r.combo),
+            **extra,
         }
         for r in plan.runs
-        if r.run_id not in planned
+        if r.run_id not in known
     )
     finished = results.finished()
+    groups = plan.groups or tuple(trainer.pack(plan.spec, plan.runs))
     todo = [  # a finished run is never trained again: groups keep only their unfinished runs
         g if not any(r.run_id in finished for r in g.runs)
         else replace(g, runs=tuple(r for r in g.runs if r.run_id not in finished))
-        for g in plan.groups
+        for g in groups
         if any(r.run_id not in finished for r in g.runs)
     ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
-    if on_note is not None and plan.runs:
-        rounds = sorted({r.round for r in plan.runs})
-        on_note(
-            f"round {rounds[0]}: {total} runs, {done_count} finished already (reused),"
-            f" {total - done_count} to train"
+    if plan.runs:
+        on_event(
+            Note(
+                f"round {plan.round}: {total} runs, {done_count} finished already (reused),"
+                f" {total - done_count} to train"
+            )
         )
+    keep_csv = purpose == SWEEP
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
 
@@ -217,12 +167,10 @@ def execute(
         dropped = max(0, len(group.runs) - n_active)
         fraction = dropped + n_active * epoch / max(group.epochs, 1)
         running[id(group)] = max(running.get(id(group), 0.0), min(unfinished, fraction))
-        if on_progress is not None:
-            on_progress(done_count + sum(running.values()), total)
+        on_event(Progress(done_count + sum(running.values()), total))
 
-    on_epoch = None if on_progress is None else epoch_ended
     try:
-        for group, group_results in executor.map_groups(train_group, todo, data, on_epoch):
+        for group, group_results in executor.map_groups(trainer.work(todo), todo, epoch_ended):
             running.pop(id(group), None)
             by_id = {r.run_id: r for r in group.runs}
             for result in group_results:
@@ -231,16 +179,16 @@ def execute(
                 row = record(results, by_id[result.run_id], result, plan.spec)
                 finished[result.run_id] = row
                 done_count += 1
-                if on_run is not None:
-                    on_run(row, done_count, total)
-            if time.monotonic() - last_write > RUNS_CSV_EVERY:
+                on_event(RunDone(row, done_count, total))
+            if keep_csv and time.monotonic() - last_write > RUNS_CSV_EVERY:
                 write_runs(results)
                 last_write = time.monotonic()
     except BaseException:
-        with contextlib.suppress(Exception):  # keep runs.csv in step with what finished
-            write_runs(results)
+        if keep_csv:
+            with contextlib.suppress(Exception):  # keep runs.csv in step with what finished
+                write_runs(results)
         raise
-    return write_runs(results)
+    return write_runs(results) if keep_csv else all_rows(results, purpose)
 
 
 def run_sweep(
@@ -249,17 +197,15 @@ def run_sweep(
     *,
     executor: Executor | None = None,
     overwrite: bool = False,
-    on_run: OnRun | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_warning: Callable[[str], None] | None = None,
-    on_progress: OnProgress | None = None,
-    on_round: OnRound | None = None,
+    on_event: OnEvent | None = None,
     data: Dataset | None = None,
+    trainer: Any = None,
 ) -> dict[str, Any]:
     """Run (or resume) the sweep of ``spec`` into ``out`` and return the summary.
 
     Round 0 trains the log grid (at the ``coarse:`` budget if the spec has one); then up to
-    ``refine.rounds`` refine rounds zoom into the best bracket of each combination.
+    ``refine.rounds`` refine rounds zoom into the best bracket of each combination, and
+    resolve steps add seeds where the answer is unsure (`lrsweep.search.coarse_to_fine`).
 
     Parameters
     ----------
@@ -271,44 +217,39 @@ def run_sweep(
         Where groups run; default in this process.
     overwrite : bool
         Replace results of a different spec instead of stopping with an error.
-    on_run : callable, optional
-        Called with each finished run's row, for progress.
-    on_progress : callable, optional
-        ``on_progress(runs_done, total)`` at the end of every epoch of the running groups,
-        ``runs_done`` counting their finished epochs as fractions of a run (a live bar);
-        never decreasing within a round.
-    on_round : callable, optional
-        Called with a `RoundStart` before each round trains (after the range test, if any).
-    on_note : callable, optional
-        Called with a sentence for each refine decision.
-    on_warning : callable, optional
-        Called with a sentence for something the user should know (a stale lock taken over).
+    on_event : callable, optional
+        Hears every `lrsweep.events` event: round headers (`RoundStart`), finished runs
+        (`RunDone`), per-epoch progress (`Progress`), decisions and warnings (`Note`).
     data : Dataset, optional
         ``load_data(spec)`` when the caller has it already (read once per command).
+    trainer : optional
+        The trainer when the caller has built it (`lrsweep.trainer.make_trainer`).
     """
+    on_event = on_event or ignore
     executor = executor or SerialExecutor()
-    if data is None:
-        data = load_data(spec)  # a bad data file fails here, before anything is written
-    preflight(spec, data)
-    check_plan_memory(plan_round0(spec, data), executor_jobs(executor))
-    with hold_lock(Path(out), on_warning):  # before anything in the folder is read or changed
+    trainer = trainer if trainer is not None else make_trainer(spec, data)  # bad data: here
+    trainer.check(packed(plan_round0(spec), trainer), executor_jobs(executor))
+    with hold_lock(Path(out), _warnings(on_event)):  # before the folder is read or changed
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
-        results.on_warning = on_warning
+        results.on_warning = _warnings(on_event)
         results.clean_temp()
         changes = results.adopt_spec()
-        if changes and on_note is not None:
-            on_note(f"the spec changed since the last run here: {describe_changes(changes)}")
-        return _rounds(
+        if changes:
+            change = describe_changes(changes)
+            on_event(Note(f"the spec changed since the last run here: {change}"))
+        return _study(
             results,
-            data,
+            trainer,
             executor,
             spec.refine.rounds,
             spec.refine.points_per_decade,
-            on_run,
-            on_note,
-            on_progress,
-            on_round=on_round,
+            on_event,
         )
+
+
+def _warnings(on_event: OnEvent) -> Callable[[str], None]:
+    """A ``warning(text)`` callable that sends ``Note(text, "warning")`` events."""
+    return lambda text: on_event(Note(text, "warning"))
 
 
 def executor_jobs(executor: Executor) -> int:
@@ -322,37 +263,26 @@ def refine(
     rounds: int | None = None,
     points_per_decade: int | None = None,
     executor: Executor | None = None,
-    on_run: OnRun | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_warning: Callable[[str], None] | None = None,
-    on_progress: OnProgress | None = None,
-    on_round: OnRound | None = None,
+    on_event: OnEvent | None = None,
 ) -> dict[str, Any]:
     """Finish any interrupted round of a results dir, then add ``rounds`` refine rounds.
 
     ``rounds`` defaults to the spec's ``refine.rounds`` (1 if that is 0). Runs already
     finished are never trained again, so a refine of a refine goes on where the last stopped.
     """
-    with hold_lock(Path(results_dir), on_warning, create=False):
+    on_event = on_event or ignore
+    with hold_lock(Path(results_dir), _warnings(on_event), create=False):
         results = ResultsDir.open(Path(results_dir))
-        results.on_warning = on_warning
+        results.on_warning = _warnings(on_event)
         results.clean_temp()
+        results.ensure_folders()
         spec = results.spec
-        data = load_data(spec)
+        trainer = make_trainer(spec)
         done = completed_rounds(results)
         extra = rounds if rounds is not None else (spec.refine.rounds or 1)
         ppd = points_per_decade or spec.refine.points_per_decade
-        return _rounds(
-            results,
-            data,
-            executor or SerialExecutor(),
-            done + extra,
-            ppd,
-            on_run,
-            on_note,
-            on_progress,
-            "refine",
-            on_round=on_round,
+        return _study(
+            results, trainer, executor or SerialExecutor(), done + extra, ppd, on_event, "refine"
         )
 
 
@@ -371,94 +301,79 @@ def lattice_aliases(results: ResultsDir) -> dict[int, float]:
     return aliases
 
 
-def completed_rounds(results: ResultsDir) -> int:
-    """The highest refine round planned so far (0 when only the coarse grid was planned)."""
-    planned = results.planned(results.spec_id)
-    return max((int(r["round"]) for r in planned.values()), default=0)
-
-
-def _rounds(
+def _study(
     results: ResultsDir,
-    data: Dataset,
+    trainer: Any,
     executor: Executor,
     rounds: int,
     points_per_decade: int,
-    on_run: OnRun | None,
-    on_note: Callable[[str], None] | None,
-    on_progress: OnProgress | None = None,
+    on_event: OnEvent,
     command: str = "run",
-    on_round: OnRound | None = None,
 ) -> dict[str, Any]:
+    """The coarse-to-fine search over one `execute`, then the summary."""
     spec = results.spec
     clock = Clock(command)
+    stamp = f"{time.time_ns():020d}"  # this command's journaled notes
     notes: list[str] = []
     trained = 0
 
-    def counted(row: Mapping[str, Any], done: int, total: int) -> None:
+    def counted(event: Event) -> None:
         nonlocal trained
-        trained += 1
-        if on_run is not None:
-            on_run(row, done, total)
+        if isinstance(event, RunDone):
+            trained += 1
+        on_event(event)
+
+    def decided(text: str, round_: int) -> None:
+        """A decision of the search: on screen, in the summary and in the journal."""
+        notes.append(text)
+        on_event(Note(text))
+        results.append_journal(
+            [{"event": "note", "run_id": "", "spec": results.spec_id, "round": round_,
+              "command": stamp, "text": text}]
+        )  # fmt: skip
 
     bounds = None
     if spec.grid.from_range_test:
-        found = range_test_in(results, data, check=False)
+        found = range_test_in(results, trainer, executor, on_event, check=False)
         bounds = found["grid"]["lr_min"], found["grid"]["lr_max"]
-        notes.append(
+        decided(
             f"round 0: grid from the range test: {bounds[0]:.3g} (a decade below the valley"
-            f" suggestion) to {bounds[1]:.3g} (where the loss diverged)"
+            f" suggestion) to {bounds[1]:.3g} (where the loss diverged)",
+            0,
         )
-        if on_note is not None:
-            on_note(notes[-1])
-    round0 = plan_round0(spec, data, bounds, lattice_aliases(results))
-    if on_round is not None:
-        on_round(round_start(results, round0, 0, spec.grid.points_per_decade))
-    rows = execute(results, round0, data, executor, counted, on_progress, on_note)
 
-    def train(plan: Plan, round_: int, density: int) -> list[dict[str, Any]] | None:
-        """Note the plan's decisions, announce it and train it; None when it plans nothing."""
+    def evaluate(plan: Plan) -> list[dict[str, Any]] | None:
+        """Tell the plan's decisions and train it; None when it plans nothing."""
         for note in plan.notes:
-            notes.append(note)
-            if on_note is not None:
-                on_note(note)
+            decided(note, plan.round)
         if not plan.runs:
             return None
-        if on_round is not None:
-            on_round(round_start(results, plan, round_, density))
-        return execute(results, plan, data, executor, counted, on_progress, on_note)
+        plan = packed(plan, trainer)
+        on_event(round_start(results, plan))
+        return execute(results, plan, trainer, executor, counted)
 
-    for round_ in range(1, rounds + 1):
-        earlier = [r for r in rows if int(r["round"]) < round_]  # as when it was first planned
-        density = points_per_decade * 2 ** (round_ - 1)
-        aliases = lattice_aliases(results)
-        trained_rows = train(
-            plan_refine(spec, data, earlier, round_, points_per_decade, aliases), round_, density
-        )
-        if trained_rows is None:
-            break
-        rows = trained_rows
-    if spec.refine.resolve and rounds > 0:
-        last = max((int(r["round"]) for r in rows), default=0)  # resolving extends it
-        for _ in range(MAX_RESOLVE_ROUNDS):  # more seeds where the answer is unsure
-            plan = plan_resolve(spec, data, rows, last, lattice_aliases(results))
-            trained_rows = train(plan, last, points_per_decade)
-            if trained_rows is None:
-                break
-            rows = trained_rows
-    return finish(results, rows, clock, notes, trained, data.data_report())
+    rows = coarse_to_fine(
+        spec,
+        evaluate,
+        plan_round0(spec, bounds, lattice_aliases(results)),
+        rounds=rounds,
+        points_per_decade=points_per_decade,
+        aliases=lambda: lattice_aliases(results),
+    )
+    return finish(results, rows, clock, notes, trained, trainer.data_report())
 
 
-def round_start(results: ResultsDir, plan: Plan, round_: int, density: int) -> RoundStart:
-    """What ``plan`` (round ``round_``) is about to train, for ``on_round``."""
+def round_start(results: ResultsDir, plan: Plan) -> RoundStart:
+    """What ``plan`` is about to train."""
     finished = results.finished()
     lrs = [r.lr for r in plan.runs]
     return RoundStart(
-        round=round_,
+        round=plan.round,
         runs=len(plan.runs),
         to_train=sum(r.run_id not in finished for r in plan.runs),
         lr_min=min(lrs, default=math.nan),
         lr_max=max(lrs, default=math.nan),
-        points_per_decade=density,
+        points_per_decade=plan.points_per_decade,
         budget=plan.runs[0].budget if plan.runs else "full",
         notes=plan.notes,
     )
@@ -522,18 +437,27 @@ def range_test(
     seeds: int | None = None,
     val_every: int | None = None,
     overwrite: bool = False,
-    on_warning: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
+    on_event: OnEvent | None = None,
     check: bool = True,
+    data: Dataset | None = None,
 ) -> dict[str, Any]:
     """Smith's LR range test on the spec's model and data, written into the results dir.
 
     One ramped run per seed (``seeds`` defaults to the spec's ``train.seeds``); writes
     ``rangetest.csv`` (seed, step, lr, loss, smoothed_loss, val_loss) and ``rangetest.json``
     (each suggestion per seed, their spread, and the grid ``from_range_test`` would use), and
-    returns the latter. ``check`` follows the ramp with a short lockstep sweep whose U-curve
-    fit is the ``recommended`` LR (`check_range_test`); without it, only the ramp's rules.
+    returns the latter. ``check`` follows the ramp with a short sweep whose U-curve fit is the
+    ``recommended`` LR (`check_range_test`), trained through `execute` like any sweep (the
+    journal, the executor); without it, only the ramp's rules.
     """
-    data = load_data(spec)
+    on_event = on_event or ignore
+    trainer = make_trainer(spec, data)
+    if not isinstance(trainer, MLPTrainer):
+        raise SpecError(
+            f"{spec.source_file}: trainer: the LR range test needs the built-in model (it"
+            " ramps the LR within one run); use 'lrsweep run' with a coarse grid instead"
+        )
     options: dict[str, Any] = {
         "start_lr": start_lr,
         "end_lr": end_lr,
@@ -543,16 +467,25 @@ def range_test(
         "val_every": val_every,
     }
     range_test_settings(spec, options)  # a bad ramp fails here, before anything is written
-    check_memory(spec, data_shape(data), [1], 1)
-    with hold_lock(Path(out), on_warning):
+    check_memory(spec, trainer.shape, [1], 1)
+    with hold_lock(Path(out), _warnings(on_event)):
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
+        results.on_warning = _warnings(on_event)
         results.clean_temp()
         results.adopt_spec()
-        return range_test_in(results, data, check=check, **options)
+        return range_test_in(
+            results, trainer, executor or SerialExecutor(), on_event, check=check, **options
+        )
 
 
 def range_test_in(
-    results: ResultsDir, data: Dataset, *, check: bool = True, **options: Any
+    results: ResultsDir,
+    trainer: MLPTrainer,
+    executor: Executor,
+    on_event: OnEvent = ignore,
+    *,
+    check: bool = True,
+    **options: Any,
 ) -> dict[str, Any]:
     """Run the range test for an open, locked results dir and write its files.
 
@@ -562,13 +495,16 @@ def range_test_in(
     settings = range_test_settings(spec, options)
     n_seeds = options.get("seeds") or spec.train.seeds
     seeds = [spec.train.seed + i for i in range(n_seeds)]
-    result = run_range_test(
-        spec, data, seeds=seeds, val_every=options.get("val_every"), **settings
-    )
+    from lrsweep.executors import one_blas_thread
+
+    with one_blas_thread():  # the same numbers whatever the machine's BLAS would thread
+        result = run_range_test(
+            spec, trainer.data, seeds=seeds, val_every=options.get("val_every"), **settings
+        )
     results.write_range_test(result.curves)
     found = range_test_summary(result, settings)
     if check:
-        found = check_range_test(spec, data, found, seeds[:CHECK_SEEDS])
+        found = check_range_test(results, trainer, executor, found, seeds[:CHECK_SEEDS], on_event)
     results.write_json("rangetest.json", found)
     return found
 
@@ -579,17 +515,25 @@ CHECK_BELOW = 100.0  # it starts this far below the ramp's loss minimum (overfit
 
 
 def check_range_test(
-    spec: Spec, data: Dataset, found: Mapping[str, Any], seeds: Sequence[int]
+    results: ResultsDir,
+    trainer: Any,
+    executor: Executor,
+    found: Mapping[str, Any],
+    seeds: Sequence[int],
+    on_event: OnEvent = ignore,
 ) -> dict[str, Any]:
-    """Follow the ramp with a short lockstep sweep and make its U-curve fit the recommendation.
+    """Follow the ramp with a short sweep and make its U-curve fit the recommendation.
 
     The ramp reads the training loss over a few hundred steps, so it cannot see overfitting,
     nor what a full budget at one LR does; a sweep can. From ``CHECK_BELOW`` below the ramp's
     loss minimum (``max_lr``) up to where the ramp diverged (or 10x ``max_lr``), at
-    ``CHECK_PER_DECADE`` per decade, ``seeds`` x the spec's full budget, every LR of a seed in
-    one lockstep group; then the U-curve fit (`lrsweep.analysis.answer`) picks. The ramp's own
-    rules stay in ``spread`` for comparison (``minimum_10`` is the ramp-only pick).
+    ``CHECK_PER_DECADE`` per decade, ``seeds`` x the spec's full budget, trained by `execute`
+    (journaled as ``find``'s runs: a sweep in the same folder reuses any it plans too, and its
+    answer does not count the others); then the U-curve fit (`lrsweep.analysis.answer`)
+    picks. The ramp's own rules stay in ``spread`` for comparison (``minimum_10`` is the
+    ramp-only pick).
     """
+    spec = results.spec
     out = dict(found)
     max_lr = (found["spread"].get("max_lr") or {}).get("lr")
     if not max_lr or not seeds:
@@ -598,27 +542,23 @@ def check_range_test(
     hi = found["diverged_at"] if found.get("diverged_at") else max_lr * 10
     hi = max(hi, lo * 10)
     lrs = log_grid(lo, hi, CHECK_PER_DECADE)
-    one_seed = spec.model_copy(
+    check_spec = spec.model_copy(
         update={"train": spec.train.model_copy(update={"seed": seeds[0], "seeds": len(seeds)})}
     )
-    runs = plan_runs(one_seed, lrs, 0)
-    by_id = {r.run_id: r for r in runs}
-    n_features, n_outputs = data.X_train.shape[1], data.n_outputs
-    rows = []
-    for group in make_groups(one_seed, runs, n_features, n_outputs):
-        for result in train_group(group, data):
-            run = by_id[result.run_id]
-            rows.append(
-                {
-                    "lr": run.lr,
-                    "seed": run.seed,
-                    "status": result.status.value,
-                    "objective": run_objective(
-                        result.history, spec.train.objective, result.status.value
-                    ),
-                    "initial": initial_objective(result.history, spec.train.objective),
-                }
-            )
+    runs = plan_runs(check_spec, lrs, 0)
+    plan = packed(Plan(spec, tuple(runs), (), 0, CHECK_PER_DECADE), trainer)
+    mine = {r.run_id for r in runs}
+    rows = [
+        {
+            "lr": float(r["lr"]),
+            "seed": int(r["seed"]),
+            "status": r["status"],
+            "objective": float(r["objective"]),
+            "initial": float(r["initial_objective"]),
+        }
+        for r in execute(results, plan, trainer, executor, on_event, purpose=FIND)
+        if r["run_id"] in mine
+    ]
     initial = float(np.nanmedian([r["initial"] for r in rows])) if rows else math.nan
     fitted = answer(rows, spec.train.objective, spec.analysis.band_tolerance, initial)
     out["check"] = {
@@ -644,8 +584,9 @@ def check_range_test(
 
 
 def read_summary(results_dir: str | Path) -> dict[str, Any]:
-    """The summary of a results dir (``summary.json``), after checking its spec."""
-    return ResultsDir.open(Path(results_dir)).read_summary()
+    """The summary of a results dir: ``summary.json`` when it matches the journal, else the
+    answer rebuilt from the journal (`lrsweep.study.read_summary`)."""
+    return study_summary(ResultsDir.open(Path(results_dir)))
 
 
 def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> list[Path]:
@@ -658,11 +599,11 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
 
     results = ResultsDir.open(Path(results_dir))
     has_runs = bool(all_rows(results))
-    has_range_test = (results.path / "rangetest.csv").exists()
+    has_range_test = results.has_range_test()
     if not has_runs and not has_range_test:
-        planned = len(results.planned(results.spec_id))
+        n_planned = len(planned(results))
         raise ResultsError(
-            f"{results.path}: nothing to plot yet (0 of {planned} planned runs finished, no"
+            f"{results.path}: nothing to plot yet (0 of {n_planned} planned runs finished, no"
             " range test)"
         )
     written = plots.draw_all(results, formats) if has_runs else []

@@ -4,11 +4,13 @@ Members of one seed start from the same weights and see the same mini-batches in
 (common random numbers), so the U-curve shows the effect of the LR alone. A group may hold
 several seeds: each seed's members get that seed's initial weights and batch order (the batch
 is gathered per member, one ``take`` per step), so every member's numbers are bit-identical to
-the same run trained alone. A member whose loss turns non-finite, or whose epoch-mean training
-loss stays above ``diverge_factor`` x its initial loss for ``DIVERGE_EPOCHS`` epochs in a row, is
-frozen with its history so far and dropped from the arrays; the others go on. One mini-batch
-above the limit is a spike, not divergence (Adam on a heavy-tailed table spikes past 4x in its
-first epoch and then recovers to within 10 % of the best).
+the same run trained alone. After every step and every epoch the group asks the early-stopping
+rule (`lrsweep.stopping.StopRule`, the one a user's script is judged by too) which members
+diverged or are hopeless; those are frozen with their history so far and dropped from the
+arrays; the others go on.
+
+This is the built-in trainer's engine (`lrsweep.trainer.MLPTrainer` wraps it for the sweep);
+`train_group` is the function the executors run for it.
 """
 
 from __future__ import annotations
@@ -17,105 +19,20 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from lrsweep.data import Dataset, batch_indices, subsample_train
-from lrsweep.members import Logbook, Members
-from lrsweep.model import (
-    Workspace,
-    evaluate_layers,
-    init_theta,
-    layer_sizes,
-    layer_views,
-    train_step,
-)
+from lrsweep.errors import Cancelled
+from lrsweep.members import Logbook, Members, ModelArrays, model_arrays, seed_starts
+from lrsweep.model import Workspace, evaluate_layers, layer_sizes, layer_views, train_step
 from lrsweep.optimizers import make_optimizer
-from lrsweep.plan import Group
-from lrsweep.records import EpochLog, RunResult, RunStatus
+from lrsweep.records import EpochLog, Group, RunResult, RunStatus
 from lrsweep.schedules import make_schedule
-from lrsweep.spec import Spec
-
-DIVERGE_EPOCHS = 2  # epochs in a row above diverge_factor x the initial loss: diverged
-
-
-class Cancelled(Exception):
-    """Raised inside `train_group` when its ``stop`` event is set (the sweep is being stopped)."""
-
-
-def loss_name(task: str) -> str:
-    """The loss a task trains with."""
-    return "cross_entropy" if task == "classification" else "mse"
-
-
-def group_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent streams for the initial weights and the mini-batch order of one seed."""
-    init_seq, order_seq = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
-
-
-class ModelArrays(NamedTuple):
-    """A dataset cast once for training: the model's dtype, loss and activation."""
-
-    dtype: np.dtype[Any]
-    loss: str
-    activation: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-
-
-def model_arrays(spec: Spec, data: Dataset) -> ModelArrays:
-    """Cast ``data`` to the spec's dtype (class labels stay integers) and name the loss."""
-    dtype = np.dtype(spec.model.dtype)
-    loss = loss_name(data.task)
-
-    def targets(y: np.ndarray) -> np.ndarray:
-        return y if loss == "cross_entropy" else y.astype(dtype)
-
-    return ModelArrays(
-        dtype,
-        loss,
-        spec.model.activation,
-        np.ascontiguousarray(data.X_train, dtype=dtype),
-        targets(data.y_train),
-        np.ascontiguousarray(data.X_val, dtype=dtype),
-        targets(data.y_val),
-    )
-
-
-def compact_dataset(data: Dataset, groups: Sequence[Group]) -> Dataset:
-    """``data`` with its inputs (and regression targets) cast once to the groups' dtype.
-
-    `model_arrays` casts exactly so, so the numbers do not change; an executor calls this once
-    per batch of groups, so that workers receive half the bytes of a float64 dataset and every
-    group skips its own cast. Groups of mixed dtypes get ``data`` unchanged.
-    """
-    dtypes = {np.dtype(g.spec.model.dtype) for g in groups}
-    if len(dtypes) != 1:
-        return data
-    dtype = dtypes.pop()
-    if data.X_train.dtype == dtype and data.X_val.dtype == dtype:
-        return data
-    regression = loss_name(data.task) != "cross_entropy"
-
-    def cast(a: np.ndarray) -> np.ndarray:
-        b = np.ascontiguousarray(a, dtype=dtype)
-        b.setflags(write=False)
-        return b
-
-    return replace(
-        data,
-        X_train=cast(data.X_train),
-        X_val=cast(data.X_val),
-        y_train=cast(data.y_train) if regression else data.y_train,
-        y_val=cast(data.y_val) if regression else data.y_val,
-    )
+from lrsweep.stopping import StopRule, non_finite
 
 
 def budget_data(data: Dataset, subsample: float, split_seed: int) -> Dataset:
@@ -209,15 +126,6 @@ def train_group(
     return lockstep.book.results(time.perf_counter() - start)
 
 
-def prune_rungs(spec: Spec, epochs: int) -> frozenset[int]:
-    """The epochs after which hopeless members are pruned: ``prune.rungs`` x ``epochs``,
-    never before the first epoch and never at the last (it would save nothing)."""
-    if not spec.prune.enabled:
-        return frozenset()
-    rungs = {max(1, math.floor(fraction * epochs)) for fraction in spec.prune.rungs}
-    return frozenset(r for r in rungs if r < epochs)
-
-
 def initial_losses(layers: list[np.ndarray], arrays: ModelArrays) -> tuple[float, float, float]:
     """One member's ``(train_loss, val_loss, val_metric)`` at ``layers`` (a group of one)."""
     _, loss, activation, X_train, y_train, X_val, y_val = arrays
@@ -244,22 +152,8 @@ class _Lockstep:
         run_seeds = [run.seed for run in group.runs]
         self.seeds = list(dict.fromkeys(run_seeds))  # distinct, in member order
         seed_pos = np.array([self.seeds.index(s) for s in run_seeds], dtype=np.intp)
-        self.order_rngs = []
-        rows_of_seed = []
         sizes = layer_sizes(X_train.shape[1], spec.model.hidden, data.n_outputs)
-        for seed in self.seeds:
-            init_rng, order_rng = group_rngs(seed)
-            self.order_rngs.append(order_rng)
-            rows_of_seed.append(
-                init_theta(
-                    sizes,
-                    1,
-                    activation=activation,
-                    init=spec.model.init,
-                    rng=init_rng,
-                    dtype=dtype,
-                )
-            )
+        rows_of_seed, self.order_rngs = seed_starts(spec, sizes, self.seeds, dtype)
         theta = np.concatenate(rows_of_seed)[seed_pos]  # (K, P): every member's parameters
         self.optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array
         self.batch_size = spec.train.batch_size
@@ -308,9 +202,8 @@ class _Lockstep:
         self.members["lr"] = lrs
         self.members["seed_pos"] = seed_pos
         self.members["val_loss0"] = val_loss0
-        self.rungs = prune_rungs(spec, group.epochs)
-        self.min_progress = spec.prune.min_progress
-        self.members["limit"] = (spec.train.diverge_factor * train_loss0).astype(np.float64)
+        self.rule = StopRule.for_spec(spec, group.epochs)  # when members stop early
+        self.members["limit"] = self.rule.limit(train_loss0)
         self.members["above"] = np.zeros(len(lrs))  # epochs in a row above the limit
         self.members.keep(np.flatnonzero(np.isfinite(train_loss0)))
 
@@ -355,9 +248,9 @@ class _Lockstep:
                 members.layers, Xb, yb, activation, loss_name_, self.workspace
             )
             # one ufunc on (K,): a non-finite loss stops a member at once (a spike above the
-            # limit does not; `end_epoch` tests the epoch's mean)
+            # limit does not; `end_epoch` asks the rule about the epoch's mean)
             if not np.isfinite(batch_loss).all():
-                bad = ~np.isfinite(batch_loss)
+                bad = non_finite(batch_loss)
                 self.diverge(epoch, bad, batch_loss)
                 keep = np.flatnonzero(~bad)
                 members.keep(keep)
@@ -435,9 +328,11 @@ class _Lockstep:
         for j, k in enumerate(members.index.tolist()):
             self.log(k, epoch, train_loss[j], val_loss[j], val_metric[j], effective[j])
             self.book.epochs_done[k] = epoch
-        # above the limit DIVERGE_EPOCHS epochs in a row: diverged (a spike is not)
-        members["above"] = np.where(train_loss > members["limit"], members["above"] + 1, 0)
-        finite = np.isfinite(val_loss) & (members["above"] < DIVERGE_EPOCHS)
+        # above the limit epochs in a row, or a val loss that overflowed: diverged
+        members["above"], diverged = self.rule.after_epoch(
+            train_loss, val_loss, members["limit"], members["above"]
+        )
+        finite = ~diverged
         if not finite.all():  # the val loss can overflow where the train batches did not
             now = time.perf_counter() - self.start
             for j in np.flatnonzero(~finite).tolist():
@@ -445,19 +340,17 @@ class _Lockstep:
             members.keep(np.flatnonzero(finite))
             val_loss = val_loss[finite]
         self.schedule.observe(self.step, val_loss, members["lr"])  # plateau reads it
-        if epoch in self.rungs:
-            self.prune(val_loss)
+        if epoch in self.rule.rungs:
+            self.prune(epoch, val_loss)
 
-    def prune(self, val_loss: np.ndarray) -> None:
-        """Stop the members that made less than ``prune.min_progress`` of the progress of their
-        seed's best member in this group, from the validation loss they all started at (a
-        paired comparison: same initial weights, same batches)."""
+    def prune(self, epoch: int, val_loss: np.ndarray) -> None:
+        """Stop the members the rule finds hopeless: their peers are this group's members of
+        the same seed (same initial weights, same batches: a paired comparison)."""
         members = self.members
         seed_pos, start = members["seed_pos"], members["val_loss0"]
         best = np.full(len(self.seeds), np.inf)
         np.minimum.at(best, seed_pos, val_loss)
-        best_progress = start - best[seed_pos]  # > 0 where the seed's best improved at all
-        hopeless = (best_progress > 0) & (start - val_loss < self.min_progress * best_progress)
+        hopeless = self.rule.hopeless(epoch, start, val_loss, best[seed_pos])
         if hopeless.any():
             now = time.perf_counter() - self.start
             for j in np.flatnonzero(hopeless).tolist():

@@ -94,3 +94,19 @@ def assert_same_results(a: Path, b: Path) -> None:
     assert names == sorted(p.name for p in (b / "histories").iterdir())
     for name in names:
         assert (a / "histories" / name).read_bytes() == (b / "histories" / name).read_bytes()
+
+
+def on_run(fn):
+    """An ``on_event`` listener that calls ``fn(row, done, total)`` for each finished run."""
+    from lrsweep.events import RunDone
+
+    return lambda event: fn(*event) if isinstance(event, RunDone) else None
+
+
+def on_warning(fn):
+    """An ``on_event`` listener that calls ``fn(text)`` for each warning."""
+    from lrsweep.events import Note
+
+    return lambda event: (
+        fn(event.text) if isinstance(event, Note) and event.level == "warning" else None
+    )

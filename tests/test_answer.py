@@ -12,6 +12,8 @@ import pytest
 
 import lrsweep
 import lrsweep.sweep as sweep_module
+from lrsweep import study
+from lrsweep import trainer as trainer_module
 from lrsweep.analysis import (
     aggregate,
     answer,
@@ -30,8 +32,8 @@ from lrsweep.curve import (
     sensitivity,
     window_max,
 )
+from lrsweep.files import to_json_safe
 from lrsweep.plan import lattice_index
-from lrsweep.results import to_json_safe
 from lrsweep.spec import load_spec
 
 
@@ -237,7 +239,7 @@ class Interrupt(Exception):
 
 
 def test_no_grid_point_is_trained_twice(write_spec, tmp_path, monkeypatch):
-    real = sweep_module.train_group
+    real = trainer_module.train_group
     trained: list[list[str]] = []
     fail_after: list[int] = []
 
@@ -247,7 +249,7 @@ def test_no_grid_point_is_trained_twice(write_spec, tmp_path, monkeypatch):
         trained.append([r.run_id for r in group.runs])
         return real(group, data, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "train_group", counting)
+    monkeypatch.setattr(trainer_module, "train_group", counting)
     spec = load_spec(write_spec(SPEC))
     out = tmp_path / "r"
     fail_after.append(2)  # a first sweep whose groups fail after the second (resumable) ...
@@ -262,7 +264,7 @@ def test_no_grid_point_is_trained_twice(write_spec, tmp_path, monkeypatch):
     lrsweep.run_sweep(spec, out)  # the same spec again: nothing new
     ids = [i for group in trained for i in group]
     assert len(ids) == len(set(ids)), "a run was handed to training twice"
-    rows = sweep_module.all_rows(sweep_module.ResultsDir.open(out))
+    rows = study.all_rows(sweep_module.ResultsDir.open(out))
     assert len(rows) == len({r["run_id"] for r in rows})
     assert len([r for r in rows if r["status"] != "failed"]) == len(ids)
     # one run per (combination, lattice point, seed), and one spelling per lattice point

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from lrsweep.cli import cli
 from lrsweep.records import HISTORY_COLUMNS, RUN_COLUMNS
 
-from .conftest import no_timing, read_csv
+from .conftest import no_timing, on_run, read_csv
 
 
 def invoke(*args: str):
@@ -164,7 +164,7 @@ def test_show_report_and_plot_on_an_interrupted_folder(tiny_spec, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        lrsweep.run_sweep(spec, out, on_run=stop_after_two)
+        lrsweep.run_sweep(spec, out, on_event=on_run(stop_after_two))
     shown = invoke("show", out)
     assert shown.exit_code == 0 and "partial: 2 of 4 runs finished" in shown.stdout
     assert invoke("plot", out).exit_code == 0 and (out / "plots" / "u_curve.png").exists()
@@ -181,7 +181,7 @@ def test_show_and_plot_on_a_folder_with_nothing_finished(tiny_spec, tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):  # the first run is journaled, then the stop
-        lrsweep.run_sweep(spec, out, on_run=stop_at_once)
+        lrsweep.run_sweep(spec, out, on_event=on_run(stop_at_once))
     journal = out / "journal.jsonl"
     journal.write_text("".join(line for line in journal.read_text().splitlines(True)
                                if '"planned"' in line))  # fmt: skip

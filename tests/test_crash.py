@@ -19,7 +19,7 @@ from lrsweep.errors import LockError
 from lrsweep.results import ResultsDir
 from lrsweep.spec import load_spec
 
-from .conftest import SLOW_SPEC, read_untimed
+from .conftest import SLOW_SPEC, on_warning, read_untimed
 
 
 def done_lines(out: Path) -> int:
@@ -168,7 +168,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tiny_spec, tmp_path):
         json.dumps({"pid": int(dead), "host": socket.gethostname()})
     )
     warnings: list[str] = []
-    summary = lrsweep.run_sweep(spec, tmp_path / "r", on_warning=warnings.append)
+    summary = lrsweep.run_sweep(spec, tmp_path / "r", on_event=on_warning(warnings.append))
     assert summary["n_runs"] == 4 and not (tmp_path / "r" / ".lock").exists()
     assert warnings == [
         f"{tmp_path / 'r'}: took over the lock left by process {dead} on"

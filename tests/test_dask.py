@@ -12,7 +12,7 @@ from lrsweep.errors import ExecutorError
 from lrsweep.executors import DaskExecutor
 from lrsweep.spec import load_spec
 
-from .conftest import assert_same_results, read_untimed
+from .conftest import assert_same_results, on_run, read_untimed
 
 distributed = pytest.importorskip("distributed")
 
@@ -66,7 +66,7 @@ def test_a_killed_worker_loses_no_run(cluster, write_spec, tmp_path):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-        lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_run=kill_one)
+        lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_event=on_run(kill_one))
     assert killed
     rows = read_untimed(tmp_path / "r" / "runs.csv")
     assert len(rows) == len({r["run_id"] for r in rows})
@@ -102,7 +102,7 @@ def test_a_scheduler_lost_mid_sweep_is_exit_3_and_keeps_finished_runs(write_spec
 
             with pytest.raises(ExecutorError, match=r"lost tcp://127\.0\.0\.1:\d+ mid-sweep"):
                 lrsweep.run_sweep(
-                    spec, tmp_path / "r", executor=executor, on_run=lose_the_scheduler
+                    spec, tmp_path / "r", executor=executor, on_event=on_run(lose_the_scheduler)
                 )
     finally:
         doomed.close()
@@ -163,7 +163,9 @@ def test_killing_every_worker_is_reported_as_that(write_spec, tmp_path):
                     os.kill(pid, signal.SIGKILL)
 
         with pytest.raises(ExecutorError) as caught:
-            lrsweep.run_sweep(spec, tmp_path / "r", executor=executor, on_run=kill_every_worker)
+            lrsweep.run_sweep(
+                spec, tmp_path / "r", executor=executor, on_event=on_run(kill_every_worker)
+            )
     message = str(caught.value)
     assert "lost" not in message.split(":")[0] and "scheduler" not in message
     assert "the workers died mid-sweep" in message or "every worker is gone" in message

@@ -374,10 +374,8 @@ def test_device_and_symlink_loop(tmp_path):
 
 
 def test_a_file_over_the_memory_it_would_need(tmp_path, monkeypatch):
-    from lrsweep.data import read
-
     path = write(tmp_path / "t.csv", HEADER, rows())
-    monkeypatch.setattr(read, "_available_memory", lambda: 1000)
+    monkeypatch.setenv("LRSWEEP_MEMORY_BYTES", "1000")  # the one probe the cost model reads too
     with pytest.raises(
         DataError, match=rf"^{re.escape(str(path))}: too large to load: needs about"
     ):

@@ -9,6 +9,7 @@ reports arrive in the caller's thread for the local executors.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -72,21 +73,19 @@ def planned(tmp_path_factory):
     path.write_text(SPEC)
     spec = lrsweep.load_spec(path)
     groups = lrsweep.plan_sweep(spec).groups
-    data = lrsweep.load_data(spec)
+    work = lrsweep.make_trainer(spec).work(groups)  # train_group on the data, cast once
     reference = {
-        r.run_id: r
-        for _, results in SerialExecutor().map_groups(train_group, groups, data)
-        for r in results
+        r.run_id: r for _, results in SerialExecutor().map_groups(work, groups) for r in results
     }
-    return groups, data, reference
+    return groups, work, reference
 
 
 class TestExecutorContract:
     def test_every_group_once_with_the_same_numbers(self, executor, planned):
         _, ex = executor
-        groups, data, reference = planned
+        groups, work, reference = planned
         seen = []
-        for group, results in ex.map_groups(train_group, groups, data):
+        for group, results in ex.map_groups(work, groups):
             seen.append(group)
             assert [r.run_id for r in results] == [run.run_id for run in group.runs]
             for r in results:
@@ -98,9 +97,9 @@ class TestExecutorContract:
 
     def test_a_raising_group_fails_alone(self, executor, planned):
         _, ex = executor
-        groups, data, reference = planned
+        groups, work, reference = planned
         statuses = {}
-        for _, results in ex.map_groups(fail_high_lr, groups, data):
+        for _, results in ex.map_groups(replace(work, fn=fail_high_lr), groups):
             for r in results:
                 statuses[r.run_id] = r
         failed = {k for k, r in statuses.items() if r.status is RunStatus.FAILED}
@@ -112,7 +111,7 @@ class TestExecutorContract:
 
     def test_epoch_reports_reach_the_callers_thread(self, executor, planned):
         name, ex = executor
-        groups, data, _ = planned
+        groups, work, _ = planned
         reports = []
         caller = threading.get_ident()
 
@@ -120,7 +119,7 @@ class TestExecutorContract:
             assert threading.get_ident() == caller
             reports.append((id(group), epoch))
 
-        list(ex.map_groups(train_group, groups, data, on_epoch))
+        list(ex.map_groups(work, groups, on_epoch))
         if name == "dask":  # a cluster reports finished groups only (documented)
             return
         epochs = max(g.epochs for g in groups)

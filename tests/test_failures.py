@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 import lrsweep
 from lrsweep import sweep
+from lrsweep import trainer as trainer_module
 from lrsweep.cli import cli
 from lrsweep.executors import MAX_POOL_RESTARTS, ProcessExecutor
 from lrsweep.spec import load_spec
@@ -27,12 +29,12 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
     with spec_path.open("a") as f:
         f.write("execution: {group_size: 2}\n")  # groups of 2, seed-major: one per seed
 
-    def flaky(group, data):
+    def flaky(group, data, **kwargs):
         if group.seed == 1:  # the whole lockstep group of seed 1 fails
             raise FloatingPointError("simulated bug")
-        return train_group(group, data)
+        return train_group(group, data, **kwargs)
 
-    monkeypatch.setattr(sweep, "train_group", flaky)
+    monkeypatch.setattr(trainer_module, "train_group", flaky)
     result = CliRunner().invoke(
         cli, ["run", str(spec_path), "--out", str(out), "--jobs", "1", "--no-plots"]
     )
@@ -44,14 +46,14 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
     assert failed[0]["message"].startswith("FloatingPointError: simulated bug (at ")
     ok_before = {r["run_id"]: r for r in rows if r["status"] == "ok"}
 
-    monkeypatch.setattr(sweep, "train_group", train_group)
+    monkeypatch.setattr(trainer_module, "train_group", train_group)
     trained = []
 
-    def counting(group, data):
+    def counting(group, data, **kwargs):
         trained.extend(r.seed for r in group.runs)
-        return train_group(group, data)
+        return train_group(group, data, **kwargs)
 
-    monkeypatch.setattr(sweep, "train_group", counting)
+    monkeypatch.setattr(trainer_module, "train_group", counting)
     again = CliRunner().invoke(
         cli, ["run", str(spec_path), "--out", str(out), "--jobs", "1", "--no-plots"]
     )
@@ -63,19 +65,19 @@ def test_a_run_that_raises_is_failed_exit_1_and_resume_reruns_only_it(
         assert next(r for r in rows if r["run_id"] == run_id) == row
 
 
-def kill_once(group, data):
+def kill_once(group, data, **kwargs):
     """Kill this worker process the first time it sees the highest LR (a marker file)."""
     marker = Path(os.environ["LRSWEEP_TEST_MARKER"])
     if max(r.lr for r in group.runs) >= 0.1 and not marker.exists():
         marker.write_text("killed")
         os.kill(os.getpid(), signal.SIGKILL)
-    return train_group(group, data)
+    return train_group(group, data, **kwargs)
 
 
-def kill_always(group, data):
+def kill_always(group, data, **kwargs):
     if max(r.lr for r in group.runs) >= 0.1:
         os.kill(os.getpid(), signal.SIGKILL)
-    return train_group(group, data)
+    return train_group(group, data, **kwargs)
 
 
 def test_a_killed_worker_process_is_replaced_and_its_group_retried(
@@ -84,9 +86,9 @@ def test_a_killed_worker_process_is_replaced_and_its_group_retried(
     monkeypatch.setenv("LRSWEEP_TEST_MARKER", str(tmp_path / "marker"))
     spec = load_spec(tiny_spec(seeds=2))
     plan = sweep.plan_sweep(spec)
-    data = lrsweep.load_data(spec)
+    work = replace(lrsweep.make_trainer(spec).work(plan.groups), fn=kill_once)
     with ProcessExecutor(2) as executor:
-        got = list(executor.map_groups(kill_once, plan.groups, data))
+        got = list(executor.map_groups(work, plan.groups))
     assert (tmp_path / "marker").exists()
     results = [r for _, rs in got for r in rs]
     assert sorted(r.run_id for r in results) == sorted(r.run_id for r in plan.runs)
@@ -96,8 +98,9 @@ def test_a_killed_worker_process_is_replaced_and_its_group_retried(
 def test_a_group_that_kills_every_worker_ends_failed(tiny_spec):
     spec = load_spec(tiny_spec(seeds=1))
     plan = sweep.plan_sweep(spec)
+    work = replace(lrsweep.make_trainer(spec).work(plan.groups), fn=kill_always)
     with ProcessExecutor(2) as executor:
-        got = list(executor.map_groups(kill_always, plan.groups, lrsweep.load_data(spec)))
+        got = list(executor.map_groups(work, plan.groups))
     results = {r.run_id: r for _, rs in got for r in rs}
     assert len(results) == len(plan.runs)
     failed = [r for r in results.values() if r.status.value == "failed"]
@@ -150,7 +153,7 @@ def test_a_ctrl_c_that_a_library_wrapped_is_an_interrupt_not_a_failed_run():
     except RuntimeError as chained:
         assert is_interrupt(chained)
 
-    def interrupted(group, data):
+    def interrupted(group, data, **kwargs):
         raise wrapped
 
     with pytest.raises(KeyboardInterrupt):

@@ -16,23 +16,32 @@ PACKAGE = Path(lrsweep.__file__).parent
 LAYERS = [
     "version",
     "errors",
+    "machine",  # what memory this process may use
+    "methods",  # the optimizers' names and facts, read by spec and analysis
     "yamlload",
-    "optimizers",  # below spec, whose optimizer names are the registry's keys
     "spec",
-    "records",
+    "records",  # RunSpec, Group, RunResult: what every trainer and reader shares
+    "events",
+    "plan",  # lattice, grids, run ids: pure functions of the spec
     "data",
     "model",
+    "optimizers",
     "schedules",
     "members",
+    "stopping",  # divergence and pruning: one rule for every trainer
+    "training",  # the lockstep engine
+    "rangetest",
     "curve",  # the U-curve fit: numpy only
     "analysis",
     "facts",
     "costs",
-    "plan",
-    "training",
-    "rangetest",
-    "results",
+    "trainer",  # the Trainer seam and its registry
     "executors",
+    "files",
+    "lock",
+    "results",
+    "study",
+    "search",  # the search strategy: what to train next
     "plots",
     "report",
     "starter",

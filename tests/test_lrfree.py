@@ -399,8 +399,8 @@ def test_range_test_refuses_cocob_and_ramps_prodigy() -> None:
 
 
 def test_histories_written_before_lr_effective_still_read(tmp_path) -> None:
+    from lrsweep.files import history_text, read_history
     from lrsweep.records import EpochLog
-    from lrsweep.results import history_text, read_history
 
     old = tmp_path / "old.csv"
     old.write_text("epoch,step,lr,train_loss,val_loss,val_metric\n0,0,0.1,2.0,2.1,0.5\n")

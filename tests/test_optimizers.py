@@ -612,3 +612,12 @@ def test_make_optimizer_passes_hyper_lr() -> None:
         opt.make_optimizer(validate_spec({"optimizer": {"name": "sgdn_hd"}}).optimizer, params)
     with pytest.raises(SpecError, match=r"optimizer\.hyper_lr"):
         validate_spec({"optimizer": {"name": "sgd_hd", "hyper_lr": 0.0}})
+
+
+def test_methods_names_every_optimizer_and_gives_each_class_its_facts():
+    from lrsweep.methods import METHODS
+
+    assert list(opt.OPTIMIZERS) == list(METHODS)  # the spec's names are the registry's
+    for name, cls in opt.OPTIMIZERS.items():
+        assert cls.name == name
+        assert (cls.default_lr, cls.needs_lr) == tuple(METHODS[name])

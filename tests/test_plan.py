@@ -16,10 +16,10 @@ from lrsweep.plan import (
     lattice_index,
     lattice_lr,
     log_grid,
-    make_groups,
     plan_runs,
 )
 from lrsweep.spec import load_spec
+from lrsweep.trainer import pack_lockstep
 
 
 def test_log_grid_known_values():
@@ -98,7 +98,7 @@ def test_run_ids_are_deterministic_and_distinct(tiny_spec):
 def test_groups_share_a_budget_mix_seeds_and_cover_every_run(tiny_spec):
     spec = load_spec(tiny_spec(seeds=3, lr_min="1e-4", lr_max="1"))
     runs = plan_runs(spec, log_grid(1e-4, 1, 4), 0)  # 17 LRs x 3 seeds
-    groups = make_groups(spec, runs, n_features=2, n_outputs=2)
+    groups = pack_lockstep(spec, runs, n_features=2, n_outputs=2)
     assert sorted(r.run_id for g in groups for r in g.runs) == sorted(r.run_id for r in runs)
     for g in groups:
         keys = [(r.seed, r.lr) for r in g.runs]
@@ -106,7 +106,7 @@ def test_groups_share_a_budget_mix_seeds_and_cover_every_run(tiny_spec):
         assert len(g.runs) <= 16
     assert [len(g.runs) for g in groups] == [13, 13, 12, 13]  # balanced chunks of at most 16
     assert len({r.seed for r in groups[1].runs}) == 2  # seeds share groups
-    assert make_groups(spec, runs[::-1], 2, 2) == groups  # a pure function of the runs
+    assert pack_lockstep(spec, runs[::-1], 2, 2) == groups  # a pure function of the runs
 
 
 def test_compute_bound_models_train_alone(tiny_spec):

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 import lrsweep
 from lrsweep.cli import cli
+from lrsweep.events import Progress, RoundStart, RunDone
 
 SPEC = """\
 name: progress
@@ -21,13 +22,13 @@ refine: {{rounds: 2, points_per_decade: 4}}
 
 
 def no_training(monkeypatch):
-    from lrsweep import sweep  # first: it binds train_group when imported
+    import lrsweep.trainer  # noqa: F401  (first: it binds train_group when imported)
 
     def refuse(*args, **kwargs):
         raise AssertionError("an estimate must not train")
 
     monkeypatch.setattr("lrsweep.training.train_group", refuse)
-    monkeypatch.setattr(sweep, "train_group", refuse)
+    monkeypatch.setattr("lrsweep.trainer.train_group", refuse)
 
 
 def test_validate_estimates_every_round_from_the_cost_model(write_spec, monkeypatch):
@@ -63,9 +64,12 @@ def test_rounds_are_announced_and_progress_never_moves_back(write_spec, tmp_path
     lrsweep.run_sweep(
         spec,
         tmp_path / "r",
-        on_round=lambda start: events.append(("round", start)),
-        on_run=lambda row, done, total: events.append(("run", (done, total))),
-        on_progress=lambda done, total: events.append(("progress", (done, total))),
+        on_event=lambda e: events.append(
+            (
+                {RoundStart: "round", RunDone: "run", Progress: "progress"}.get(type(e), "note"),
+                e if isinstance(e, RoundStart) else e[-2:],
+            )
+        ),
     )
     starts = [e for kind, e in events if kind == "round"]
     assert [s.round for s in starts][:2] == [0, 1]
@@ -88,7 +92,8 @@ def test_plain_progress_has_round_headers_and_an_overall_count(write_spec, tmp_p
     lines = result.stderr.splitlines()
     assert lines[0] == "round 0: coarse grid 0.001-10 at 1/decade, 10 runs"
     header = next(i for i, line in enumerate(lines) if line.startswith("round 1: refining"))
-    assert lines[header] == "round 1: refining 0.01-1 at 4/decade, 18 runs"
+    assert lines[header] == "round 1: refining 0.01-1 at 4/decade, 18 runs (6 reused)"
+    assert lines[header + 1].startswith("  round 1: best LR")  # the decision, once, under it
     counts = [int(m.group(1)) for m in re.finditer(r"^\[(\d+)/\d+\] lr=", result.stderr, re.M)]
     assert counts == sorted(counts) and counts[0] == 1
     first = next(line for line in lines[header:] if line.startswith("["))

@@ -21,7 +21,7 @@ from lrsweep.plan import log_grid, refine_grid
 from lrsweep.records import EpochLog, label_run, run_objective
 from lrsweep.spec import load_spec
 
-from .conftest import no_timing, read_csv
+from .conftest import no_timing, on_run, read_csv
 
 GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 
@@ -186,7 +186,7 @@ def test_refine_after_an_interrupted_run_equals_an_uninterrupted_run(write_spec,
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        lrsweep.run_sweep(spec, tmp_path / "cut", on_run=stop_after_three)
+        lrsweep.run_sweep(spec, tmp_path / "cut", on_event=on_run(stop_after_three))
     assert len(read_csv(tmp_path / "cut" / "runs.csv")) < len(
         read_csv(tmp_path / "whole" / "runs.csv")
     )
@@ -350,7 +350,7 @@ def test_resuming_an_interrupted_refining_run_equals_an_uninterrupted_one(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        lrsweep.run_sweep(spec, tmp_path / "cut", on_run=stop)
+        lrsweep.run_sweep(spec, tmp_path / "cut", on_event=on_run(stop))
     lrsweep.run_sweep(spec, tmp_path / "cut")  # the same command again resumes
     assert no_timing(read_csv(tmp_path / "cut" / "runs.csv")) == no_timing(
         read_csv(tmp_path / "whole" / "runs.csv")

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 import lrsweep
 from lrsweep.cli import cli
 from lrsweep.errors import LockError, ResultsError
-from lrsweep.results import LOCK_NAME, hold_lock
+from lrsweep.lock import LOCK_NAME, hold_lock
 from lrsweep.spec import load_spec
 
-from .conftest import SLOW_SPEC
+from .conftest import SLOW_SPEC, on_warning
 
 
 def invoke(*args: object):
@@ -99,7 +99,7 @@ def test_processes_racing_for_the_lock_never_both_hold_it(tmp_path):
 import os, sys, time
 sys.path.insert(0, {str(Path(lrsweep.__file__).parent.parent)!r})
 from lrsweep.errors import LockError
-from lrsweep.results import hold_lock
+from lrsweep.lock import hold_lock
 folder = sys.argv[1]
 wins = 0
 end = time.monotonic() + 0.5
@@ -126,7 +126,7 @@ print(wins)
 
 def test_the_lock_dies_with_its_holder_and_names_it_while_alive(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from lrsweep.results import hold_lock\n"
+        [sys.executable, "-c", "import sys, time; from lrsweep.lock import hold_lock\n"
          "with hold_lock(sys.argv[1]):\n print('held', flush=True); time.sleep(60)",
          str(tmp_path)], stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -220,7 +220,7 @@ def test_a_damaged_history_is_trained_again(tiny_spec, tmp_path, damage):
         "header-only": lines[0],
     }[damage])  # fmt: skip
     warnings: list[str] = []
-    lrsweep.run_sweep(spec, out, on_warning=warnings.append)
+    lrsweep.run_sweep(spec, out, on_event=on_warning(warnings.append))
     assert victim.read_bytes() == whole
     assert without_seconds((out / "runs.csv").read_text()) == without_seconds(reference)
     assert len(warnings) == 1 and warnings[0].startswith(f"{victim}: damaged (")

@@ -6,6 +6,7 @@ No test here is timed: the speed is the benchmark's business (benchmarks/bench_t
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from lrsweep.costs import (
     member_bytes,
     step_flops,
 )
+from lrsweep.errors import Cancelled
+from lrsweep.events import Progress, RunDone
 from lrsweep.executors import (
     LocalExecutor,
     ProcessExecutor,
@@ -29,9 +32,11 @@ from lrsweep.executors import (
     ThreadExecutor,
     make_executor,
 )
-from lrsweep.plan import make_groups, plan_runs
+from lrsweep.members import model_arrays
+from lrsweep.plan import plan_runs
 from lrsweep.records import RunResult
-from lrsweep.training import Cancelled, compact_dataset, model_arrays, train_group
+from lrsweep.trainer import compact_dataset, pack_lockstep
+from lrsweep.training import train_group
 
 SPEC = """\
 name: strategy
@@ -51,6 +56,11 @@ def spec_text(execution: str = "", data: str = SPIRALS) -> str:
 
 def invoke(*args: object):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def work_of(spec, data, groups):
+    """What the executors run for the built-in model on ``data`` (`lrsweep.trainer.Work`)."""
+    return lrsweep.make_trainer(spec, data).work(groups)
 
 
 def histories(out):
@@ -85,9 +95,13 @@ def test_a_pool_and_this_process_give_bit_identical_results(write_spec):
     data = lrsweep.load_data(spec)
     plan = lrsweep.plan_sweep(spec)
     with ProcessExecutor(2) as pool:  # forced: LocalExecutor would stay in-process for this
-        in_pool = {g.runs[0].run_id: r for g, r in pool.map_groups(train_group, plan.groups, data)}
+        in_pool = {
+            g.runs[0].run_id: r
+            for g, r in pool.map_groups(work_of(spec, data, plan.groups), plan.groups)
+        }
     serial = {
-        g.runs[0].run_id: r for g, r in SerialExecutor().map_groups(train_group, plan.groups, data)
+        g.runs[0].run_id: r
+        for g, r in SerialExecutor().map_groups(work_of(spec, data, plan.groups), plan.groups)
     }
     assert in_pool.keys() == serial.keys()
     for key, results in serial.items():
@@ -109,7 +123,7 @@ def test_small_work_stays_in_process_and_large_work_uses_a_pool(write_spec):
 
     with make_executor(2) as executor:
         assert isinstance(executor, LocalExecutor)
-        got = list(executor.map_groups(train_group, groups, data))
+        got = list(executor.map_groups(work_of(spec, data, groups), groups))
         assert executor.last_choice is not None and executor.last_choice[0] == "here"
         assert not executor._processes.started  # no worker was started for this
     assert len(got) == len(groups)
@@ -118,7 +132,7 @@ def test_small_work_stays_in_process_and_large_work_uses_a_pool(write_spec):
 def test_group_size_depends_on_the_spec_not_on_jobs(write_spec):
     spec = lrsweep.load_spec(write_spec(spec_text()))
     runs = plan_runs(spec, np.logspace(-3, 0, 40), 0)
-    sizes = [len(g.runs) for g in make_groups(spec, runs, 2, 2)]
+    sizes = [len(g.runs) for g in pack_lockstep(spec, runs, 2, 2)]
     assert max(sizes) <= 16 and sum(sizes) == len(runs)
     wide = spec.model_copy(
         update={
@@ -129,7 +143,7 @@ def test_group_size_depends_on_the_spec_not_on_jobs(write_spec):
     assert step_flops(wide, 2, 2) < LOCKSTEP_MAX_FLOP
     by_memory = int(LOCKSTEP_MAX_BYTES // member_bytes(wide, 2, 2))
     assert 1 < by_memory < 16
-    assert max(len(g.runs) for g in make_groups(wide, runs, 2, 2)) <= by_memory
+    assert max(len(g.runs) for g in pack_lockstep(wide, runs, 2, 2)) <= by_memory
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -168,15 +182,19 @@ def test_compute_bound_groups_run_in_threads_with_the_same_numbers(write_spec):
     where, _, _ = execution_choice(groups, data_shape(data), jobs=2)
     assert execution_choice(groups, data_shape(data), jobs=1)[0] == "here"
     with make_executor(2) as executor:  # the executor does what the cost model chose
-        list(executor.map_groups(train_group, groups, data))
+        list(executor.map_groups(work_of(spec, data, groups), groups))
         assert isinstance(executor, LocalExecutor) and executor.last_choice is not None
         assert executor.last_choice[0] == where
     before = blas_threads()
     with ThreadExecutor(2) as executor:
-        threaded = {g.runs[0].run_id: r for g, r in executor.map_groups(train_group, groups, data)}
+        threaded = {
+            g.runs[0].run_id: r
+            for g, r in executor.map_groups(work_of(spec, data, groups), groups)
+        }
     assert blas_threads() == before  # the one-thread limit is lifted afterwards
     serial = {
-        g.runs[0].run_id: r for g, r in SerialExecutor().map_groups(train_group, groups, data)
+        g.runs[0].run_id: r
+        for g, r in SerialExecutor().map_groups(work_of(spec, data, groups), groups)
     }
     assert threaded.keys() == serial.keys()
     for key, results in serial.items():  # one BLAS thread or every core: the same bits
@@ -198,7 +216,8 @@ def test_stopping_a_threaded_sweep_stops_its_running_groups(write_spec):
         raise Cancelled("stopped")
 
     before = blas_threads()
-    it = ThreadExecutor(2).map_groups(group_fn, groups, data)
+    work = replace(work_of(spec, data, groups), fn=group_fn)
+    it = ThreadExecutor(2).map_groups(work, groups)
     first, _ = next(it)
     assert first is groups[0]
     it.close()  # what Ctrl-C in the driver does: the generator is closed
@@ -233,7 +252,7 @@ def test_every_epoch_of_a_running_group_reaches_the_driver(write_spec, make):
 
     executor = make() if make is SerialExecutor else make(2)
     with executor:
-        for group, results in executor.map_groups(train_group, groups, data, on_epoch):
+        for group, results in executor.map_groups(work_of(spec, data, groups), groups, on_epoch):
             key = group.runs[0].run_id
             finished_before[key] = len(reports.get(key, []))
             assert [r.run_id for r in results] == [r.run_id for r in group.runs]
@@ -254,8 +273,13 @@ def test_the_sweep_progress_moves_with_every_epoch(write_spec, tmp_path):
     lrsweep.run_sweep(
         spec,
         tmp_path / "out",
-        on_progress=lambda done, total: seen.append((done, total)),
-        on_run=lambda row, done, total: runs.append(done),
+        on_event=lambda e: (
+            seen.append((e.done, e.total))
+            if isinstance(e, Progress)
+            else runs.append(e.done)
+            if isinstance(e, RunDone)
+            else None
+        ),
     )
     total = 2 * 9
     assert {t for _, t in seen} == {total}

@@ -10,7 +10,7 @@ import pytest
 import lrsweep
 from lrsweep.spec import load_spec
 
-from .conftest import assert_same_results, read_csv
+from .conftest import assert_same_results, on_run, read_csv
 
 BASE = """\
 name: study
@@ -31,7 +31,9 @@ GROWN = {
 
 def sweep(spec, out):
     trained = []
-    summary = lrsweep.run_sweep(spec, out, on_run=lambda row, done, total: trained.append(row))
+    summary = lrsweep.run_sweep(
+        spec, out, on_event=on_run(lambda row, done, total: trained.append(row))
+    )
     return summary, [r["run_id"] for r in trained]
 
 

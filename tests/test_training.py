@@ -9,11 +9,12 @@ import pytest
 
 from lrsweep import training
 from lrsweep.analysis import aggregate
-from lrsweep.plan import Group, plan_runs
-from lrsweep.records import RunStatus
+from lrsweep.plan import plan_runs
+from lrsweep.records import Group, RunStatus
 from lrsweep.spec import validate_spec
+from lrsweep.stopping import prune_rungs
 from lrsweep.sweep import load_data
-from lrsweep.training import prune_rungs, train_group
+from lrsweep.training import train_group
 
 
 def make_spec(**sections):

@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from lrsweep.errors import DataError, shorten
+from lrsweep.machine import available_memory
 
 __all__ = ["NA_VALUES", "OnLoadProgress", "Table", "read_header", "read_table"]
 
@@ -98,8 +99,8 @@ def check_path(path: Path) -> int:
         raise DataError(f"{path}: is {kind}, expected a regular data file (CSV, TSV or Parquet)")
     if st.st_size == 0:
         raise DataError(f"{path}: empty file, expected a header row")
-    available = _available_memory()
-    if available is not None and st.st_size * MEMORY_FACTOR > available:
+    available = available_memory()  # a cgroup's limit and $LRSWEEP_MEMORY_BYTES too
+    if st.st_size * MEMORY_FACTOR > available:
         raise DataError(
             f"{path}: too large to load: needs about {_gb(st.st_size * MEMORY_FACTOR)} of memory"
             f" ({MEMORY_FACTOR} x the file's {_gb(st.st_size)}), {_gb(available)} available"
@@ -375,20 +376,6 @@ def _raise_bad_bytes(path: Path) -> NoReturn:
                     f"{e.start + 1}; save the file as UTF-8"
                 ) from None
     raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8")
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _gb(n: float) -> str:
