@@ -493,6 +493,7 @@ def show(results_dir: Path, as_json: bool) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of a different spec in --out.")
 @set_option
+@jobs_option
 @click.option("--no-plots", is_flag=True, help="Do not draw plots/rangetest.png.")
 @format_option
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON on stdout.")
@@ -510,6 +511,7 @@ def find(
     no_plots: bool,
     formats: tuple[str, ...],
     as_json: bool,
+    **executor_options: Any,
 ) -> None:
     """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
 
@@ -531,19 +533,22 @@ def find(
     with user_errors(), interruptible(f"lrsweep find {shlex.quote(str(spec_file))}"):
         spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
-        found = lrsweep.range_test(
-            spec,
-            out,
-            start_lr=start_lr,
-            end_lr=end_lr,
-            num_iter=num_iter,
-            mode=mode,
-            seeds=seeds,
-            val_every=val_every,
-            overwrite=overwrite,
-            on_event=_notes_only,
-            data=_load_data(spec),
-        )
+        data = _load_data(spec)
+        with _executor(executor_options) as executor:
+            found = lrsweep.range_test(
+                spec,
+                out,
+                start_lr=start_lr,
+                end_lr=end_lr,
+                num_iter=num_iter,
+                mode=mode,
+                seeds=seeds,
+                val_every=val_every,
+                overwrite=overwrite,
+                executor=executor,
+                on_event=_notes_only,
+                data=data,
+            )
         plots = [] if no_plots else lrsweep.plot_range_test(out, formats)
     if as_json:
         click.echo(json.dumps(found, indent=2))

@@ -88,3 +88,37 @@ def test_grid_from_the_range_test(write_spec, tmp_path):
     assert summary["notes"][0].startswith("round 0: grid from the range test: ")
     again = lrsweep.run_sweep(spec, tmp_path / "r")  # resumes: same grid, nothing new
     assert again["n_runs"] == summary["n_runs"]
+
+
+PLAIN = SPEC.replace("grid: {from_range_test: true, points_per_decade: 1}",
+                     "grid: {lr_min: 1e-3, lr_max: 10, points_per_decade: 1}")  # fmt: skip
+
+
+def test_finds_check_runs_go_through_the_journal_and_never_enter_the_sweeps_answer(
+    write_spec, tmp_path
+):
+    from lrsweep.events import RunDone
+    from lrsweep.executors import ThreadExecutor
+    from lrsweep.results import ResultsDir
+
+    spec = load_spec(write_spec(PLAIN))
+    out, fresh = tmp_path / "both", tmp_path / "fresh"
+    trained: list[str] = []
+
+    def count(event):
+        if isinstance(event, RunDone):
+            trained.append(event.row["run_id"])
+
+    with ThreadExecutor(2) as executor:  # find's check sweep takes the executor, like run's
+        found = lrsweep.range_test(spec, out, num_iter=60, executor=executor, on_event=count)
+    checked = found["check"]["runs"]
+    assert checked == len(trained) > 0
+    journal = ResultsDir.open(out).read_journal()
+    assert sum(r.get("purpose") == "find" for r in journal if r["event"] == "planned") == checked
+    trained.clear()
+    again = lrsweep.range_test(spec, out, num_iter=60, on_event=count)
+    assert trained == [] and again["check"] == found["check"]  # every check run reused
+    summary = lrsweep.run_sweep(spec, out)  # reuses any run it plans that find trained
+    reference = lrsweep.run_sweep(spec, fresh)
+    for key in ("table", "best", "n_runs", "status_counts"):
+        assert summary[key] == reference[key]  # find's other runs are not in the answer
