@@ -925,19 +925,15 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
     """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
     import json
 
-    from lrsweep.facts import answer_line, scaling_sentence
+    from lrsweep.facts import answer_line, scaling_sentence, state_lines
 
     counts = summary["status_counts"]
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         console = _console()
-        if summary.get("partial"):
-            p = summary["partial"]
-            console.print(
-                f"[yellow]partial: {p['runs_done']} of {p['runs_planned']} runs finished"
-                " (interrupted or still running)[/yellow]"
-            )
+        for line in state_lines(summary):  # partial, damaged, stale
+            console.print(f"[yellow]{line}[/yellow]", highlight=False)
         curves = summary["combos"] or [{**summary, "label": summary["name"]}]
         for curve in curves:
             console.print(_curve_table(curve, summary["objective"]))

@@ -221,3 +221,25 @@ def scaling_sentence(key: str, fit: Mapping[str, Any]) -> str | None:
 def curves(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """Each curve of a summary: one per ``vary`` combination, or the summary itself."""
     return summary["combos"] or [{**summary, "label": summary["name"]}]
+
+
+def state_lines(summary: Mapping[str, Any]) -> list[str]:
+    """What is unusual about a summary: runs still to train, a stale summary.json, damage."""
+    lines = []
+    if summary.get("partial"):
+        p = summary["partial"]
+        lines.append(
+            f"partial: {p['runs_done']} of {p['runs_planned']} runs finished (interrupted or"
+            " still running)"
+        )
+    damaged = summary.get("damaged") or {}
+    if damaged.get("histories_missing"):
+        lines.append(
+            f"{damaged['histories_missing']} finished runs have a missing or damaged history"
+            " file; the next run or refine trains them again"
+        )
+    if damaged.get("journal_lines_skipped"):
+        lines.append(f"journal: {damaged['journal_lines_skipped']} unreadable lines skipped")
+    if summary.get("stale"):
+        lines.append(str(summary["stale"]))
+    return lines

@@ -34,6 +34,7 @@ from lrsweep.facts import (
     per_lr_rows,
     range_test_facts,
     scaling_sentence,
+    state_lines,
 )
 from lrsweep.files import write_atomic
 from lrsweep.records import FLOAT_COLUMNS, INT_COLUMNS, run_columns
@@ -245,9 +246,9 @@ def provenance_facts(content: Content) -> list[tuple[str, str]]:
                 _duration(s.get("cpu_seconds")),
             ),
         ]
-        if s.get("partial"):
-            p = s["partial"]
-            facts.insert(1, ("Partial", f"{p['runs_done']} of {p['runs_planned']} runs finished"))
+        state = state_lines(s)  # partial, damaged, stale
+        if state:
+            facts.insert(1, ("State", "; ".join(state)))
         if saved:
             facts.append(("Swept with", _environment_text(saved)))
         else:

@@ -70,6 +70,7 @@ OWNED = (
     "report.html",
     "report.md",
     "commands.jsonl",
+    "inputs.json",
 )
 OWNED_DIRS = ("histories", "plots", "specs")
 HISTORY_FILE = re.compile(r"[0-9a-f]{6,64}\.csv")  # histories/<run_id>.csv
@@ -140,6 +141,8 @@ class ResultsDir:
         self.spec_id = spec_id or spec.spec_hash()
         self.changes: list[tuple[str, Any, Any]] = []  # what `spec` changes (see `create`)
         self.on_warning: Callable[[str], None] | None = None  # hears of damaged histories
+        self.journal_skipped = 0  # lines of journal.jsonl that are not records (last read)
+        self._journal_warned = False
         self._checked: dict[tuple[str, int, int], bool] = {}  # history files read back whole
 
     # -- opening (call these with the folder's lock held: `hold_lock`) -----------------------
@@ -372,10 +375,13 @@ class ResultsDir:
             raise storage_error(path, e) from None
 
     def read_journal(self) -> list[dict[str, Any]]:
-        """Every complete record, in order; torn or garbled lines are skipped."""
+        """Every complete record, in order. A torn last line (a writer killed mid-append) is
+        ignored; other lines that are not a record are skipped and counted in
+        ``journal_skipped`` (``on_warning`` hears of them once)."""
         if not self.journal_path.exists():
             return []
         records = []
+        skipped = 0
         with open(self.journal_path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if not line.endswith("\n"):
@@ -383,9 +389,18 @@ class ResultsDir:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
-                    continue
+                    record = None
                 if isinstance(record, dict) and "event" in record and "run_id" in record:
                     records.append(record)
+                elif line.strip():
+                    skipped += 1
+        if skipped and self.on_warning is not None and not self._journal_warned:
+            self._journal_warned = True
+            self.on_warning(
+                f"{self.journal_path}: {skipped} lines are not journal records (garbled or"
+                " edited by hand) and were skipped; runs they recorded are trained again"
+            )
+        self.journal_skipped = skipped
         return records
 
     def finished(self) -> dict[str, dict[str, Any]]:
@@ -470,6 +485,34 @@ class ResultsDir:
         """Whether a finished range test is here: its curves (``rangetest.csv``) and, written
         after them, its suggestions (``rangetest.json``); drawing it needs both."""
         return (self.path / "rangetest.json").exists() and (self.path / "rangetest.csv").exists()
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse to pool runs on other inputs: compare ``inputs`` (what identifies the data, a
+        script: `lrsweep.trainer.Trainer.inputs`) with ``inputs.json``, recorded when the
+        folder's runs trained; record them when the folder has none yet (or no finished run).
+
+        Raises
+        ------
+        ResultsError
+            Naming what changed, with the two ways out.
+        """
+        path = self.path / "inputs.json"
+        current = to_json_safe(dict(inputs))
+        try:
+            recorded = json.loads(path.read_text()) if path.exists() else None
+        except (OSError, ValueError):
+            recorded = None  # damaged: the journal's runs are checked against the new record
+        if recorded == current:
+            return
+        if isinstance(recorded, dict) and self.finished():
+            changed = describe_inputs(recorded, current)
+            if changed:
+                raise ResultsError(
+                    f"{shorten(self.path, 60)}: {changed} since its runs were trained; runs on"
+                    " other data are never pooled: use --overwrite to start over or --out to"
+                    " write elsewhere"
+                )
+        write_atomic(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
 
     def ensure_folders(self) -> None:
         """Recreate ``histories/`` when it was deleted (its runs are then trained again)."""
@@ -579,6 +622,32 @@ def _saved_hash(path: Path) -> str:
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
     return first[len(SPEC_HEADER) :].strip() if first.startswith(SPEC_HEADER) else ""
+
+
+def describe_inputs(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What differs between two records of a study's inputs, in a few words per input:
+    ``data file /x/t.csv changed (42,310 -> 42,309 bytes, sha256 1f0c4e.. -> 9ab3d2..)``."""
+    parts = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b or a is None:  # an input the folder did not record (an older lrsweep)
+            continue
+        if (
+            isinstance(a, Mapping)
+            and isinstance(b, Mapping)
+            and a.get("sha256") != b.get("sha256")
+        ):
+            where = b.get("file") or b.get("script") or a.get("file") or key
+            sizes = (
+                f"{a.get('bytes', '?'):,} -> {b.get('bytes', '?'):,} bytes, "
+                if (isinstance(a.get("bytes"), int) and isinstance(b.get("bytes"), int))
+                else ""
+            )
+            digests = f"sha256 {str(a.get('sha256'))[:8]}.. -> {str(b.get('sha256'))[:8]}.."
+            parts.append(f"{key} file {shorten(where, 60)} changed ({sizes}{digests})")
+        else:
+            parts.append(f"{key} {shorten(json.dumps(a), 60)} -> {shorten(json.dumps(b), 60)}")
+    return "; ".join(parts)
 
 
 def _foreign_files(path: Path) -> str:

@@ -156,6 +156,7 @@ def read_summary(results: ResultsDir) -> dict[str, Any]:
     saved = results.saved_summary()
     rows = all_rows(results)
     n_planned = len(planned(results))
+    damaged = damage(results)
     if saved is not None and saved.get("spec_hash") == results.spec_id:
         counts: dict[str, int] = {}
         for r in rows:
@@ -163,7 +164,7 @@ def read_summary(results: ResultsDir) -> dict[str, Any]:
         stored = {k: int(v) for k, v in saved["status_counts"].items() if int(v)}
         rounds = max((int(r["round"]) for r in rows), default=0)
         if stored == counts and len(rows) >= n_planned and saved.get("rounds", rounds) == rounds:
-            return saved
+            return {**saved, "damaged": damaged} if damaged else saved
     if not rows:
         raise ResultsError(f"{results.path}: {why_empty(results, n_planned)}")
     known = ((saved or {}).get("data") or {}).get("constant_train_loss")
@@ -177,9 +178,25 @@ def read_summary(results: ResultsDir) -> dict[str, Any]:
             "summary.json does not match the journal (an interrupted, running or damaged"
             " study); this answer is rebuilt from the journal's runs"
         )
-    if len(rows) < n_planned:
+    if damaged:
+        summary["damaged"] = damaged
+    if len(rows) + damaged.get("histories_missing", 0) < n_planned:  # runs still to train
         summary["partial"] = {"runs_done": len(rows), "runs_planned": n_planned}
     return summary
+
+
+def damage(results: ResultsDir) -> dict[str, int]:
+    """What is wrong in the folder beyond unfinished runs: runs of the current spec that the
+    journal says finished but whose history file is missing or damaged (the next run or refine
+    trains them again), and journal lines that are not records."""
+    last: dict[str, str] = {}
+    for r in results.read_journal():
+        if r["event"] in ("done", "failed"):
+            last[r["run_id"]] = r["event"]
+    finished, mine = results.finished(), planned(results)
+    missing = sum(e == "done" and k in mine and k not in finished for k, e in last.items())
+    found = {"histories_missing": missing, "journal_lines_skipped": results.journal_skipped}
+    return {k: v for k, v in found.items() if v}
 
 
 def why_empty(results: ResultsDir, n_planned: int) -> str:

@@ -150,13 +150,6 @@ def execute(
     ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
-    if plan.runs:
-        on_event(
-            Note(
-                f"round {plan.round}: {total} runs, {done_count} finished already (reused),"
-                f" {total - done_count} to train"
-            )
-        )
     keep_csv = purpose == SWEEP
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
@@ -233,6 +226,7 @@ def run_sweep(
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
         results.on_warning = _warnings(on_event)
         results.clean_temp()
+        results.check_inputs(trainer.inputs())  # the same path with other contents: refused
         changes = results.adopt_spec()
         if changes:
             change = describe_changes(changes)
@@ -278,6 +272,7 @@ def refine(
         results.ensure_folders()
         spec = results.spec
         trainer = make_trainer(spec)
+        results.check_inputs(trainer.inputs())
         done = completed_rounds(results)
         extra = rounds if rounds is not None else (spec.refine.rounds or 1)
         ppd = points_per_decade or spec.refine.points_per_decade
@@ -472,6 +467,7 @@ def range_test(
         results = ResultsDir.create(Path(out), spec, overwrite=overwrite)
         results.on_warning = _warnings(on_event)
         results.clean_temp()
+        results.check_inputs(trainer.inputs())
         results.adopt_spec()
         return range_test_in(
             results, trainer, executor or SerialExecutor(), on_event, check=check, **options

@@ -38,7 +38,7 @@ from lrsweep.costs import (
     group_seconds,
     group_size_for,
 )
-from lrsweep.data import Dataset, load_dataset
+from lrsweep.data import Dataset, data_fingerprint, load_dataset
 from lrsweep.errors import SpecError
 from lrsweep.members import loss_name
 from lrsweep.plan import Plan, budgets
@@ -196,7 +196,9 @@ class MLPTrainer:
         return self.data.data_report()
 
     def inputs(self) -> dict[str, Any]:
-        return {}
+        """The data's identity (`lrsweep.data.data_fingerprint`): a changed file at the same
+        path is other data."""
+        return {"data": data_fingerprint(self.spec.data, Path(self.spec.base_dir))}
 
 
 def pack_lockstep(

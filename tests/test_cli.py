@@ -76,7 +76,7 @@ def test_a_changed_spec_grows_the_study_and_other_data_is_refused(tiny_spec, wri
     result = invoke("run", changed, "--out", out, "--jobs", "1", "--no-plots")
     assert result.exit_code == 0, result.output
     assert "the spec changed since the last run here: train.epochs 2 -> 3" in result.stderr
-    assert "4 runs, 0 finished already (reused), 4 to train" in result.stderr
+    assert "round 0: coarse grid 0.01-0.1 at 1/decade, 4 runs\n" in result.stderr  # none reused
     rows = read_csv(out / "runs.csv")
     assert len(rows) == 4 and first <= {p.name for p in (out / "histories").iterdir()}
     assert {r["run_id"] + ".csv" for r in rows}.isdisjoint(first)  # only the current spec's

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lrsweep.data.builtins import BUILTINS
 from lrsweep.data.columns import ColumnReport, data_summary_line
 from lrsweep.data.dataset import Dataset
+from lrsweep.data.fingerprint import data_fingerprint
 from lrsweep.data.load import data_file, load_dataset
 from lrsweep.data.read import NA_VALUES, OnLoadProgress, Table, read_header, read_table
 from lrsweep.data.split import batch_indices, standardize, subsample_train
@@ -24,6 +25,7 @@ __all__ = [
     "Table",
     "batch_indices",
     "data_file",
+    "data_fingerprint",
     "data_summary_line",
     "load_dataset",
     "read_header",
