@@ -14,7 +14,7 @@ import numpy as np
 
 from lrsweep import curve as ucurve
 from lrsweep.methods import METHODS
-from lrsweep.records import MAXIMISED, EpochLog, RunStatus, score
+from lrsweep.records import EpochLog, RunStatus, is_maximised, score
 
 
 class LRPoint(NamedTuple):
@@ -208,7 +208,7 @@ def fit_rows(rows: Sequence[Mapping[str, Any]], objective: str) -> ucurve.CurveF
 
 def natural(value: float, objective: str) -> float:
     """A score back in the objective's own units (a maximised metric was negated)."""
-    return -value if objective in MAXIMISED else value
+    return -value if is_maximised(objective) else value
 
 
 def seed_matrix(points: Sequence[LRPoint], rows: Sequence[Mapping[str, Any]], objective: str
@@ -448,12 +448,12 @@ def summarize(
         curve = curve_summary(summary_rows(mine), objective, tolerance, round0, constant_loss)
         per_combo.append({"combo": dict(combo), "label": label, **curve})
     usable = [c for c in per_combo if c["best"] is not None]
-    sign = -1.0 if objective in MAXIMISED else 1.0
+    sign = -1.0 if is_maximised(objective) else 1.0
     overall = min(usable, key=lambda c: sign * expected_of(c)[0], default=None)
     tied = [] if overall is None else indistinguishable(overall, usable, sign)
     summary: dict[str, Any] = {
         "objective": objective,
-        "direction": "max" if objective in MAXIMISED else "min",
+        "direction": "max" if is_maximised(objective) else "min",
         "n_runs": len(rows),
         "best_combo": None if overall is None else overall["label"],
         # curves whose expected objective is within noise of the best one's
@@ -499,7 +499,7 @@ def method_verdicts(
     default.
     """
     usable = [c for c in per_combo if c.get("best") is not None]
-    sign = -1.0 if objective in MAXIMISED else 1.0
+    sign = -1.0 if is_maximised(objective) else 1.0
     overall = min((sign * c["best"]["objective_mean"] for c in usable), default=math.nan)
     overall *= sign
     out = []
@@ -646,7 +646,7 @@ def u_curve(
     pruned = [float(r["lr"]) for r in rows if r["status"] == RunStatus.PRUNED.value]
     fit = fit_rows(rows, objective)
     fitted = answer(rows, objective, tolerance)
-    sign = -1.0 if objective in MAXIMISED else 1.0
+    sign = -1.0 if is_maximised(objective) else 1.0
     fit_arrays = (
         (np.zeros(0),) * 4 if fit is None
         else (10**fit.x, sign * fit.mean, sign * (fit.low if sign > 0 else fit.high),

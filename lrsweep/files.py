@@ -102,20 +102,29 @@ def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def history_text(history: Sequence[EpochLog]) -> str:
-    """A run's history as CSV text (columns ``HISTORY_COLUMNS``)."""
-    return csv_text(HISTORY_COLUMNS, (h.__dict__ for h in history))
+    """A run's history as CSV text: ``HISTORY_COLUMNS``, then every other metric a user's
+    script reported, in the order they first appear (NaN where an epoch lacks one)."""
+    extra = list(dict.fromkeys(k for h in history for k in h.metrics))
+    rows = (
+        {**{c: getattr(h, c) for c in HISTORY_COLUMNS}, **dict.fromkeys(extra, math.nan),
+         **{k: float(v) for k, v in h.metrics.items()}}
+        for h in history
+    )  # fmt: skip
+    return csv_text((*HISTORY_COLUMNS, *extra), rows)
 
 
 def read_history(path: Path) -> list[EpochLog]:
     """Read a history CSV back; a clear error for a damaged file."""
+    fixed = len(HISTORY_COLUMNS)
     try:
         with open(path, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             # histories written before lr_effective existed: it was the lr column then
             old = header is not None and tuple(header) == HISTORY_COLUMNS[:-1]
-            if header is None or (tuple(header) != HISTORY_COLUMNS and not old):
+            if header is None or (tuple(header[:fixed]) != HISTORY_COLUMNS and not old):
                 raise ResultsError(f"{path}: expected columns {','.join(HISTORY_COLUMNS)}")
+            extra = [] if old else header[fixed:]
             rows = []
             for line, cells in enumerate(reader, start=2):
                 if len(cells) != len(header):
@@ -125,10 +134,11 @@ def read_history(path: Path) -> list[EpochLog]:
                 if old:
                     cells = [*cells, cells[2]]
                 try:
+                    lr, train, val, metric, effective = (parse_float(c) for c in cells[2:fixed])
+                    metrics = {k: parse_float(c) for k, c in zip(extra, cells[fixed:])}
                     rows.append(
-                        EpochLog(
-                            int(cells[0]), int(cells[1]), *(parse_float(c) for c in cells[2:])
-                        )
+                        EpochLog(int(cells[0]), int(cells[1]), lr, train, val, metric, effective,
+                                 metrics)  # fmt: skip
                     )
                 except ValueError:
                     raise ResultsError(f"{path}: line {line}: not a number in {cells!r}") from None

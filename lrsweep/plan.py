@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -84,9 +85,19 @@ def budgets(spec: Spec) -> tuple[Budget, Budget]:
 
 
 def training_settings(spec: Spec) -> dict[str, Any]:
-    """What decides a run's numbers apart from the LR, seed and budget (not the objective)."""
+    """What decides a run's numbers apart from the LR, seed and budget (not the objective).
+
+    The built-in model: its data, model, optimizer, schedule and training sections. A user's
+    command: the command, its folder, environment and history file, the training section, and
+    the values its ``vary`` combination fills in (the script's own content is the study's
+    input, checked apart: `lrsweep.results.ResultsDir.check_inputs`).
+    """
     resolved = spec.resolved()
     train = {k: v for k, v in resolved["train"].items() if k not in ("seeds", "seed", "objective")}
+    if spec.trainer is not None:
+        trainer = {k: resolved["trainer"][k] for k in ("command", "env", "history", "lr_from_env")}
+        trainer["cwd"] = str(Path(spec.base_dir, spec.trainer.cwd).resolve())
+        return {"trainer": trainer, "train": train, "vary": resolved["vary"]}
     return {
         "data": resolved["data"],
         "model": resolved["model"],

@@ -40,7 +40,7 @@ from lrsweep.analysis import (
 )
 from lrsweep.errors import ResultsError
 from lrsweep.files import write_atomic
-from lrsweep.records import MAXIMISED
+from lrsweep.records import is_maximised, objective_parts
 from lrsweep.results import ResultsDir
 from lrsweep.spec import NUMERIC_AXES, combo_label
 
@@ -51,6 +51,15 @@ OBJECTIVE_LABELS = {
     "final_val_metric": "final validation metric (mean of last 3 epochs)",
     "mean_val_loss": "mean validation loss over epochs",
 }
+
+
+def objective_label(objective: str) -> str:
+    """An axis label for ``objective``: the built-in ones worded, a script's metric named."""
+    if objective in OBJECTIVE_LABELS:
+        return OBJECTIVE_LABELS[objective]
+    how, metric, _ = objective_parts(objective)
+    return {"final": f"final {metric} (mean of last 3 reported epochs)",
+            "best": f"best {metric}", "mean": f"mean {metric} over epochs"}[how]  # fmt: skip
 
 
 def _figure(ax: Axes | None, size: tuple[float, float] = (7.0, 4.5)) -> tuple[Figure, Axes]:
@@ -99,14 +108,14 @@ def plot_u_curve(
     else:
         fig, ax = _figure(ax)
     single = len(curves) == 1
-    maximised = bool(curves) and curves[0].objective in MAXIMISED
+    maximised = bool(curves) and is_maximised(curves[0].objective)
     for i, curve in enumerate(curves):
         color = f"C{i % 10}"
         _draw_u_curve(ax, curve, color, single, maximised)
         if overview is not None:
             _draw_u_overview(overview, curve, color, single, maximised)
     objective = curves[0].objective if curves else ""
-    ylabel = OBJECTIVE_LABELS.get(objective, objective)
+    ylabel = objective_label(objective) if objective else ""
     focus = _union([c.focus for c in curves])
     if focus is not None:
         ax.set_ylim(*focus)
@@ -323,7 +332,7 @@ def plot_heatmap(data: Heatmap, ax: Axes | None = None, title: str = "") -> Figu
     ax.set_yticks(rows, [f"{v:g}" for v in data.values])
     ax.set_xlabel("log10(learning rate)")
     ax.set_ylabel(data.axis)
-    fig.colorbar(image, ax=ax, label=OBJECTIVE_LABELS.get(data.objective, data.objective))
+    fig.colorbar(image, ax=ax, label=objective_label(data.objective))
     ax.set_title(title or f"{data.objective}: learning rate x {data.axis}")
     if handles:
         legend = fig.legend(handles, labels, loc="outside lower center", fontsize="small",
@@ -441,7 +450,7 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
         planned = len(study.planned(results))
         raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
     spec = results.spec
-    objective = spec.train.objective
+    objective = spec.objective
     labels = [combo_label(c) for c in spec.combos]
     curves = [
         u_curve([r for r in rows if r.get("combo", "all") == label], objective, label,

@@ -73,6 +73,18 @@ class EpochLog:
     val_loss: float
     val_metric: float
     lr_effective: float = math.nan  # the step size the optimizer took (`Optimizer.effective_lr`)
+    # what else a user's script reported at this epoch (its history's extra columns)
+    metrics: Mapping[str, float] = field(default_factory=dict, hash=False)
+
+    def value(self, metric: str) -> float:
+        """The value of ``metric`` at this epoch: a column, or a reported metric (NaN if not
+        reported)."""
+        if metric in _LOG_FIELDS:
+            return float(getattr(self, metric))
+        return float(self.metrics.get(metric, math.nan))
+
+
+_LOG_FIELDS = frozenset(("lr", "train_loss", "val_loss", "val_metric", "lr_effective"))
 
 
 @dataclass
@@ -130,7 +142,24 @@ def run_columns(axes: Sequence[str]) -> list[str]:
 
 
 FINAL_WINDOW = 3  # "final" objectives average the last epochs, which damps epoch-to-epoch noise
-MAXIMISED = frozenset({"final_val_metric"})
+MAXIMISED = frozenset({"final_val_metric"})  # the built-in objectives to maximise
+HOW = ("final", "best", "mean")
+
+
+def objective_parts(objective: str) -> tuple[str, str, bool]:
+    """``(how, metric, maximised)`` of an objective's name: ``final_val_loss`` is the mean of
+    the last epochs' ``val_loss``, minimised; ``best_accuracy:max`` the best epoch's
+    ``accuracy``, maximised (a user's script's objective, `lrsweep.spec.TrainerSpec`)."""
+    name, _, direction = objective.partition(":")
+    how, _, metric = name.partition("_")
+    if how not in HOW or not metric:
+        raise ValueError(f"unknown objective {objective!r}")
+    return how, metric, direction == "max" or objective in MAXIMISED
+
+
+def is_maximised(objective: str) -> bool:
+    """Whether larger is better for ``objective``."""
+    return objective_parts(objective)[2]
 
 
 def run_objective(history: Sequence[EpochLog], objective: str, status: str) -> float:
@@ -138,44 +167,36 @@ def run_objective(history: Sequence[EpochLog], objective: str, status: str) -> f
 
     A pruned run gets the objective of its history so far: it was stopped while worse than
     the best, so this is what the sensitivity score counts it as (aggregate censors it).
-    ``final_*`` average the last ``FINAL_WINDOW`` epochs; ``best_val_loss`` is the lowest
-    validation loss after epoch 0; ``mean_val_loss`` is the mean over epochs 1.. (the area
-    under the curve, which rewards fast convergence).
+    ``final_*`` average the last ``FINAL_WINDOW`` epochs that report the metric; ``best_*`` is
+    the best epoch after epoch 0 (the lowest, or the highest for a maximised metric);
+    ``mean_*`` is the mean over epochs 1.. (the area under the curve, which rewards fast
+    convergence).
     """
+    how, metric, maximised = objective_parts(objective)
     if status not in (RunStatus.OK.value, RunStatus.PRUNED.value):
         return math.nan
-    trained = [h for h in history if h.epoch > 0]
-    if not trained:
+    values = [v for h in history if h.epoch > 0 and (v := h.value(metric)) == v]
+    if not values:
         return math.nan
-    last = trained[-FINAL_WINDOW:]
-    if objective == "final_val_loss":
-        return float(np.mean([h.val_loss for h in last]))
-    if objective == "final_train_loss":
-        return float(np.mean([h.train_loss for h in last]))
-    if objective == "final_val_metric":
-        return float(np.mean([h.val_metric for h in last]))
-    if objective == "best_val_loss":
-        return float(min(h.val_loss for h in trained))
-    if objective == "mean_val_loss":
-        return float(np.mean([h.val_loss for h in trained]))
-    raise ValueError(f"unknown objective {objective!r}")
+    if how == "final":
+        return float(np.mean(values[-FINAL_WINDOW:]))
+    if how == "best":
+        return float(max(values) if maximised else min(values))
+    return float(np.mean(values))
 
 
 def score(value: float, objective: str) -> float:
     """The objective as a number to minimise; a missing value ranks last (+inf)."""
     if not math.isfinite(value):
         return math.inf
-    return -value if objective in MAXIMISED else value
+    return -value if is_maximised(objective) else value
 
 
 def initial_objective(history: Sequence[EpochLog], objective: str) -> float:
     """The objective's value before training (epoch 0): the sensitivity score's cap."""
     if not history or history[0].epoch != 0:
         return math.nan
-    h = history[0]
-    if objective == "final_train_loss":
-        return h.train_loss
-    return h.val_metric if objective in MAXIMISED else h.val_loss
+    return history[0].value(objective_parts(objective)[1])
 
 
 def label_run(

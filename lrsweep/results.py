@@ -604,7 +604,7 @@ def _row(planned: Mapping[str, Any], result: RunResult, spec: Spec) -> dict[str,
         "oscillation": a.oscillation_threshold,
         "plateau": a.plateau_threshold,
     }
-    return run_row(planned, result, spec.train.objective, labels)
+    return run_row(planned, result, spec.objective, labels)
 
 
 def _changes_from(saved: Path, spec: Spec, folder: Path) -> list[tuple[str, Any, Any]]:

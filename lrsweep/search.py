@@ -81,10 +81,10 @@ def plan_refine(
     for combo in spec.combos:
         label = combo_label(combo)
         mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.train.objective)
+        points = aggregate(mine, spec.objective)
         step = refine_grid(
             [p.lr for p in points],
-            fitted_scores(points, mine, spec.train.objective),
+            fitted_scores(points, mine, spec.objective),
             density,
             extend_points_per_decade=spec.grid.points_per_decade,
             stop_ratio=spec.refine.stop_ratio,
@@ -145,7 +145,7 @@ def plan_resolve(
         label = combo_label(combo)
         prefix = f"round {round_}" + (f", {label}" if combo else "")
         mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        fit = fit_rows(mine, spec.train.objective)
+        fit = fit_rows(mine, spec.objective)
         if fit is None:
             continue
         chosen = pick(fit, spec.analysis.band_tolerance)
@@ -159,7 +159,7 @@ def plan_resolve(
                 f" ({width:.2f} decades; the fit varies {spread:.1%} across it)"
             )
             continue
-        points = [p for p in aggregate(mine, spec.train.objective) if math.isfinite(p.score)]
+        points = [p for p in aggregate(mine, spec.objective) if math.isfinite(p.score)]
         near = sorted(points, key=lambda p: abs(math.log10(p.lr / chosen.lr)))[:RESOLVE_TOP]
         if len(mine) + len(near) > budget:
             notes.append(

@@ -384,6 +384,94 @@ class PruneSpec(_Section):
         return self
 
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+PLACEHOLDERS = ("lr", "seed", "epochs", "run_dir")  # what every command may name, besides vary
+
+
+def duration_seconds(value: float | str) -> float:
+    """``90``, ``"90s"``, ``"30m"``, ``"2h"``, ``"1.5d"`` in seconds (validated by the spec)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    found = DURATION.match(value)
+    if not found:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(found.group(1)) * DURATION_UNITS[found.group(2)]
+
+
+def command_words(command: str | list[str]) -> list[str]:
+    """The command as its words: a string is split as a POSIX shell would (never run by one)."""
+    import shlex
+
+    return list(command) if isinstance(command, list) else shlex.split(command)
+
+
+def placeholder_names(text: str) -> list[str]:
+    """The ``{name}`` placeholders of a command word (``{{`` is a literal brace)."""
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+class TrainerSpec(_Section):
+    """Your own training code: a command lrsweep runs once per run (DESIGN.md §6b).
+
+    Placeholders ``{lr}``, ``{seed}``, ``{epochs}``, ``{run_dir}`` and each ``vary:`` key by its
+    last dotted part are filled per run; each run also gets ``LRSWEEP_LR``, ``LRSWEEP_SEED``,
+    ``LRSWEEP_EPOCHS``, ``LRSWEEP_RUN_DIR`` and ``LRSWEEP_METRICS`` in its environment.
+    """
+
+    command: str | list[str]  # split like a shell would, never run through a shell
+    cwd: str = "."  # the folder the command runs in, relative to the spec file
+    env: dict[str, str] = Field(default_factory=dict)  # added to every run's environment
+    objective: str = "val_loss"  # the reported metric the sweep minimises
+    maximize: bool = False  # true for accuracy-like metrics
+    pick: Literal["final", "best"] = "final"  # final: mean of the last 3 reported epochs
+    timeout: float | str = "2h"  # per run: seconds, or 90s, 30m, 2h, 1d; past it: `timeout`
+    history: str | None = None  # a log the script writes (placeholders allowed): a CSV with
+    # an epoch column (Lightning's or Keras' CSVLogger) or Hugging Face's trainer_state.json
+    lr_from_env: bool = False  # true: the script reads $LRSWEEP_LR, no {lr} in the command
+    stop_grace: float = Field(5.0, ge=0, le=600)  # seconds from SIGTERM to SIGKILL on a stop
+
+    @model_validator(mode="after")
+    def _command(self) -> TrainerSpec:
+        try:
+            words = command_words(self.command)
+        except ValueError as e:
+            raise ValueError(f"command: cannot split it like a shell would ({e}), got"
+                             f" {shorten(repr(self.command))}") from None  # fmt: skip
+        if not words or not words[0].strip():
+            raise ValueError(f"command: must name a program, got {self.command!r}")
+        try:
+            seconds = duration_seconds(self.timeout)
+        except ValueError:
+            raise ValueError(
+                f"timeout: must be seconds or a duration like 90s, 30m, 2h, got {self.timeout!r}"
+            ) from None
+        if not 0 < seconds <= 30 * 86400:
+            raise ValueError(f"timeout: must be > 0 and at most 30 days, got {self.timeout!r}")
+        if not re.fullmatch(r"[A-Za-z_][\w.\-/]*", self.objective):
+            raise ValueError(f"objective: must be a metric's name, got {self.objective!r}")
+        for key in self.env:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"env.{shorten(key)}: not an environment variable name")
+        return self
+
+    @property
+    def words(self) -> list[str]:
+        return command_words(self.command)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return duration_seconds(self.timeout)
+
+    @property
+    def objective_name(self) -> str:
+        """The objective's name in `lrsweep.records.run_objective`'s terms: ``final_val_loss``,
+        ``best_accuracy:max``."""
+        return f"{self.pick}_{self.objective}" + (":max" if self.maximize else "")
+
+
 class ExecutionSpec(_Section):
     """How runs are packed; affects speed only, never the numbers."""
 
@@ -391,6 +479,9 @@ class ExecutionSpec(_Section):
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+MLP_SECTIONS = ("data", "model", "optimizer", "schedule")  # the built-in model's sections
 
 
 class Spec(_Section):
@@ -411,6 +502,7 @@ class Spec(_Section):
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     prune: PruneSpec = Field(default_factory=PruneSpec)  # not part of a run's id
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    trainer: TrainerSpec | None = None  # your own training script instead of the built-in MLP
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
     source_file: str = Field("<spec>", exclude=True)  # the spec file, for error messages
 
@@ -423,8 +515,22 @@ class Spec(_Section):
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_unused_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``trainer`` key for the built-in model (so the specs of existing studies resolve
+        and hash as before); with ``trainer``, no built-in model sections (they train nothing)."""
+        data: dict[str, Any] = handler(self)
+        if self.trainer is None:
+            data.pop("trainer", None)
+        else:
+            for key in MLP_SECTIONS:
+                data.pop(key, None)
+        return data
+
     @model_validator(mode="after")
     def _vary(self) -> Spec:
+        if self.trainer is not None:
+            return self._vary_free()
         if isinstance(self.vary, dict):
             for key, values in self.vary.items():
                 _check_axis(key, f"vary.{key}")
@@ -448,6 +554,95 @@ class Spec(_Section):
         if len(set(seen)) != len(seen):
             raise ValueError("vary: combinations must be distinct")
         return self
+
+    def _vary_free(self) -> Spec:
+        """``vary`` for a user's command: any key, scalar values (they fill placeholders)."""
+        combos = [self.vary] if isinstance(self.vary, dict) else self.vary
+        if isinstance(self.vary, list) and not self.vary:
+            raise ValueError("vary: must list at least one combination, got []")
+        for i, combo in enumerate(combos):
+            where = "vary" if isinstance(self.vary, dict) else f"vary.{i}"
+            for key, values in combo.items():
+                if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
+                    raise ValueError(f"{where}.{shorten(key)}: must be a name like batch_size")
+                listed = values if isinstance(self.vary, dict) else [values]
+                if isinstance(self.vary, dict) and not values:
+                    raise ValueError(f"vary.{key}: must list at least one value, got []")
+                for j, value in enumerate(listed):
+                    if not isinstance(value, (str, int, float, bool)):
+                        at = f"{where}.{key}" + (f".{j}" if isinstance(self.vary, dict) else "")
+                        short = key.rsplit(".", 1)[-1]
+                        raise ValueError(
+                            f"{at}: must be a number, a string or true/false (it fills"
+                            f" {{{short}}} in the command), got {shorten(repr(value))}"
+                        )
+        return self
+
+    @model_validator(mode="after")
+    def _own_code(self) -> Spec:
+        """With ``trainer``, the built-in model's sections are an error, and every command
+        placeholder must be one lrsweep fills."""
+        if self.trainer is None:
+            return self
+        unused = [key for key in MLP_SECTIONS if key in self.model_fields_set]
+        if unused:
+            raise ValueError(
+                f"{unused[0]}: belongs to the built-in model; with trainer: your script trains"
+                f" its own model on its own data (remove {', '.join(k + ':' for k in unused)})"
+            )
+        for key, why in (
+            ("batch_size", "pass it in the command yourself, or vary it with vary:"),
+            ("objective", "use trainer.objective (a metric your script reports) and trainer.pick"),
+        ):
+            if key in self.train.model_fields_set:
+                raise ValueError(f"train.{key}: not used with trainer:; {why}")
+        if "subsample" in self.coarse.model_fields_set:
+            raise ValueError(
+                "coarse.subsample: lrsweep cannot subsample your script's data; use"
+                " coarse.epochs (it fills {epochs})"
+            )
+        if "group_size" in self.execution.model_fields_set:
+            raise ValueError("execution.group_size: your script trains one run per process")
+        known = list(PLACEHOLDERS)
+        for axis in self.axes:
+            short = axis.rsplit(".", 1)[-1]
+            if short in known:
+                raise ValueError(
+                    f"vary.{axis}: its placeholder {{{short}}} is taken (by lrsweep or another"
+                    " vary key); rename the axis"
+                )
+            known.append(short)
+        trainer = self.trainer
+        words = trainer.words
+        used = set()
+        for where, texts in (("trainer.command", words), ("trainer.history", [trainer.history])):
+            for text in texts:
+                if text is None:
+                    continue
+                for name in placeholder_names(text):
+                    if name not in known:
+                        hint = did_you_mean(name, known)
+                        raise ValueError(
+                            f"{where}: unknown placeholder {{{shorten(name)}}}; {hint} (lrsweep"
+                            f" fills {', '.join('{' + k + '}' for k in known)})"
+                        )
+                    used.add(name)
+        if (
+            "lr" not in {n for w in words for n in placeholder_names(w)}
+            and not trainer.lr_from_env
+        ):
+            raise ValueError(
+                "trainer.command: has no {lr}, so the learning rate never reaches the script;"
+                " add --lr {lr} (or the script's own option), or set trainer.lr_from_env: true"
+                " if the script reads $LRSWEEP_LR"
+            )
+        return self
+
+    @property
+    def objective(self) -> str:
+        """The objective the sweep minimises, in `lrsweep.records.run_objective`'s terms: the
+        built-in model's ``train.objective``; a user's script's ``trainer.objective_name``."""
+        return self.train.objective if self.trainer is None else self.trainer.objective_name
 
     @property
     def axes(self) -> list[str]:
@@ -502,7 +697,13 @@ def _check_combo(spec: Spec, combo: tuple[tuple[str, Any], ...], where: str) -> 
 
 
 def apply_combo(spec: Spec, combo: tuple[tuple[str, Any], ...]) -> Spec:
-    """``spec`` with each ``(section.key, value)`` of ``combo`` set (validated) and no ``vary``."""
+    """``spec`` with each ``(section.key, value)`` of ``combo`` set (validated) and no ``vary``.
+
+    With a user's command the values set nothing in the spec: they fill placeholders, so the
+    combination's spec keeps them as its one combination (``vary: [combo]``).
+    """
+    if spec.trainer is not None:
+        return spec.model_copy(update={"vary": [dict(combo)] if combo else {}})
     updates: dict[str, Any] = {"vary": {}}
     for key, value in combo:
         section, field = key.split(".", 1)

@@ -133,7 +133,7 @@ def build_summary(
         "results_dir": str(results.path),
         **summarize(
             rows,
-            spec.train.objective,
+            spec.objective,
             combos=combos,
             labels=[combo_label(c) for c in combos],
             tolerance=spec.analysis.band_tolerance,

@@ -556,7 +556,7 @@ def check_range_test(
         if r["run_id"] in mine
     ]
     initial = float(np.nanmedian([r["initial"] for r in rows])) if rows else math.nan
-    fitted = answer(rows, spec.train.objective, spec.analysis.band_tolerance, initial)
+    fitted = answer(rows, spec.objective, spec.analysis.band_tolerance, initial)
     out["check"] = {
         "lrs": [float(x) for x in lrs],
         "seeds": list(seeds),
