@@ -22,15 +22,15 @@ from lrsweep.version import __version__
 _EXPORTS = {
     "load_spec": "lrsweep.spec",
     "Spec": "lrsweep.spec",
-    "run_sweep": "lrsweep.sweep",
-    "plan_sweep": "lrsweep.sweep",
-    "plot_results": "lrsweep.sweep",
-    "refine": "lrsweep.sweep",
-    "range_test": "lrsweep.sweep",
-    "plot_range_test": "lrsweep.sweep",
-    "read_summary": "lrsweep.sweep",
-    "estimate_sweep": "lrsweep.sweep",
-    "load_data": "lrsweep.sweep",
+    "run_sweep": "lrsweep.orchestrate",
+    "plan_sweep": "lrsweep.orchestrate",
+    "plot_results": "lrsweep.orchestrate",
+    "refine": "lrsweep.orchestrate",
+    "range_test": "lrsweep.orchestrate",
+    "plot_range_test": "lrsweep.orchestrate",
+    "read_summary": "lrsweep.orchestrate",
+    "estimate_sweep": "lrsweep.orchestrate",
+    "load_data": "lrsweep.orchestrate",
     "build_report": "lrsweep.report",
     "write_report": "lrsweep.report",
     "make_executor": "lrsweep.executors",
@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
     from lrsweep.records import RunStatus
     from lrsweep.report import build_report, write_report
     from lrsweep.spec import Spec, load_spec
-    from lrsweep.sweep import (
+    from lrsweep.orchestrate import (
         estimate_sweep,
         load_data,
         plan_sweep,

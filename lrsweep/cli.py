@@ -878,7 +878,7 @@ def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) ->
         )
         console.print(
             f"round 0 ({budget} budget): likely ~{len(lrs)} LRs (a typical"
-            f" {lrsweep.sweep.TYPICAL_RANGE_TEST_DECADES:g} decades at"
+            f" {lrsweep.orchestrate.TYPICAL_RANGE_TEST_DECADES:g} decades at"
             f" {spec.grid.points_per_decade} per decade) x {spec.train.seeds} seeds{per}"
             f" = ~{len(plan.runs)} runs"
         )

@@ -1,6 +1,6 @@
 """What a sweep tells its caller while it runs: one stream of small typed events.
 
-`lrsweep.sweep.run_sweep` and friends take one ``on_event`` callable and call it with these;
+`lrsweep.orchestrate.run_sweep` and friends take one ``on_event`` callable and call it with these;
 the command line renders them (a header per round, a live bar, the notes), a notebook or a
 test keeps what it wants (``on_event=lambda e: isinstance(e, RunDone) and rows.append(e)``).
 Events are for people: nothing the results depend on travels this way.

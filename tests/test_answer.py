@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lrsweep
-import lrsweep.sweep as sweep_module
+import lrsweep.orchestrate as sweep_module
 from lrsweep import study
 from lrsweep import trainer as trainer_module
 from lrsweep.analysis import (

@@ -218,7 +218,7 @@ def run_python(code: str) -> str:
 
 def test_library_never_loads_click_rich_or_matplotlib_until_a_plot():
     loaded = run_python(
-        "import sys, lrsweep.sweep, lrsweep.spec, lrsweep.executors;"
+        "import sys, lrsweep.orchestrate, lrsweep.spec, lrsweep.executors;"
         "print(sorted(m for m in ('click', 'rich', 'matplotlib') if m in sys.modules))"
     )
     assert loaded == "[]"

@@ -45,7 +45,7 @@ LAYERS = [
     "plots",
     "report",
     "starter",
-    "sweep",
+    "orchestrate",
     "cli",
 ]
 
@@ -94,7 +94,7 @@ def test_readers_never_load_the_engine():
     code = (
         "import sys, lrsweep.report, lrsweep.plots;"
         "print(sorted(m for m in sys.modules if m in"
-        " ('lrsweep.training', 'lrsweep.sweep', 'lrsweep.executors')))"
+        " ('lrsweep.training', 'lrsweep.orchestrate', 'lrsweep.executors')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

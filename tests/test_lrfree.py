@@ -22,7 +22,7 @@ from lrsweep import optimizers as opt
 from lrsweep.errors import SpecError
 from lrsweep.records import RunStatus
 from lrsweep.spec import OptimizerSpec
-from lrsweep.sweep import load_data
+from lrsweep.orchestrate import load_data
 from lrsweep.training import train_group
 from tests.test_training import group_of, make_spec
 

@@ -451,7 +451,7 @@ def test_ctrl_c_while_plotting_is_exit_130(tiny_spec, tmp_path, monkeypatch, com
 
 def test_warnings_never_reach_stderr(tiny_spec, tmp_path):
     script = (
-        "import sys, warnings, lrsweep, lrsweep.sweep as s\n"
+        "import sys, warnings, lrsweep, lrsweep.orchestrate as s\n"
         "real = s.finish\n"
         "def noisy(*a, **k):\n"
         "    warnings.warn('overflow encountered in matmul', RuntimeWarning)\n"

@@ -13,7 +13,7 @@ from lrsweep.plan import plan_runs
 from lrsweep.records import Group, RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.stopping import prune_rungs
-from lrsweep.sweep import load_data
+from lrsweep.orchestrate import load_data
 from lrsweep.training import train_group
 
 
