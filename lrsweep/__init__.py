@@ -82,10 +82,6 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
     from lrsweep.errors import DataError, LrsweepError, ResultsError, SpecError
     from lrsweep.executors import ProcessExecutor, SerialExecutor, ThreadExecutor, make_executor
     from lrsweep.optimizers import make_optimizer
-    from lrsweep.plan import log_grid
-    from lrsweep.records import RunStatus
-    from lrsweep.report import build_report, write_report
-    from lrsweep.spec import Spec, load_spec
     from lrsweep.orchestrate import (
         estimate_sweep,
         load_data,
@@ -97,6 +93,10 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
         refine,
         run_sweep,
     )
+    from lrsweep.plan import log_grid
+    from lrsweep.records import RunStatus
+    from lrsweep.report import build_report, write_report
+    from lrsweep.spec import Spec, load_spec
     from lrsweep.trainer import make_trainer
     from lrsweep.training import train_group
 

@@ -136,10 +136,8 @@ def read_history(path: Path) -> list[EpochLog]:
                 try:
                     lr, train, val, metric, effective = (parse_float(c) for c in cells[2:fixed])
                     metrics = {k: parse_float(c) for k, c in zip(extra, cells[fixed:])}
-                    rows.append(
-                        EpochLog(int(cells[0]), int(cells[1]), lr, train, val, metric, effective,
-                                 metrics)  # fmt: skip
-                    )
+                    epoch, step = int(cells[0]), int(cells[1])
+                    rows.append(EpochLog(epoch, step, lr, train, val, metric, effective, metrics))
                 except ValueError:
                     raise ResultsError(f"{path}: line {line}: not a number in {cells!r}") from None
             return rows

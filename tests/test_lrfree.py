@@ -20,9 +20,9 @@ from numpy.testing import assert_allclose
 
 from lrsweep import optimizers as opt
 from lrsweep.errors import SpecError
+from lrsweep.orchestrate import load_data
 from lrsweep.records import RunStatus
 from lrsweep.spec import OptimizerSpec
-from lrsweep.orchestrate import load_data
 from lrsweep.training import train_group
 from tests.test_training import group_of, make_spec
 

@@ -9,11 +9,11 @@ import pytest
 
 from lrsweep import training
 from lrsweep.analysis import aggregate
+from lrsweep.orchestrate import load_data
 from lrsweep.plan import plan_runs
 from lrsweep.records import Group, RunStatus
 from lrsweep.spec import validate_spec
 from lrsweep.stopping import prune_rungs
-from lrsweep.orchestrate import load_data
 from lrsweep.training import train_group
 
 
