@@ -47,10 +47,11 @@ import numpy as np
 
 import lrsweep
 from lrsweep.curve import Observation, fit_curve, pick
+from lrsweep.mlp import pack_lockstep
 from lrsweep.plan import Budget, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import Spec, spec_from_resolved, stable_hash
-from lrsweep.trainer import make_trainer, pack_lockstep
+from lrsweep.trainer import make_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / "answer_truth"

@@ -34,10 +34,10 @@ import numpy as np
 
 import lrsweep
 import lrsweep.stopping as stopping
+from lrsweep.mlp import pack_lockstep
 from lrsweep.plan import plan_runs
 from lrsweep.records import RunStatus, run_objective
 from lrsweep.spec import Spec, spec_from_resolved
-from lrsweep.trainer import pack_lockstep
 from lrsweep.training import train_group
 
 ROOT = Path(__file__).resolve().parent.parent

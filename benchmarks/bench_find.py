@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 import lrsweep
+from lrsweep.mlp import pack_lockstep
 from lrsweep.plan import Budget, plan_runs
 from lrsweep.records import run_objective
 from lrsweep.spec import load_spec
-from lrsweep.trainer import pack_lockstep
 from lrsweep.training import train_group
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -75,9 +75,9 @@ JAX_STRATEGIES = [
 
 def _groups(workload: Workload, data: Any, lrs: Sequence[float], size: int | None) -> list[Any]:
     """The sweep's groups: of ``size`` members each, or of lrsweep's own size (None)."""
+    from lrsweep.mlp import pack_lockstep
     from lrsweep.plan import plan_runs
     from lrsweep.records import Group
-    from lrsweep.trainer import pack_lockstep
 
     spec = workload.spec()
     runs = plan_runs(spec, lrs, 0)

@@ -39,6 +39,9 @@ _EXPORTS = {
     "ThreadExecutor": "lrsweep.executors",
     "make_optimizer": "lrsweep.optimizers",
     "make_trainer": "lrsweep.trainer",
+    "report": "lrsweep.protocol",
+    "sweep": "lrsweep.orchestrate",
+    "Trial": "lrsweep.script",
     "train_group": "lrsweep.training",
     "RunStatus": "lrsweep.records",
     "log_grid": "lrsweep.plan",
@@ -58,6 +61,7 @@ __all__ = [  # every name of _EXPORTS (a test checks they agree)
     "Spec",
     "SpecError",
     "ThreadExecutor",
+    "Trial",
     "__version__",
     "build_report",
     "estimate_sweep",
@@ -73,7 +77,9 @@ __all__ = [  # every name of _EXPORTS (a test checks they agree)
     "range_test",
     "read_summary",
     "refine",
+    "report",
     "run_sweep",
+    "sweep",
     "train_group",
     "write_report",
 ]
@@ -92,10 +98,13 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
         read_summary,
         refine,
         run_sweep,
+        sweep,
     )
     from lrsweep.plan import log_grid
+    from lrsweep.protocol import report
     from lrsweep.records import RunStatus
     from lrsweep.report import build_report, write_report
+    from lrsweep.script import Trial
     from lrsweep.spec import Spec, load_spec
     from lrsweep.trainer import make_trainer
     from lrsweep.training import train_group

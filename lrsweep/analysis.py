@@ -34,6 +34,8 @@ class LRPoint(NamedTuple):
 
 
 _FINISHED = (RunStatus.OK.value, RunStatus.PRUNED.value)
+_UNFINISHED = (RunStatus.FAILED.value, RunStatus.TIMEOUT.value)  # no objective: no evidence
+ALWAYS_COUNTED = ("ok", "diverged", "failed", "pruned")  # in every summary; others when seen
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint]:
@@ -47,7 +49,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]], objective: str) -> list[LRPoint
         ok = [float(r["objective"]) for r in runs if r["status"] == RunStatus.OK.value]
         ok = [v for v in ok if math.isfinite(v)]
         n_div = sum(r["status"] == RunStatus.DIVERGED.value for r in runs)
-        n_fail = sum(r["status"] == RunStatus.FAILED.value for r in runs)
+        n_fail = sum(r["status"] in _UNFINISHED for r in runs)
         n_pruned = sum(r["status"] == RunStatus.PRUNED.value for r in runs)
         mean = float(np.mean(ok)) if ok else math.nan
         std = float(np.std(ok, ddof=1)) if len(ok) > 1 else 0.0
@@ -127,7 +129,7 @@ def largest_stable_lr(
 
 def status_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """How many runs ended in each status."""
-    counts = {s.value: 0 for s in RunStatus}
+    counts = dict.fromkeys(ALWAYS_COUNTED, 0)
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return counts

@@ -717,17 +717,16 @@ RECENT_RUNS = 4  # finished runs listed under the live bar
 
 def round_header(start: RoundStart) -> str:
     """``round 1: refining 0.01-0.1 at 8/decade, 27 runs (3 reused)`` for a `RoundStart`."""
-    what = "coarse grid" if start.round == 0 else "refining"
-    if any("extended the grid" in note for note in start.notes):
-        what = "extending the grid"
+    what = start.step
     if start.budget == "coarse":
         what += " (coarse budget)"
     reused = start.runs - start.to_train
-    return (
-        f"round {start.round}: {what} {start.lr_min:.3g}-{start.lr_max:.3g} at"
-        f" {start.points_per_decade}/decade, {start.runs} runs"
-        + (f" ({reused} reused)" if reused else "")
-    )
+    where = f"{start.lr_min:.3g}-{start.lr_max:.3g}"
+    if start.step == "more seeds":  # a resolve step: another seed where the answer is unsure
+        head = f"round {start.round}: one more seed at {where}"
+    else:
+        head = f"round {start.round}: {what} {where} at {start.points_per_decade}/decade"
+    return f"{head}, {start.runs} runs" + (f" ({reused} reused)" if reused else "")
 
 
 def round_lines(start: RoundStart) -> list[str]:
@@ -737,12 +736,16 @@ def round_lines(start: RoundStart) -> list[str]:
 
 def run_line(row: Mapping[str, Any]) -> str:
     """One finished run in a line: ``lr=0.0316 seed=2 ok objective=0.1234 (0.4s)``."""
+    from lrsweep.errors import shorten
     from lrsweep.facts import fmt_number
 
-    return (
+    line = (
         f"lr={row['lr']:.4g} seed={row['seed']} {row['status']}"
         f" objective={fmt_number(row['objective'])} ({row['seconds']:.1f}s)"
     )
+    if row["status"] in ("failed", "timeout", "diverged") and row.get("message"):
+        line += f": {shorten(row['message'], 120)}"
+    return line
 
 
 class _Tally:
@@ -955,7 +958,8 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
         console.print(
             f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
             + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
-            + f" {counts['failed']} failed)"
+            + f" {counts['failed']} failed"
+            + (f", {counts['timeout']} timed out)" if counts.get("timeout") else ")")
         )
         for path in plots:
             console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")

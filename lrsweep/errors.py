@@ -112,6 +112,13 @@ class StorageError(ResultsError):
     exit_code = 3
 
 
+class RunsFailing(LrsweepError):
+    """The first runs of a sweep all failed the same way (a typo, a missing import): the
+    sweep stops instead of burning the whole grid on it; the failed runs are resumable."""
+
+    exit_code = 1
+
+
 class ExecutorError(LrsweepError):
     """Infrastructure failed: a worker pool, a cluster, or the disk."""
 

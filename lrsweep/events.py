@@ -32,6 +32,7 @@ class RoundStart(NamedTuple):
     points_per_decade: int  # the round's density
     budget: str  # "full" or "coarse"
     notes: tuple[str, ...]  # the refine decisions behind the round (one per combination)
+    step: str = "coarse grid"  # "refining", "extending the grid", "more seeds"
 
 
 class RunDone(NamedTuple):

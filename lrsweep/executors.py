@@ -47,7 +47,7 @@ from typing import Any
 
 from lrsweep.errors import Cancelled, ExecutorError, is_interrupt, shorten
 from lrsweep.records import Group, RunResult, RunStatus
-from lrsweep.trainer import GroupFn, Where, Work
+from lrsweep.work import GroupFn, Where, Work
 
 OnEpoch = Callable[[Group, int, int], None]  # (group, epoch just ended, members still training)
 POLL_SECONDS = 0.2  # how often a driver waiting on workers looks for their epoch reports

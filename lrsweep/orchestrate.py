@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -25,13 +26,14 @@ import numpy as np
 from lrsweep.analysis import answer
 from lrsweep.costs import SweepEstimate, check_data_memory, check_memory
 from lrsweep.data import Dataset, load_dataset
-from lrsweep.errors import ResultsError, SpecError
+from lrsweep.errors import ResultsError, RunsFailing, SpecError, shorten
 from lrsweep.events import Event, Note, OnEvent, Progress, RoundStart, RunDone, ignore
 from lrsweep.executors import Executor, SerialExecutor
 from lrsweep.lock import hold_lock
+from lrsweep.mlp import MLPTrainer
 from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
-from lrsweep.records import Group
+from lrsweep.records import Group, RunResult, RunStatus
 from lrsweep.results import Clock, ResultsDir, axes_of, environment, record
 from lrsweep.search import coarse_to_fine, likely_refine_plans
 from lrsweep.spec import Spec, combo_label, describe_changes
@@ -44,7 +46,7 @@ from lrsweep.study import (
     write_runs,
 )
 from lrsweep.study import read_summary as study_summary
-from lrsweep.trainer import MLPTrainer, make_trainer
+from lrsweep.trainer import make_trainer
 
 RUNS_CSV_EVERY = 2.0  # seconds between rewrites of runs.csv during a sweep (and at the end)
 FIND = "find"  # the purpose of `lrsweep find`'s check runs in the journal
@@ -150,6 +152,7 @@ def execute(
     ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
+    guard = FailFast(any(r.get("status") != "failed" for r in finished.values()))
     keep_csv = purpose == SWEEP
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
@@ -163,7 +166,9 @@ def execute(
         on_event(Progress(done_count + sum(running.values()), total))
 
     try:
-        for group, group_results in executor.map_groups(trainer.work(todo), todo, epoch_ended):
+        for group, group_results in executor.map_groups(
+            trainer.work(todo, results.path), todo, epoch_ended
+        ):
             running.pop(id(group), None)
             by_id = {r.run_id: r for r in group.runs}
             for result in group_results:
@@ -173,6 +178,7 @@ def execute(
                 finished[result.run_id] = row
                 done_count += 1
                 on_event(RunDone(row, done_count, total))
+                guard.check(result, results.path)
             if keep_csv and time.monotonic() - last_write > RUNS_CSV_EVERY:
                 write_runs(results)
                 last_write = time.monotonic()
@@ -182,6 +188,35 @@ def execute(
                 write_runs(results)
         raise
     return write_runs(results) if keep_csv else all_rows(results, purpose)
+
+
+FAIL_FAST = 3  # the first runs all failing the same way this many times stop the sweep
+
+
+class FailFast:
+    """Stop a sweep whose first runs all fail the same way (W&B's agent stops after a few
+    such failures): a typo in a script should cost a few runs, not the whole grid."""
+
+    def __init__(self, succeeded: bool) -> None:
+        self.succeeded = succeeded  # a run of this study finished other than failed
+        self.failures: list[RunResult] = []
+
+    def check(self, result: RunResult, folder: Path) -> None:
+        if result.status is not RunStatus.FAILED:
+            self.succeeded = True
+            return
+        if self.succeeded:
+            return
+        self.failures.append(result)
+        kinds = {re.sub(r"\d+", "#", r.message) for r in self.failures}
+        if len(self.failures) >= FAIL_FAST and len(kinds) == 1:
+            output = folder / "runs" / result.run_id / "stderr.txt"
+            where = f" (its output: {output})" if output.exists() else ""
+            raise RunsFailing(
+                f"the first {len(self.failures)} runs all failed the same way: "
+                f"{shorten(result.message, 160)}{where}; fix it and run the same command"
+                " again (the failed runs are trained again, finished ones kept)"
+            )
 
 
 def run_sweep(
@@ -239,6 +274,77 @@ def run_sweep(
             spec.refine.points_per_decade,
             on_event,
         )
+
+
+def sweep(
+    train_fn: Callable[[Any], Any],
+    spec: str | Path | Mapping[str, Any] | Spec,
+    out: str | Path | None = None,
+    *,
+    executor: Executor | None = None,
+    overwrite: bool = False,
+    on_event: OnEvent | None = None,
+) -> dict[str, Any]:
+    """Sweep the learning rate of your own Python function; return the summary.
+
+    ``train_fn(trial)`` trains one run: it reads ``trial.lr``, ``trial.seed``,
+    ``trial.epochs`` and ``trial.params`` (the run's ``vary:`` values) and reports each epoch
+    with ``trial.report(epoch, val_loss=..., **more)``. Each run is a forked process with the
+    guarantees of a script (`lrsweep.script`): a crash, a NaN, a hang past
+    ``trainer.timeout`` is a recorded result, never a lost sweep.
+
+    Parameters
+    ----------
+    train_fn : callable
+        The training function.
+    spec : path, mapping or Spec
+        The sweep: ``train``, ``grid``, ``refine``, ``vary``..., and ``trainer`` for
+        ``objective``, ``maximize``, ``pick``, ``timeout`` (no ``command``: the function is it).
+    out : path, optional
+        The results folder (default ``results/<name>``).
+
+    Examples
+    --------
+    >>> def train_fn(trial):  # doctest: +SKIP
+    ...     model = make_model(seed=trial.seed)
+    ...     for epoch in range(1, trial.epochs + 1):
+    ...         loss = fit_one_epoch(model, lr=trial.lr)
+    ...         trial.report(epoch, val_loss=loss)
+    >>> lrsweep.sweep(train_fn, {"train": {"epochs": 10}})  # doctest: +SKIP
+    """
+    from lrsweep.script import FunctionTrainer
+    from lrsweep.spec import validate_spec
+    from lrsweep.yamlload import load_yaml
+
+    if isinstance(spec, Spec):
+        document, file, base = spec.resolved(), spec.source_file, spec.base_dir
+    elif isinstance(spec, Mapping):
+        document, file, base = dict(spec), "<spec>", str(Path.cwd())
+    else:
+        document, _ = load_yaml(Path(spec))
+        file, base = str(spec), str(Path(spec).resolve().parent)
+    trainer = dict(document.get("trainer") or {})
+    if trainer.get("command") and not str(trainer["command"]).startswith("python-function:"):
+        raise SpecError(
+            f"{file}: trainer.command: lrsweep.sweep runs train_fn, not a command; remove it"
+            " (or run the spec with 'lrsweep run')"
+        )
+    name = f"{getattr(train_fn, '__module__', '?')}.{getattr(train_fn, '__qualname__', '?')}"
+    trainer.update(command=[f"python-function:{name}"], lr_from_env=True)
+    document = {k: v for k, v in document.items() if k not in ("base_dir", "source_file")}
+    resolved = validate_spec({**document, "trainer": trainer}, file, base_dir=base)
+    if executor is not None and type(executor).__name__ == "DaskExecutor":
+        raise SpecError(f"{file}: a Python function's runs are forks of this process; a dask"
+                        " cluster runs commands (trainer.command) only")  # fmt: skip
+    folder = Path(out) if out is not None else Path("results") / resolved.name
+    return run_sweep(
+        resolved,
+        folder,
+        executor=executor,
+        overwrite=overwrite,
+        on_event=on_event,
+        trainer=FunctionTrainer(resolved, train_fn),
+    )
 
 
 def _warnings(on_event: OnEvent) -> Callable[[str], None]:
@@ -319,9 +425,9 @@ def _study(
         on_event(event)
 
     def decided(text: str, round_: int) -> None:
-        """A decision of the search: on screen, in the summary and in the journal."""
+        """A decision of the search: in the summary and in the journal (on screen with its
+        round's header, or alone when it plans nothing)."""
         notes.append(text)
-        on_event(Note(text))
         results.append_journal(
             [{"event": "note", "run_id": "", "spec": results.spec_id, "round": round_,
               "command": stamp, "text": text}]
@@ -336,12 +442,15 @@ def _study(
             f" suggestion) to {bounds[1]:.3g} (where the loss diverged)",
             0,
         )
+        on_event(Note(notes[-1]))
 
     def evaluate(plan: Plan) -> list[dict[str, Any]] | None:
         """Tell the plan's decisions and train it; None when it plans nothing."""
         for note in plan.notes:
             decided(note, plan.round)
         if not plan.runs:
+            for note in plan.notes:
+                on_event(Note(note))
             return None
         plan = packed(plan, trainer)
         on_event(round_start(results, plan))
@@ -371,6 +480,7 @@ def round_start(results: ResultsDir, plan: Plan) -> RoundStart:
         points_per_decade=plan.points_per_decade,
         budget=plan.runs[0].budget if plan.runs else "full",
         notes=plan.notes,
+        step=plan.step,
     )
 
 

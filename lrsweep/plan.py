@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -95,8 +94,8 @@ def training_settings(spec: Spec) -> dict[str, Any]:
     resolved = spec.resolved()
     train = {k: v for k, v in resolved["train"].items() if k not in ("seeds", "seed", "objective")}
     if spec.trainer is not None:
-        trainer = {k: resolved["trainer"][k] for k in ("command", "env", "history", "lr_from_env")}
-        trainer["cwd"] = str(Path(spec.base_dir, spec.trainer.cwd).resolve())
+        keys = ("command", "cwd", "env", "history", "lr_from_env")
+        trainer = {k: resolved["trainer"][k] for k in keys}
         return {"trainer": trainer, "train": train, "vary": resolved["vary"]}
     return {
         "data": resolved["data"],
@@ -159,6 +158,8 @@ class Plan:
     notes: tuple[str, ...] = ()  # the decisions behind the round (one per combination)
     round: int = 0  # 0: the coarse grid; 1..: refine rounds (a resolve step extends the last)
     points_per_decade: int = 0  # the round's density, for its header
+    step: str = "coarse grid"  # what the round does: "refining", "extending the grid",
+    # "more seeds" (a resolve step)
     groups: tuple[Group, ...] = ()  # filled by the trainer (`Trainer.pack`) before training
 
     @property

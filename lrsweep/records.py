@@ -54,12 +54,14 @@ class Group:
 
 
 class RunStatus(str, enum.Enum):
-    """How a run ended. A diverged or pruned run is a result; a failed one is resumable."""
+    """How a run ended. A diverged, pruned or timed-out run is a result; a failed one is
+    resumable (its exception, or a user's script's crash, may not happen again)."""
 
     OK = "ok"
     DIVERGED = "diverged"
     FAILED = "failed"
     PRUNED = "pruned"  # stopped at a rung, clearly worse than its seed's best (`prune:`)
+    TIMEOUT = "timeout"  # a user's script ran past ``trainer.timeout`` and was stopped
 
 
 @dataclass(frozen=True)

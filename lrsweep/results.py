@@ -432,8 +432,8 @@ class ResultsDir:
             try:
                 history = read_history(path)
                 epochs = int(record.get("epochs_done", -1))
-                if not history or history[0].epoch != 0:
-                    reason = "no epoch 0"
+                if not history:
+                    reason = "no epoch"
                 elif epochs >= 0 and history[-1].epoch not in (epochs, epochs + 1):
                     reason = f"ends at epoch {history[-1].epoch}, the journal says {epochs}"
             except (ResultsError, OSError, ValueError, TypeError) as e:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,9 @@ def plan_refine(
         notes.append(f"{prefix}: {step.note}")
         if step.lrs:
             lrs_by_combo[combo] = step.lrs
-    return plan_lrs(spec, lrs_by_combo, round_, budgets(spec)[1], notes, aliases, density)
+    plan = plan_lrs(spec, lrs_by_combo, round_, budgets(spec)[1], notes, aliases, density)
+    extended = any("extended the grid" in note for note in notes)
+    return replace(plan, step="extending the grid" if extended else "refining")
 
 
 def fitted_scores(
@@ -180,7 +183,7 @@ def plan_resolve(
             f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f} decades):"
             f" seed {seed} at {len(lrs)} LRs around {chosen.lr:.3g}"
         )
-    return Plan(spec, tuple(runs), tuple(notes), round_, points_per_decade)
+    return Plan(spec, tuple(runs), tuple(notes), round_, points_per_decade, "more seeds")
 
 
 def likely_refine_plans(
@@ -219,5 +222,6 @@ def likely_refine_plans(
                         if r.run_id not in seen)  # fmt: skip
         seen.update(r.run_id for r in runs)
         tried = sorted(set(tried) | set(step.lrs))
-        plans.append(Plan(spec, tuple(runs), (f"round {round_}: {step.note}",), round_, density))
+        note = (f"round {round_}: {step.note}",)
+        plans.append(Plan(spec, tuple(runs), note, round_, density, "refining"))
     return plans

@@ -482,6 +482,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 MLP_SECTIONS = ("data", "model", "optimizer", "schedule")  # the built-in model's sections
+# keys of shared sections that only the built-in model reads (left out of a script's spec)
+NOT_FOR_SCRIPTS = (("train", "batch_size"), ("train", "objective"), ("coarse", "subsample"))
 
 
 class Spec(_Section):
@@ -523,8 +525,11 @@ class Spec(_Section):
         if self.trainer is None:
             data.pop("trainer", None)
         else:
-            for key in MLP_SECTIONS:
+            for key in (*MLP_SECTIONS, "execution"):
                 data.pop(key, None)
+            for section, key in NOT_FOR_SCRIPTS:
+                if isinstance(data.get(section), dict):
+                    data[section].pop(key, None)
         return data
 
     @model_validator(mode="after")
@@ -669,9 +674,12 @@ class Spec(_Section):
         return math.prod(len(v) for v in self.vary.values())
 
     def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in and the data path made absolute."""
+        """The spec with every default filled in and the data path (or a script's folder)
+        made absolute."""
         document = self.model_dump(mode="json")
-        if self.data.path is not None:
+        if self.trainer is not None:  # a script's folder, like a data file, made absolute
+            document["trainer"]["cwd"] = str(Path(self.base_dir, self.trainer.cwd).resolve())
+        elif self.data.path is not None:
             document["data"]["path"] = str(Path(self.base_dir, self.data.path).resolve())
         return document
 

@@ -1,268 +1,41 @@
-"""What trains a run: the `Trainer` seam, its registry, and the built-in lockstep MLP trainer.
+"""The trainers by kind, and the one a spec names: the registry of `lrsweep.work.Trainer`.
 
-A trainer turns `Group`\\ s of `RunSpec`\\ s into `RunResult`\\ s, reporting each epoch as it goes;
-everything around it (the plan, the search loop, the journal, the executors, the analysis, the
-report) does not know which trainer it is. The sweep asks a trainer for:
-
-- ``check(plan, jobs)``: refuse what cannot work (a setting that cannot train, a model that
-  would not fit in memory) before anything is written;
-- ``pack(spec, runs)``: the groups a plan's runs train in (the built-in model: many LRs in
-  lockstep; a user's script: one run per group). Packing depends on the spec alone, never on
-  ``--jobs`` or the executor, so the numbers do not either;
-- ``work(groups)``: a `Work` for the executors: the top-level function a worker runs, the
-  payload every worker holds (shipped once per worker), and the driver's cost hints;
-- ``data_report()`` and ``inputs()``: what the summary says of the data, and the facts that
-  identify the study's inputs beyond the spec (a data file's content, a script's).
-
-``TRAINERS`` maps ``trainer.kind`` to the class; `make_trainer` builds the one a spec names.
+``trainer.kind`` is ``mlp`` (the built-in model, the default) or ``command`` (a spec with
+``trainer: {command: ...}``); ``function`` is the Python API's (`lrsweep.sweep`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
+from lrsweep.data import Dataset
+from lrsweep.mlp import MLPTrainer
+from lrsweep.script import CommandTrainer, FunctionTrainer
+from lrsweep.spec import Spec
 
-from lrsweep.costs import (
-    SweepEstimate,
-    Where,
-    check_data_memory,
-    check_memory,
-    data_shape,
-    estimate_rounds,
-    execution_choice,
-    group_seconds,
-    group_size_for,
-)
-from lrsweep.data import Dataset, data_fingerprint, load_dataset
-from lrsweep.errors import SpecError
-from lrsweep.members import loss_name
-from lrsweep.plan import Plan, budgets
-from lrsweep.rangetest import range_test_settings
-from lrsweep.records import Group, RunResult, RunSpec
-from lrsweep.spec import Spec, apply_combo, combo_label
-from lrsweep.training import budget_data, train_group
-
-# fn(group, payload, *, on_epoch=None, stop=None) -> one result per run, in the group's order
-GroupFn = Callable[..., list[RunResult]]
+TRAINERS: dict[str, type[Any]] = {
+    "mlp": MLPTrainer,
+    "command": CommandTrainer,
+    "function": FunctionTrainer,
+}
 
 
-@dataclass(frozen=True)
-class Work:
-    """What the executors run for a trainer: the executors' whole view of it.
-
-    ``fn`` and ``payload`` travel to the workers (``fn`` a picklable top-level function,
-    ``payload`` sent once per worker process or cluster); ``cost`` and ``where`` stay in the
-    driver: the estimated seconds of a group (the longest go first) and where a call's groups
-    should run for ``jobs`` workers (``(where, seconds, why)``; ``pool_started``: a process
-    pool is already running).
-    """
-
-    fn: GroupFn
-    payload: Any
-    cost: Callable[[Group], float]
-    where: Callable[[Sequence[Group], int, bool], tuple[Where, float, str]]
-
-
-class Trainer(Protocol):
-    """The seam every trainer implements (see the module docstring)."""
-
-    kind: ClassVar[str]
-    spec: Spec
-
-    def check(self, plan: Plan, jobs: int) -> None: ...
-    def pack(self, spec: Spec, runs: Sequence[RunSpec]) -> list[Group]: ...
-    def work(self, groups: Sequence[Group]) -> Work: ...
-    def data_report(self) -> dict[str, Any] | None: ...
-    def inputs(self) -> dict[str, Any]: ...
-
-
-def by_combination(spec: Spec, runs: Sequence[RunSpec]) -> list[tuple[Spec, list[RunSpec]]]:
-    """``runs`` split by their ``vary`` combination, in first-seen order, each with the spec
-    that combination makes (`apply_combo`)."""
-    split: dict[tuple[tuple[str, Any], ...], list[RunSpec]] = {}
-    for run in runs:
-        split.setdefault(run.combo, []).append(run)
-    return [(apply_combo(spec, combo) if combo else spec, mine) for combo, mine in split.items()]
-
-
-# --------------------------------------------------------------------------------------------
-# The built-in model: a NumPy MLP, many LRs trained in lockstep
-
-
-class MLPTrainer:
-    """The built-in lockstep MLP (``trainer.kind: mlp``, the default): trains a spec's
-    ``data:``, ``model:``, ``optimizer:`` and ``schedule:``; the fast path.
-
-    Parameters
-    ----------
-    spec : Spec
-        The experiment.
-    data : Dataset, optional
-        The spec's dataset when the caller has it (read once per command); else it is read
-        here (a builtin too large for this machine's memory is refused before it is made).
-    on_progress : callable, optional
-        ``on_progress(bytes_read, size)`` while a data file is read.
-    """
-
-    kind: ClassVar[str] = "mlp"
-
-    def __init__(
-        self,
-        spec: Spec,
-        data: Dataset | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> None:
-        self.spec = spec
-        if data is None:
-            check_data_memory(spec)
-            data = load_dataset(spec.data, Path(spec.base_dir), on_progress)
-        self.data = data
-        self.shape = data_shape(data)  # (n_train, n_val, n_features, n_outputs)
-        self._shipped: dict[frozenset[str], Dataset] = {}
-
-    def preflight(self) -> None:
-        """Build every combination's optimizer and schedule once, so that a setting that cannot
-        work with this data (a warmup longer than the run, say) is a SpecError before anything
-        is written, not a failed run."""
-        from lrsweep.optimizers import make_optimizer
-        from lrsweep.schedules import make_schedule
-
-        spec = self.spec
-        if spec.grid.from_range_test:
-            range_test_settings(spec, {})  # an optimizer the range test cannot ramp
-        for combo in spec.combos:
-            combo_spec = apply_combo(spec, combo) if combo else spec
-            where = f" (with {combo_label(combo)})" if combo else ""
-            for budget in budgets(combo_spec):
-                seen = budget_data(self.data, budget.subsample, combo_spec.data.split_seed)
-                steps = math.ceil(len(seen.X_train) / combo_spec.train.batch_size)
-                try:
-                    make_schedule(combo_spec.schedule, steps_per_epoch=steps, epochs=budget.epochs)
-                    make_optimizer(combo_spec.optimizer, [np.zeros((1, 1, 1), dtype=np.float32)])
-                except SpecError as e:
-                    raise SpecError(f"{spec.source_file}: {e}{where}") from None
-
-    def check(self, plan: Plan, jobs: int) -> None:
-        """`preflight`, then refuse a plan whose groups, ``jobs`` at once (one when they would
-        run in this process), would not fit in memory with the data (`check_memory`)."""
-        self.preflight()
-        groups = plan.groups or tuple(self.pack(plan.spec, plan.runs))
-        at_once = 1 if jobs <= 1 else jobs
-        if at_once > 1 and groups and execution_choice(groups, self.shape, jobs)[0] == "here":
-            at_once = 1
-        check_memory(plan.spec, self.shape, [len(g.runs) for g in groups], at_once)
-
-    def pack(self, spec: Spec, runs: Sequence[RunSpec]) -> list[Group]:
-        """Lockstep groups of the spec's group size, per combination (`pack_lockstep`)."""
-        n_features, n_outputs = self.shape[2], self.shape[3]
-        return [
-            group
-            for combo_spec, mine in by_combination(spec, runs)
-            for group in pack_lockstep(combo_spec, mine, n_features, n_outputs)
-        ]
-
-    def work(self, groups: Sequence[Group]) -> Work:
-        """`train_group` on the dataset cast once to the groups' dtype (`compact_dataset`)."""
-        return Work(train_group, self.payload(groups), self.cost, self.where)
-
-    def payload(self, groups: Sequence[Group]) -> Dataset:
-        """The dataset the workers hold for ``groups``: cast once to their dtype, the same
-        object for every call with the same dtypes (so a running pool keeps its copy)."""
-        dtypes = frozenset(str(g.spec.model.dtype) for g in groups)
-        if dtypes not in self._shipped:
-            self._shipped[dtypes] = compact_dataset(self.data, groups)
-        return self._shipped[dtypes]
-
-    def cost(self, group: Group) -> float:
-        return group_seconds(group, *self.shape)
-
-    def where(
-        self, groups: Sequence[Group], jobs: int, pool_started: bool
-    ) -> tuple[Where, float, str]:
-        return execution_choice(groups, self.shape, jobs, pool_started)
-
-    def estimate(self, plans: Sequence[Plan], jobs: int, range_test_iters: int) -> SweepEstimate:
-        """The likely cost of ``plans`` from the cost model (nothing is trained)."""
-        packed = [p if p.groups else replace(p, groups=tuple(self.pack(p.spec, p.runs)))
-                  for p in plans]  # fmt: skip
-        return estimate_rounds(self.spec, self.shape, packed, jobs, range_test_iters)
-
-    def data_report(self) -> dict[str, Any]:
-        return self.data.data_report()
-
-    def inputs(self) -> dict[str, Any]:
-        """The data's identity (`lrsweep.data.data_fingerprint`): a changed file at the same
-        path is other data."""
-        return {"data": data_fingerprint(self.spec.data, Path(self.spec.base_dir))}
-
-
-def pack_lockstep(
-    spec: Spec, runs: Sequence[RunSpec], n_features: int, n_outputs: int
-) -> list[Group]:
-    """Pack runs of one combination (``spec``) that differ only in LR and seed into lockstep
-    groups of the spec's group size (`lrsweep.costs.group_size_for`).
-
-    Runs are split by budget, sorted by seed then LR, and cut into balanced chunks, so a group
-    may hold several seeds (each member trains with its own seed's weights and batches,
-    bit-identical to the run alone). A pure function of the runs and the data's shape, so the
-    same on every machine and for every executor.
-    """
-    by_budget: dict[tuple[int, float], list[RunSpec]] = {}
-    for run in runs:
-        by_budget.setdefault((run.epochs, run.subsample), []).append(run)
-    groups = []
-    for (epochs, subsample), members in sorted(by_budget.items(), key=lambda kv: kv[0]):
-        members.sort(key=lambda r: (r.seed, r.lr))
-        size = group_size_for(spec, len(members), n_features, n_outputs)
-        chunks = math.ceil(len(members) / size)
-        bounds = np.linspace(0, len(members), chunks + 1).round().astype(int)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            chunk = tuple(members[lo:hi])
-            groups.append(Group(spec, chunk[0].seed, epochs, subsample, chunk))
-    return groups
-
-
-def compact_dataset(data: Dataset, groups: Sequence[Group]) -> Dataset:
-    """``data`` with its inputs (and regression targets) cast once to the groups' dtype.
-
-    `lrsweep.members.model_arrays` casts exactly so, so the numbers do not change; workers
-    receive half the bytes of a float64 dataset and every group skips its own cast. Groups of
-    mixed dtypes get ``data`` unchanged.
-    """
-    dtypes = {np.dtype(g.spec.model.dtype) for g in groups}
-    if len(dtypes) != 1:
-        return data
-    dtype = dtypes.pop()
-    if data.X_train.dtype == dtype and data.X_val.dtype == dtype:
-        return data
-    regression = loss_name(data.task) != "cross_entropy"
-
-    def cast(a: np.ndarray) -> np.ndarray:
-        b = np.ascontiguousarray(a, dtype=dtype)
-        b.setflags(write=False)
-        return b
-
-    return replace(
-        data,
-        X_train=cast(data.X_train),
-        X_val=cast(data.X_val),
-        y_train=cast(data.y_train) if regression else data.y_train,
-        y_val=cast(data.y_val) if regression else data.y_val,
-    )
-
-
-TRAINERS: Mapping[str, type[Any]] = {"mlp": MLPTrainer}
+def trainer_kind(spec: Spec) -> str:
+    """``command`` for a spec with ``trainer:``, else ``mlp``."""
+    return "mlp" if spec.trainer is None else "command"
 
 
 def make_trainer(
     spec: Spec,
     data: Dataset | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    function: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """The trainer ``spec`` names (``trainer.kind``; the built-in MLP by default)."""
+    """The trainer ``spec`` names; ``data``/``on_progress`` for the built-in model (its data
+    read once), ``function`` for `lrsweep.sweep`'s ``train_fn``."""
+    if function is not None:
+        return FunctionTrainer(spec, function)
+    if spec.trainer is not None:
+        return TRAINERS["command"](spec)
     return TRAINERS["mlp"](spec, data, on_progress)

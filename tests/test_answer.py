@@ -12,8 +12,8 @@ import pytest
 
 import lrsweep
 import lrsweep.orchestrate as sweep_module
+from lrsweep import mlp as trainer_module
 from lrsweep import study
-from lrsweep import trainer as trainer_module
 from lrsweep.analysis import (
     aggregate,
     answer,

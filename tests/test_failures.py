@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import lrsweep
+from lrsweep import mlp as trainer_module
 from lrsweep import orchestrate as sweep
-from lrsweep import trainer as trainer_module
 from lrsweep.cli import cli
 from lrsweep.executors import MAX_POOL_RESTARTS, ProcessExecutor
 from lrsweep.spec import load_spec

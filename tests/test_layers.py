@@ -35,7 +35,12 @@ LAYERS = [
     "analysis",
     "facts",
     "costs",
-    "trainer",  # the Trainer seam and its registry
+    "protocol",  # how a user's script reports: stdlib only
+    "child",  # a user's command run supervised: stdlib only
+    "work",  # the Trainer seam: what executors run
+    "mlp",  # the built-in trainer
+    "script",  # a user's command or function as a trainer
+    "trainer",  # the registry of trainers
     "executors",
     "files",
     "lock",

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lrsweep.costs import group_size_for
+from lrsweep.mlp import pack_lockstep
 from lrsweep.plan import (
     LATTICE_PER_DECADE,
     canonical_lr,
@@ -19,7 +20,6 @@ from lrsweep.plan import (
     plan_runs,
 )
 from lrsweep.spec import load_spec
-from lrsweep.trainer import pack_lockstep
 
 
 def test_log_grid_known_values():

@@ -22,13 +22,13 @@ refine: {{rounds: 2, points_per_decade: 4}}
 
 
 def no_training(monkeypatch):
-    import lrsweep.trainer  # noqa: F401  (first: it binds train_group when imported)
+    import lrsweep.mlp  # noqa: F401  (first: it binds train_group when imported)
 
     def refuse(*args, **kwargs):
         raise AssertionError("an estimate must not train")
 
     monkeypatch.setattr("lrsweep.training.train_group", refuse)
-    monkeypatch.setattr("lrsweep.trainer.train_group", refuse)
+    monkeypatch.setattr("lrsweep.mlp.train_group", refuse)
 
 
 def test_validate_estimates_every_round_from_the_cost_model(write_spec, monkeypatch):

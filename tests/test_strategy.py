@@ -33,9 +33,9 @@ from lrsweep.executors import (
     make_executor,
 )
 from lrsweep.members import model_arrays
+from lrsweep.mlp import compact_dataset, pack_lockstep
 from lrsweep.plan import plan_runs
 from lrsweep.records import RunResult
-from lrsweep.trainer import compact_dataset, pack_lockstep
 from lrsweep.training import train_group
 
 SPEC = """\
