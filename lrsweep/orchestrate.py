@@ -152,7 +152,10 @@ def execute(
     ]  # fmt: skip
     total = len(plan.runs)
     done_count = sum(r.run_id in finished for r in plan.runs)
-    guard = FailFast(any(r.get("status") != "failed" for r in finished.values()))
+    # a user's code that fails at once fails again: stop early (the built-in model's failures
+    # are a worker's or a bug's, and the other runs go on)
+    guard = FailFast(trainer.kind == "mlp" or any(r.get("status") != "failed"
+                                                 for r in finished.values()))  # fmt: skip
     keep_csv = purpose == SWEEP
     last_write = time.monotonic()
     running: dict[int, float] = {}  # id(group) -> its finished epochs, in runs
