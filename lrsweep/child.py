@@ -274,6 +274,9 @@ def run_function(
             os.dup2(err_w, 2)
             for fd in (devnull, out_r, out_w, err_r, err_w):
                 os.close(fd)
+            # the parent's streams may not be its fds (a notebook's, pytest's capture)
+            sys.stdout = open(1, "w", buffering=1, closefd=False)
+            sys.stderr = open(2, "w", buffering=1, closefd=False)
             os.environ.update(env)
             threading.Thread(target=_die_with, args=(parent,), daemon=True).start()
             target()

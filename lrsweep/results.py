@@ -432,9 +432,10 @@ class ResultsDir:
             try:
                 history = read_history(path)
                 epochs = int(record.get("epochs_done", -1))
-                if not history:
+                empty_ok = epochs == 0 and record.get("status") in ("timeout", "diverged")
+                if not history and not empty_ok:  # a run stopped before it reported is whole
                     reason = "no epoch"
-                elif epochs >= 0 and history[-1].epoch not in (epochs, epochs + 1):
+                elif history and epochs >= 0 and history[-1].epoch not in (epochs, epochs + 1):
                     reason = f"ends at epoch {history[-1].epoch}, the journal says {epochs}"
             except (ResultsError, OSError, ValueError, TypeError) as e:
                 reason = str(e).removeprefix(f"{path}: ")

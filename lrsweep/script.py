@@ -148,7 +148,9 @@ class _Watch:
         return sorted(rows.items())
 
     def poll(self, on_epoch: Callable[[int, int], None] | None, final: bool = False) -> str:
-        """Read what arrived; a reason to stop the run ("" to go on)."""
+        """Read what arrived; a reason to stop the run ("" to go on). A verdict is final."""
+        if self.verdict is not None:
+            return self.monitor.reason
         for where, record in self.tail.read_new(final):
             if record is None:
                 self.epochs.problems.append(f"{where}: not a JSON object")
