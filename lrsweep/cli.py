@@ -533,7 +533,7 @@ def find(
     with user_errors(), interruptible(f"lrsweep find {shlex.quote(str(spec_file))}"):
         spec = lrsweep.load_spec(spec_file, overrides)
         out = out if out is not None else Path("results") / spec.name
-        data = _load_data(spec)
+        data = _load_data(spec) if spec.trainer is None else None  # a script: refused below
         with _executor(executor_options) as executor:
             found = lrsweep.range_test(
                 spec,
@@ -602,9 +602,19 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     show_default=True,
     help="Where to write the spec.",
 )
+@click.option(
+    "--command",
+    "train_command",
+    default=None,
+    metavar="COMMAND",
+    help='Your own training command, e.g. "python train.py --lr {lr} --seed {seed}".',
+)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
-    """Write a commented starter spec; with --data, fitted to that table.
+def init(
+    data: Path | None, out: Path, force: bool, target: str | None, train_command: str | None
+) -> None:
+    """Write a commented starter spec; with --data, fitted to that table; with --command,
+    for your own training script.
 
     The spec records what was decided about each column (dropped, categorical, imputed) as
     comments, so you can see and edit it.
@@ -612,14 +622,29 @@ def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
     \b
     Example:
         lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
+        lrsweep init --command "python train.py --lr {lr} --seed {seed} --epochs {epochs}"
     """
     from lrsweep.files import write_atomic
-    from lrsweep.starter import starter_load, starter_spec
+    from lrsweep.starter import starter_command_spec, starter_load, starter_spec
 
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
     if target is not None and data is None:
         raise UserError("--target: needs --data (the table it is a column of)")
+    if train_command is not None:
+        if data is not None:
+            raise UserError("--command: your script reads its own data; give --data or --command")
+        with user_errors():
+            import lrsweep
+
+            write_atomic(out, starter_command_spec(train_command, out))
+            try:  # the spec it writes must load, and its program be found: else nothing
+                lrsweep.make_trainer(lrsweep.load_spec(out)).check(None, 1)
+            except BaseException:
+                out.unlink()
+                raise
+        click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+        return
     with user_errors():
         loaded: Dataset | None = None
         dropped: dict[str, str] = {}
@@ -868,6 +893,9 @@ def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) ->
     lrs = sorted({r.lr for r in plan.runs})
     combos = len(spec.combos)
     jobs = jobs or default_jobs()
+    if trainer.kind != "mlp":
+        _print_script_plan(plan, trainer, out, jobs)
+        return
     estimate = lrsweep.estimate_sweep(plan, jobs, trainer)
     console = _console()
     console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}")
@@ -922,6 +950,37 @@ def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) ->
     )
     if not spec.grid.from_range_test:
         console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
+
+
+def _print_script_plan(plan: Plan, trainer: Any, out: Path, jobs: int) -> None:
+    """The plan of a user's command: its runs, the first run's command line, the refine."""
+    from lrsweep.script import values_of
+
+    spec = plan.spec
+    console = _console()
+    lrs = sorted({r.lr for r in plan.runs})
+    per = f" x {len(spec.combos)} combinations" if len(spec.combos) > 1 else ""
+    console.print(f"spec {spec.name} (hash {spec.spec_hash()}) -> {out}", markup=False)
+    console.print(
+        f"round 0: {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g} x {spec.train.seeds}"
+        f" seeds{per} = {len(plan.runs)} runs of your command, {min(jobs, len(plan.runs))}"
+        " at a time",
+        markup=False,
+    )
+    first = plan.runs[0]
+    run_dir = Path(out) / "runs" / first.run_id
+    words = [w.format_map(values_of(first, run_dir)) for w in trainer.trainer.words]
+    console.print(f"first run: {shlex.join(words)}  (in {trainer.cwd})", markup=False)
+    if spec.refine.rounds:
+        console.print(
+            f"then up to {spec.refine.rounds} refine rounds around each curve's best LR",
+            markup=False,
+        )
+    console.print(
+        f"each run: at most {trainer.trainer.timeout} (trainer.timeout); stopped early when"
+        " its loss turns NaN or blows up",
+        markup=False,
+    )
 
 
 def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:

@@ -531,6 +531,18 @@ class DaskExecutor(Executor):
         if not groups:
             return
         mine = _worker_versions()
+        if work.preflight is not None:  # a user's command: its files must be on every worker
+            try:
+                found = self.client.run(work.preflight)
+            except Exception as e:
+                raise ExecutorError(self._lost(e)) from None
+            for worker, problem in sorted(found.items()):
+                if problem:
+                    raise ExecutorError(
+                        f"{self.where}: worker {worker} {problem}; a command's folder, its"
+                        " script and the results folder must be on a file system every"
+                        " worker shares"
+                    )
         pool = self.client.get_executor(pure=False)
         try:
             payload = self.client.scatter(work.payload, broadcast=True)

@@ -16,6 +16,7 @@ file and the tails of its output.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -335,7 +336,10 @@ class CommandTrainer:
 
     def work(self, groups: Sequence[Group], folder: Path | None = None) -> Work:
         settings = Settings(self.trainer, str(self.cwd), str(folder or "."), self.function)
-        return Work(train_script_group, settings, self.cost, self.where)
+        script = script_file(self.trainer.words, self.cwd)
+        seen = [str(self.cwd), *([str(script)] if script else []), str(folder or ".")]
+        return Work(train_script_group, settings, self.cost, self.where,
+                    functools.partial(check_visible, tuple(seen)))  # fmt: skip
 
     def cost(self, group: Group) -> float:
         return float(group.epochs)
@@ -405,6 +409,17 @@ def script_file(words: Sequence[str], cwd: Path) -> Path | None:
         if not word.startswith("-"):
             return existing(word)
     return None
+
+
+def check_visible(paths: Sequence[str]) -> str:
+    """On a cluster's worker: "" when it sees every one of ``paths`` (the command's folder,
+    its script, the results folder, which it writes each run's folder into), else which not."""
+    for path in paths:
+        if not os.path.exists(path):
+            return f"cannot see {path}"
+    if paths and not os.access(paths[-1], os.W_OK):
+        return f"cannot write into {paths[-1]}"
+    return ""
 
 
 def _file_digest(path: Path) -> dict[str, Any]:

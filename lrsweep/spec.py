@@ -626,10 +626,11 @@ class Spec(_Section):
                     continue
                 for name in placeholder_names(text):
                     if name not in known:
-                        hint = did_you_mean(name, known)
+                        close = difflib.get_close_matches(name, known, n=1)
+                        hint = f"did you mean {{{close[0]}}}? " if close else ""
                         raise ValueError(
-                            f"{where}: unknown placeholder {{{shorten(name)}}}; {hint} (lrsweep"
-                            f" fills {', '.join('{' + k + '}' for k in known)})"
+                            f"{where}: unknown placeholder {{{shorten(name)}}}; {hint}lrsweep"
+                            f" fills {', '.join('{' + k + '}' for k in known)}"
                         )
                     used.add(name)
         if (

@@ -168,3 +168,55 @@ def _yaml(text: str) -> str:
     """``text`` as a YAML scalar: bare when that is safe, else double-quoted."""
     plain = PLAIN.fullmatch(text) and text.lower() not in ("yes", "no", "true", "false", "null")
     return text if plain else json.dumps(text)
+
+
+COMMAND_SPEC = """\
+# lrsweep spec for your own training code: which learning rate?
+# Run it with:  lrsweep run {out}
+# The command runs once per run, never through a shell, from `cwd`, with {{lr}}, {{seed}},
+# {{epochs}} and {{run_dir}} filled in (and LRSWEEP_LR, LRSWEEP_SEED, LRSWEEP_EPOCHS,
+# LRSWEEP_RUN_DIR and LRSWEEP_METRICS in its environment). Your script reports each epoch:
+#     import lrsweep; lrsweep.report(epoch=epoch, train_loss=..., val_loss=...)
+# or appends JSON lines like {{"epoch": 3, "val_loss": 0.52}} to $LRSWEEP_METRICS, or keeps
+# the log it writes already (history: below). See docs/your-model.md.
+
+name: {name}
+
+trainer:
+  command: {command}
+  cwd: {cwd}                       # the folder it runs in, relative to this file
+  objective: val_loss              # the reported metric to minimise
+  maximize: false                  # true for accuracy-like metrics
+  pick: final                      # final: mean of the last 3 reported epochs; best: best one
+  timeout: 2h                      # a run past this is stopped and recorded `timeout`
+  # history: "{{run_dir}}/metrics.csv"  # a Lightning/Keras CSVLogger file, or trainer_state.json
+  # env: {{OMP_NUM_THREADS: "1"}}      # added to every run's environment
+
+train:
+  epochs: 20                       # fills {{epochs}}
+  seeds: 2                         # each LR with seeds 0 and 1 (fills {{seed}})
+  diverge_factor: 4.0              # diverged: a loss above 4x the first one for 2 epochs
+
+grid:
+  lr_min: 1e-5                     # a log grid from 1e-5 ...
+  lr_max: 1.0                      # ... to 1, both ends included
+  points_per_decade: 2
+
+refine:
+  rounds: 2                        # then zoom in around the best LR
+  points_per_decade: 8
+
+# vary: {{batch_size: [32, 128]}}    # one U-curve per value; fills {{batch_size}}
+"""
+
+
+def starter_command_spec(command: str, out: Path) -> str:
+    """The commented spec ``lrsweep init --command`` writes for a user's training command."""
+    from lrsweep.spec import command_words
+
+    words = command_words(command)
+    script = next((w for w in words[1:] if not w.startswith("-") and "{" not in w), words[0])
+    name = _name_from(Path(script)) if script else "my-model"
+    here = Path(out).resolve().parent
+    cwd = os.path.relpath(Path.cwd(), here) if here != Path.cwd() else "."
+    return COMMAND_SPEC.format(out=out, name=name, command=json.dumps(command), cwd=_yaml(cwd))

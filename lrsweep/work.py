@@ -51,6 +51,9 @@ class Work:
     payload: Any
     cost: Callable[[Group], float]
     where: Callable[[Sequence[Group], int, bool], tuple[Where, float, str]]
+    # run on every worker of a cluster before its first group: "" or what it cannot do
+    # (a picklable top-level function, e.g. "worker cannot see /data/train.py")
+    preflight: Callable[[], str] | None = None
 
 
 class Trainer(Protocol):

@@ -170,3 +170,42 @@ def test_killing_every_worker_is_reported_as_that(write_spec, tmp_path):
     assert "lost" not in message.split(":")[0] and "scheduler" not in message
     assert "the workers died mid-sweep" in message or "every worker is gone" in message
     assert read_untimed(tmp_path / "r" / "runs.csv")
+
+
+COMMAND_SCRIPT = """\
+import argparse, lrsweep
+p = argparse.ArgumentParser(); p.add_argument("--lr", type=float); a = p.parse_args()
+for e in range(1, 4):
+    lrsweep.report(epoch=e, val_loss=(a.lr - 0.05) ** 2 + 1.0 / e)
+"""
+
+
+def test_a_users_command_runs_on_the_cluster_and_a_worker_that_cannot_see_it_is_one_line(
+    cluster, tmp_path
+):
+    import functools
+    import sys
+    from dataclasses import replace
+
+    from lrsweep.script import check_visible
+    from lrsweep.trainer import make_trainer
+
+    (tmp_path / "model.py").write_text(COMMAND_SCRIPT)
+    (tmp_path / "spec.yaml").write_text(
+        "name: cmd\ntrainer: {command: [%s, model.py, --lr, '{lr}']}\n"
+        "train: {epochs: 3, seeds: 1}\ngrid: {lr_min: 0.01, lr_max: 1, points_per_decade: 1}\n"
+        % sys.executable
+    )
+    spec = load_spec(tmp_path / "spec.yaml")
+    lrsweep.run_sweep(spec, tmp_path / "local")
+    with DaskExecutor(cluster.scheduler_address) as executor:
+        lrsweep.run_sweep(spec, tmp_path / "dask", executor=executor)
+        assert read_untimed(tmp_path / "local" / "runs.csv") == read_untimed(
+            tmp_path / "dask" / "runs.csv"
+        )
+        trainer = make_trainer(spec)
+        groups = trainer.pack(spec, lrsweep.plan_sweep(spec, trainer=trainer).runs)
+        blind = functools.partial(check_visible, ("/nonexistent/lrsweep/model.py",))
+        work = replace(trainer.work(groups, tmp_path / "x"), preflight=blind)
+        with pytest.raises(ExecutorError, match="cannot see /nonexistent/lrsweep/model.py"):
+            list(executor.map_groups(work, groups))
