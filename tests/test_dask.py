@@ -191,10 +191,10 @@ def test_a_users_command_runs_on_the_cluster_and_a_worker_that_cannot_see_it_is_
     from lrsweep.trainer import make_trainer
 
     (tmp_path / "model.py").write_text(COMMAND_SCRIPT)
+    python = sys.executable
     (tmp_path / "spec.yaml").write_text(
-        "name: cmd\ntrainer: {command: [%s, model.py, --lr, '{lr}']}\n"
+        f"name: cmd\ntrainer: {{command: [{python}, model.py, --lr, '{{lr}}']}}\n"
         "train: {epochs: 3, seeds: 1}\ngrid: {lr_min: 0.01, lr_max: 1, points_per_decade: 1}\n"
-        % sys.executable
     )
     spec = load_spec(tmp_path / "spec.yaml")
     lrsweep.run_sweep(spec, tmp_path / "local")
