@@ -207,5 +207,5 @@ def test_a_users_command_runs_on_the_cluster_and_a_worker_that_cannot_see_it_is_
         groups = trainer.pack(spec, lrsweep.plan_sweep(spec, trainer=trainer).runs)
         blind = functools.partial(check_visible, ("/nonexistent/lrsweep/model.py",))
         work = replace(trainer.work(groups, tmp_path / "x"), preflight=blind)
-        with pytest.raises(ExecutorError, match="cannot see /nonexistent/lrsweep/model.py"):
+        with pytest.raises(ExecutorError, match=r"cannot see /nonexistent/lrsweep/model\.py"):
             list(executor.map_groups(work, groups))
