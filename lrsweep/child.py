@@ -307,6 +307,30 @@ def _die_with(parent: int) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
+class _ExitWatch:
+    """Waits for a child's exit without polling: a pidfd (Linux) wakes the wait the moment it
+    exits; elsewhere a plain sleep of the poll interval."""
+
+    def __init__(self, pid: int) -> None:
+        self.fd = -1
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+
+    def wait(self, seconds: float) -> None:
+        if self.fd < 0:
+            time.sleep(seconds)
+            return
+        import select
+
+        select.select([self.fd], [], [], seconds)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+
 class _Forked:
     """A forked child as much of `subprocess.Popen` as `_supervise` uses."""
 
@@ -351,6 +375,7 @@ def _supervise(
     """Watch a started child until it ends or is stopped; how it ended."""
     started = time.monotonic()
     outcome = Outcome()
+    exited = _ExitWatch(proc.pid)
     try:
         while proc.poll() is None:
             reason = poll() if poll is not None else ""
@@ -363,14 +388,14 @@ def _supervise(
             if timeout is not None and time.monotonic() - started > timeout:
                 outcome.timed_out = True
                 break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=poll_seconds)  # returns at once when it exits
+            exited.wait(poll_seconds)  # returns at once when it exits
         if proc.poll() is None:
             _stop_group(proc, grace)
     except BaseException:
         _stop_group(proc, grace)
         raise
     finally:
+        exited.close()
         with contextlib.suppress(Exception):
             proc.wait(timeout=grace + 5)
         status = read_status()
