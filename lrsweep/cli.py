@@ -914,11 +914,14 @@ def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) ->
             f" = ~{len(plan.runs)} runs"
         )
     else:
+        seeds = "one seed" if spec.budget is not None else f"{spec.train.seeds} seeds"
         console.print(
             f"round 0 ({budget} budget): {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g}"
-            f" x {spec.train.seeds} seeds{per} = {len(plan.runs)} runs"
+            f" x {seeds}{per} = {len(plan.runs)} runs"
         )
-    if spec.refine.rounds:
+    if spec.budget is not None:
+        console.print(budget_line(spec), markup=False)
+    elif spec.refine.rounds:
         likely = [f"round {r.round} ~{r.runs} runs" for r in estimate.rounds[1:]]
         console.print(
             f"then up to {spec.refine.rounds} refine rounds around each curve's best LR"
@@ -952,6 +955,24 @@ def _print_plan(plan: Plan, trainer: Any, out: Path, jobs: int | None = None) ->
         console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
 
 
+def budget_line(spec: Spec) -> str:
+    """What ``budget:`` will do, in a sentence (``--dry-run``, ``validate``)."""
+    from lrsweep.search import rung_epochs
+
+    budget = spec.budget
+    assert budget is not None
+    rungs = rung_epochs(spec.train.epochs, budget.rungs, budget.eta)
+    size = (f"{budget.runs:g} full-run equivalents per curve ({budget.runs * spec.train.epochs:g}"
+            " epochs)" if budget.runs is not None else f"{budget.time} of training")  # fmt: skip
+    steps = ", ".join(str(e) for e in rungs)
+    return (
+        f"budget: {size}: round 0 is a first look at {rungs[0]} of {spec.train.epochs} epochs"
+        f" (one seed; the grid above, coarser if it costs over a third of the budget), then"
+        f" successive halving at {steps} epochs, then LRs and seeds near the optimum while"
+        " the budget lasts"
+    )
+
+
 def _print_script_plan(plan: Plan, trainer: Any, out: Path, jobs: int) -> None:
     """The plan of a user's command: its runs, the first run's command line, the refine."""
     from lrsweep.script import values_of
@@ -971,7 +992,9 @@ def _print_script_plan(plan: Plan, trainer: Any, out: Path, jobs: int) -> None:
     run_dir = Path(out) / "runs" / first.run_id
     words = [w.format_map(values_of(first, run_dir)) for w in trainer.trainer.words]
     console.print(f"first run: {shlex.join(words)}  (in {trainer.cwd})", markup=False)
-    if spec.refine.rounds:
+    if spec.budget is not None:
+        console.print(budget_line(spec), markup=False)
+    elif spec.refine.rounds:
         console.print(
             f"then up to {spec.refine.rounds} refine rounds around each curve's best LR",
             markup=False,

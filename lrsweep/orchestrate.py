@@ -35,7 +35,7 @@ from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.records import Group, RunResult, RunStatus
 from lrsweep.results import Clock, ResultsDir, axes_of, environment, record
-from lrsweep.search import coarse_to_fine, likely_refine_plans
+from lrsweep.search import budgeted, coarse_to_fine, first_look, likely_refine_plans
 from lrsweep.spec import Spec, combo_label, describe_changes
 from lrsweep.study import (
     SWEEP,
@@ -81,7 +81,8 @@ def plan_sweep(
     bounds = None
     if spec.grid.from_range_test:
         bounds = spec.grid.lr_max / 10**TYPICAL_RANGE_TEST_DECADES, spec.grid.lr_max
-    plan = packed(plan_round0(spec, bounds), trainer)
+    round0 = first_look(spec, bounds) if spec.budget is not None else plan_round0(spec, bounds)
+    plan = packed(round0, trainer)
     trainer.check(plan, jobs)
     return plan
 
@@ -459,14 +460,25 @@ def _study(
         on_event(round_start(results, plan))
         return execute(results, plan, trainer, executor, counted)
 
-    rows = coarse_to_fine(
-        spec,
-        evaluate,
-        plan_round0(spec, bounds, lattice_aliases(results)),
-        rounds=rounds,
-        points_per_decade=points_per_decade,
-        aliases=lambda: lattice_aliases(results),
-    )
+    if spec.budget is not None:  # the answer at a budget: rungs, then seeds and finer LRs
+        began, earlier = time.monotonic(), results.training_seconds()
+        limit = spec.budget.seconds if spec.budget.seconds is not None else math.inf
+        rows = budgeted(
+            spec,
+            evaluate,
+            bounds=bounds,
+            aliases=lambda: lattice_aliases(results),
+            seconds_left=lambda: limit - earlier - (time.monotonic() - began),
+        )
+    else:
+        rows = coarse_to_fine(
+            spec,
+            evaluate,
+            plan_round0(spec, bounds, lattice_aliases(results)),
+            rounds=rounds,
+            points_per_decade=points_per_decade,
+            aliases=lambda: lattice_aliases(results),
+        )
     return finish(results, rows, clock, notes, trained, trainer.data_report())
 
 

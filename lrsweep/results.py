@@ -556,6 +556,21 @@ class ResultsDir:
             )
         return dict(summary)
 
+    def training_seconds(self) -> float:
+        """The wall seconds the commands logged in ``commands.jsonl`` spent, for the current
+        spec (what a time budget has used before this command)."""
+        path = self.path / "commands.jsonl"
+        total = 0.0
+        if path.exists():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("spec_hash") == self.spec_id:
+                    total += float(entry.get("wall_seconds") or 0.0)
+        return total
+
     def log_command(self, entry: Mapping[str, Any]) -> None:
         """Append what a command did, and when, to ``commands.jsonl`` (fsync'd)."""
         line = json.dumps(to_json_safe(entry), allow_nan=False) + "\n"

@@ -225,3 +225,256 @@ def likely_refine_plans(
         note = (f"round {round_}: {step.note}",)
         plans.append(Plan(spec, tuple(runs), note, round_, density, "refining"))
     return plans
+
+
+# --------------------------------------------------------------------------------------------
+# The answer at a budget: few full runs when each run costs minutes
+
+FIRST_LOOK_SHARE = 0.3  # at most this share of the budget goes to the first look
+KEEP_NOISE_SDS = 2.0  # a rung keeps every LR within this many noise SDs of its best
+MAX_BUDGET_STEPS = 12  # seeds or finer LRs at the full budget, at most this many steps
+MIN_AROUND = 4  # LRs trained at the full budget around the pick before seeds are added
+AROUND_DECADES = 0.25  # "around": this far either side of the pick (and its interval)
+Spent = Callable[[Rows, tuple[tuple[str, Any], ...]], float]  # epochs a curve has trained
+
+
+def rung_epochs(epochs: int, rungs: int, eta: int) -> list[int]:
+    """The epochs of each rung, ascending, the last ``epochs``: ``epochs / eta^k`` rounded
+    up, duplicates dropped (a short run has fewer rungs)."""
+    found = [max(1, math.ceil(epochs / eta**k)) for k in range(rungs - 1, -1, -1)]
+    return sorted(set(found))
+
+
+def epochs_trained(rows: Rows, combo: tuple[tuple[str, Any], ...] = ()) -> float:
+    """The epochs a curve's runs have trained (a stopped run counts what it trained)."""
+    label = combo_label(combo)
+    return float(sum(int(r["epochs_done"] or 0) for r in rows if r.get("combo", "all") == label
+                     and r["status"] != "failed"))  # fmt: skip
+
+
+def budgeted(
+    spec: Spec,
+    evaluate: Evaluate,
+    *,
+    bounds: tuple[float, float] | None = None,
+    aliases: Aliases = dict,
+    spent: Spent = epochs_trained,
+    seconds_left: Callable[[], float] = lambda: math.inf,
+) -> Rows:
+    """The answer within ``spec.budget`` (per curve), whatever trains the runs.
+
+    1. **A first look**: the log grid at the first rung's epochs (``train.epochs / eta^k``),
+       one seed, made coarser until it costs at most ``FIRST_LOOK_SHARE`` of the budget.
+    2. **Successive halving by rung**: each rung trains, at ``eta`` times the epochs, the LRs
+       of the rung before whose loss at its epochs is within ``KEEP_NOISE_SDS`` noise
+       standard deviations of that rung's best (the noise from the U-curve fit of the rung),
+       at most ``1/eta`` of them; the LR just below the best always goes on (a short run
+       flatters the large LRs, which learn fast first and then stall or blow up).
+    3. **At the full budget**, while the optimum's interval is wide and the budget lasts:
+       finer LRs inside the interval when it holds fewer than three trained LRs, else one
+       more seed at the trained LRs nearest the pick.
+
+    Every decision is a note of its plan (journaled, shown in the report). A stage that does
+    not fit in the budget left is cut to what fits, nearest the pick first; none fits: done.
+    """
+    if spec.budget is None:
+        raise ValueError("budgeted() needs a spec with budget:")
+    budget = spec.budget
+    E = spec.train.epochs
+    rungs = rung_epochs(E, budget.rungs, budget.eta)
+    total = math.inf if budget.runs is None else budget.runs * E
+    combos = spec.combos
+
+    def left(rows: Rows, combo: tuple[tuple[str, Any], ...]) -> float:
+        return total - spent(rows, combo)
+
+    plan = first_look(spec, bounds, aliases())
+    ppd = plan.points_per_decade
+    rows = evaluate(plan) or []
+    for k, epochs in enumerate(rungs[1:], start=1):
+        keep: dict[tuple[tuple[str, Any], ...], list[float]] = {}
+        notes = []
+        for combo in combos:
+            prefix = f"round {k}" + (f", {combo_label(combo)}" if combo else "")
+            mine = [r for r in rows if r.get("combo", "all") == combo_label(combo)
+                    and int(r["round"]) == k - 1]  # fmt: skip
+            chosen, why = survivors(mine, spec.objective, budget.eta)
+            affordable = int(left(rows, combo) // epochs)
+            if len(chosen) > affordable:
+                chosen = chosen[: max(affordable, 0)]
+                why += f"; cut to {len(chosen)} by the budget left"
+            if chosen:
+                keep[combo] = sorted(chosen)
+            notes.append(f"{prefix}: {epochs} epochs for {len(chosen)} of {len(mine)} LRs: {why}")
+        plan = _rung_plan(spec, keep, epochs, k, tuple(notes), aliases(), ppd, "halving")
+        got = evaluate(plan)
+        if got is None:
+            return rows
+        rows = got
+    last = len(rungs) - 1
+    for _ in range(MAX_BUDGET_STEPS):
+        if seconds_left() <= 0:
+            break
+        plan = _full_budget_step(spec, rows, last, left, aliases())
+        got = evaluate(plan)
+        if got is None:
+            break
+        rows = got
+    return rows
+
+
+def first_look(
+    spec: Spec,
+    bounds: tuple[float, float] | None = None,
+    aliases: Mapping[int, float] | None = None,
+) -> Plan:
+    """A budget's round 0: the log grid at the first rung's epochs, one seed, made coarser
+    until it costs at most ``FIRST_LOOK_SHARE`` of the budget."""
+    if spec.budget is None:
+        raise ValueError("first_look() needs a spec with budget:")
+    E = spec.train.epochs
+    rungs = rung_epochs(E, spec.budget.rungs, spec.budget.eta)
+    total = math.inf if spec.budget.runs is None else spec.budget.runs * E
+    lr_min, lr_max = bounds or (spec.grid.lr_min, spec.grid.lr_max)
+    ppd = spec.grid.points_per_decade
+    lrs = log_grid(lr_min, lr_max, ppd)
+    while ppd > 1 and len(lrs) * rungs[0] > FIRST_LOOK_SHARE * total:
+        ppd -= 1
+        lrs = log_grid(lr_min, lr_max, ppd)
+    share = (
+        f" ({len(lrs) * rungs[0] / E:.1f} of {total / E:g} full runs)" if total < math.inf else ""
+    )
+    note = (f"round 0: a first look: {len(lrs)} LRs from {lrs[0]:.3g} to {lrs[-1]:.3g} at"
+            f" {rungs[0]} of {E} epochs, one seed{share}")  # fmt: skip
+    by_combo = dict.fromkeys(spec.combos, lrs.tolist())
+    return _rung_plan(spec, by_combo, rungs[0], 0, (note,), aliases or {}, ppd, "first look")
+
+
+def survivors(rows: Rows, objective: str, eta: int) -> tuple[list[float], str]:
+    """The LRs of a rung that go on, best first, and why in a few words."""
+    from lrsweep.records import score
+
+    scores = {float(r["lr"]): (score(float(r["objective"]), objective)
+                               if r["status"] in ("ok", "pruned") else math.inf)
+              for r in rows}  # fmt: skip
+    finite = {lr: s for lr, s in scores.items() if math.isfinite(s)}
+    if not finite:
+        return [], "every LR diverged or failed"
+    ranked = sorted(finite, key=finite.get)  # type: ignore[arg-type]
+    best = finite[ranked[0]]
+    fit = fit_rows(rows, objective)
+    positive = all(v > 0 for v in finite.values())
+    noise = fit.noise_sd if fit is not None else 0.05
+    if positive:  # the fit works on log scores: noise is relative
+        within = [lr for lr in ranked if math.log(finite[lr] / best) <= KEEP_NOISE_SDS * noise]
+    else:
+        within = [lr for lr in ranked if finite[lr] - best <= KEEP_NOISE_SDS * noise]
+    cap = max(3, math.ceil(len(scores) / eta))
+    chosen = (within if len(within) >= 3 else ranked[:3])[:cap]
+    grid = sorted(scores)
+    lower = [lr for lr in grid if lr < ranked[0]]
+    if lower and lower[-1] in finite and lower[-1] not in chosen:
+        chosen.append(lower[-1])  # the safe side of the best goes on
+    diverged = len(scores) - len(finite)
+    why = (f"the rung's best {ranked[0]:.3g}, and LRs within {KEEP_NOISE_SDS:g} noise SDs of"
+           f" it (at most 1/{eta})" + (f"; {diverged} diverged" if diverged else ""))  # fmt: skip
+    return chosen, why
+
+
+def _rung_plan(
+    spec: Spec,
+    lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
+    epochs: int,
+    round_: int,
+    notes: tuple[str, ...],
+    aliases: Mapping[int, float],
+    ppd: int,
+    step: str,
+) -> Plan:
+    """One seed at each LR, ``epochs`` epochs (``full`` when they are ``train.epochs``)."""
+    from lrsweep.plan import Budget
+
+    label = "full" if epochs == spec.train.epochs else "coarse"
+    one_seed = spec.model_copy(update={"train": spec.train.model_copy(update={"seeds": 1})})
+    plan = plan_lrs(one_seed, lrs_by_combo, round_, Budget(epochs, 1.0, label), notes, aliases,
+                    ppd)  # fmt: skip
+    return replace(plan, spec=spec, step=step)
+
+
+def _full_budget_step(
+    spec: Spec,
+    rows: Rows,
+    round_: int,
+    left: Callable[[Rows, tuple[tuple[str, Any], ...]], float],
+    aliases: Mapping[int, float],
+) -> Plan:
+    """At the full budget: more LRs around the pick while fewer than ``MIN_AROUND`` were
+    trained there, else one more seed at the trained LRs nearest it; nothing once the
+    optimum's interval is narrow (resolved) or the budget is spent."""
+    E = spec.train.epochs
+    runs: list[RunSpec] = []
+    notes = []
+    step = "more seeds"
+    for combo in spec.combos:
+        label = combo_label(combo)
+        prefix = f"round {round_}" + (f", {label}" if combo else "")
+        mine = [r for r in rows if r.get("combo", "all") == label and r["budget"] == "full"]
+        points = [p for p in aggregate(mine, spec.objective) if math.isfinite(p.score)]
+        if not points:
+            notes.append(f"{prefix}: no LR finished at the full budget")
+            continue
+        fit = fit_rows(mine, spec.objective)
+        if fit is not None:
+            chosen = pick(fit, spec.analysis.band_tolerance)
+            center, (lo, hi) = chosen.lr, chosen.interval
+        else:
+            center = min(points, key=lambda p: p.score).lr
+            lo, hi = center / 10**AROUND_DECADES, center * 10**AROUND_DECADES
+        width = math.log10(hi / lo)
+        budget_left = f"{max(left(rows, combo), 0) / E:.1f} full runs left"
+        trained = sorted({p.lr for p in points})
+        window = (min(lo, center / 10**AROUND_DECADES), max(hi, center * 10**AROUND_DECADES))
+        around = [lr for lr in trained if window[0] <= lr <= window[1]]
+        nearest = sorted(points, key=lambda p: abs(math.log10(p.lr / center)))[:RESOLVE_TOP]
+        seeded = min(p.n_runs for p in nearest) >= min(spec.train.seeds, 2)  # noise is known
+        if fit is not None and len(around) >= MIN_AROUND and seeded:
+            inside = [fitted_at(fit, x) for x in np.geomspace(lo, hi, 9)]
+            spread = (max(inside) - min(inside)) / max(abs(min(inside)), 1e-12)
+            if width <= RESOLVE_DECADES or spread <= RESOLVE_FLAT:
+                notes.append(f"{prefix}: resolved: the optimum lies in {lo:.3g}-{hi:.3g}"
+                             f" ({width:.2f} decades); {budget_left}")  # fmt: skip
+                continue
+        affordable = int(left(rows, combo) // E)
+        if affordable < 1:
+            notes.append(f"{prefix}: budget spent; the optimum lies in {lo:.3g}-{hi:.3g}"
+                         f" ({width:.2f} decades)")  # fmt: skip
+            continue
+        seed0 = min(int(r["seed"]) for r in mine)
+        if len(around) < MIN_AROUND:
+            density = max(4, 2 * spec.grid.points_per_decade)
+            grid = [lr for lr in log_grid(*window, density).tolist() if lr not in trained]
+            # nearest the pick first; at equal distance the smaller LR (the safe side)
+            grid.sort(key=lambda lr: (round(abs(math.log10(lr / center)), 6), lr))
+            new = sorted(grid[: min(affordable, MIN_AROUND - len(around) + 1)])
+            if new:
+                one = spec.model_copy(update={"train": spec.train.model_copy(
+                    update={"seed": seed0, "seeds": 1})})  # fmt: skip
+                runs.extend(plan_runs(one, new, round_, budget=budgets(spec)[1], combo=combo,
+                                      aliases=aliases))  # fmt: skip
+                step = "refining"
+                notes.append(f"{prefix}: {len(around)} LRs trained around {center:.3g}:"
+                             f" {len(new)} more between {new[0]:.3g} and {new[-1]:.3g};"
+                             f" {budget_left}")  # fmt: skip
+                continue
+        near = sorted(points, key=lambda p: abs(math.log10(p.lr / center)))
+        near = near[: min(RESOLVE_TOP, affordable)]
+        seed = max(int(r["seed"]) for r in mine) + 1
+        one = spec.model_copy(update={"train": spec.train.model_copy(
+            update={"seed": seed, "seeds": 1})})  # fmt: skip
+        lrs = sorted(p.lr for p in near)
+        runs.extend(plan_runs(one, lrs, round_, budget=budgets(spec)[1], combo=combo,
+                              aliases=aliases))  # fmt: skip
+        notes.append(f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f}"
+                     f" decades): seed {seed} at {len(lrs)} LRs around {center:.3g};"
+                     f" {budget_left}")  # fmt: skip
+    return Plan(spec, tuple(runs), tuple(notes), round_, spec.grid.points_per_decade, step)

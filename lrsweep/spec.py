@@ -472,6 +472,39 @@ class TrainerSpec(_Section):
         return f"{self.pick}_{self.objective}" + (":max" if self.maximize else "")
 
 
+class BudgetSpec(_Section):
+    """Spend at most this much training on the answer, per curve (lrsweep.search.budgeted):
+    a first look at few epochs, successive halving across LRs by rung, then seeds and finer
+    LRs near the optimum while the budget lasts. Without ``budget:`` the grid, refine rounds
+    and resolve steps run as the spec says."""
+
+    runs: float | None = Field(None, gt=0, le=100_000)  # full-run equivalents: the epochs
+    # trained over every run and round (a diverged or pruned run counts what it trained)
+    # divided by train.epochs
+    time: float | str | None = None  # or the wall time training may take: 90s, 30m, 2h
+    rungs: int = Field(3, ge=1, le=6)  # epochs of the rungs: train.epochs / eta^k, ..., all
+    eta: int = Field(3, ge=2, le=10)  # each rung trains about 1/eta of the LRs, eta x the epochs
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BudgetSpec:
+        if (self.runs is None) == (self.time is None):
+            raise ValueError("give exactly one of 'runs' (full-run equivalents) or 'time'")
+        if self.time is not None:
+            try:
+                seconds = duration_seconds(self.time)
+            except ValueError:
+                raise ValueError(
+                    f"time: must be seconds or a duration like 90s, 30m, 2h, got {self.time!r}"
+                ) from None
+            if seconds <= 0:
+                raise ValueError(f"time: must be > 0, got {self.time!r}")
+        return self
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.time is None else duration_seconds(self.time)
+
+
 class ExecutionSpec(_Section):
     """How runs are packed; affects speed only, never the numbers."""
 
@@ -505,6 +538,7 @@ class Spec(_Section):
     prune: PruneSpec = Field(default_factory=PruneSpec)  # not part of a run's id
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
     trainer: TrainerSpec | None = None  # your own training script instead of the built-in MLP
+    budget: BudgetSpec | None = None  # spend at most this much training (see BudgetSpec)
     base_dir: str = Field(".", exclude=True)  # the spec file's folder (not part of the hash)
     source_file: str = Field("<spec>", exclude=True)  # the spec file, for error messages
 
@@ -522,6 +556,8 @@ class Spec(_Section):
         """No ``trainer`` key for the built-in model (so the specs of existing studies resolve
         and hash as before); with ``trainer``, no built-in model sections (they train nothing)."""
         data: dict[str, Any] = handler(self)
+        if self.budget is None:
+            data.pop("budget", None)
         if self.trainer is None:
             data.pop("trainer", None)
         else:

@@ -355,3 +355,34 @@ def test_resuming_an_interrupted_refining_run_equals_an_uninterrupted_one(
     assert no_timing(read_csv(tmp_path / "cut" / "runs.csv")) == no_timing(
         read_csv(tmp_path / "whole" / "runs.csv")
     )
+
+
+BUDGETED = """\
+name: budgeted
+data: {builtin: moons, n_samples: 300, noise: 0.2}
+model: {hidden: [16]}
+optimizer: {name: sgd, momentum: 0.9}
+train: {epochs: 9, batch_size: 16, seeds: 2}
+grid: {lr_min: 1e-3, lr_max: 10, points_per_decade: 2}
+budget: {runs: 8}
+"""
+
+
+def test_a_budget_is_kept_and_every_decision_is_a_note(write_spec, tmp_path):
+    from lrsweep.search import rung_epochs
+
+    assert rung_epochs(9, 3, 3) == [1, 3, 9] and rung_epochs(2, 3, 3) == [1, 2]
+    spec = lrsweep.load_spec(write_spec(BUDGETED))
+    summary = lrsweep.run_sweep(spec, tmp_path / "r")
+    rows = read_csv(tmp_path / "r" / "runs.csv")
+    spent = sum(int(r["epochs_done"]) for r in rows) / spec.train.epochs
+    assert spent <= 8  # full-run equivalents, every run and round
+    rounds = {r["round"] for r in rows}
+    assert {"0", "1", "2"} <= rounds  # a first look, then the rungs
+    first = [r for r in rows if r["round"] == "0"]
+    assert len(first) == 9 and {r["epochs_done"] for r in first} <= {"0", "1"}
+    assert summary["notes"][0].startswith("round 0: a first look: 9 LRs")
+    assert any("epochs for" in n for n in summary["notes"])
+    assert summary["answer"] is not None
+    again = lrsweep.refine(tmp_path / "r")  # the same budget: nothing more to train
+    assert again["n_runs"] == summary["n_runs"]
