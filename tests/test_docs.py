@@ -25,8 +25,10 @@ BLOCKS = [
     ("page", "block"), BLOCKS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BLOCKS)]
 )
 def test_python_examples_in_the_docs_run(page, block, monkeypatch):
+    import textwrap
+
     monkeypatch.chdir(REPO)
-    exec(compile(block, page, "exec"), {})
+    exec(compile(textwrap.dedent(block), page, "exec"), {})  # a block in a list is indented
 
 
 def test_links_between_pages_point_to_files():
