@@ -31,7 +31,7 @@ from lrsweep.events import Event, Note, OnEvent, Progress, RoundStart, RunDone, 
 from lrsweep.executors import Executor, SerialExecutor
 from lrsweep.lock import hold_lock
 from lrsweep.mlp import MLPTrainer
-from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs
+from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs, with_seeds
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.records import Group, RunResult, RunStatus
 from lrsweep.results import Clock, ResultsDir, axes_of, environment, record
@@ -663,9 +663,7 @@ def check_range_test(
     hi = found["diverged_at"] if found.get("diverged_at") else max_lr * 10
     hi = max(hi, lo * 10)
     lrs = log_grid(lo, hi, CHECK_PER_DECADE)
-    check_spec = spec.model_copy(
-        update={"train": spec.train.model_copy(update={"seed": seeds[0], "seeds": len(seeds)})}
-    )
+    check_spec = with_seeds(spec, seeds[0], len(seeds))
     runs = plan_runs(check_spec, lrs, 0)
     plan = packed(Plan(spec, tuple(runs), (), 0, CHECK_PER_DECADE), trainer)
     mine = {r.run_id for r in runs}

@@ -114,6 +114,15 @@ def run_id_for(spec: Spec, lr: float, seed: int, epochs: int, subsample: float) 
     return stable_hash({"settings": settings, "lr": spelled, "seed": seed, "subsample": subsample})
 
 
+def with_seeds(spec: Spec, seed: int | None = None, seeds: int = 1) -> Spec:
+    """``spec`` training ``seeds`` seeds from ``seed`` (default: its own first seed): the
+    runs of a resolve step, a rung, a check sweep. Seeds are not part of a run's id."""
+    first = spec.train.seed if seed is None else seed
+    return spec.model_copy(
+        update={"train": spec.train.model_copy(update={"seed": first, "seeds": seeds})}
+    )
+
+
 def seeds_of(spec: Spec) -> list[int]:
     """The seeds every LR is trained with."""
     return [spec.train.seed + i for i in range(spec.train.seeds)]

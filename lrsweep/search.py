@@ -18,7 +18,7 @@ import numpy as np
 
 from lrsweep.analysis import LRPoint, aggregate, fit_rows, summary_rows
 from lrsweep.curve import fitted_at, pick
-from lrsweep.plan import Plan, budgets, log_grid, plan_lrs, plan_runs, refine_grid
+from lrsweep.plan import Plan, budgets, log_grid, plan_lrs, plan_runs, refine_grid, with_seeds
 from lrsweep.records import RunSpec
 from lrsweep.spec import Spec, combo_label
 
@@ -171,9 +171,7 @@ def plan_resolve(
             )
             continue
         seed = max(int(r["seed"]) for r in mine) + 1
-        one_seed = spec.model_copy(
-            update={"train": spec.train.model_copy(update={"seed": seed, "seeds": 1})}
-        )
+        one_seed = with_seeds(spec, seed)
         lrs = sorted(p.lr for p in near)
         mine_runs = plan_runs(
             one_seed, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases
@@ -395,7 +393,7 @@ def _rung_plan(
     from lrsweep.plan import Budget
 
     label = "full" if epochs == spec.train.epochs else "coarse"
-    one_seed = spec.model_copy(update={"train": spec.train.model_copy(update={"seeds": 1})})
+    one_seed = with_seeds(spec)
     plan = plan_lrs(one_seed, lrs_by_combo, round_, Budget(epochs, 1.0, label), notes, aliases,
                     ppd)  # fmt: skip
     return replace(plan, spec=spec, step=step)
@@ -457,10 +455,9 @@ def _full_budget_step(
             grid.sort(key=lambda lr: (round(abs(math.log10(lr / center)), 6), lr))
             new = sorted(grid[: min(affordable, MIN_AROUND - len(around) + 1)])
             if new:
-                one = spec.model_copy(update={"train": spec.train.model_copy(
-                    update={"seed": seed0, "seeds": 1})})  # fmt: skip
-                runs.extend(plan_runs(one, new, round_, budget=budgets(spec)[1], combo=combo,
-                                      aliases=aliases))  # fmt: skip
+                full = budgets(spec)[1]
+                one = with_seeds(spec, seed0)
+                runs.extend(plan_runs(one, new, round_, budget=full, combo=combo, aliases=aliases))
                 step = "refining"
                 notes.append(f"{prefix}: {len(around)} LRs trained around {center:.3g}:"
                              f" {len(new)} more between {new[0]:.3g} and {new[-1]:.3g};"
@@ -469,11 +466,11 @@ def _full_budget_step(
         near = sorted(points, key=lambda p: abs(math.log10(p.lr / center)))
         near = near[: min(RESOLVE_TOP, affordable)]
         seed = max(int(r["seed"]) for r in mine) + 1
-        one = spec.model_copy(update={"train": spec.train.model_copy(
-            update={"seed": seed, "seeds": 1})})  # fmt: skip
         lrs = sorted(p.lr for p in near)
-        runs.extend(plan_runs(one, lrs, round_, budget=budgets(spec)[1], combo=combo,
-                              aliases=aliases))  # fmt: skip
+        one = with_seeds(spec, seed)
+        runs.extend(
+            plan_runs(one, lrs, round_, budget=budgets(spec)[1], combo=combo, aliases=aliases)
+        )
         notes.append(f"{prefix}: unsure (the optimum lies in {lo:.3g}-{hi:.3g}, {width:.2f}"
                      f" decades): seed {seed} at {len(lrs)} LRs around {center:.3g};"
                      f" {budget_left}")  # fmt: skip
