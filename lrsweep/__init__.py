@@ -31,8 +31,8 @@ _EXPORTS = {
     "read_summary": "lrsweep.orchestrate",
     "estimate_sweep": "lrsweep.orchestrate",
     "load_data": "lrsweep.orchestrate",
-    "build_report": "lrsweep.report",
-    "write_report": "lrsweep.report",
+    "build_report": "lrsweep.page",
+    "write_report": "lrsweep.page",
     "make_executor": "lrsweep.executors",
     "SerialExecutor": "lrsweep.executors",
     "ProcessExecutor": "lrsweep.executors",
@@ -100,10 +100,10 @@ if TYPE_CHECKING:  # the same names, typed, for mypy (the CLI's library calls ar
         run_sweep,
         sweep,
     )
+    from lrsweep.page import build_report, write_report
     from lrsweep.plan import log_grid
     from lrsweep.protocol import report
     from lrsweep.records import RunStatus
-    from lrsweep.report import build_report, write_report
     from lrsweep.script import Trial
     from lrsweep.spec import Spec, load_spec
     from lrsweep.trainer import make_trainer

@@ -504,7 +504,7 @@ def test_bad_table_is_exit_2_and_writes_nothing(tmp_path):
 
 
 def test_the_report_shows_the_data_section(tmp_path):
-    from lrsweep.report import DATA_HEADER, data_facts
+    from lrsweep.page import DATA_HEADER, data_facts
 
     ds = load(write(tmp_path / "t.csv", HEADER, rows()), target="species")
     line, table = data_facts({"data": ds.data_report()})

@@ -48,7 +48,7 @@ LAYERS = [
     "study",
     "search",  # the search strategy: what to train next
     "plots",
-    "report",
+    "page",
     "starter",
     "orchestrate",
     "cli",
@@ -97,7 +97,7 @@ def test_modules_import_only_downward():
 def test_readers_never_load_the_engine():
     """Rendering a report or a plot loads neither the trainer nor the orchestrator."""
     code = (
-        "import sys, lrsweep.report, lrsweep.plots;"
+        "import sys, lrsweep.page, lrsweep.plots;"
         "print(sorted(m for m in sys.modules if m in"
         " ('lrsweep.training', 'lrsweep.orchestrate', 'lrsweep.executors')))"
     )

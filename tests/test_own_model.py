@@ -403,3 +403,11 @@ def test_the_protocol_loses_nothing_against_the_built_in_sweep(tmp_path):
             }
     assert wrapped["answer"] == builtin["answer"]
     assert os.environ.get("LRSWEEP_METRICS") is None  # nothing leaked into this process
+
+
+def test_lrsweep_report_stays_the_function_after_the_page_module_loads():
+    import lrsweep.page  # the report page's module: it must not shadow lrsweep.report
+    import lrsweep.orchestrate  # nor the orchestrator lrsweep.sweep
+
+    assert callable(lrsweep.report) and lrsweep.report.__module__ == "lrsweep.protocol"
+    assert callable(lrsweep.sweep) and lrsweep.sweep.__module__ == "lrsweep.orchestrate"

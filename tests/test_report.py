@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import lrsweep
 from lrsweep.cli import cli
-from lrsweep.report import SECTIONS, build_report, read_content, render_html, write_report
+from lrsweep.page import SECTIONS, build_report, read_content, render_html, write_report
 from lrsweep.results import ResultsDir
 
 from .conftest import TINY_SPEC, read_csv
