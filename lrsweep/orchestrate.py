@@ -212,7 +212,8 @@ class FailFast:
         if self.succeeded:
             return
         self.failures.append(result)
-        kinds = {re.sub(r"\d+", "#", r.message) for r in self.failures}
+        # the same failure, whatever run ids, paths' numbers or line numbers it names
+        kinds = {re.sub(r"[0-9a-f]{8,}|\d+", "#", r.message) for r in self.failures}
         if len(self.failures) >= FAIL_FAST and len(kinds) == 1:
             output = folder / "runs" / result.run_id / "stderr.txt"
             where = f" (its output: {output})" if output.exists() else ""
@@ -717,7 +718,7 @@ def plot_results(results_dir: str | Path, formats: Sequence[str] = ("png",)) -> 
     from lrsweep import plots
 
     results = ResultsDir.open(Path(results_dir))
-    has_runs = bool(all_rows(results))
+    has_runs = any(r["status"] != "failed" for r in all_rows(results))
     has_range_test = results.has_range_test()
     if not has_runs and not has_range_test:
         n_planned = len(planned(results))

@@ -445,10 +445,14 @@ def figures(results: ResultsDir) -> dict[str, Figure]:
     ``u_curve`` (one curve per combination), ``loss_vs_epoch`` (a row per combination, every
     seed, full budget), and ``heatmap_<axis>`` for a sweep over one numeric axis.
     """
-    rows = study.all_rows(results)  # from the journal: a running or interrupted sweep too
+    every = study.all_rows(results)  # from the journal: a running or interrupted sweep too
+    rows = [r for r in every if r["status"] != "failed"]  # a failed run has nothing to draw
     if not rows:
         planned = len(study.planned(results))
-        raise ResultsError(f"{results.path}: no finished run to plot yet (0 of {planned} planned)")
+        failed = f", {len(every)} failed" if every else ""
+        raise ResultsError(
+            f"{results.path}: no finished run to plot yet (0 of {planned} planned{failed})"
+        )
     spec = results.spec
     objective = spec.objective
     labels = [combo_label(c) for c in spec.combos]

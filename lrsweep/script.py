@@ -20,27 +20,18 @@ import functools
 import hashlib
 import math
 import os
-import re
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lrsweep.child import Outcome, resolve_program, run_child, run_function
+from lrsweep.child import Outcome, check_command, fill_command, run_command, run_function
 from lrsweep.errors import Cancelled, SpecError
-from lrsweep.protocol import (
-    METRICS_ENV,
-    TRAIN_NAMES,
-    VAL_NAMES,
-    Epochs,
-    MetricsTail,
-    read_history_file,
-    reported_keys,
-    standard_names,
-)
+from lrsweep.protocol import METRICS_ENV, HistoryFile, MetricsTail
 from lrsweep.records import EpochLog, Group, RunResult, RunSpec, RunStatus
-from lrsweep.spec import Spec, TrainerSpec, placeholder_names
+from lrsweep.spec import Spec, TrainerSpec
 from lrsweep.stopping import RunMonitor, StopRule
 from lrsweep.work import Where, Work, by_combination
 
@@ -89,9 +80,11 @@ class Trial:
 
 
 def values_of(run: RunSpec, run_dir: Path) -> dict[str, Any]:
-    """The placeholders' values for ``run``: lr, seed, epochs, run_dir, the vary values."""
+    """The placeholders' values for ``run``: lr, seed, epochs, run_dir, the vary values, and
+    python (this interpreter)."""
     values: dict[str, Any] = {key.rsplit(".", 1)[-1]: value for key, value in run.combo}
-    values.update(lr=f"{run.lr:.12g}", seed=run.seed, epochs=run.epochs, run_dir=str(run_dir))
+    values.update(lr=f"{run.lr:.12g}", seed=run.seed, epochs=run.epochs, run_dir=str(run_dir),
+                  python=sys.executable)  # fmt: skip
     return values
 
 
@@ -129,44 +122,47 @@ class _Watch:
     """A running run's reports, read as they arrive and judged by the stopping rule."""
 
     def __init__(self, group: Group, settings: Settings, metrics: Path, history: Path | None):
-        self.tail = MetricsTail(metrics)
-        self.history = history
-        self.epochs = Epochs()
+        self.sources: list[MetricsTail | HistoryFile] = [MetricsTail(metrics)]
+        if history is not None:
+            self.sources.append(HistoryFile(history))
         self.objective = settings.trainer.objective
         self.monitor = RunMonitor(StopRule.for_spec(group.spec, group.epochs))
         self.verdict: RunStatus | None = None
         self.verdict_epoch = -1  # the epoch the rule stopped the run at
         self.judged = -1  # the last epoch the rule has seen whole
-        self.history_problems: list[str] = []
 
     def merged(self) -> list[tuple[int, dict[str, float]]]:
-        rows = dict(self.epochs.rows())
-        if self.history is not None:
-            logged = read_history_file(self.history)
-            self.history_problems = logged.problems
-            for epoch, values in logged.rows():
-                rows[epoch] = {**rows.get(epoch, {}), **values}
+        """Every epoch reported so far, the sources' values merged (a log over the lines)."""
+        rows: dict[int, dict[str, float]] = {}
+        for source in self.sources:
+            for record in source.history:
+                rows[record.epoch] = {**rows.get(record.epoch, {}), **record.metrics}
         return sorted(rows.items())
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for source in self.sources for p in source.problems]
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(n for source in self.sources for n in source.names))
 
     def poll(self, on_epoch: Callable[[int, int], None] | None, final: bool = False) -> str:
         """Read what arrived; a reason to stop the run ("" to go on). A verdict is final."""
         if self.verdict is not None:
             return self.monitor.reason
-        for where, record in self.tail.read_new(final):
-            if record is None:
-                self.epochs.problems.append(f"{where}: not a JSON object")
-            else:
-                self.epochs.add(record, where)
+        for source in self.sources:
+            source.read_new(final)
         rows = self.merged()
         for i, (epoch, values) in enumerate(rows):
-            named = standard_names(values)
-            loss = named.get("train_loss", named.get(self.objective, math.nan))
-            val = named.get("val_loss", named.get(self.objective, math.nan))
-            watched = [v for k, v in named.items() if k in ("train_loss", "val_loss",
-                                                            self.objective)]  # fmt: skip
-            if any(not math.isfinite(v) for v in watched):
+            loss = values.get("train_loss", values.get(self.objective, math.nan))
+            val = values.get("val_loss", values.get(self.objective, math.nan))
+            watched = {k: v for k, v in values.items()
+                       if k in ("train_loss", "val_loss", self.objective)}  # fmt: skip
+            bad = [f"{k} {v}" for k, v in watched.items() if not math.isfinite(v)]
+            if bad:
                 self.verdict, self.verdict_epoch = RunStatus.DIVERGED, epoch
-                self.monitor.reason = f"a non-finite loss ({watched}) at epoch {epoch}"
+                self.monitor.reason = f"a non-finite loss: {', '.join(bad)} at epoch {epoch}"
                 return self.monitor.reason
             whole = final or i < len(rows) - 1  # a later epoch arrived: this one is complete
             if whole and epoch > self.judged:
@@ -201,12 +197,15 @@ def _train_one(
         history.unlink(missing_ok=True)
     watch = _Watch(group, settings, metrics, history)
     env = run_environment(settings, run, run_dir, metrics)
-    poll = lambda: watch.poll(on_epoch)  # noqa: E731
+
+    def poll() -> str | None:
+        return watch.poll(on_epoch) or None
+
     if settings.function is None:
-        argv = [word.format_map(values) for word in trainer.words]
-        outcome = run_child(
-            argv, cwd=Path(settings.cwd), env=env, timeout=trainer.timeout_seconds, poll=poll,
-            stop=stop, poll_seconds=POLL_SECONDS, grace=trainer.stop_grace,
+        argv = fill_command(trainer.words, values)
+        outcome = run_command(
+            argv, cwd=settings.cwd, env=env, timeout=trainer.timeout_seconds, poll=poll,
+            poll_interval=POLL_SECONDS, stop=stop, grace=trainer.stop_grace,
         )  # fmt: skip
     else:
         trial = Trial(run.lr, run.seed, run.epochs, dict(values_of(run, run_dir)), run_dir)
@@ -216,19 +215,18 @@ def _train_one(
         extra = {k: v for k, v in env.items() if k.startswith("LRSWEEP_")}
         outcome = run_function(
             lambda: function(trial), env=extra, timeout=trainer.timeout_seconds, poll=poll,
-            stop=stop, poll_seconds=POLL_SECONDS, grace=trainer.stop_grace,
+            poll_interval=POLL_SECONDS, stop=stop, grace=trainer.stop_grace,
         )  # fmt: skip
-    if outcome.stopped == "the sweep is stopping":
+    if outcome.stopped == "interrupted":
         raise Cancelled(f"run {run.run_id} stopped with the sweep")
-    if not outcome.stopped:
-        watch.poll(None, final=True)
+    watch.poll(None, final=True)  # the last reports, written just before it ended
     _keep_tails(run_dir, outcome)
     return _result(run, watch, outcome, trainer)
 
 
 def _keep_tails(run_dir: Path, outcome: Outcome) -> None:
     """The last bytes of the run's stdout and stderr, in its folder."""
-    for name, tail in (("stdout.txt", outcome.stdout_tail), ("stderr.txt", outcome.stderr_tail)):
+    for name, tail in (("stdout.txt", outcome.stdout), ("stderr.txt", outcome.stderr)):
         if tail:
             (run_dir / name).write_bytes(tail)
 
@@ -241,7 +239,7 @@ def _result(run: RunSpec, watch: _Watch, outcome: Outcome, trainer: TrainerSpec)
         rows = [(epoch, values) for epoch, values in rows if epoch <= watch.verdict_epoch]
     history = [_epoch_log(epoch, values, run.lr) for epoch, values in rows]
     epochs_done = max((epoch for epoch, _ in rows), default=0)
-    problems = watch.epochs.problems + watch.history_problems
+    problems = watch.problems
     noted = f"; {len(problems)} report problems (first: {problems[0]})" if problems else ""
 
     def result(status: RunStatus, message: str) -> RunResult:
@@ -251,10 +249,9 @@ def _result(run: RunSpec, watch: _Watch, outcome: Outcome, trainer: TrainerSpec)
     if watch.verdict is not None:  # the stopping rule ended it: a result
         return result(watch.verdict, watch.monitor.reason + noted)
     if outcome.timed_out:
-        timeout = outcome.describe(trainer.timeout_seconds)
-        return result(RunStatus.TIMEOUT, f"{timeout} (trainer.timeout){noted}")
+        return result(RunStatus.TIMEOUT, f"{outcome.describe()} (trainer.timeout){noted}")
     if not outcome.ok:
-        last = outcome.last_lines()
+        last = " | ".join(outcome.last_lines(3))
         return result(RunStatus.FAILED, outcome.describe() + (f": {last}" if last else "") + noted)
     if not rows:
         where = f" (or write {trainer.history})" if trainer.history else ""
@@ -263,23 +260,20 @@ def _result(run: RunSpec, watch: _Watch, outcome: Outcome, trainer: TrainerSpec)
             "exited 0 but reported nothing: call lrsweep.report(epoch=..., val_loss=...) or"
             f" append JSON lines to ${METRICS_ENV}{where}{noted}",
         )
-    if not any(trainer.objective in standard_names(values) for _, values in rows):
-        keys = [k for _, values in rows for k in standard_names(values)]
+    if not any(trainer.objective in values for _, values in rows):
+        reported = ", ".join(watch.names) or "no metric"
         return result(
             RunStatus.FAILED,
             f"objective {trainer.objective!r} was never reported; the script reported"
-            f" {reported_keys(keys)}{noted}",
+            f" {reported}{noted}",
         )
     return result(RunStatus.OK, noted.removeprefix("; "))
-
-
-ALIASES = frozenset(TRAIN_NAMES + VAL_NAMES) - {"train_loss", "val_loss"}
 
 
 def _epoch_log(epoch: int, values: Mapping[str, float], lr: float) -> EpochLog:
     """One reported epoch as a history row: the usual losses in their columns, the LR the
     run was given (or the one it reported, under a schedule), every other metric kept."""
-    named = standard_names(values)
+    named = values
     used = {"train_loss", "val_loss", "val_metric", "step", "lr", "learning_rate"}
     reported_lr = named.get("lr", named.get("learning_rate", lr))
     return EpochLog(
@@ -290,7 +284,7 @@ def _epoch_log(epoch: int, values: Mapping[str, float], lr: float) -> EpochLog:
         val_loss=named.get("val_loss", math.nan),
         val_metric=named.get("val_metric", math.nan),
         lr_effective=reported_lr,
-        metrics={k: v for k, v in values.items() if k not in used and k not in ALIASES},
+        metrics={k: v for k, v in values.items() if k not in used},
     )
 
 
@@ -316,15 +310,14 @@ class CommandTrainer:
         self.function: Callable[[Any], Any] | None = None
 
     def check(self, plan: Any, jobs: int) -> None:
-        """The command can run here: its folder exists, its program is found and executable."""
+        """The command can run here: its folder exists, its program (and a ``#!`` script's
+        interpreter, a ``python`` command's script) is found as the OS will find it."""
         where = f"{self.spec.source_file}: trainer"
         if not self.cwd.is_dir():
             raise SpecError(f"{where}.cwd: no such folder {self.cwd}")
         if self.function is None:
-            env = {**os.environ, **self.trainer.env}
-            problem = resolve_program(self.trainer.words, self.cwd, env)
-            if problem:
-                raise SpecError(f"{where}.command: {problem}")
+            check_command(self.program_words(), cwd=self.cwd, env=self.trainer.env,
+                          where=f"{where}.command")  # fmt: skip
 
     def pack(self, spec: Spec, runs: Sequence[RunSpec]) -> list[Group]:
         """One group per run, with its combination's spec (its ``vary`` values)."""
@@ -335,9 +328,11 @@ class CommandTrainer:
         ]
 
     def work(self, groups: Sequence[Group], folder: Path | None = None) -> Work:
-        settings = Settings(self.trainer, str(self.cwd), str(folder or "."), self.function)
-        script = script_file(self.trainer.words, self.cwd)
-        seen = [str(self.cwd), *([str(script)] if script else []), str(folder or ".")]
+        # the results dir absolute: a run starts in the command's folder, not in this one
+        results = str(Path(folder or ".").resolve())
+        settings = Settings(self.trainer, str(self.cwd), results, self.function)
+        script = self.script()
+        seen = [str(self.cwd), *([str(script)] if script else []), results]
         return Work(train_script_group, settings, self.cost, self.where,
                     functools.partial(check_visible, tuple(seen)))  # fmt: skip
 
@@ -359,8 +354,22 @@ class CommandTrainer:
         runs are not pooled with the old ones. The script is the program when it is a file in
         the command's folder, else the first word after an interpreter (``python train.py``);
         ``python -m module`` names no file."""
-        script = script_file(self.trainer.words, self.cwd)
+        script = self.script()
         return {} if script is None else {"script": _file_digest(script)}
+
+    def program_words(self) -> list[str]:
+        """The command's words with ``{python}`` filled in: what finds its program."""
+        return [w.replace("{python}", sys.executable) for w in self.trainer.words]
+
+    def script(self) -> Path | None:
+        """The script file the command runs (`lrsweep.child.check_command`), if any."""
+        if self.function is not None:
+            return None
+        try:
+            found = check_command(self.program_words(), cwd=self.cwd, env=self.trainer.env).script
+        except SpecError:
+            return None
+        return None if found is None else Path(found)
 
     def estimate(self, plans: Sequence[Any], jobs: int, range_test_iters: int) -> Any:
         return None
@@ -378,7 +387,8 @@ class FunctionTrainer(CommandTrainer):
 
     def work(self, groups: Sequence[Group], folder: Path | None = None) -> Work:
         # the function cannot travel to another process by name: its runs stay in this one
-        settings = Settings(self.trainer, str(self.cwd), str(folder or "."), self.function)
+        results = str(Path(folder or ".").resolve())
+        settings = Settings(self.trainer, str(self.cwd), results, self.function)
         return Work(train_script_group, settings, self.cost, self.where)
 
     def inputs(self) -> dict[str, Any]:
@@ -386,29 +396,6 @@ class FunctionTrainer(CommandTrainer):
         name = getattr(self.function, "__qualname__", repr(self.function))
         digest = hashlib.sha256(code.co_code if code is not None else name.encode()).hexdigest()
         return {"function": {"name": name, "sha256": digest}}
-
-
-INTERPRETER = re.compile(r"^(python|pypy|bash|sh|zsh|Rscript|node|julia|perl|ruby)[\d.]*$")
-
-
-def script_file(words: Sequence[str], cwd: Path) -> Path | None:
-    """The script a command runs: its program when that is a file of the command's folder,
-    else the first word after an interpreter (its options skipped) when that is a file."""
-
-    def existing(word: str) -> Path | None:
-        if placeholder_names(word):
-            return None
-        path = Path(word) if Path(word).is_absolute() else cwd / word
-        return path.resolve() if path.is_file() else None
-
-    if not INTERPRETER.match(Path(words[0]).name):
-        return existing(words[0]) if os.sep in words[0] or (cwd / words[0]).is_file() else None
-    for word in words[1:]:
-        if word == "-m" or word == "-c":
-            return None
-        if not word.startswith("-"):
-            return existing(word)
-    return None
 
 
 def check_visible(paths: Sequence[str]) -> str:

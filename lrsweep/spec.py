@@ -386,7 +386,9 @@ class PruneSpec(_Section):
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-PLACEHOLDERS = ("lr", "seed", "epochs", "run_dir")  # what every command may name, besides vary
+# what every command may name, besides the vary keys; {python}: the interpreter running
+# lrsweep, so a script sees the packages lrsweep sees whatever `python` is on PATH
+PLACEHOLDERS = ("lr", "seed", "epochs", "run_dir", "python")
 
 
 def duration_seconds(value: float | str) -> float:

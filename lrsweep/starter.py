@@ -174,7 +174,8 @@ COMMAND_SPEC = """\
 # lrsweep spec for your own training code: which learning rate?
 # Run it with:  lrsweep run {out}
 # The command runs once per run, never through a shell, from `cwd`, with {{lr}}, {{seed}},
-# {{epochs}} and {{run_dir}} filled in (and LRSWEEP_LR, LRSWEEP_SEED, LRSWEEP_EPOCHS,
+# {{epochs}}, {{run_dir}} and {{python}} (the Python running lrsweep) filled in (and
+# LRSWEEP_LR, LRSWEEP_SEED, LRSWEEP_EPOCHS,
 # LRSWEEP_RUN_DIR and LRSWEEP_METRICS in its environment). Your script reports each epoch:
 #     import lrsweep; lrsweep.report(epoch=epoch, train_loss=..., val_loss=...)
 # or appends JSON lines like {{"epoch": 3, "val_loss": 0.52}} to $LRSWEEP_METRICS, or keeps

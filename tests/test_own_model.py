@@ -135,12 +135,12 @@ def test_the_built_in_models_sections_beside_trainer_say_why(tmp_path):
 
 
 def test_a_missing_or_unrunnable_program_is_one_line_before_anything_is_planned(tmp_path):
-    for program, why in (("./nope.sh", "no such file"), ("./model.py", "not executable"),
-                         ("no-such-program-xyz", "not found on PATH")):  # fmt: skip
+    for program, why in (("./nope.sh", "No such file"), ("./model.py", "not executable"),
+                         ("no-such-program-xyz", "is not on PATH")):  # fmt: skip
         spec = write(tmp_path, spec={"trainer": {"command": [program, "{lr}"]}})
         result = invoke("run", spec, "--out", tmp_path / "r", "--jobs", 1)
         assert result.exit_code == 2, result.output
-        assert result.stderr.count("\n") == 1 and why in result.stderr
+        assert result.stderr.count("\n") == 1 and why in result.stderr, result.stderr
         assert not (tmp_path / "r" / "journal.jsonl").exists()
 
 
@@ -151,7 +151,7 @@ def test_the_first_runs_failing_alike_stop_the_sweep_with_the_scripts_words(tmp_
     assert result.exit_code == 1
     error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "the first 3 runs all failed the same way" in error[0]
-    assert "exited with code 1: ImportError: no module named tourch" in error[0]
+    assert "exit code 1: ImportError: no module named tourch" in error[0]
     rows = read_csv(tmp_path / "r" / "runs.csv")
     assert len(rows) == 3 and {r["status"] for r in rows} == {"failed"}  # not the whole grid
     kept = list((tmp_path / "r" / "runs").glob("*/stderr.txt"))
@@ -173,11 +173,11 @@ def test_the_first_runs_failing_alike_stop_the_sweep_with_the_scripts_words(tmp_
             "diverged",
             "non-finite",
         ),
-        ("import time\ntime.sleep(30)\n", "timeout", "timed out after 1s (trainer.timeout)"),
+        ("import time\ntime.sleep(30)\n", "timeout", "timed out after 1 s (trainer.timeout)"),
         (
             "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
             "failed",
-            "killed by SIGKILL (out of memory?",
+            "killed by SIGKILL: out of memory?",
         ),
         (
             "import sys, lrsweep\nsys.stdout.write('x' * 3_000_000)\n"
@@ -406,8 +406,8 @@ def test_the_protocol_loses_nothing_against_the_built_in_sweep(tmp_path):
 
 
 def test_lrsweep_report_stays_the_function_after_the_page_module_loads():
-    import lrsweep.page  # the report page's module: it must not shadow lrsweep.report
     import lrsweep.orchestrate  # nor the orchestrator lrsweep.sweep
+    import lrsweep.page  # the report page's module: it must not shadow lrsweep.report
 
     assert callable(lrsweep.report) and lrsweep.report.__module__ == "lrsweep.protocol"
     assert callable(lrsweep.sweep) and lrsweep.sweep.__module__ == "lrsweep.orchestrate"
