@@ -593,13 +593,25 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="A table (CSV, TSV, Parquet) with a header: fit the spec to it.",
+    help="A table with a header (CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS, SQLite;"
+    " or compressed): fit the spec to it.",
 )
 @click.option(
     "--target",
     default=None,
     help="The column to predict [default: the last column].",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["auto", "classification", "regression"]),
+    default="auto",
+    show_default=True,
+    help="What to predict; auto decides from the target column and says why.",
+)
+@click.option("--sheet", default=None, help="A workbook's sheet [default: the first].")
+@click.option("--member", default=None, help="The table inside a zip archive of several.")
+@click.option("--table", "db_table", default=None, help="A SQLite database's table or view.")
+@click.option("--query", default=None, help="A SQLite database: one SELECT to read instead.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -608,35 +620,68 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     help="Where to write the spec.",
 )
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def init(data: Path | None, out: Path, force: bool, target: str | None) -> None:
+def init(
+    data: Path | None,
+    out: Path,
+    force: bool,
+    target: str | None,
+    task: str,
+    **select: str | None,
+) -> None:
     """Write a commented starter spec; with --data, fitted to that table.
 
-    The spec records what was decided about each column (dropped, categorical, imputed) as
-    comments, so you can see and edit it.
+    The spec records what was decided about each column (dropped, categorical, imputed, a
+    date's parts) as comments, so you can see and edit it.
 
     \b
     Example:
         lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
+        lrsweep init --data sales.xlsx --sheet 2024 --target revenue --task regression
     """
     from lrsweep.results import write_atomic
     from lrsweep.starter import starter_load, starter_spec
 
+    chosen = {"table" if k == "db_table" else k: v for k, v in select.items() if v is not None}
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
-    if target is not None and data is None:
-        raise UserError("--target: needs --data (the table it is a column of)")
+    for option, given in (("--target", target), *((f"--{k}", v) for k, v in chosen.items())):
+        if given is not None and data is None:
+            raise UserError(f"{option}: needs --data (the table it is about)")
+    if task != "auto" and data is None:
+        raise UserError("--task: needs --data (the table whose target it is)")
     with user_errors():
         loaded: Dataset | None = None
         dropped: dict[str, str] = {}
+        decided: dict[str, Any] = {}
         if data is not None:
             with _load_progress() as on_load:
-                loaded, dropped = starter_load(data, target, on_load)
-            for name, why in dropped.items():
-                click.echo(f"column {name!r}: dropped in the spec, {why}")
+                loaded, dropped, decided = starter_load(
+                    data, target, on_load, task=task, select=chosen
+                )
+            _print_dropped(dropped, decided)
             _print_data(loaded)
-        text = starter_spec(data, out, target, loaded, dropped)
+        text = starter_spec(
+            data, out, target, loaded, dropped, task=task, select=chosen, decided=decided
+        )
         write_atomic(out, text)
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+
+
+def _print_dropped(dropped: Mapping[str, str], decided: Mapping[str, Any]) -> None:
+    """The columns init drops in the spec (the first few by name) and the keys it set."""
+    shown = list(dropped.items())[:SHOWN_NOTES]
+    for name, why in shown:
+        click.echo(f"column {name!r}: dropped in the spec, {why}")
+    if len(dropped) > len(shown):
+        click.echo(
+            f"... and {len(dropped) - len(shown):,} more such columns, dropped in the spec with"
+            " data.over_max_categories: drop"
+        )
+    if "min_class_count" in decided:
+        click.echo(
+            f"data.min_class_count: {decided['min_class_count']} in the spec: the rows of"
+            " classes with a single row are dropped (a stratified split needs 2)"
+        )
 
 
 def _load_data(spec: Spec) -> Dataset:
@@ -649,15 +694,27 @@ def _load_data(spec: Spec) -> Dataset:
     return data
 
 
+SHOWN_NOTES = 12  # notes about columns printed; the rest are counted (validate lists all)
+
+
 def _print_data(data: Dataset) -> None:
-    """The one-line data summary and the notes (dropped columns, warnings) on stderr."""
+    """The one-line data summary and the notes (dropped columns, warnings) on stderr: every
+    warning, and the first ``SHOWN_NOTES`` of the other notes."""
     from lrsweep.data import data_summary_line
 
     if data.source.startswith("builtin:"):
         return
     click.echo(data_summary_line(data.data_report()), err=True)
-    for note in data.notes:
+    warnings = [n for n in data.notes if n.startswith("warning")]
+    others = [n for n in data.notes if not n.startswith("warning")]
+    for note in others[:SHOWN_NOTES] + warnings:
         click.echo(f"  {note}", err=True)
+    if len(others) > SHOWN_NOTES:
+        click.echo(
+            f"  ... and {len(others) - SHOWN_NOTES:,} more notes (summary.json's data.notes;"
+            " lrsweep validate shows every column)",
+            err=True,
+        )
 
 
 def _print_columns(data: Dataset) -> None:
