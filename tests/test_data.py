@@ -406,9 +406,8 @@ def test_single_class(tmp_path):
 def test_class_with_one_sample(tmp_path):
     text = small_csv() + "9,9,emu\n"
     msg = (
-        f"{tmp_path / 'x.csv'}: column 'label': 1 of 3 classes has a single row ('emu'); a"
-        " stratified split needs at least 2 rows per class: set data.min_class_count: 2 to"
-        " drop that row"
+        f"{tmp_path / 'x.csv'}: column 'label': 1 of 3 classes has one row ('emu'); a"
+        " stratified split needs 2 per class: set data.min_class_count: 2 (drops that row)"
     )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, text)

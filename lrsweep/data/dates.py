@@ -110,8 +110,8 @@ def date_parts(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
         ("year", index.year),
         ("month", index.month),
         ("day", index.day),
-        ("dayofweek", index.dayofweek),
-        ("dayofyear", index.dayofyear),
+        ("dayofweek", index.day_of_week),
+        ("dayofyear", index.day_of_year),
     ]
     clock = index.hour + index.minute / 60 + (index.second + index.microsecond / 1e6) / 3600
     elapsed = (values - EPOCH) / DAY

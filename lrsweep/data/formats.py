@@ -244,11 +244,10 @@ def _read_json(
             io.StringIO(text),
             lines=not array,
             orient="records",
-            dtype=False,
-            convert_dates=False,
+            dtype=False,  # no conversions (dates neither): columns are typed as a CSV's are
             convert_axes=False,
         )
-    except ValueError as e:
+    except (ValueError, TypeError) as e:  # TypeError: a line that is a list, not an object
         _raise_bad_json(source, text, array, str(e))
     lines = None if array else _json_lines(text)
     if lines is not None and len(lines) != len(frame):

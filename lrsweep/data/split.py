@@ -83,16 +83,16 @@ def _singleton_message(
     source: str, target: str, class_names: tuple[str, ...], counts: np.ndarray, single: np.ndarray
 ) -> str:
     """Which classes have one row, and the two ways out (a count is a regression target)."""
-    listed = ", ".join(repr(shorten(class_names[i], 20)) for i in single[:6])
-    listed += f" and {len(single) - 6} more" if len(single) > 6 else ""
+    listed = ", ".join(repr(shorten(class_names[i], 12)) for i in single[:4])
+    listed += f" and {len(single) - 4} more" if len(single) > 4 else ""
     one = len(single) == 1
     numeric = all(_is_number(c) for c in class_names)
-    regression = "set data.task: regression if it is a number to predict, or " if numeric else ""
+    regression = "set data.task: regression (a number to predict) or " if numeric else "set "
+    drops = "that row" if one else f"{len(single)} rows"
     return (
         f"{source}: column {target!r}: {len(single)} of {len(counts)} classes"
-        f" {'has' if one else 'have'} a single row ({listed}); a stratified split needs at"
-        f" least 2 rows per class: {regression}set data.min_class_count: 2 to drop"
-        f" {'that row' if one else f'those {len(single)} rows'}"
+        f" {'has' if one else 'have'} one row ({listed}); a stratified split needs 2 per class:"
+        f" {regression}data.min_class_count: 2 (drops {drops})"
     )
 
 
