@@ -446,18 +446,20 @@ def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: An
 @cli.command()
 @click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def show(results_dir: Path, as_json: bool) -> None:
+@click.option("--explain", is_flag=True, help="Also say what each number of the answer means.")
+def show(results_dir: Path, as_json: bool, explain: bool) -> None:
     """Print the table and the answer of an existing results folder (no training).
 
     \b
     Example:
+        lrsweep show results/digits-sgd --explain
         lrsweep show results/digits-sgd --json
     """
     import lrsweep
 
     with user_errors():
         summary = lrsweep.read_summary(results_dir)
-    _report(summary, results_dir, [], as_json)
+    _report(summary, results_dir, [], as_json, explain=explain)
 
 
 @cli.command()
@@ -949,11 +951,18 @@ def _print_plan(plan: Plan, out: Path, jobs: int | None = None) -> None:
         console.print("learning rates: " + ", ".join(f"{lr:.3g}" for lr in lrs))
 
 
-def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:
-    """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
+def _report(
+    summary: Mapping[str, Any],
+    out: Path,
+    plots: list[Path],
+    as_json: bool,
+    explain: bool = False,
+) -> None:
+    """The summary on stdout (a table per curve and the answer as an aligned block, or JSON;
+    with ``explain`` every fact in words); exit 1 if runs failed."""
     import json
 
-    from lrsweep.facts import answer_line, scaling_sentence
+    from lrsweep.facts import answer_block, answer_line, scaling_sentence
 
     counts = summary["status_counts"]
     if as_json:
@@ -977,18 +986,16 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             sentence = scaling_sentence(key, fit)
             if sentence:
                 console.print(sentence)
-        prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
             tied = summary.get("indistinguishable_from_best") or []
-            prefix += f" (best of all: {summary['best_combo']}" + (
-                f"; indistinguishable within noise from {', '.join(tied)})" if tied else ")"
+            console.print(
+                f"Best of all: {summary['best_combo']}"
+                + (f" (indistinguishable within noise from {', '.join(tied)})" if tied else "")
             )
-        console.print(answer_line(summary, summary["objective"], prefix=prefix))
-        console.print(
-            f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
-            + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
-            + f" {counts['failed']} failed)"
-        )
+        console.print(_answer_grid(answer_block(summary, summary["objective"], counts)))
+        if explain:
+            _explain(console, summary)
+        console.print(f"Results: {out}")
         for path in plots:
             console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")
     if counts.get("failed"):
@@ -996,6 +1003,30 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             f"{counts['failed']} runs failed; run the same command again to retry them", err=True
         )
         sys.exit(EXIT_FAILED_RUNS)
+
+
+def _answer_grid(rows: list[tuple[str, str]]) -> Table:
+    """The answer block: labels in bold, values aligned beside them."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for what, value in rows:
+        grid.add_row(what, f"[yellow]{value}[/yellow]" if what == "Warning" else value)
+    return grid
+
+
+def _explain(console: Console, summary: Mapping[str, Any]) -> None:
+    """``show --explain``: every fact of the answer in words, and what each term means."""
+    from lrsweep.facts import EXPLANATIONS, answer_facts
+
+    console.print()
+    for what, value in answer_facts(summary, summary["objective"]):
+        console.print(f"[bold]{what}[/bold]: {value}")
+    console.print()
+    for term, meaning in EXPLANATIONS:
+        console.print(f"[bold]{term}[/bold]: {meaning}")
 
 
 def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:
