@@ -120,8 +120,8 @@ def test_a_zip_of_several_tables_asks_for_data_member(tmp_path):
         z.writestr("meta/readme.csv", "a,b\n1,2\n")
         z.writestr("__MACOSX/._train.csv", b"\x00\x05junk")
     msg = (
-        f"{path}: a zip archive of 2 files ('train.csv', 'meta/readme.csv'); name the table to"
-        " read with data.member (e.g. data.member: train.csv)"
+        f"{path}: a zip archive of 2 tables ('train.csv', 'meta/readme.csv'); name the one to"
+        " read with data.member (init --member), e.g. train.csv"
     )
     with pytest.raises(DataError, match=exactly(msg)):
         read_table(path)
@@ -132,6 +132,24 @@ def test_a_zip_of_several_tables_asks_for_data_member(tmp_path):
         read_table(path, member="tran.csv")
     ds = load(path, member="train.csv", target="species")
     assert ds.source == f"{path}/train.csv"
+
+
+def test_a_zip_of_a_table_and_its_readme_reads_the_table(tmp_path):
+    path = tmp_path / "t.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data/penguins.csv.gz", gzip.compress(frame().to_csv(index=False).encode()))
+        z.writestr("data/README.txt", "Palmer penguins\n")
+    with pytest.raises(DataError, match=r"a compressed file|gzip data inside zip"):
+        read_table(path)  # a .csv.gz inside a zip: compressed twice
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data/penguins.csv", frame().to_csv(index=False))
+        z.writestr("data/README.txt", "Palmer penguins\n")
+    table = read_table(path)
+    assert table.source == f"{path}/data/penguins.csv"
+    assert table.notes == (
+        "read 'data/penguins.csv', the one table of the archive's 2 files (besides"
+        " 'data/README.txt'); data.member chooses another",
+    )
 
 
 def test_a_zip_of_a_parquet_file(tmp_path):
@@ -361,7 +379,7 @@ def test_a_sqlite_table_a_choice_of_tables_and_a_query(tmp_path):
     two = sqlite_db(tmp_path, {"penguins": df, "islands": df[["island", "bill"]]})
     msg = (
         f"{two}: a SQLite database of 2 tables ('penguins', 'islands'); name one with"
-        " data.table (e.g. data.table: penguins) or give data.query"
+        " data.table (init --table), e.g. penguins, or give data.query"
     )
     with pytest.raises(DataError, match=exactly(msg)):
         read_table(two)

@@ -689,8 +689,10 @@ def data_summary_line(report: Mapping[str, Any]) -> str:
     n_inputs = sum(len(c["encoded_as"]) for c in features)
     categorical = sum(c["kind"] == "categorical" for c in features)
     imputed = sum(c["kind"] == "numeric" and len(c["encoded_as"]) > 1 for c in features)
+    dates = sum(c["kind"] == "date" for c in features)
     how = [f"{categorical} categorical one-hot"] if categorical else []
     how += [f"{imputed} numeric imputed"] if imputed else []
+    how += [f"{dates} date{'' if dates == 1 else 's'} as numeric parts"] if dates else []
     ignored = [n for n, c in report["columns"].items() if c["role"] == "dropped"]
     text = f"{name}: {rows}; {len(features)} features -> {n_inputs} inputs"
     text += f" ({', '.join(how)})" if how else ""

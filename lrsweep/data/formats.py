@@ -493,7 +493,7 @@ def _choose_table(source: Source, tables: list[str], table: str | None) -> str:
     if len(tables) > 1:
         raise DataError(
             f"{source.name}: a SQLite database of {len(tables)} tables ({listed}); name one"
-            f" with data.table (e.g. data.table: {tables[0]}) or give data.query"
+            f" with data.table (init --table), e.g. {tables[0]}, or give data.query"
         )
     return tables[0]
 

@@ -27,7 +27,7 @@ import re
 import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -168,8 +168,10 @@ def read_table(
     if source.format != "csv":
         from lrsweep.data.formats import read_other
 
-        return read_other(source, size, na_values, sheet, table, query, on_progress)
-    return _read_csv(source, size, na_values, delimiter, on_progress)
+        read = read_other(source, size, na_values, sheet, table, query, on_progress)
+    else:
+        read = _read_csv(source, size, na_values, delimiter, on_progress)
+    return replace(read, notes=source.notes + read.notes) if source.notes else read
 
 
 SELECTION = {  # key -> (the format it is for, that format in words)

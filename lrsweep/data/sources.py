@@ -80,6 +80,8 @@ SUFFIX = {"gzip": "gz", "bz2": "bz2", "xz": "xz", "zstd": "zst", "zip": "zip"}
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SQLITE = b"SQLite format 3\x00"
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".feather", ".arrow", ".arrows",
+                  ".jsonl", ".ndjson", ".json", ".sqlite", ".sqlite3", ".db")  # fmt: skip
 HEAD_BYTES = 512  # enough for every magic number, and a tar header's "ustar" at 257
 HASH_CHUNK = 1 << 20
 BUILTIN_VERSION = 1  # bump when a builtin's generator changes what a parameter set draws
@@ -99,6 +101,7 @@ class Source:
     compression: str | None = None  # one of COMPRESSIONS' names
     member: str | None = None  # the zip member read
     kind: str = ""  # excel: xlsx | xlsb | xls | ods
+    notes: tuple[str, ...] = ()  # what was decided: the member chosen among several files
 
     @property
     def name(self) -> str:
@@ -311,8 +314,8 @@ def _zip_source(path: Path, member: str | None) -> Source:
                 return _no_member(Source(path, "excel", kind=kind), member)
             if "mimetype" in names and archive.read("mimetype").strip() == ODS_MIME:
                 return _no_member(Source(path, "excel", kind="ods"), member)
-            tables = [n for n in names if _is_table_member(n)]
-            chosen = _choose_member(path, tables, member)
+            files = [n for n in names if _is_table_member(n)]
+            chosen, note = _choose_member(path, files, member)
             with archive.open(chosen) as f:
                 head = f.read(HEAD_BYTES)
     except zipfile.BadZipFile as e:
@@ -323,7 +326,7 @@ def _zip_source(path: Path, member: str | None) -> Source:
     if head.startswith(b"PK\x03\x04"):
         raise DataError(f"{source.name}: a zip inside a zip: extract the inner archive first")
     fmt, kind = _inner_format(head, source)
-    return Source(path, fmt, "zip", chosen, kind)
+    return Source(path, fmt, "zip", chosen, kind, (note,) if note else ())
 
 
 def _no_member(source: Source, member: str | None) -> Source:
@@ -340,24 +343,42 @@ def _is_table_member(name: str) -> bool:
     return bool(base) and not base.startswith(".") and not name.startswith("__MACOSX/")
 
 
-def _choose_member(path: Path, tables: list[str], member: str | None) -> str:
+def _choose_member(path: Path, files: list[str], member: str | None) -> tuple[str, str]:
+    """The member to read, and a note when it was picked among other files: with no
+    ``member``, the only file, or the only one named like a table (a README beside it)."""
     if member is not None:
-        if member in tables:
-            return member
-        by_base = [n for n in tables if n.rsplit("/", 1)[-1] == member]
+        if member in files:
+            return member, ""
+        by_base = [n for n in files if n.rsplit("/", 1)[-1] == member]
         if len(by_base) == 1:
-            return by_base[0]
+            return by_base[0], ""
         raise DataError(
-            f"{path}: data.member: no file {member!r} in the archive; it holds {_listed(tables)}"
+            f"{path}: data.member: no file {member!r} in the archive; it holds {_listed(files)}"
         )
-    if not tables:
+    if not files:
         raise DataError(f"{path}: an empty zip archive, expected one table in it")
-    if len(tables) > 1:
-        raise DataError(
-            f"{path}: a zip archive of {len(tables)} files ({_listed(tables)}); name the table"
-            f" to read with data.member (e.g. data.member: {tables[0]})"
+    if len(files) == 1:
+        return files[0], ""
+    tables = [n for n in files if _plain_name(n).endswith(TABLE_SUFFIXES)]
+    if len(tables) == 1:
+        others = [n for n in files if n != tables[0]]
+        return tables[0], (
+            f"read {tables[0]!r}, the one table of the archive's {len(files)} files (besides"
+            f" {_listed(others, 3)}); data.member chooses another"
         )
-    return tables[0]
+    several = tables or files
+    raise DataError(
+        f"{path}: a zip archive of {len(several)} tables ({_listed(several)}); name the one to"
+        f" read with data.member (init --member), e.g. {several[0]}"
+    )
+
+
+def _plain_name(name: str) -> str:
+    """A member's name without a compression suffix, lower case: ``x.csv.gz`` -> ``x.csv``."""
+    low = name.lower()
+    for suffix in SUFFIX.values():
+        low = low.removesuffix(f".{suffix}")
+    return low
 
 
 def _listed(names: list[str], limit: int = 6) -> str:
