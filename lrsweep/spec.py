@@ -103,7 +103,7 @@ class DataSpec(_Section):
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
         if (self.path is None) == (self.builtin is None):
-            raise ValueError("give exactly one of 'path' (a CSV file) or 'builtin'")
+            raise ValueError("give exactly one of 'path' (a table file) or 'builtin'")
         if self.features is not None and self.drop:
             raise ValueError("give at most one of 'features' and 'drop'")
         if self.delimiter is not None and len(self.delimiter) != 1:

@@ -21,10 +21,28 @@ LISTED_COLUMNS = 40  # columns described one per comment line; the rest are coun
 LISTED_DROPS = 12  # text columns init drops by name; more: data.over_max_categories: drop
 LISTED_DROP_CHARS = 600  # ... or when their names are longer than this in all
 SELECTION_KEYS = ("member", "sheet", "table", "query")  # which table in the file to read
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".feather", ".arrow",
+                  ".arrows", ".jsonl", ".ndjson", ".json", ".xlsx", ".xlsm", ".xlsb", ".xls",
+                  ".ods", ".sqlite", ".sqlite3", ".db")  # fmt: skip
 
 
-def _name_from(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._") or "sweep"
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _name_from(path: Path, select: Mapping[str, str] | None = None) -> str:
+    """The study's name: the file's name without its suffixes (``rides.csv.zst`` -> ``rides``),
+    then the table chosen inside it (``samples.sqlite`` with ``--table penguins`` ->
+    ``samples-penguins``), so two tables of one file get two results folders."""
+    stem = path.name
+    while Path(stem).suffix.lower() in (*COMPRESSED, *TABLE_SUFFIXES) and Path(stem).stem:
+        stem = Path(stem).stem
+    chosen = (select or {}).get("table") or (select or {}).get("sheet")
+    member = (select or {}).get("member")
+    if member:
+        chosen = _name_from(Path(member))
+    if chosen and "query" not in (select or {}):
+        stem = f"{stem}-{chosen}"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "sweep"
     return name[:100]
 
 
@@ -120,7 +138,7 @@ def starter_spec(
         if loaded is None:
             loaded, dropped, decided = starter_load(data, target, task=task, select=select)
         rel = os.path.relpath(Path(data).resolve(), Path(out).resolve().parent)
-        name = _name_from(Path(data))
+        name = _name_from(Path(data), select)
         task = loaded.task
         n = len(loaded.X_train) + len(loaded.X_val)
         n_features, n_outputs = loaded.X_train.shape[1], loaded.n_outputs

@@ -580,6 +580,7 @@ def test_init_and_run_on_a_workbook_sheet_and_a_sqlite_table(tmp_path, monkeypat
     made = invoke("init", "--data", "book.xlsx", "--sheet", "data", "--out", "book.yaml")
     assert made.exit_code == 0, made.output
     assert "  sheet: data\n" in Path("book.yaml").read_text()
+    assert load_spec(tmp_path / "book.yaml").name == "book-data"  # the sheet in the name
     assert load_spec(tmp_path / "book.yaml").data.sheet == "data"
     quick(tmp_path / "book.yaml")
     ran = invoke("run", "book.yaml", "--jobs", "1", "--no-plots")
@@ -592,6 +593,7 @@ def test_init_and_run_on_a_workbook_sheet_and_a_sqlite_table(tmp_path, monkeypat
     assert made.exit_code == 0, made.output
     text = Path("db.yaml").read_text()
     assert "  table: counts\n" in text and "task: regression" in text
+    assert "name: data-counts " in text  # another table of the same file: another folder
     quick(tmp_path / "db.yaml")
     ran = invoke("run", "db.yaml", "--jobs", "1", "--no-plots")
     assert ran.exit_code == 0, ran.output

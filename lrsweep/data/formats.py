@@ -249,15 +249,12 @@ def _read_json(
         )
     except (ValueError, TypeError) as e:  # TypeError: a line that is a list, not an object
         _raise_bad_json(source, text, array, str(e))
-    lines = None if array else _json_lines(text)
-    if lines is not None and len(lines) != len(frame):
-        _raise_bad_json(source, text, array, "a line that is not a JSON object")
     return frame_table(
         source,
         frame,
         na_values,
         row_word="record" if array else "line",
-        locate=None if lines is None else (lambda: lines),
+        locate=None if array else (lambda: _json_lines(text)),
     )
 
 
