@@ -177,12 +177,6 @@ def test_zstd_without_its_package_names_the_install(tmp_path, monkeypatch):
     path = tmp_path / "t.csv.zst"
     frame().to_csv(path, index=False, compression="zstd")
 
-    def missing():
-        raise DataError(
-            f"{path}: Zstandard-compressed; reading it needs the zstandard package; install it"
-            " with: pip install 'lrsweep[zstd]'"
-        )
-
     import builtins
 
     real_import = builtins.__import__
@@ -253,7 +247,7 @@ def test_a_sheet_is_chosen_by_name_and_a_wrong_name_lists_them(tmp_path):
     with pytest.raises(DataError, match=exactly(msg)):
         read_table(path, sheet="trian")
     with pytest.raises(DataError, match=r"data\.sheet: only for a spreadsheet"):
-        read_table(tmp_path / "t.csv" if False else _csv(tmp_path), sheet="train")
+        read_table(_csv(tmp_path), sheet="train")
 
 
 def _csv(tmp_path: Path) -> Path:
