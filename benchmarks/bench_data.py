@@ -9,9 +9,14 @@ in a fresh process so that peak memory is the process's own:
 * ``validate``: ``lrsweep validate`` on a spec over that file, which must take no longer than
   one load plus a second (it reads the file once; its estimate is the cost model's);
 * with ``--readers``, the candidate readers alone on the same file (pandas C engine, pyarrow,
-  polars; each when installed) and on a Parquet copy: the measurement behind the choice.
+  polars; each when installed) and on a Parquet copy: the measurement behind the choice;
+* with ``--formats``, the same table saved in every format lrsweep reads (compressed CSV, zip,
+  Parquet, Feather, JSON Lines, xlsx, ods, xls, SQLite), each read by lrsweep's ``read_table``
+  and by pandas' own reader for it; for xlsx also openpyxl (pandas' default engine) and
+  fastexcel (when installed): the measurement behind the spreadsheet reader. ODS and XLS files
+  have fewer rows (``--small-rows``): their writers are slow, and XLS holds 65,536 rows.
 
-Usage: ``python benchmarks/bench_data.py [--rows 200000] [--readers]``
+Usage: ``python benchmarks/bench_data.py [--rows 200000] [--readers] [--formats]``
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ def one(kind: str, path: str, workdir: str) -> dict[str, float]:
         )
         load: Any = lambda: legacy_data.load_dataset(spec, Path("."))  # noqa: E731
     elif kind == "after":
-        import pandas  # noqa: F401  (lrsweep imports it when it reads a file)
+        import pandas
 
         from lrsweep.data import load_dataset
         from lrsweep.spec import DataSpec
@@ -95,14 +100,149 @@ def one(kind: str, path: str, workdir: str) -> dict[str, float]:
         import polars as pl
 
         load = lambda: pl.read_parquet(path).to_numpy()  # noqa: E731
+    elif kind == "read_table":
+        import pandas  # noqa: F401  (imported when a file is read: part of the import time)
+
+        from lrsweep.data import read_table
+
+        load = lambda: read_table(Path(path))  # noqa: E731
+    elif kind.startswith("native"):
+        load = native_reader(kind, path)
+    elif kind == "fastexcel":
+        import fastexcel
+
+        load = lambda: fastexcel.read_excel(path).load_sheet(0).to_pandas()  # noqa: E731
     else:
         raise SystemExit(f"unknown kind {kind!r}")
     imported = time.perf_counter()
     data = load()
     seconds = time.perf_counter() - imported
     del data
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return {"import": imported - start, "seconds": seconds, "peak_bytes": peak}
+    return {"import": imported - start, "seconds": seconds, "peak_bytes": peak_bytes()}
+
+
+def peak_bytes() -> float:
+    """This process's peak resident memory. ``VmHWM`` starts again at ``exec``; ``ru_maxrss``
+    keeps the high-water mark of the forked parent (a parent holding a big table inflates it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # Linux: KiB
+
+
+def native_reader(kind: str, path: str) -> Any:
+    """pandas' own reader of the file at ``path`` (by its suffix); ``native-openpyxl`` reads a
+    workbook with pandas' default engine instead of calamine."""
+    import sqlite3
+
+    import pandas as pd
+
+    suffix = "".join(Path(path).suffixes)
+    if kind == "native-openpyxl":
+        return lambda: pd.read_excel(path, engine="openpyxl")
+    if suffix.startswith(".csv") or suffix == ".zip":
+        return lambda: pd.read_csv(path)
+    if suffix == ".parquet":
+        return lambda: pd.read_parquet(path)
+    if suffix == ".feather":
+        return lambda: pd.read_feather(path)
+    if suffix == ".jsonl":
+        return lambda: pd.read_json(path, lines=True)
+    if suffix in (".xlsx", ".ods", ".xls"):
+        return lambda: pd.read_excel(path, engine="calamine")
+    if suffix == ".sqlite":
+        return lambda: pd.read_sql("SELECT * FROM t", sqlite3.connect(path))
+    raise SystemExit(f"no native reader for {suffix}")
+
+
+def write_formats(workdir: Path, csv: Path, small_rows: int) -> list[tuple[str, Path, int]]:
+    """The table of ``csv`` saved in each format: ``(label, path, rows)``, timing each write."""
+    import sqlite3
+
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    small = df.iloc[:small_rows]
+    out: list[tuple[str, Path, int]] = [("csv", csv, len(df))]
+
+    def save(label: str, name: str, write: Any, rows: int) -> None:
+        path = workdir / name
+        start = time.perf_counter()
+        write(path)
+        print(f"  wrote {name} in {time.perf_counter() - start:.0f} s", flush=True)
+        out.append((label, path, rows))
+
+    save("csv.gz", "big.csv.gz", lambda p: df.to_csv(p, index=False), len(df))
+    save("csv.zst", "big.csv.zst", lambda p: df.to_csv(p, index=False), len(df))
+    save("csv in zip", "big.zip", lambda p: df.to_csv(p, index=False), len(df))
+    save("parquet", "big.parquet", lambda p: df.to_parquet(p), len(df))
+    save("feather", "big.feather", lambda p: df.to_feather(p), len(df))
+    save("jsonl", "big.jsonl", lambda p: df.to_json(p, orient="records", lines=True), len(df))
+
+    def sqlite(path: Path) -> None:
+        with sqlite3.connect(path) as con:
+            df.to_sql("t", con, index=False)
+
+    save("sqlite", "big.sqlite", sqlite, len(df))
+    save("xlsx", "big.xlsx", lambda p: df.to_excel(p, index=False), len(df))
+    save("ods", "big.ods", lambda p: small.to_excel(p, index=False, engine="odf"), len(small))
+    try:
+        import xlwt
+
+        def xls(path: Path) -> None:
+            book = xlwt.Workbook()
+            sheet = book.add_sheet("t")
+            for j, name in enumerate(small.columns):
+                sheet.write(0, j, name)
+            for i, values in enumerate(small.itertuples(index=False), start=1):
+                for j, v in enumerate(values):
+                    sheet.write(i, j, float(v))
+            book.save(str(path))
+
+        save("xls", "big.xls", xls, len(small))
+    except ImportError:
+        print("  xls: skipped (xlwt is not installed)")
+    return out
+
+
+def formats_table(workdir: Path, csv: Path, repeat: int, small_rows: int) -> None:
+    """One row per format: lrsweep's read_table against pandas' own reader (best of
+    ``repeat``, the two interleaved, each in a fresh process; imports not counted)."""
+    files = write_formats(workdir, csv, small_rows)
+    print()
+    print("| format | rows | file | lrsweep `read_table` | pandas' reader | lrsweep / pandas |")
+    print("|---|---|---|---|---|---|")
+    for label, path, rows in files:
+        got = measure(["read_table", "native"], path, workdir, repeat)
+        ours, theirs = got.get("read_table"), got.get("native")
+        if ours is None or theirs is None:
+            continue
+        print(
+            f"| {label} | {rows:,} | {path.stat().st_size / 1e6:.0f} MB"
+            f" | {ours['seconds']:.2f} s | {theirs['seconds']:.2f} s"
+            f" | {ours['seconds'] / theirs['seconds']:.2f} |",
+            flush=True,
+        )
+    xlsx = next(path for label, path, _ in files if label == "xlsx")
+    print()
+    print(f"xlsx readers, the same file (best of {repeat}):")
+    print("| reader | seconds | peak memory |")
+    print("|---|---|---|")
+    kinds = ["read_table", "native", "fastexcel", "native-openpyxl"]
+    names = {
+        "read_table": "python-calamine, its rows to columns (lrsweep)",
+        "native": "pandas.read_excel(engine='calamine')",
+        "fastexcel": "fastexcel (Arrow, then to_pandas)",
+        "native-openpyxl": "pandas.read_excel(engine='openpyxl')",
+    }
+    for kind, result in measure(kinds, xlsx, workdir, repeat).items():
+        print(
+            f"| {names[kind]} | {result['seconds']:.2f} s | {result['peak_bytes'] / 1e6:.0f} MB |"
+        )
 
 
 def measure_once(kind: str, path: Path, workdir: Path) -> dict[str, float] | None:
@@ -180,6 +320,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=2, help="best of N runs")
     parser.add_argument("--readers", action="store_true", help="also time the candidate readers")
+    parser.add_argument("--formats", action="store_true", help="time every format lrsweep reads")
+    parser.add_argument("--small-rows", type=int, default=20_000, help="rows of the ODS and XLS")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -192,6 +334,9 @@ def main() -> None:
         make_csv(path, args.rows)
         size = path.stat().st_size
         print(f"{args.rows:,} x {COLUMNS} numeric CSV, {size / 1e6:.0f} MB, best of {args.repeat}")
+        if args.formats:
+            formats_table(workdir, path, args.repeat, args.small_rows)
+            return
         print("load: load_dataset alone (its modules imported first), speed-up against before")
         kinds = (["before"] if legacy_module(workdir) else []) + ["after"]
         got = measure(kinds, path, workdir, args.repeat)

@@ -295,7 +295,7 @@ def run(
             plots = [] if no_plots else lrsweep.plot_results(out, formats)
             if with_report:
                 plots.append(lrsweep.write_report(out))
-    _report(summary, out, plots, as_json)
+    _report(summary, out, plots, as_json, live=True)
 
 
 @cli.command()
@@ -401,7 +401,7 @@ def refine(
                     on_event=on_event,
                 )
             plots = [] if no_plots else lrsweep.plot_results(results_dir, formats)
-    _report(summary, results_dir, plots, as_json)
+    _report(summary, results_dir, plots, as_json, live=True)
 
 
 @cli.command()
@@ -435,18 +435,20 @@ def validate(spec_file: Path, overrides: tuple[str, ...], **executor_options: An
 @cli.command()
 @click.argument("results_dir", metavar="RESULTS", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def show(results_dir: Path, as_json: bool) -> None:
+@click.option("--explain", is_flag=True, help="Also say what each number of the answer means.")
+def show(results_dir: Path, as_json: bool, explain: bool) -> None:
     """Print the table and the answer of an existing results folder (no training).
 
     \b
     Example:
+        lrsweep show results/digits-sgd --explain
         lrsweep show results/digits-sgd --json
     """
     import lrsweep
 
     with user_errors():
         summary = lrsweep.read_summary(results_dir)
-    _report(summary, results_dir, [], as_json)
+    _report(summary, results_dir, [], as_json, explain=explain)
 
 
 @cli.command()
@@ -588,13 +590,25 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="A table (CSV, TSV, Parquet) with a header: fit the spec to it.",
+    help="A table with a header (CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS, SQLite;"
+    " or compressed): fit the spec to it.",
 )
 @click.option(
     "--target",
     default=None,
     help="The column to predict [default: the last column].",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["auto", "classification", "regression"]),
+    default="auto",
+    show_default=True,
+    help="What to predict; auto decides from the target column and says why.",
+)
+@click.option("--sheet", default=None, help="A workbook's sheet [default: the first].")
+@click.option("--member", default=None, help="The table inside a zip archive of several.")
+@click.option("--table", "db_table", default=None, help="A SQLite database's table or view.")
+@click.option("--query", default=None, help="A SQLite database: one SELECT to read instead.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -611,26 +625,37 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
 )
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 def init(
-    data: Path | None, out: Path, force: bool, target: str | None, train_command: str | None
+    data: Path | None,
+    out: Path,
+    force: bool,
+    target: str | None,
+    task: str,
+    train_command: str | None,
+    **select: str | None,
 ) -> None:
     """Write a commented starter spec; with --data, fitted to that table; with --command,
     for your own training script.
 
-    The spec records what was decided about each column (dropped, categorical, imputed) as
-    comments, so you can see and edit it.
+    The spec records what was decided about each column (dropped, categorical, imputed, a
+    date's parts) as comments, so you can see and edit it.
 
     \b
     Example:
         lrsweep init --data sample_data/penguins.csv --target species --out penguins.yaml
+        lrsweep init --data sales.xlsx --sheet 2024 --target revenue --task regression
         lrsweep init --command "python train.py --lr {lr} --seed {seed} --epochs {epochs}"
     """
     from lrsweep.files import write_atomic
     from lrsweep.starter import starter_command_spec, starter_load, starter_spec
 
+    chosen = {"table" if k == "db_table" else k: v for k, v in select.items() if v is not None}
     if out.exists() and not force:
         raise UserError(f"{out}: exists; use --force to replace it or --out to write elsewhere")
-    if target is not None and data is None:
-        raise UserError("--target: needs --data (the table it is a column of)")
+    for option, given in (("--target", target), *((f"--{k}", v) for k, v in chosen.items())):
+        if given is not None and data is None:
+            raise UserError(f"{option}: needs --data (the table it is about)")
+    if task != "auto" and data is None:
+        raise UserError("--task: needs --data (the table whose target it is)")
     if train_command is not None:
         if data is not None:
             raise UserError("--command: your script reads its own data; give --data or --command")
@@ -648,15 +673,36 @@ def init(
     with user_errors():
         loaded: Dataset | None = None
         dropped: dict[str, str] = {}
+        decided: dict[str, Any] = {}
         if data is not None:
             with _load_progress() as on_load:
-                loaded, dropped = starter_load(data, target, on_load)
-            for name, why in dropped.items():
-                click.echo(f"column {name!r}: dropped in the spec, {why}")
+                loaded, dropped, decided = starter_load(
+                    data, target, on_load, task=task, select=chosen
+                )
+            _print_dropped(dropped, decided)
             _print_data(loaded)
-        text = starter_spec(data, out, target, loaded, dropped)
+        text = starter_spec(
+            data, out, target, loaded, dropped, task=task, select=chosen, decided=decided
+        )
         write_atomic(out, text)
     click.echo(f"Wrote {out}. Check it with: lrsweep validate {out}")
+
+
+def _print_dropped(dropped: Mapping[str, str], decided: Mapping[str, Any]) -> None:
+    """The columns init drops in the spec (the first few by name) and the keys it set."""
+    shown = list(dropped.items())[:SHOWN_NOTES]
+    for name, why in shown:
+        click.echo(f"column {name!r}: dropped in the spec, {why}")
+    if len(dropped) > len(shown):
+        click.echo(
+            f"... and {len(dropped) - len(shown):,} more such columns, dropped in the spec with"
+            " data.over_max_categories: drop"
+        )
+    if "min_class_count" in decided:
+        click.echo(
+            f"data.min_class_count: {decided['min_class_count']} in the spec: the rows of"
+            " classes with a single row are dropped (a stratified split needs 2)"
+        )
 
 
 def _load_data(spec: Spec) -> Dataset:
@@ -667,6 +713,9 @@ def _load_data(spec: Spec) -> Dataset:
         data = lrsweep.load_data(spec, on_load)
     _print_data(data)
     return data
+
+
+SHOWN_NOTES = 12  # notes about columns printed; the rest are counted (validate lists all)
 
 
 def _trainer(spec: Spec) -> Any:
@@ -681,14 +730,23 @@ def _trainer(spec: Spec) -> Any:
 
 
 def _print_data(data: Dataset) -> None:
-    """The one-line data summary and the notes (dropped columns, warnings) on stderr."""
+    """The one-line data summary and the notes (dropped columns, warnings) on stderr: every
+    warning, and the first ``SHOWN_NOTES`` of the other notes."""
     from lrsweep.data import data_summary_line
 
     if data.source.startswith("builtin:"):
         return
     click.echo(data_summary_line(data.data_report()), err=True)
-    for note in data.notes:
+    warnings = [n for n in data.notes if n.startswith("warning")]
+    others = [n for n in data.notes if not n.startswith("warning")]
+    for note in others[:SHOWN_NOTES] + warnings:
         click.echo(f"  {note}", err=True)
+    if len(others) > SHOWN_NOTES:
+        click.echo(
+            f"  ... and {len(others) - SHOWN_NOTES:,} more notes (summary.json's data.notes;"
+            " lrsweep validate shows every column)",
+            err=True,
+        )
 
 
 def _print_columns(data: Dataset) -> None:
@@ -1006,11 +1064,20 @@ def _print_script_plan(plan: Plan, trainer: Any, out: Path, jobs: int) -> None:
     )
 
 
-def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: bool) -> None:
-    """The summary on stdout (a table per curve and the answer, or JSON); exit 1 if runs failed."""
+def _report(
+    summary: Mapping[str, Any],
+    out: Path,
+    plots: list[Path],
+    as_json: bool,
+    explain: bool = False,
+    live: bool = False,
+) -> None:
+    """The summary on stdout (a table per curve and the answer as an aligned block, or JSON;
+    with ``explain`` every fact in words); exit 1 if runs failed. ``live``: the sweep's notes
+    were printed as it ran (``run``, ``refine``), so they are not repeated."""
     import json
 
-    from lrsweep.facts import answer_line, scaling_sentence, state_lines
+    from lrsweep.facts import answer_block, answer_line, scaling_sentence, state_lines
 
     counts = summary["status_counts"]
     if as_json:
@@ -1024,25 +1091,22 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             console.print(_curve_table(curve, summary["objective"]))
             if summary["combos"]:
                 console.print(answer_line(curve, summary["objective"], prefix=curve["label"]))
-        for note in summary.get("notes", []):
+        for note in [] if live else summary.get("notes", []):
             console.print(f"[dim]{note}[/dim]")
         for key, fit in summary.get("scaling", {}).items():
             sentence = scaling_sentence(key, fit)
             if sentence:
                 console.print(sentence)
-        prefix = "Recommended LR"
         if summary["combos"] and summary["best_combo"]:
             tied = summary.get("indistinguishable_from_best") or []
-            prefix += f" (best of all: {summary['best_combo']}" + (
-                f"; indistinguishable within noise from {', '.join(tied)})" if tied else ")"
+            console.print(
+                f"Best of all: {summary['best_combo']}"
+                + (f" (indistinguishable within noise from {', '.join(tied)})" if tied else "")
             )
-        console.print(answer_line(summary, summary["objective"], prefix=prefix))
-        console.print(
-            f"Results: {out}  ({counts['ok']} ok, {counts['diverged']} diverged,"
-            + (f" {counts['pruned']} pruned," if counts.get("pruned") else "")
-            + f" {counts['failed']} failed"
-            + (f", {counts['timeout']} timed out)" if counts.get("timeout") else ")")
-        )
+        console.print(_answer_grid(answer_block(summary, summary["objective"], counts)))
+        if explain:
+            _explain(console, summary)
+        console.print(f"Results: {out}")
         for path in plots:
             console.print(f"{'Report' if path.suffix in ('.html', '.md') else 'Plot'}: {path}")
     if counts.get("failed"):
@@ -1050,6 +1114,30 @@ def _report(summary: Mapping[str, Any], out: Path, plots: list[Path], as_json: b
             f"{counts['failed']} runs failed; run the same command again to retry them", err=True
         )
         sys.exit(EXIT_FAILED_RUNS)
+
+
+def _answer_grid(rows: list[tuple[str, str]]) -> Table:
+    """The answer block: labels in bold, values aligned beside them."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for what, value in rows:
+        grid.add_row(what, f"[yellow]{value}[/yellow]" if what == "Warning" else value)
+    return grid
+
+
+def _explain(console: Console, summary: Mapping[str, Any]) -> None:
+    """``show --explain``: every fact of the answer in words, and what each term means."""
+    from lrsweep.facts import EXPLANATIONS, answer_facts
+
+    console.print()
+    for what, value in answer_facts(summary, summary["objective"]):
+        console.print(f"[bold]{what}[/bold]: {value}")
+    console.print()
+    for term, meaning in EXPLANATIONS:
+        console.print(f"[bold]{term}[/bold]: {meaning}")
 
 
 def _curve_table(curve: Mapping[str, Any], objective: str) -> Table:

@@ -94,6 +94,15 @@ class TooManyLevels(DataError):
         self.columns = columns
 
 
+class RareClasses(DataError):
+    """A classification target with classes of a single row (a stratified split needs 2):
+    ``classes`` are their names."""
+
+    def __init__(self, message: str, classes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.classes = classes
+
+
 class ResultsError(LrsweepError):
     """A results dir is missing, malformed, locked, or belongs to another spec."""
 

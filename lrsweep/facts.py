@@ -136,12 +136,95 @@ def label_counts(rows: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(f"{n} {label}" for label, n in counts.items())
 
 
+def answer_block(
+    curve: Mapping[str, Any], objective: str, counts: Mapping[str, int] | None = None
+) -> list[tuple[str, str]]:
+    """The answer at a glance: short (what, value) rows to print aligned, numbers first; the
+    explanations are :func:`answer_facts` (``show --explain``, the report)."""
+    best = curve.get("best")
+    fitted = curve.get("answer")
+    rows: list[tuple[str, str]] = []
+    if not best:
+        rows.append(("Recommended LR", "none: every run diverged or failed"))
+    elif fitted:
+        lo, hi = fitted["interval"]
+        e_lo, e_hi = fitted["expected_objective_range"]
+        rows += [
+            ("Recommended LR", fmt_number(fitted["lr"], 3)),
+            ("Optimum in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
+            (
+                f"Expected {_short(objective)}",
+                f"{fmt_number(fitted['expected_objective'])}"
+                f" ({fmt_number(e_lo)} to {fmt_number(e_hi)})",
+            ),
+        ]
+    else:
+        n_ok = next((r["n_ok"] for r in curve.get("table", []) if r["lr"] == best["lr"]), 2)
+        spread = f" ± {fmt_number(best['objective_std'])}" if n_ok >= 2 else " (one seed)"
+        rows += [
+            ("Recommended LR", f"{fmt_number(best['lr'], 3)} (the lowest mean; no curve fit)"),
+            (f"Mean {_short(objective)}", f"{fmt_number(best['objective_mean'])}{spread}"),
+        ]
+    band = curve.get("good_band")
+    if band:
+        rows.append(
+            (
+                "Good band",
+                f"{fmt_number(band[0], 3)} to {fmt_number(band[1], 3)}"
+                f" ({curve['good_band_decades']:.2f} decades)",
+            )
+        )
+    if curve.get("largest_stable_lr"):
+        rows.append(("Largest stable LR", fmt_number(curve["largest_stable_lr"], 3)))
+    if curve.get("sensitivity") is not None:
+        rows.append(("Sensitivity", f"{curve['sensitivity']:.2f} (0 flat, 1 a miss doubles it)"))
+    if counts:
+        words = {"pruned": "pruned", "failed": "failed", "timeout": "timed out"}
+        extra = [f"{counts[k]} {w}" for k, w in words.items() if counts.get(k)]
+        rows.append(
+            ("Runs", ", ".join([f"{counts['ok']} ok", f"{counts['diverged']} diverged", *extra]))
+        )
+    rows += [(what, value) for what, value in answer_facts(curve, objective) if what == "Warning"]
+    return rows
+
+
+def _short(objective: str) -> str:
+    """``final_val_loss`` -> ``val loss``: an objective's name in a label."""
+    return objective.removeprefix("final_").replace("_", " ")
+
+
 def answer_line(curve: Mapping[str, Any], objective: str, prefix: str = "Recommended LR") -> str:
-    """One curve's answer as one line: the recommended LR first, then the other facts."""
-    facts = answer_facts(curve, objective)
-    first = f"{prefix}: {facts[0][1]}"
-    rest = [f"{what[0].lower()}{what[1:]} {value}" for what, value in facts[1:]]
+    """One curve's answer as one line (a ``vary`` combination's): the short facts."""
+    rows = answer_block(curve, objective)
+    first = f"{prefix}: {rows[0][1]}"
+    rest = [f"{what[0].lower()}{what[1:]} {value}" for what, value in rows[1:]]
     return "; ".join([first, *rest])
+
+
+EXPLANATIONS = (
+    (
+        "Recommended LR",
+        "a Gaussian process is fitted to every finished run (all seeds, all rounds; diverged"
+        " seeds count as worse than anything seen); the answer minimises its mean plus one"
+        " standard deviation, so a lucky seed next to the stability edge does not win.",
+    ),
+    (
+        "Optimum in",
+        "where the optimum is, 10-90 %, from the fit's uncertainty; the sweep adds seeds near"
+        " the answer until this is narrow or the run budget (refine.max_runs) is spent.",
+    ),
+    ("Expected", "the fit at the recommended LR: what to expect there, not a noisy minimum."),
+    ("Good band", "the LRs whose fitted objective is within 5 % of the best."),
+    (
+        "Largest stable LR",
+        "past it a run diverged, or the runs ended no better than a constant prediction.",
+    ),
+    (
+        "Sensitivity",
+        "the fitted objective's mean relative rise over its best, capped at double, over the"
+        " decade of LRs around the good band: 0 = the LR hardly matters, 1 = a miss doubles it.",
+    ),
+)
 
 
 def range_test_facts(found: Mapping[str, Any]) -> tuple[str, list[list[str]]]:

@@ -642,10 +642,12 @@ def _saved_hash(path: Path) -> str:
 
 def describe_inputs(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """What differs between two records of a study's inputs, in a few words per input:
-    ``data file /x/t.csv changed (42,310 -> 42,309 bytes, sha256 1f0c4e.. -> 9ab3d2..)``."""
+    ``data file /x/t.csv changed (42,310 -> 42,309 bytes, sha256 1f0c4e.. -> 9ab3d2..)``.
+    "" when they are the same inputs: a file's modification time alone (a ``touch``, a copy)
+    is no change; its bytes are."""
     parts = []
     for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
+        a, b = _identity(old.get(key)), _identity(new.get(key))
         if a == b or a is None:  # an input the folder did not record (an older lrsweep)
             continue
         if (
@@ -653,10 +655,10 @@ def describe_inputs(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
             and isinstance(b, Mapping)
             and a.get("sha256") != b.get("sha256")
         ):
-            where = b.get("file") or b.get("script") or a.get("file") or key
+            where = b.get("path") or a.get("path") or key
             sizes = (
-                f"{a.get('bytes', '?'):,} -> {b.get('bytes', '?'):,} bytes, "
-                if (isinstance(a.get("bytes"), int) and isinstance(b.get("bytes"), int))
+                f"{a['size']:,} -> {b['size']:,} bytes, "
+                if (isinstance(a.get("size"), int) and isinstance(b.get("size"), int))
                 else ""
             )
             digests = f"sha256 {str(a.get('sha256'))[:8]}.. -> {str(b.get('sha256'))[:8]}.."
@@ -664,6 +666,13 @@ def describe_inputs(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{key} {shorten(json.dumps(a), 60)} -> {shorten(json.dumps(b), 60)}")
     return "; ".join(parts)
+
+
+def _identity(record: Any) -> Any:
+    """A fingerprint without what does not change the data (its modification time)."""
+    if isinstance(record, Mapping):
+        return {k: v for k, v in record.items() if k != "mtime_ns"}
+    return record
 
 
 def _foreign_files(path: Path) -> str:

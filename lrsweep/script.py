@@ -411,4 +411,4 @@ def check_visible(paths: Sequence[str]) -> str:
 
 def _file_digest(path: Path) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"file": str(path), "bytes": path.stat().st_size, "sha256": digest}
+    return {"path": str(path), "size": path.stat().st_size, "sha256": digest}

@@ -46,23 +46,43 @@ class _Section(BaseModel):
 PositiveFloat = Field(gt=0)
 
 
+# Data keys added after studies existed: left out of the resolved spec (and so of its hash and
+# of every run_id) while at their defaults, so existing studies keep their ids.
+DATA_DEFAULTS: dict[str, Any] = {
+    "member": None,
+    "sheet": None,
+    "table": None,
+    "query": None,
+    "dates": "expand",
+    "min_class_count": 1,
+    "over_max_categories": "error",
+}
+
+
 class DataSpec(_Section):
     """Where the data comes from and how it is split."""
 
-    path: str | None = None  # CSV/TSV (any delimiter) or Parquet; relative to the spec file
+    path: str | None = None  # a table file, relative to the spec file (formats: docs/data.md)
     builtin: Literal["spirals", "moons", "teacher"] | None = None  # a synthetic set instead
+    member: str | None = None  # a zip archive of several tables: the one to read
+    sheet: str | None = None  # a workbook: the sheet's name; default the first sheet
+    table: str | None = None  # a SQLite database: the table (or view); default the only one
+    query: str | None = Field(None, min_length=1)  # a SQLite database: one SELECT instead
     target: str | None = None  # the target column's name; default: the last column
     features: list[str] | None = None  # the feature columns; default: every other column
     drop: list[str] = Field(default_factory=list)  # columns never used as features
     categorical: list[str] = Field(default_factory=list)  # integer codes to one-hot as classes
     numeric: list[str] = Field(default_factory=list)  # columns to read as numbers, whatever
-    max_categories: int = Field(50, ge=2, le=10_000)  # more levels than this: an error
+    max_categories: int = Field(50, ge=2, le=10_000)  # more levels than this: ...
+    over_max_categories: Literal["error", "drop"] = "error"  # ... an error, or dropped (said)
+    dates: Literal["expand", "drop"] = "expand"  # date columns: numeric parts, or dropped
     na_values: list[str] = Field(  # cells that mean "missing" (besides non-finite numbers)
         default_factory=lambda: ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
     )
     missing: Literal["impute", "drop"] = "impute"  # impute: median + indicator; drop: rows
     delimiter: str | None = None  # None: sniffed from the file (, ; tab |)
     task: Literal["auto", "classification", "regression"] = "auto"  # auto: from the target
+    min_class_count: int = Field(1, ge=1)  # classification: rows of rarer classes dropped
     val_fraction: float = Field(0.2, gt=0, lt=1)  # held out for the validation loss
     standardize: bool = True  # zero mean, unit variance, fitted on the training part only
     split_seed: int = Field(0, ge=0)  # the train/validation split's own seed
@@ -72,15 +92,33 @@ class DataSpec(_Section):
     noise: float = Field(0.1, ge=0, le=10)  # builtins: noise level
     generator_seed: int = Field(0, ge=0)  # builtins: the generator's seed
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sheet_as_text(cls, data: Any) -> Any:
+        # `sheet: 2024` is a sheet named "2024" (YAML reads it as a number)
+        if isinstance(data, dict) and type(data.get("sheet")) is int:
+            return {**data, "sheet": str(data["sheet"])}
+        return data
+
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
         if (self.path is None) == (self.builtin is None):
-            raise ValueError("give exactly one of 'path' (a CSV file) or 'builtin'")
+            raise ValueError("give exactly one of 'path' (a table file) or 'builtin'")
         if self.features is not None and self.drop:
             raise ValueError("give at most one of 'features' and 'drop'")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise ValueError(f"delimiter: must be one character, got {self.delimiter!r}")
+        if self.table is not None and self.query is not None:
+            raise ValueError("give at most one of 'table' and 'query'")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key, default in DATA_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
 
 class ModelSpec(_Section):

@@ -25,7 +25,7 @@ def test_run_writes_every_file(tiny_spec, tmp_path):
     out = tmp_path / "r"
     result = invoke("run", tiny_spec(), "--out", out, "--jobs", "1")
     assert result.exit_code == 0, result.output
-    assert "Recommended LR: " in result.stdout
+    assert re.search(r"^Recommended LR +\S", result.stdout, re.M)
     rows = read_csv(out / "runs.csv")
     assert list(rows[0]) == list(RUN_COLUMNS)
     assert len(rows) == 4 and {r["status"] for r in rows} <= {"ok", "diverged"}

@@ -342,7 +342,7 @@ def test_missing_file(tmp_path):
 
 def test_directory(tmp_path):
     (tmp_path / "d.csv").mkdir()
-    msg = f"{tmp_path / 'd.csv'}: is a directory, expected a data file (CSV, TSV or Parquet)"
+    msg = f"{tmp_path / 'd.csv'}: is a directory, expected a data file (CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS or SQLite)"
     with pytest.raises(DataError, match=exactly(msg)):
         load_dataset(make_spec(path="d.csv"), tmp_path)
     with pytest.raises(DataError, match=exactly(msg)):
@@ -406,8 +406,8 @@ def test_single_class(tmp_path):
 def test_class_with_one_sample(tmp_path):
     text = small_csv() + "9,9,emu\n"
     msg = (
-        f"{tmp_path / 'x.csv'}: column 'label': class 'emu' has 1 sample; a stratified "
-        f"split needs at least 2 per class"
+        f"{tmp_path / 'x.csv'}: column 'label': 1 of 3 classes has one row ('emu'); a"
+        " stratified split needs 2 per class: set data.min_class_count: 2 (drops that row)"
     )
     with pytest.raises(DataError, match=exactly(msg)):
         load_csv(tmp_path, text)

@@ -348,7 +348,7 @@ def test_ragged_row_names_the_line(tmp_path):
 def test_binary_file(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes(b"a,b\n1,2\n\x00\x01\x02")
-    msg = f"{path}: not a text table (a NUL byte at byte 9: binary data); expected CSV, TSV or Parquet"
+    msg = f"{path}: not a text table (a NUL byte at byte 9: binary data); expected CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS or SQLite"
     with pytest.raises(DataError, match=exactly(msg)):
         load(path)
 
@@ -356,13 +356,13 @@ def test_binary_file(tmp_path):
 def test_fifo_is_refused_before_opening(tmp_path):
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
-    msg = f"{fifo}: is a FIFO, expected a regular data file (CSV, TSV or Parquet)"
+    msg = f"{fifo}: is a FIFO, expected a regular data file (CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS or SQLite)"
     with pytest.raises(DataError, match=exactly(msg)):  # never a hang: nothing writes to it
         read_table(fifo)
 
 
 def test_device_and_symlink_loop(tmp_path):
-    msg = "/dev/zero: is a device, expected a regular data file (CSV, TSV or Parquet)"
+    msg = "/dev/zero: is a device, expected a regular data file (CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS or SQLite)"
     with pytest.raises(DataError, match=exactly(msg)):
         read_table(Path("/dev/zero"))
     loop = tmp_path / "loop.csv"

@@ -223,7 +223,7 @@ def test_missing_and_directory(tmp_path):
 def test_data_needs_one_source(write_spec):
     path = write_spec("data: {}\n")
     assert error_of(path) == (
-        f"{path}:1:1: data: give exactly one of 'path' (a CSV file) or 'builtin'"
+        f"{path}:1:1: data: give exactly one of 'path' (a table file) or 'builtin'"
     )
 
 

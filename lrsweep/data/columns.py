@@ -11,7 +11,9 @@ Kinds
     Numbers are ``numeric``; strings and booleans are ``categorical`` (one-hot, categories learned
     on the training split only, a category first seen in validation encodes as all zeros).
     ``data.categorical`` makes integer codes categories, ``data.numeric`` reads a column as
-    numbers. More than ``data.max_categories`` levels is an error naming the column.
+    numbers. More than ``data.max_categories`` levels is an error naming the column, or with
+    ``data.over_max_categories: drop`` the column is dropped with a note. Dates are ``date``
+    (:mod:`.dates`): expanded into numeric parts, or dropped with ``data.dates: drop``.
 
 Missing values
     Numeric features: the training split's median plus a ``<name>_missing`` indicator column
@@ -19,11 +21,19 @@ Missing values
     features: missing is a category of its own. Rows with a missing target are dropped. Every
     count is reported.
 
-Task inference (``task: auto``)
+Task inference (``task: auto``), as a person reading the column would decide
     * a target that is not all numbers -> classification;
-    * integer values (``3`` or ``3.0``) with at most ``min(50, n_samples / 5)`` distinct values
-      -> classification, said in a note;
-    * otherwise -> regression.
+    * numbers that are not all integers -> regression;
+    * integers (``3`` or ``3.0``): at most 10 distinct values -> classification; more than
+      ``min(50, n_samples / 5)`` distinct values, or more than 10 with some value in a single
+      row (counts and amounts have a long tail; class labels do not) -> regression;
+      otherwise classification. Either choice is said in a note with how to override it
+      (``data.task``).
+
+Rare classes
+    ``data.min_class_count: k`` drops the rows of classes with fewer than ``k`` rows (counted
+    and named in a note); without it a class of one row stops the stratified split with a
+    message naming such classes and both ways out.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrsweep.data.dates import date_parts, parse_dates
 from lrsweep.data.read import Table
 from lrsweep.errors import DataError, TooManyLevels, shorten
 
@@ -54,6 +65,8 @@ __all__ = [
 
 MAX_AUTO_CLASSES = 50  # task auto: at most this many distinct integer targets -> classes
 AUTO_CLASS_RATIO = 5  # ... and at most n_samples / this many
+FEW_CLASSES = 10  # ... and past this many, no value in a single row (a count's long tail)
+TARGET_PRECISION = 1e-12  # a regression target varying by less, relative to its size: constant
 INDEX_NAMES = ("rownames", "unnamed: 0", "index")
 MISSING_LEVEL = "(missing)"  # the category of a missing categorical cell
 
@@ -64,7 +77,7 @@ class ColumnReport:
 
     name: str
     role: str  # "target" | "feature" | "dropped"
-    kind: str  # "numeric" | "categorical" | "index" | "constant" | "empty"
+    kind: str  # "numeric" | "categorical" | "date" | "index" | "constant" | "empty"
     missing: int  # missing cells among the rows read
     encoded_as: tuple[str, ...] = ()  # the model inputs made from it
     why: str = ""
@@ -86,6 +99,8 @@ class Feature:
     name: str
     kind: str  # "numeric" | "categorical"
     values: np.ndarray
+    source: str = ""  # the column it was made from, when not itself (a date's parts)
+    indicator: bool = True  # numeric with missing values: add a <name>_missing input
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,10 +146,11 @@ class Encoder:
         for f, width in zip(features, widths):
             v = f.values[rows]
             if f.kind == "numeric":
-                if f.name in self.indicators:
+                if f.name in self.medians:
                     missing = np.isnan(v)
                     out[:, j] = np.where(missing, self.medians[f.name], v)
-                    out[:, j + 1] = missing
+                    if f.name in self.indicators:
+                        out[:, j + 1] = missing
                 else:
                     out[:, j] = v
             else:
@@ -159,7 +175,8 @@ def fit_encoder(features: Sequence[Feature], train: np.ndarray) -> Encoder:
         if f.kind == "numeric":
             if not np.isnan(f.values).any():
                 continue  # nothing to impute: no median, no indicator
-            indicators.add(f.name)
+            if f.indicator:
+                indicators.add(f.name)
             v = f.values[train]
             present = v[~np.isnan(v)]
             medians[f.name] = float(np.median(present)) if len(present) else 0.0
@@ -177,7 +194,8 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
     """Decide every column's role and kind, drop rows, encode the target (see the module doc).
 
     ``spec`` is a :class:`lrsweep.spec.DataSpec` (``target``, ``features``, ``drop``,
-    ``categorical``, ``numeric``, ``max_categories``, ``missing``, ``task``).
+    ``categorical``, ``numeric``, ``max_categories``, ``over_max_categories``, ``dates``,
+    ``missing``, ``task``, ``min_class_count``).
     """
     names = list(table.names)
     src = table.source
@@ -197,8 +215,10 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
 
     n_read = table.n_rows
     columns = dict(zip(names, table.columns))
+    if columns[target].dtype.kind == "M":  # a date to predict: its text, as classes
+        columns[target] = _as_kind(table, target, columns[target], "categorical")
     missing_counts = {n: int(_missing_mask(a).sum()) for n, a in columns.items()}
-    notes: list[str] = []
+    notes: list[str] = list(table.notes)
     dropped_rows: dict[str, int] = {}
 
     # rows with a missing target
@@ -208,6 +228,7 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
 
     reports: dict[str, ColumnReport] = {}
     candidates: list[tuple[str, str]] = []  # (name, kind)
+    date_how: dict[str, str] = {}  # date columns: how they were read
     for i, name in enumerate(names):
         if i == t:
             continue
@@ -226,12 +247,19 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
                 reports[name] = _dropped(name, "index", missing_counts, why)
                 notes.append(f"column {name!r}: dropped, {why}")
                 continue
-        candidates.append((name, _kind_of(name, values, spec)))
+        if values.dtype.kind == "M":
+            date_how[name] = "dates"
+        elif values.dtype == object and name not in spec.categorical + spec.numeric:
+            parsed = parse_dates(values)
+            if parsed is not None:
+                columns[name], date_how[name] = parsed
+        candidates.append((name, _kind_of(name, columns[name], spec)))
 
     # coerce kinds, then constant and empty columns (on the rows with a target)
     features: list[Feature] = []
     too_many: dict[str, tuple[int, int]] = {}  # column -> (levels, present values)
     every_row = bool(keep.all())  # then no column is copied
+    taken = set(names)
     for name, kind in candidates:
         values = _as_kind(table, name, columns[name], kind)
         if values is not columns[name]:  # converted: "inf" read as a number is missing too
@@ -246,17 +274,40 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
             continue
         if n_present == len(values) and _constant(values):
             only = values[0]
-            shown = _label_name(only) if isinstance(only, float) else only
+            shown = _label_name(only) if isinstance(only, float) else str(only)
             why = f"constant (every value is {shown!r})"
             reports[name] = _dropped(name, "constant", missing_counts, why)
             notes.append(f"column {name!r}: dropped, {why}")
+            continue
+        if kind == "date":
+            parts = _date_features(src, name, values, spec.dates, taken)
+            if not parts:
+                why = f"{date_how[name]} (data.dates: drop)"
+                reports[name] = _dropped(name, "date", missing_counts, why)
+                notes.append(f"column {name!r}: dropped, {why}")
+                continue
+            suffixes = ", ".join(f.name[len(name) + 1 :] for f in parts)
+            notes.append(
+                f"column {name!r}: {date_how[name]} -> {len(parts)} numeric parts ({suffixes});"
+                " data.dates: drop drops such columns"
+            )
+            features.extend(parts)
             continue
         if kind == "categorical":
             n_levels = len(set(values.tolist()) - {None})
             if n_levels > spec.max_categories:
                 too_many[name] = (n_levels, n_present)
+                if spec.over_max_categories == "drop":
+                    why = (
+                        f"{_levels_text(n_levels, n_present)}, more than data.max_categories"
+                        f" ({spec.max_categories})"
+                    )
+                    reports[name] = _dropped(name, "categorical", missing_counts, why)
+                    notes.append(f"column {name!r}: dropped, {why}")
+                    continue
         features.append(Feature(name, kind, values))
-    if too_many:  # every such column in one line, so a user (or `init`) fixes them at once
+    if too_many and spec.over_max_categories == "error":
+        # every such column in one line, so a user (or `init`) fixes them at once
         listed = ", ".join(f"{name!r}: {levels} levels" for name, (levels, _) in too_many.items())
         one = len(too_many) == 1
         raise TooManyLevels(
@@ -272,7 +323,7 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
             complete &= ~_missing_mask(f.values)
         if not complete.all():
             dropped_rows["feature missing"] = int((~complete).sum())
-            features = [Feature(f.name, f.kind, f.values[complete]) for f in features]
+            features = [_rows_of(f, complete) for f in features]
             keep[np.flatnonzero(keep)[~complete]] = False
     n_used = int(keep.sum())
     if n_used == 0:
@@ -281,6 +332,14 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
     y, task, class_names, task_note = _encode_target(
         table, target, columns[target], keep, spec.task
     )
+    if task == "classification" and spec.min_class_count > 1:
+        y, class_names, common, rare_note = _drop_rare_classes(
+            src, target, y, class_names, spec.min_class_count
+        )
+        if rare_note:
+            dropped_rows["rare class"] = int((~common).sum())
+            features = [_rows_of(f, common) for f in features]
+            notes.append(rare_note)
     if not features and n_used >= 3:  # fewer rows: the split says "too few samples"
         raise DataError(
             f"{src}: no feature columns left (columns: {_quoted(names)}, target {target!r})"
@@ -298,7 +357,9 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
     )
     notes.extend(_leak_warnings(features, y, task, target))
     for f in features:  # completed with encoded_as once the encoder is fitted
-        reports[f.name] = ColumnReport(f.name, "feature", f.kind, missing_counts[f.name])
+        column = f.source or f.name
+        kind = "date" if f.source else f.kind
+        reports[column] = ColumnReport(column, "feature", kind, missing_counts[column])
     return Prepared(
         src,
         tuple(features),
@@ -313,6 +374,69 @@ def prepare_columns(table: Table, spec: DataSpec) -> Prepared:
     )
 
 
+def _rows_of(f: Feature, rows: np.ndarray) -> Feature:
+    return Feature(f.name, f.kind, f.values[rows], f.source, f.indicator)
+
+
+def _levels_text(levels: int, rows: int) -> str:
+    every = "every value distinct" if levels >= rows else f"in {rows:,} rows"
+    return f"{levels:,} text values ({every})"
+
+
+def _date_features(
+    src: str, name: str, values: np.ndarray, dates: str, taken: set[str]
+) -> list[Feature]:
+    """The numeric parts of a date column as features (none for ``data.dates: drop``); one
+    ``_missing`` indicator for the column (on its first part), not one per part."""
+    if dates == "drop":
+        return []
+    out: list[Feature] = []
+    for part, a in date_parts(values):
+        part_name = f"{name}_{part}"
+        if part_name in taken:
+            raise DataError(
+                f"{src}: column {name!r}: its date part {part_name!r} has the name of another"
+                f" column; rename one, or set data.dates: drop"
+            )
+        out.append(Feature(part_name, "numeric", a, name, indicator=not out))
+    return out
+
+
+def _drop_rare_classes(
+    src: str, target: str, y: np.ndarray, class_names: tuple[str, ...], min_count: int
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, str]:
+    """``data.min_class_count``: y re-encoded without the rows of rarer classes, the class
+    names left, the rows kept (mask) and a note naming what was dropped ("" if nothing)."""
+    counts = np.bincount(y, minlength=len(class_names))
+    rare = counts < min_count
+    common = ~rare[y]
+    if not rare.any():
+        return y, class_names, common, ""
+    left = np.flatnonzero(~rare)
+    if len(left) < 2:
+        raise DataError(
+            f"{src}: column {target!r}: data.min_class_count ({min_count}) leaves"
+            f" {len(left)} class{'' if len(left) == 1 else 'es'}; classification needs 2"
+        )
+    new_index = np.full(len(class_names), -1)
+    new_index[left] = np.arange(len(left))
+    listed = _class_counts(class_names, counts, np.flatnonzero(rare))
+    note = (
+        f"target {target!r}: dropped {int((~common).sum())} rows of {int(rare.sum())} classes"
+        f" with fewer than {min_count} rows (data.min_class_count): {listed}"
+    )
+    return new_index[y[common]], tuple(class_names[i] for i in left), common, note
+
+
+def _class_counts(class_names: Sequence[str], counts: np.ndarray, which: Iterable[int]) -> str:
+    """``'9' (1 row), '17' (1 row) and 3 more``: classes and their counts, fewest first."""
+    which = sorted(which, key=lambda i: (counts[i], i))
+    shown = [f"{shorten(class_names[i], 20)!r} ({counts[i]} row{'' if counts[i] == 1 else 's'})"
+             for i in which[:5]]  # fmt: skip
+    more = f" and {len(which) - 5} more" if len(which) > 5 else ""
+    return ", ".join(shown) + more
+
+
 def complete_reports(
     reports: Sequence[ColumnReport], encoder: Encoder, features: Sequence[Feature]
 ) -> tuple[ColumnReport, ...]:
@@ -322,6 +446,13 @@ def complete_reports(
     for r in reports:
         if r.role != "feature":
             out.append(r)
+            continue
+        if r.kind == "date":
+            parts = [f for f in features if f.source == r.name]
+            encoded = tuple(n for f in parts for n in inputs[f.name])
+            listed = ", ".join(f.name[len(r.name) + 1 :] for f in parts)
+            why = f"a date: {len(parts)} numeric parts ({listed})"
+            out.append(ColumnReport(r.name, r.role, r.kind, r.missing, encoded, why))
             continue
         encoded = inputs[r.name]
         if r.kind == "numeric":
@@ -356,11 +487,21 @@ def _kind_of(name: str, values: np.ndarray, spec: DataSpec) -> str:
         return "categorical"
     if name in spec.numeric:
         return "numeric"
+    if values.dtype.kind == "M":
+        return "date"
     return "numeric" if values.dtype != object else "categorical"
 
 
 def _as_kind(table: Table, name: str, values: np.ndarray, kind: str) -> np.ndarray:
-    """Numbers as float64 (NaN missing), categories as str (None missing)."""
+    """Numbers as float64 (NaN missing), categories as str (None missing); a date listed in
+    data.numeric is its days since 1970, in data.categorical its text."""
+    if values.dtype.kind == "M" and kind != "date":
+        missing = np.isnat(values)
+        if kind == "numeric":
+            days = (values - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+            return np.where(missing, np.nan, days)
+        text = np.datetime_as_string(values)
+        return np.array([None if m else str(v) for v, m in zip(text, missing)], dtype=object)
     if kind == "numeric" and values.dtype == object:
         out = np.empty(len(values))
         for row, v in enumerate(values):
@@ -387,7 +528,7 @@ def _index_reason(i: int, name: str, values: np.ndarray, unnamed_first: bool) ->
     if name.lower() in INDEX_NAMES:
         return f"an index column (named {name!r})"
     n = len(values)
-    if values.dtype != object and n >= 3 and not np.isnan(values).any():
+    if values.dtype.kind == "f" and n >= 3 and not np.isnan(values).any():
         start = values[0]
         if start in (0.0, 1.0) and np.array_equal(values, np.arange(n) + start):
             return f"an index column ({int(start)}..{int(start) + n - 1} in file order)"
@@ -397,6 +538,8 @@ def _index_reason(i: int, name: str, values: np.ndarray, unnamed_first: bool) ->
 def _missing_mask(values: np.ndarray) -> np.ndarray:
     if values.dtype == object:
         return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if values.dtype.kind == "M":
+        return np.isnat(values)
     return np.isnan(values)
 
 
@@ -416,18 +559,7 @@ def _encode_target(
     numeric = v.dtype != object
     note = ""
     if task == "auto":
-        task = "regression"
-        if not numeric:
-            task = "classification"
-        elif np.all(v == np.round(v)):
-            distinct = len(np.unique(v))
-            limit = min(MAX_AUTO_CLASSES, len(v) / AUTO_CLASS_RATIO)
-            if distinct <= limit:
-                task = "classification"
-                note = (
-                    f"target {name!r}: {distinct} distinct integer values, so classification"
-                    f" (set data.task: regression to predict it as a number)"
-                )
+        task, note = _infer_task(name, v)
     if task == "regression":
         if not numeric:
             for row in np.flatnonzero(keep):
@@ -439,7 +571,9 @@ def _encode_target(
                         f" regression), got {shorten(str(values[row]))!r}"
                     ) from None
             v = np.array([float(x) for x in v])
-        return v.astype(np.float64), task, (), note
+        v = v.astype(np.float64)
+        _check_variance(src, name, v)
+        return v, task, (), note
 
     # classification: numeric labels sort as numbers ("2" < "10"), text labels as strings
     if numeric:
@@ -457,6 +591,56 @@ def _encode_target(
             f"{src}: column {name!r}: classification needs at least 2 classes, got only {only!r}"
         )
     return y, task, class_names, note
+
+
+def _infer_task(name: str, v: np.ndarray) -> tuple[str, str]:
+    """``task: auto``: the task a person would read in the target (module docstring), and a
+    note saying why and how to override it ("" when there is nothing to say)."""
+    if v.dtype == object:
+        return "classification", ""
+    if not np.all(v == np.round(v)):
+        return "regression", ""
+    values, counts = np.unique(v, return_counts=True)
+    distinct, n = len(values), len(v)
+    limit = min(MAX_AUTO_CLASSES, n / AUTO_CLASS_RATIO)
+    singles = int((counts == 1).sum())
+    if distinct > limit:
+        why = (
+            f"more than {MAX_AUTO_CLASSES}"
+            if distinct > MAX_AUTO_CLASSES
+            else f"more than one per {AUTO_CLASS_RATIO} rows ({n:,} rows)"
+        )
+    elif distinct > FEW_CLASSES and singles:
+        why = f"{singles} of them in a single row: a count or an amount, not class labels"
+    else:
+        return "classification", (
+            f"target {name!r}: {distinct} distinct integer values, so classification"
+            f" (set data.task: regression to predict it as a number)"
+        )
+    return "regression", (
+        f"target {name!r}: {distinct} distinct integer values ({why}), so regression"
+        f" (set data.task: classification to predict them as classes)"
+    )
+
+
+def _check_variance(src: str, name: str, y: np.ndarray) -> None:
+    """A regression target must vary, by more than rounding: else no LR is better than
+    another and the sweep's answer is noise (issue 28)."""
+    if len(y) < 3:  # the split says "too few samples"
+        return
+    low, high = float(y.min()), float(y.max())
+    if low == high:
+        raise DataError(
+            f"{src}: column {name!r}: a regression target must vary, got every value equal to"
+            f" {_label_name(low)}"
+        )
+    size = max(abs(low), abs(high))
+    if high - low <= TARGET_PRECISION * size:
+        raise DataError(
+            f"{src}: column {name!r}: a regression target must vary, got values within"
+            f" {high - low:.3g} of each other around {size:.6g}: below float precision"
+            f" (relative {TARGET_PRECISION:g})"
+        )
 
 
 def _leak_warnings(
@@ -505,8 +689,10 @@ def data_summary_line(report: Mapping[str, Any]) -> str:
     n_inputs = sum(len(c["encoded_as"]) for c in features)
     categorical = sum(c["kind"] == "categorical" for c in features)
     imputed = sum(c["kind"] == "numeric" and len(c["encoded_as"]) > 1 for c in features)
+    dates = sum(c["kind"] == "date" for c in features)
     how = [f"{categorical} categorical one-hot"] if categorical else []
     how += [f"{imputed} numeric imputed"] if imputed else []
+    how += [f"{dates} date{'' if dates == 1 else 's'} as numeric parts"] if dates else []
     ignored = [n for n, c in report["columns"].items() if c["role"] == "dropped"]
     text = f"{name}: {rows}; {len(features)} features -> {n_inputs} inputs"
     text += f" ({', '.join(how)})" if how else ""

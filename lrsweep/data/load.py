@@ -55,6 +55,10 @@ def load_dataset(
             na_values=spec.na_values,
             delimiter=spec.delimiter,
             on_progress=on_progress,
+            member=spec.member,
+            sheet=spec.sheet,
+            table=spec.table,
+            query=spec.query,
         )
         prepared = prepare_columns(table, spec)
         del table
@@ -74,6 +78,12 @@ def load_dataset(
     X_val = encoder.transform(prepared.features, val)
     y_train, y_val = prepared.y[train], prepared.y[val]
     regression = prepared.task == "regression"
+    if regression and len(y_train) and y_train.min() == y_train.max():
+        raise DataError(
+            f"{prepared.source}: column {prepared.target_name!r}: constant on the training part"
+            f" (every value {y_train[0]:.6g}; the other values fell in validation): a"
+            " regression target must vary; change data.split_seed or data.val_fraction"
+        )
     if regression:
         y_train, y_val = y_train.reshape(-1, 1), y_val.reshape(-1, 1)
     if spec.standardize:

@@ -1,4 +1,6 @@
-"""Files -> a :class:`Table`: CSV and TSV (delimiter sniffed), Parquet.
+"""Files -> a :class:`Table`: CSV and TSV (delimiter sniffed) here; the format is decided by
+the file's content (:mod:`.sources`, compressed files too), the other formats are read in
+:mod:`.formats`.
 
 Why pandas (its C parser) reads CSV: measured on a 200,000 x 30 numeric CSV (55 MB) it was the
 fastest of pandas, pyarrow and polars on these machines, it has the NA handling we need
@@ -9,10 +11,11 @@ only when a file is read, so builtins and ``import lrsweep`` never pay for it.
 
 The path is checked with ``os.stat`` before anything is opened: a directory, a FIFO, a device
 or a socket is refused (never a hang), and so is a file that would need more memory than is
-available. The header is parsed here (with the stdlib ``csv`` module, on the first 64 KiB) so
-that empty and duplicate names are errors with the line, and the rows go to pandas' C parser
-once. When pandas rejects a row, the file is scanned again with the stdlib reader to name the
-first bad line, so error messages stay line-precise.
+available. The header is parsed here (with the stdlib ``csv`` module, on the first 64 KiB, or
+as much more as the first line needs, up to ``MAX_HEADER_BYTES``) so that empty and duplicate
+names are errors with the line, and the rows go to pandas' C parser once. When pandas rejects
+a row, the file is scanned again with the stdlib reader to name the first bad line, so error
+messages stay line-precise.
 """
 
 from __future__ import annotations
@@ -24,23 +27,25 @@ import re
 import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
+from lrsweep.data.sources import Hasher, Source, damage_is_an_error, detect_source
 from lrsweep.errors import DataError, shorten
 from lrsweep.machine import available_memory
 
-__all__ = ["NA_VALUES", "OnLoadProgress", "Table", "read_header", "read_table"]
+__all__ = ["KINDS", "NA_VALUES", "OnLoadProgress", "Table", "read_header", "read_table"]
 
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
 DELIMITERS = (",", ";", "\t", "|")
-SNIFF_BYTES = 64 * 1024  # header and delimiter come from this much of the file
+SNIFF_BYTES = 64 * 1024  # header and delimiter come from this much of the file ...
+MAX_HEADER_BYTES = 16 << 20  # ... or more, as far as the first line needs, up to this
 SNIFF_LINES = 50  # lines that must agree on the field count for a delimiter to win
 MEMORY_FACTOR = 6  # peak bytes of a load per file byte (measured about 5.3 with pandas)
-PARQUET_MAGIC = b"PAR1"
+KINDS = "CSV, TSV, JSON Lines, Parquet, Feather, Excel, ODS or SQLite"  # for messages
 
 OnLoadProgress = Callable[[int, int], None]  # (bytes read, file size)
 DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
@@ -55,11 +60,15 @@ class Table:
     other columns are object arrays of ``str`` with ``None`` for missing.
     """
 
-    source: str  # the path as opened
+    source: str  # the path as opened (``archive.zip/member.csv`` for a zip member)
     names: tuple[str, ...]
     columns: tuple[np.ndarray, ...]
     unnamed_first: bool  # the first header cell was empty (pandas' or R's index column)
-    delimiter: str | None = None  # None for Parquet
+    delimiter: str | None = None  # None but for CSV
+    format: str = "csv"  # what was read, as a person calls it: csv, csv.gz, xlsx, sqlite, ...
+    notes: tuple[str, ...] = ()  # what reading decided: the sheet, the header row, the table
+    row_word: str = "row"  # where(): "<source>:<n>" for "line", else "<source>: <row_word> <n>"
+    locate: Callable[[], np.ndarray] | None = field(default=None, repr=False)  # each row's n
     _lines: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
@@ -67,13 +76,19 @@ class Table:
         return len(self.columns[0]) if self.columns else 0
 
     def where(self, row: int) -> str:
-        """``"<source>:<line>"`` for data row ``row`` (0-based), or ``"<source>: row N"``."""
-        if self.delimiter is None:
-            return f"{self.source}: row {row + 1}"
-        if not self._lines:  # computed once, only when an error needs it
-            self._lines.append(_record_lines(Path(self.source), self.delimiter))
-        lines = self._lines[0]
-        return f"{self.source}:{lines[row]}" if row < len(lines) else self.source
+        """``"<source>:<line>"`` for data row ``row`` (0-based), or ``"<source>: row N"``
+        (``N`` from ``locate``, computed once when an error needs it, else ``row + 1``)."""
+        n = row + 1
+        if self.locate is not None:
+            if not self._lines:
+                self._lines.append(self.locate())
+            lines = self._lines[0]
+            if row >= len(lines):
+                return self.source
+            n = int(lines[row])
+        if self.row_word == "line":
+            return f"{self.source}:{n}"
+        return f"{self.source}: {self.row_word} {n}"
 
 
 def check_path(path: Path) -> int:
@@ -85,7 +100,7 @@ def check_path(path: Path) -> int:
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise DataError(f"{path}: is a directory, expected a data file (CSV, TSV or Parquet)")
+        raise DataError(f"{path}: is a directory, expected a data file ({KINDS})")
     if not stat.S_ISREG(st.st_mode):
         kind = (
             "a FIFO"
@@ -96,7 +111,7 @@ def check_path(path: Path) -> int:
             if stat.S_ISSOCK(st.st_mode)
             else "not a regular file"
         )
-        raise DataError(f"{path}: is {kind}, expected a regular data file (CSV, TSV or Parquet)")
+        raise DataError(f"{path}: is {kind}, expected a regular data file ({KINDS})")
     if st.st_size == 0:
         raise DataError(f"{path}: empty file, expected a header row")
     available = available_memory()  # a cgroup's limit and $LRSWEEP_MEMORY_BYTES too
@@ -108,14 +123,25 @@ def check_path(path: Path) -> int:
     return st.st_size
 
 
-def read_header(path: Path, delimiter: str | None = None) -> list[str]:
-    """The column names of the table at ``path`` (reads the header only)."""
+def read_header(
+    path: Path,
+    delimiter: str | None = None,
+    *,
+    member: str | None = None,
+    sheet: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+) -> list[str]:
+    """The column names of the table at ``path`` (a CSV's header only; other formats whole)."""
     path = Path(path)
     check_path(path)
-    if _is_parquet(path):
-        return list(_read_parquet(path).names)
-    _, names, _, _ = _sniff(path, delimiter)
-    return names
+    source = detect_source(path, member)
+    if source.format != "csv":
+        read = read_table(path, delimiter=delimiter, member=member, sheet=sheet, table=table,
+                          query=query)  # fmt: skip
+        return list(read.names)
+    _check_selection(source, delimiter, sheet, table, query)
+    return _sniff(source, delimiter)[1]
 
 
 def read_table(
@@ -124,26 +150,77 @@ def read_table(
     na_values: Sequence[str] = NA_VALUES,
     delimiter: str | None = None,
     on_progress: OnLoadProgress | None = None,
+    member: str | None = None,
+    sheet: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> Table:
-    """Read the CSV, TSV or Parquet file at ``path`` once into a :class:`Table`.
+    """Read the table at ``path`` once into a :class:`Table`, whatever its format
+    (:mod:`.sources`): ``member`` names a zip archive's table, ``sheet`` a workbook's sheet,
+    ``table`` or ``query`` what to read from a SQLite database; ``delimiter`` is for CSV.
 
-    ``on_progress(bytes_read, size)`` is called as the file is read (CSV), for a progress bar.
+    ``on_progress(bytes_read, size)`` is called as the file is read (text formats), for a
+    progress bar; ``size`` and the bytes are the file's as stored (compressed).
     """
     path = Path(path)
     size = check_path(path)
-    if _is_parquet(path):
-        return _read_parquet(path, na_values)
-    delimiter, names, unnamed_first, decimal = _sniff(path, delimiter)
+    source = detect_source(path, member)
+    _check_selection(source, delimiter, sheet, table, query)
+    if source.format != "csv":
+        from lrsweep.data.formats import read_other
+
+        read = read_other(source, size, na_values, sheet, table, query, on_progress)
+    else:
+        read = _read_csv(source, size, na_values, delimiter, on_progress)
+    return replace(read, notes=source.notes + read.notes) if source.notes else read
+
+
+SELECTION = {  # key -> (the format it is for, that format in words)
+    "data.delimiter": ("csv", "a delimited text table (CSV)"),
+    "data.sheet": ("excel", "a spreadsheet (xlsx, xlsm, xls, ods)"),
+    "data.table": ("sqlite", "a SQLite database"),
+    "data.query": ("sqlite", "a SQLite database"),
+}
+
+
+def _check_selection(
+    source: Source, delimiter: str | None, sheet: str | None, table: str | None, query: str | None
+) -> None:
+    """``data.sheet``, ``data.table``/``query`` and ``data.delimiter`` fit only one format."""
+    given = {"data.delimiter": delimiter, "data.sheet": sheet, "data.table": table,
+             "data.query": query}  # fmt: skip
+    for key, value in given.items():
+        fmt, what = SELECTION[key]
+        if value is not None and source.format != fmt:
+            raise DataError(
+                f"{source.name}: {key}: only for {what}, got {shorten(repr(value))} for a"
+                f" {source.label} file"
+            )
+
+
+def _read_csv(
+    source: Source,
+    size: int,
+    na_values: Sequence[str],
+    delimiter: str | None,
+    on_progress: OnLoadProgress | None,
+) -> Table:
+    delimiter, names, unnamed_first, decimal = _sniff(source, delimiter)
     import pandas as pd
 
-    with open(path, "rb") as raw, warnings.catch_warnings():
+    hasher = Hasher(source.path) if source.compression != "zip" else None
+    watch = _Watch(hasher, size, on_progress)
+    with (
+        source.open(on_read=watch) as raw,
+        damage_is_an_error(source),
+        warnings.catch_warnings(),
+    ):
         # low_memory (pandas' default) parses in chunks, about 30% faster; a column typed
         # differently in two chunks comes back as objects (handled in _column_array)
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-        source: Any = raw if on_progress is None else _Counting(raw, size, on_progress)
         try:
             frame = pd.read_csv(
-                source,
+                raw,
                 sep=delimiter,
                 decimal=decimal,
                 header=0,
@@ -157,69 +234,51 @@ def read_table(
                 skip_blank_lines=True,
             )
         except UnicodeDecodeError:
-            _raise_bad_bytes(path)
+            _raise_bad_bytes(source)
         except (pd.errors.ParserError, ValueError) as e:
-            _raise_bad_line(path, delimiter, len(names), str(e))
+            _raise_bad_line(source, delimiter, len(names), str(e))
+        raw.read()  # to the end: the hash covers the whole file
+    if hasher is not None:
+        hasher.done()
     if len(frame) == 0:
-        raise DataError(f"{path}: no data rows (only a header)")
+        raise DataError(f"{source.name}: no data rows (only a header)")
     columns = tuple(_column_array(frame[name]) for name in frame.columns)
     if _has_missing(columns[-1]):  # pandas pads short rows with NaN: look for them
-        _check_field_counts(path, delimiter, len(names))
-    return Table(str(path), tuple(names), columns, unnamed_first, delimiter)
+        _check_field_counts(source, delimiter, len(names))
+    return Table(
+        source.name,
+        tuple(names),
+        columns,
+        unnamed_first,
+        delimiter,
+        format=source.label,
+        row_word="line",
+        locate=lambda: _record_lines(source, delimiter),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # the pieces
 
 
-class _Counting:
-    """A binary file that reports how much of it has been read."""
+class _Watch:
+    """Sees every chunk of the file as stored: hashes it and reports progress."""
 
-    def __init__(self, raw: Any, size: int, on_progress: OnLoadProgress) -> None:
-        self.raw, self.size, self.on_progress, self.done = raw, size, on_progress, 0
+    def __init__(
+        self, hasher: Hasher | None, size: int, on_progress: OnLoadProgress | None
+    ) -> None:
+        self.hasher, self.size, self.on_progress, self.done = hasher, size, on_progress, 0
 
-    def read(self, n: int = -1) -> bytes:
-        chunk: bytes = self.raw.read(n)
+    def __call__(self, chunk: bytes) -> None:
+        if self.hasher is not None:
+            self.hasher(chunk)
         self.done += len(chunk)
-        self.on_progress(self.done, self.size)
-        return chunk
+        if self.on_progress is not None and chunk:
+            self.on_progress(min(self.done, self.size), self.size)
 
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.raw)
-
-
-def _is_parquet(path: Path) -> bool:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return True
-    with open(path, "rb") as f:
-        return f.read(4) == PARQUET_MAGIC
-
-
-def _read_parquet(path: Path, na_values: Sequence[str] = NA_VALUES) -> Table:
-    try:
-        import pandas as pd
-        import pyarrow  # noqa: F401  (pandas.read_parquet needs it)
-    except ImportError:
-        raise DataError(
-            f"{path}: reading Parquet needs pyarrow; install it with:"
-            f" pip install 'lrsweep[parquet]'"
-        ) from None
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as e:  # pyarrow raises several types for a damaged or foreign file
-        raise DataError(f"{path}: not a readable Parquet file: {shorten(str(e))}") from None
-    names = [str(n) for n in frame.columns]
-    _check_names(path, names, 1)
-    if len(frame) == 0:
-        raise DataError(f"{path}: no data rows")
-    missing = set(na_values)
-    columns = []
-    for name in frame.columns:
-        a = _column_array(frame[name])
-        if a.dtype == object:
-            a = np.array([None if v in missing else v for v in a], dtype=object)
-        columns.append(a)
-    return Table(str(path), tuple(names), tuple(columns), False, None)
+    def spoil(self) -> None:
+        if self.hasher is not None:
+            self.hasher.spoil()
 
 
 def _column_array(series: Any) -> np.ndarray:
@@ -256,40 +315,84 @@ def _has_missing(a: np.ndarray) -> bool:
     return bool(np.isnan(a).any())
 
 
-def _sniff(path: Path, delimiter: str | None) -> tuple[str, list[str], bool, str]:
+def _sniff(source: Source, delimiter: str | None) -> tuple[str, list[str], bool, str]:
     """The delimiter, the header names, whether the first name was empty, the decimal mark
     (``,`` for a ``;`` table whose numbers are written ``39,1``, as European exports do)."""
-    with open(path, "rb") as f:
-        head = f.read(SNIFF_BYTES)
+    head, whole = _head(source)
     nul = head.find(b"\x00")
     if nul >= 0:
         raise DataError(
-            f"{path}: not a text table (a NUL byte at byte {nul + 1}: binary data);"
-            f" expected CSV, TSV or Parquet"
+            f"{source.name}: not a text table (a NUL byte at byte {nul + 1}: binary data);"
+            f" expected {KINDS}"
         )
-    if len(head) == SNIFF_BYTES and b"\n" in head:
+    if not whole and b"\n" in head:
         head = head[: head.rfind(b"\n") + 1]  # whole lines only
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _raise_bad_bytes(path)
+        _raise_bad_bytes(source)
     lines = [line for line in text.splitlines() if line.strip()][:SNIFF_LINES]
     if not lines:
-        raise DataError(f"{path}: empty file, expected a header row")
+        raise DataError(f"{source.name}: empty file, expected a header row")
     if delimiter is None:
-        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else _guess(lines)
-    header = next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter), [])
+        tsv = _plain_suffix(source) in (".tsv", ".tab")
+        delimiter = "\t" if tsv else _guess(lines)
+    try:
+        header = next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter), [])
+    except csv.Error as e:  # a name longer than the csv module's field limit (128 KiB)
+        raise DataError(f"{source.name}:1: header: {shorten(str(e))}") from None
     names = [name.strip() for name in header]
     if len(names) < 2:
         raise DataError(
-            f"{path}:1: header: found no delimiter ({', '.join(map(repr, DELIMITERS))}),"
+            f"{source.name}:1: header: found no delimiter ({', '.join(map(repr, DELIMITERS))}),"
             f" got {shorten(lines[0])!r}; a table needs a feature and a target column"
         )
     unnamed_first = names[0] == ""
     if unnamed_first:
         names[0] = "Unnamed: 0"  # as pandas names it
-    _check_names(path, names, 1)
+    _check_names(source.name, names, 1)
     return delimiter, names, unnamed_first, _decimal_mark(lines[1:], delimiter)
+
+
+def _head(source: Source) -> tuple[bytes, bool]:
+    """The start of the content: ``SNIFF_BYTES``, or more until the first line ends (up to
+    ``MAX_HEADER_BYTES``) and about two more lines as long follow; and whether that is all."""
+    with source.open() as f, damage_is_an_error(source):
+        head = f.read(SNIFF_BYTES)
+        whole = len(head) < SNIFF_BYTES
+        while not whole and _line_end(head) < 0 and len(head) <= MAX_HEADER_BYTES:
+            more = f.read(min(len(head), MAX_HEADER_BYTES + 1 - len(head)) or 1)
+            head += more
+            whole = not more
+        end = _line_end(head)
+        if end < 0 and not whole:
+            raise DataError(
+                f"{source.name}: line 1 is longer than {MAX_HEADER_BYTES >> 20} MiB (no line"
+                f" end in its first {MAX_HEADER_BYTES >> 20} MiB): not a table with a header"
+                " row of column names"
+            )
+        want = end + 1 + max(SNIFF_BYTES, 2 * (end + 1))
+        if not whole and len(head) < want:
+            asked = want - len(head)
+            more = f.read(asked)
+            head += more
+            whole = len(more) < asked
+    return head, whole
+
+
+def _line_end(data: bytes) -> int:
+    """The index of the first line end (``\\n``, or a lone ``\\r``), or -1."""
+    n, r = data.find(b"\n"), data.find(b"\r")
+    ends = [i for i in (n, r) if i >= 0]
+    return min(ends) if ends else -1
+
+
+def _plain_suffix(source: Source) -> str:
+    """The table's own suffix: ``.tsv`` for ``x.tsv.gz`` or a zip member ``x.tsv``."""
+    name = Path(source.member or source.path.name)
+    if source.compression not in (None, "zip") and len(name.suffixes) > 1:
+        name = name.with_suffix("")
+    return name.suffix.lower()
 
 
 def _decimal_mark(lines: list[str], delimiter: str) -> str:
@@ -308,7 +411,10 @@ def _guess(lines: list[str]) -> str:
     fields wins); if none agrees, the one with most fields in the header."""
     best, best_fields, consistent = ",", 1, False
     for d in DELIMITERS:
-        counts = {len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=d)}
+        try:
+            counts = {len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=d)}
+        except csv.Error:  # a field over the csv module's 128 KiB limit: not this delimiter
+            continue
         fields = max(counts)
         ok = len(counts) == 1 and fields > 1
         if (ok, fields) > (consistent, best_fields):
@@ -316,7 +422,7 @@ def _guess(lines: list[str]) -> str:
     return best
 
 
-def _check_names(path: Path, names: list[str], line: int) -> None:
+def _check_names(path: Path | str, names: list[str], line: int) -> None:
     seen: dict[str, int] = {}
     for col, name in enumerate(names, start=1):
         if not name:
@@ -329,10 +435,14 @@ def _check_names(path: Path, names: list[str], line: int) -> None:
         seen[name] = col
 
 
-def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _records(source: Source, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """``(file line where the record starts, fields)`` with the stdlib reader, blank lines
     skipped; the slow path, used only to find lines for error messages."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with (
+        source.open() as raw,
+        damage_is_an_error(source),
+        io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f,
+    ):
         reader = csv.reader(f, delimiter=delimiter)
         last = 0
         while True:
@@ -341,41 +451,43 @@ def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except csv.Error as e:
-                raise DataError(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+                raise DataError(
+                    f"{source.name}:{reader.line_num}: malformed CSV: {shorten(str(e))}"
+                ) from None
             start, last = last + 1, reader.line_num
             if row and not (len(row) == 1 and not row[0].strip()):
                 yield start, row
 
 
-def _record_lines(path: Path, delimiter: str) -> np.ndarray:
-    records = _records(path, delimiter)
+def _record_lines(source: Source, delimiter: str) -> np.ndarray:
+    records = _records(source, delimiter)
     next(records, None)  # the header
     return np.array([line for line, _ in records], dtype=np.int64)
 
 
-def _check_field_counts(path: Path, delimiter: str, n_fields: int) -> None:
-    for line, row in _records(path, delimiter):
+def _check_field_counts(source: Source, delimiter: str, n_fields: int) -> None:
+    for line, row in _records(source, delimiter):
         if len(row) != n_fields:
-            raise DataError(f"{path}:{line}: expected {n_fields} fields, got {len(row)}")
+            raise DataError(f"{source.name}:{line}: expected {n_fields} fields, got {len(row)}")
 
 
-def _raise_bad_line(path: Path, delimiter: str, n_fields: int, message: str) -> NoReturn:
-    _check_field_counts(path, delimiter, n_fields)
-    raise DataError(f"{path}: malformed CSV: {shorten(message)}")
+def _raise_bad_line(source: Source, delimiter: str, n_fields: int, message: str) -> NoReturn:
+    _check_field_counts(source, delimiter, n_fields)
+    raise DataError(f"{source.name}: malformed CSV: {shorten(message)}")
 
 
-def _raise_bad_bytes(path: Path) -> NoReturn:
-    with open(path, "rb") as f:
+def _raise_bad_bytes(source: Source) -> NoReturn:
+    with source.open() as f, damage_is_an_error(source):
         for lineno, raw in enumerate(f, start=1):
             try:
                 raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:
                 bad = raw[e.start : e.start + 1]
                 raise DataError(
-                    f"{path}:{lineno}: not UTF-8 text, got byte 0x{bad.hex()} at column "
+                    f"{source.name}:{lineno}: not UTF-8 text, got byte 0x{bad.hex()} at column "
                     f"{e.start + 1}; save the file as UTF-8"
                 ) from None
-    raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8")
+    raise DataError(f"{source.name}: not UTF-8 text; save the file as UTF-8")
 
 
 def _gb(n: float) -> str:

@@ -31,7 +31,7 @@ from dataclasses import replace
 import numpy as np
 
 from lrsweep.data.dataset import Dataset
-from lrsweep.errors import DataError
+from lrsweep.errors import DataError, RareClasses, shorten
 
 __all__ = ["batch_indices", "split_rows", "standardize", "subsample_train"]
 
@@ -60,9 +60,9 @@ def split_rows(
         counts = np.bincount(y, minlength=len(class_names))
         single = np.flatnonzero(counts == 1)
         if len(single):
-            raise DataError(
-                f"{source}: column {target_name!r}: class {class_names[single[0]]!r} has 1"
-                f" sample; a stratified split needs at least 2 per class"
+            raise RareClasses(
+                _singleton_message(source, target_name, class_names, counts, single),
+                tuple(class_names[i] for i in single),
             )
         groups = [np.flatnonzero(y == c) for c in range(len(counts))]
         k = len(groups)
@@ -77,6 +77,31 @@ def split_rows(
     is_val = np.zeros(n, dtype=bool)
     is_val[val] = True
     return is_val
+
+
+def _singleton_message(
+    source: str, target: str, class_names: tuple[str, ...], counts: np.ndarray, single: np.ndarray
+) -> str:
+    """Which classes have one row, and the two ways out (a count is a regression target)."""
+    listed = ", ".join(repr(shorten(class_names[i], 12)) for i in single[:4])
+    listed += f" and {len(single) - 4} more" if len(single) > 4 else ""
+    one = len(single) == 1
+    numeric = all(_is_number(c) for c in class_names)
+    regression = "set data.task: regression (a number to predict) or " if numeric else "set "
+    drops = "that row" if one else f"{len(single)} rows"
+    return (
+        f"{source}: column {target!r}: {len(single)} of {len(counts)} classes"
+        f" {'has' if one else 'have'} one row ({listed}); a stratified split needs 2 per class:"
+        f" {regression}data.min_class_count: 2 (drops {drops})"
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def standardize(train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
