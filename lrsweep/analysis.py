@@ -204,8 +204,112 @@ def observations(rows: Iterable[Mapping[str, Any]], objective: str) -> list[ucur
 
 
 def fit_rows(rows: Sequence[Mapping[str, Any]], objective: str) -> ucurve.CurveFit | None:
-    """The U-curve fitted to ``rows`` (see `lrsweep.curve`); None when too few runs finished."""
-    return ucurve.fit_curve(observations(rows, objective))
+    """The U-curve fitted to one curve's ``rows`` (see `lrsweep.curve`); None when too few
+    runs finished. When some ran at the full budget, those are the curve; partial runs (a
+    budget's rungs, a cheaper round 0) at LRs no full run reached enter as `extrapolated`."""
+    full, partial = split_budgets(rows)
+    return ucurve.fit_curve(observations(full, objective) + extrapolated(partial, full, objective))
+
+
+def split_budgets(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(the full-budget rows, the others); all rows are "full" when none ran at full budget."""
+    full = [r for r in rows if r.get("budget", "full") == "full"]
+    if not full:
+        return list(rows), []
+    return full, [r for r in rows if r.get("budget", "full") != "full"]
+
+
+def extrapolated(
+    partial: Sequence[Mapping[str, Any]],
+    full: Sequence[Mapping[str, Any]],
+    objective: str,
+) -> list[ucurve.Observation]:
+    """Partial runs as evidence at the LRs they alone reached, not as missing points.
+
+    A run that diverged within fewer epochs is a diverged run. A finished one is carried to
+    the full budget by learning-curve extrapolation from its pairs: the runs trained both at
+    its budget and at the full one (same LR, same seed: a budget's survivors) give the
+    change from one to the other, on the fit's scale, as a straight line in log10 LR (a
+    mean with two pairs); the run's value plus the line's prediction enters the fit with the
+    prediction's variance added to its noise (wider the farther it extrapolates). Without two
+    pairs a partial run is left out: nothing says what it would have become.
+    """
+    full_lrs = {float(r["lr"]) for r in full}
+    ok = (RunStatus.OK.value, RunStatus.PRUNED.value)
+
+    def value(r: Mapping[str, Any]) -> float:
+        return score(float(r["objective"]), objective) if r["status"] in ok else math.inf
+
+    finals = {(float(r["lr"]), int(r["seed"])): value(r) for r in full}
+    deepest: dict[tuple[float, int], Mapping[str, Any]] = {}
+    for r in partial:
+        key = (float(r["lr"]), int(r["seed"]))
+        if key[0] in full_lrs or r["status"] not in (*ok, RunStatus.DIVERGED.value):
+            continue
+        held = deepest.get(key)
+        if held is None or (
+            held["status"] != RunStatus.DIVERGED.value
+            and (
+                r["status"] == RunStatus.DIVERGED.value
+                or int(r["epochs_done"]) > int(held["epochs_done"])
+            )
+        ):
+            deepest[key] = r
+    values = [v for v in finals.values() if math.isfinite(v)] + [
+        value(r) for r in partial if math.isfinite(value(r))
+    ]
+    log = bool(values) and all(v > 0 for v in values)  # the fit's own rule for its scale
+
+    def g(v: float) -> float:
+        return math.log(v) if log else v
+
+    out = []
+    for (lr, seed), r in sorted(deepest.items()):
+        if r["status"] == RunStatus.DIVERGED.value:
+            out.append(ucurve.Observation(lr, math.inf, seed))
+            continue
+        if not math.isfinite(value(r)):
+            continue
+        pairs = [
+            (math.log10(float(p["lr"])), g(finals[key]) - g(value(p)))
+            for p in partial
+            if int(p["epochs_done"]) == int(r["epochs_done"])
+            and (key := (float(p["lr"]), int(p["seed"]))) in finals
+            and math.isfinite(finals[key])
+            and math.isfinite(value(p))
+        ]
+        change = learning_curve_change(pairs, math.log10(lr))
+        if change is None:
+            continue
+        shift, variance = change
+        z = g(value(r)) + shift
+        out.append(ucurve.Observation(lr, math.exp(z) if log else z, seed, variance))
+    return out
+
+
+def learning_curve_change(
+    pairs: Sequence[tuple[float, float]], x: float
+) -> tuple[float, float] | None:
+    """The change from a partial to a full run predicted at ``x`` (log10 LR) from ``pairs``
+    of (x, change), with the prediction's variance: a least-squares line with 3+ pairs at 2+
+    LRs, a mean with 2; None with fewer."""
+    if len(pairs) < 2:
+        return None
+    xs = np.array([p[0] for p in pairs])
+    ds = np.array([p[1] for p in pairs])
+    n = len(pairs)
+    sxx = float(((xs - xs.mean()) ** 2).sum())
+    if n >= 3 and sxx > 1e-12:
+        slope, intercept = np.polyfit(xs, ds, 1)
+        resid = ds - (intercept + slope * xs)
+        s2 = float(resid @ resid) / (n - 2)
+        return (
+            float(intercept + slope * x),
+            s2 * (1 + 1 / n + (x - float(xs.mean())) ** 2 / sxx),
+        )
+    return float(ds.mean()), float(np.var(ds, ddof=1)) * (1 + 1 / n)
 
 
 def natural(value: float, objective: str) -> float:
@@ -289,8 +393,11 @@ def curve_summary(
     round0_rows: Sequence[Mapping[str, Any]] | None = None,
     constant_loss: float = math.nan,
 ) -> dict[str, Any]:
-    """The answer for one curve (one combination, one budget); ``constant_loss`` is the
-    constant prediction's training loss, when known (see `largest_stable_lr`)."""
+    """The answer for one curve (one combination) from all its ``rows``: the table and the
+    best from the full-budget ones (`summary_rows`), the fit from all (`fit_rows`);
+    ``constant_loss`` is the constant prediction's training loss, when known (see
+    `largest_stable_lr`)."""
+    every, rows = rows, summary_rows(rows)
     points = aggregate(rows, objective)
     best = best_lr(points)
     initial = [
@@ -299,7 +406,7 @@ def curve_summary(
     ]  # fmt: skip
     initial_value = float(np.median(initial)) if initial else math.nan
     sens_points = aggregate(round0_rows, objective) if round0_rows else points
-    fitted = answer(rows, objective, tolerance, initial_value)
+    fitted = answer(every, objective, tolerance, initial_value)
     p_best = ucurve.probability_best(seed_matrix(points, rows, objective))
     sensitivity = sensitivity_score(sens_points, initial_value, objective)
     if fitted is not None and fitted["sensitivity"] is not None:
@@ -447,7 +554,7 @@ def summarize(
     for combo, label in zip(combos, labels, strict=True):
         mine = [r for r in rows if r.get("combo", "all") == label]
         round0 = [r for r in mine if int(r["round"]) == 0]
-        curve = curve_summary(summary_rows(mine), objective, tolerance, round0, constant_loss)
+        curve = curve_summary(mine, objective, tolerance, round0, constant_loss)
         per_combo.append({"combo": dict(combo), "label": label, **curve})
     usable = [c for c in per_combo if c["best"] is not None]
     sign = -1.0 if is_maximised(objective) else 1.0
@@ -636,7 +743,7 @@ def u_curve(
     tolerance: float = 0.05,
 ) -> UCurve:
     """The U-curve's data from one curve's rows (the full-budget ones when there are any)."""
-    rows = summary_rows(rows)
+    every, rows = rows, summary_rows(rows)
     points = aggregate(rows, objective)
     clean = [p for p in points if p.n_ok and not p.n_diverged and not p.n_pruned]
     best = best_lr(points)
@@ -646,8 +753,8 @@ def u_curve(
     ]  # fmt: skip
     diverged = [float(r["lr"]) for r in rows if r["status"] == RunStatus.DIVERGED.value]
     pruned = [float(r["lr"]) for r in rows if r["status"] == RunStatus.PRUNED.value]
-    fit = fit_rows(rows, objective)
-    fitted = answer(rows, objective, tolerance)
+    fit = fit_rows(every, objective)
+    fitted = answer(every, objective, tolerance)
     sign = -1.0 if is_maximised(objective) else 1.0
     fit_arrays = (
         (np.zeros(0),) * 4 if fit is None
@@ -759,9 +866,9 @@ def epoch_panel(
 ) -> EpochPanel:
     """One combination's curves from its rows and their histories (by run id): the
     full-budget runs when there are any, failed runs left out."""
+    fitted = answer(rows, objective, 0.05)
     rows = [r for r in summary_rows(rows) if r["status"] != RunStatus.FAILED.value]
     best = best_lr(aggregate(rows, objective))
-    fitted = answer(rows, objective, 0.05)
     if fitted is not None and best is not None:  # the trained LR nearest the answer
         trained = sorted({float(r["lr"]) for r in rows if r["status"] == RunStatus.OK.value})
         near = min(trained, key=lambda lr: abs(math.log(lr / fitted["lr"])), default=best.lr)

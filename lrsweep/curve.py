@@ -43,6 +43,9 @@ GRID_PER_DECADE = 96  # where the fitted curve is evaluated
 DRAWS = 400  # joint posterior draws for the optimum's interval
 UCB_KAPPA = 1.0  # the upper confidence bound: mean + kappa x sd of the fitted curve
 ROBUST_HALF_WIDTH = 0.1  # decades: the robust rule's window (a factor of 1.26 either way)
+
+EDGE_WIDTHS = (0.25, 0.5, 1.0, 2.0)  # the widths the divergence chance's fit chooses from
+ARITHMETIC = True  # pick on the arithmetic mean of runs, not the fit's geometric mean
 HETEROSCEDASTIC = True  # each LR's own noise (shrunk), or one noise level for the curve
 INTERVAL = (0.1, 0.9)  # quantiles of the argmin over draws: the optimum's interval
 RNG_SEED = 20261129  # draws and bootstraps are seeded: same runs, same answer
@@ -54,6 +57,7 @@ class Observation(NamedTuple):
     lr: float
     score: float  # the objective to minimise; +inf for a diverged run
     seed: int
+    extra_var: float = 0.0  # added noise variance, on the fit's scale: an extrapolated run
 
 
 class CurveFit(NamedTuple):
@@ -69,6 +73,9 @@ class CurveFit(NamedTuple):
     log_scale: bool
     stable_max: float  # log10 of the largest LR the answer may use (below any divergence)
     draws_argmin: np.ndarray  # log10(LR) of the optimum in each posterior draw
+    noise_var: np.ndarray  # one run's noise variance around the curve at each grid point
+    p_diverge: np.ndarray  # the chance a run diverges at each grid point (a logistic fit)
+    diverged_score: float  # what a diverged run is worth: the curve's worst finite score
 
 
 def _to_score_scale(y: np.ndarray, log_scale: bool) -> np.ndarray:
@@ -91,7 +98,8 @@ def noise_variances(x: np.ndarray, z: np.ndarray, censored: np.ndarray) -> np.nd
     """Each observation's noise variance: its LR's between-seed variance, shrunk toward the
     typical one (the median over LRs with 2+ finished runs) with ``NOISE_PRIOR_DOF`` runs of
     weight. Runs are far noisier near divergence than at small LRs; a single noise level
-    would call the optimum's structure noise. Censored runs get the typical variance."""
+    would call the optimum's structure noise. Runs marked in ``censored`` (diverged, or
+    extrapolated) get the typical variance and measure none."""
     per_lr: dict[float, tuple[float, int]] = {}
     for value in np.unique(x):
         group = z[(x == value) & ~censored]
@@ -179,7 +187,10 @@ def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
     if len(finite) < 3 or len({o.lr for o in finite}) < 2:
         return None
     log_scale = all(o.score > 0 for o in finite)
-    observations = balance_seeds(observations, log_scale)
+    # extrapolated runs (their own noise) are not levelled: they share no LR with a seed
+    observations = balance_seeds([o for o in observations if not o.extra_var], log_scale) + [
+        o for o in observations if o.extra_var
+    ]
     finite = [o for o in observations if math.isfinite(o.score)]
     diverged_lrs = [o.lr for o in observations if not math.isfinite(o.score)]
     ok_lrs = [o.lr for o in finite]
@@ -201,14 +212,15 @@ def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
     center, scale = float(z.mean()), float(z.std()) or 1.0
     zs = (z - center) / scale
     censored = np.array([not math.isfinite(o.score) for o in observations])
-    noise0 = noise_variances(x, zs, censored)
+    extra = np.array([o.extra_var for o in observations]) / scale**2
+    noise0 = noise_variances(x, zs, censored | (extra > 0))
     if not HETEROSCEDASTIC:
         noise0 = np.full(len(x), float(np.median(noise0)))
     best: tuple[float, float, float, np.ndarray] | None = None
     for length in LENGTH_SCALES:
         for signal in SIGNAL_VARIANCES:
             for factor in NOISE_FACTORS:
-                noise = noise0 * factor
+                noise = noise0 * factor + extra
                 ll = _log_likelihood(x, zs, length, signal, noise)
                 if best is None or ll > best[0]:
                     best = (ll, length, signal, noise)
@@ -227,6 +239,12 @@ def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
     argmin = xs[np.argmin(masked, axis=1)]
     mean_s = mean * scale + center
     sd_s = sd * scale
+    # one run's noise along the grid: each trained LR's, interpolated (log) between them
+    ux = np.unique(x)
+    run_noise, measured = noise - extra, ~censored & (extra == 0)
+    at_ux = [run_noise[(x == u) & measured] if ((x == u) & measured).any()
+             else run_noise[x == u] for u in ux]  # fmt: skip
+    noise_grid = np.exp(np.interp(xs, ux, np.log([float(v[0]) for v in at_ux]))) * scale**2
     return CurveFit(
         x=xs,
         mean=_from_score_scale(mean_s, log_scale),
@@ -238,7 +256,33 @@ def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
         log_scale=log_scale,
         stable_max=stable_max,
         draws_argmin=argmin,
+        noise_var=noise_grid,
+        p_diverge=divergence_chance(x, censored, xs),
+        diverged_score=float(np.max(z_finite)) if not log_scale else float(np.exp(worst)),
     )
+
+
+def divergence_chance(x: np.ndarray, diverged: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The chance that a run diverges at each of ``xs`` (log10 LR): a logistic curve in
+    log10 LR fitted by maximum likelihood to which runs diverged, its 10-90 % rise no
+    narrower than ``EDGE_WIDTHS[0]`` decades (seeds' stability edges differ; three seeds that
+    all survived an LR say little about the fourth). Zero everywhere when no run diverged."""
+    if not diverged.any():
+        return np.zeros(len(xs))
+    best: tuple[float, float, float] | None = None
+    lo, hi = float(x.min()) - 0.5, float(x.max()) + 0.5
+    centres = np.linspace(lo, hi, int((hi - lo) * 100) + 1)
+    for width in EDGE_WIDTHS:
+        slope = 2 * math.log(9) / width  # 10 % to 90 % over ``width`` decades
+        p = 1 / (1 + np.exp(-slope * (x[None, :] - centres[:, None])))
+        p = np.clip(p, 1e-12, 1 - 1e-12)
+        ll = np.where(diverged[None, :], np.log(p), np.log1p(-p)).sum(axis=1)
+        i = int(np.argmax(ll))
+        if best is None or ll[i] > best[0] + 1e-9:
+            best = (float(ll[i]), slope, float(centres[i]))
+    assert best is not None
+    _, slope, centre = best
+    return np.asarray(1 / (1 + np.exp(-slope * (xs - centre))))
 
 
 def mean_at(x: np.ndarray, xs: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -320,7 +364,11 @@ def pick(fit: CurveFit, tolerance: float, rule: str = "ucb") -> Pick:
     usable = fit.x <= fit.stable_max + 1e-9
     z = np.log(fit.mean) if fit.log_scale else fit.mean
     mean_i = _argmin_where(z, usable)
-    ucb = z + UCB_KAPPA * fit.sd
+    # On a log scale the fit follows the median run (a geometric mean over seeds); a user's
+    # run is worth its arithmetic mean, exp(z + var/2) for log-normal noise, which is higher
+    # where runs spread more: near the cliff, where a geometric mean leans (ARITHMETIC).
+    arith = z + 0.5 * fit.noise_var if fit.log_scale and ARITHMETIC else z
+    ucb = with_divergence(fit, arith + UCB_KAPPA * fit.sd)
     ucb_i = _argmin_where(ucb, usable)
     robust_i = _argmin_where(window_max(fit.x, ucb, ROBUST_HALF_WIDTH), usable)
     i = {"ucb": ucb_i, "mean": mean_i, "robust": robust_i}[rule]
@@ -347,6 +395,17 @@ def pick(fit: CurveFit, tolerance: float, rule: str = "ucb") -> Pick:
         band=(float(10 ** fit.x[a]), float(10 ** fit.x[b])),
         band_decades=float(fit.x[b] - fit.x[a]),
     )
+
+
+def with_divergence(fit: CurveFit, z: np.ndarray) -> np.ndarray:
+    """A run's expected score at each grid point when it may diverge: ``z`` where it does
+    not, the worst finite score where it does (a diverged run is a wasted run)."""
+    p = fit.p_diverge
+    if not p.any():
+        return z
+    worth = np.exp(z) if fit.log_scale else z
+    mixed = (1 - p) * worth + p * fit.diverged_score
+    return np.asarray(np.log(mixed) if fit.log_scale else mixed)
 
 
 def window_max(x: np.ndarray, values: np.ndarray, half_width: float) -> np.ndarray:

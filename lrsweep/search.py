@@ -18,7 +18,16 @@ import numpy as np
 
 from lrsweep.analysis import LRPoint, aggregate, fit_rows, summary_rows
 from lrsweep.curve import fitted_at, pick
-from lrsweep.plan import Plan, budgets, log_grid, plan_lrs, plan_runs, refine_grid, with_seeds
+from lrsweep.plan import (
+    Plan,
+    budgets,
+    canonical_lr,
+    log_grid,
+    plan_lrs,
+    plan_runs,
+    refine_grid,
+    with_seeds,
+)
 from lrsweep.records import RunSpec
 from lrsweep.spec import Spec, combo_label
 
@@ -81,11 +90,11 @@ def plan_refine(
     notes = []
     for combo in spec.combos:
         label = combo_label(combo)
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        points = aggregate(mine, spec.objective)
+        every = [r for r in rows if r.get("combo", "all") == label]
+        points = aggregate(summary_rows(every), spec.objective)
         step = refine_grid(
             [p.lr for p in points],
-            fitted_scores(points, mine, spec.objective),
+            fitted_scores(points, every, spec.objective),
             density,
             extend_points_per_decade=spec.grid.points_per_decade,
             stop_ratio=spec.refine.stop_ratio,
@@ -147,8 +156,9 @@ def plan_resolve(
     for combo in spec.combos:
         label = combo_label(combo)
         prefix = f"round {round_}" + (f", {label}" if combo else "")
-        mine = summary_rows([r for r in rows if r.get("combo", "all") == label])
-        fit = fit_rows(mine, spec.objective)
+        every = [r for r in rows if r.get("combo", "all") == label]
+        mine = summary_rows(every)
+        fit = fit_rows(every, spec.objective)
         if fit is None:
             continue
         chosen = pick(fit, spec.analysis.band_tolerance)
@@ -379,6 +389,23 @@ def survivors(rows: Rows, objective: str, eta: int) -> tuple[list[float], str]:
     return chosen, why
 
 
+def aligned_grid(
+    window: tuple[float, float], density: int, trained: Sequence[float]
+) -> list[float]:
+    """The LRs ``10 ** (k / density)`` inside ``window`` (whole steps of one grid, whatever the
+    window's ends) farther than half a step from every trained LR: no near-twin of a trained
+    LR (0.000546 beside 0.000562) spends a run saying the same."""
+    k_lo = math.ceil(math.log10(window[0]) * density - 1e-9)
+    k_hi = math.floor(math.log10(window[1]) * density + 1e-9)
+    half = 0.5 / density
+    out = []
+    for k in range(k_lo, k_hi + 1):
+        lr = canonical_lr(10 ** (k / density))
+        if all(abs(math.log10(lr / t)) >= half - 1e-9 for t in trained):
+            out.append(lr)
+    return out
+
+
 def _rung_plan(
     spec: Spec,
     lrs_by_combo: Mapping[tuple[tuple[str, Any], ...], Sequence[float]],
@@ -416,12 +443,13 @@ def _full_budget_step(
     for combo in spec.combos:
         label = combo_label(combo)
         prefix = f"round {round_}" + (f", {label}" if combo else "")
-        mine = [r for r in rows if r.get("combo", "all") == label and r["budget"] == "full"]
+        every = [r for r in rows if r.get("combo", "all") == label]
+        mine = [r for r in every if r["budget"] == "full"]
         points = [p for p in aggregate(mine, spec.objective) if math.isfinite(p.score)]
         if not points:
             notes.append(f"{prefix}: no LR finished at the full budget")
             continue
-        fit = fit_rows(mine, spec.objective)
+        fit = fit_rows(every, spec.objective)
         if fit is not None:
             chosen = pick(fit, spec.analysis.band_tolerance)
             center, (lo, hi) = chosen.lr, chosen.interval
@@ -450,7 +478,7 @@ def _full_budget_step(
         seed0 = min(int(r["seed"]) for r in mine)
         if len(around) < MIN_AROUND:
             density = max(4, 2 * spec.grid.points_per_decade)
-            grid = [lr for lr in log_grid(*window, density).tolist() if lr not in trained]
+            grid = aligned_grid(window, density, trained)
             # nearest the pick first; at equal distance the smaller LR (the safe side)
             grid.sort(key=lambda lr: (round(abs(math.log10(lr / center)), 6), lr))
             new = sorted(grid[: min(affordable, MIN_AROUND - len(around) + 1)])
