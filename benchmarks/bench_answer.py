@@ -58,6 +58,7 @@ CACHE = Path(__file__).resolve().parent / "answer_truth"
 TRUTH_SEEDS = 10
 TRUTH_SEED0 = 1000
 TRUTH_PER_DECADE = 12
+REPEAT_SEED = 100  # repeat r of a budget's sweep and of Optuna trains seeds from 100 r
 LR_MIN, LR_MAX = 1e-4, 1.0
 
 DATA: dict[str, dict[str, Any]] = {
@@ -335,6 +336,7 @@ def run_case(
     on_line: Callable[[str], None],
     prune: bool = False,
     budgets: Sequence[float] = (),
+    repeats: int = 1,
 ) -> list[dict[str, Any]] | None:
     data_name, optimizer = name.rsplit("-", 1)
     try:
@@ -356,22 +358,28 @@ def run_case(
         found = lrsweep.range_test(spec, Path(tmp) / "find")
         find_seconds = time.perf_counter() - start
         spent = {"sweep": epochs_spent(Path(tmp) / "sweep", spec.train.epochs)}
-        budgeted = {}
+        budgeted: dict[tuple[str, int], float | None] = {}
+        for rep in range(repeats):
+            for runs in budgets:
+                folder = Path(tmp) / f"budget{runs:g}-{rep}"
+                document = case_document(data_name, optimizer, prune)
+                document = {**document, "budget": {"runs": runs},
+                            "train": {**document["train"], "seed": REPEAT_SEED * rep}}  # fmt: skip
+                got = lrsweep.run_sweep(make_spec(document), folder, executor=executor)
+                budgeted[f"budget{runs:g}", rep] = (got.get("answer") or {}).get("lr")
+                spent[f"budget{runs:g}", rep] = epochs_spent(folder, spec.train.epochs)
+    for rep in range(repeats):
         for runs in budgets:
-            folder = Path(tmp) / f"budget{runs:g}"
-            document = {**case_document(data_name, optimizer, prune), "budget": {"runs": runs}}
-            got = lrsweep.run_sweep(make_spec(document), folder, executor=executor)
-            budgeted[f"budget{runs:g}"] = (got.get("answer") or {}).get("lr")
-            spent[f"budget{runs:g}"] = epochs_spent(folder, spec.train.epochs)
-    for runs in budgets:
-        lr_, used = optuna_pick(spec, data, runs)
-        budgeted[f"optuna_tpe_median{runs:g}"] = lr_
-        spent[f"optuna_tpe_median{runs:g}"] = used
+            lr_, used = optuna_pick(spec, data, runs, seed=REPEAT_SEED * rep)
+            budgeted[f"optuna_tpe_median{runs:g}", rep] = lr_
+            spent[f"optuna_tpe_median{runs:g}", rep] = used
     picks: list[tuple[str, float | None, float, float]] = []
     for rule, lr in sweep_picks(summary).items():
         picks.append((rule, lr, spent["sweep"], sweep_seconds))
-    for rule, lr in budgeted.items():
-        picks.append((rule, lr, spent[rule], 0.0))
+    repeat_of: dict[int, int] = {}
+    for (rule, rep), lr in sorted(budgeted.items(), key=lambda kv: kv[0][1]):
+        repeat_of[len(picks)] = rep
+        picks.append((rule, lr, spent[rule, rep], 0.0))
     find_runs = int((found.get("check") or {}).get("runs", 0))  # full runs (the ramp aside)
     for rule in FIND_RULES:
         s = found["spread"].get(rule) or {}
@@ -380,10 +388,11 @@ def run_case(
         picks.append((rule, lr, 0, 0.0))
     picks.append(("oracle_truth_fit", truth.oracle(), len(truth.grid) * TRUTH_SEEDS, 0.0))
     truth.ensure([lr for _, lr, _, _ in picks if lr is not None])
-    for rule, lr, runs, seconds in picks:
+    for i, (rule, lr, runs, seconds) in enumerate(picks):
         rows.append(
             {
                 "case": name,
+                "repeat": repeat_of.get(i, 0),
                 "rule": rule,
                 "lr": lr,
                 **truth.judge(lr),
@@ -417,7 +426,7 @@ def print_tables(rows: Sequence[Mapping[str, Any]]) -> None:
     print("| case | truth LR | " + " | ".join(rules) + " |")
     print("|---|---|" + "---|" * len(rules))
     for case in cases:
-        mine = {r["rule"]: r for r in rows if r["case"] == case}
+        mine = {r["rule"]: r for r in rows if r["case"] == case and not r.get("repeat")}
         cells = []
         for rule in rules:
             r = mine.get(rule)
@@ -437,11 +446,13 @@ def print_tables(rows: Sequence[Mapping[str, Any]]) -> None:
         print("|---|---|---|---|---|---|")
         for r in (r for r in rows if r["case"] == case):
             pick = "-" if r["lr"] is None else f"{r['lr']:.3g}"
-            print(f"| {r['rule']} | {pick} | {r['regret']:+.1%} ({r['se']:.1%}) |"
+            rule = r["rule"] + (f" #{r['repeat']}" if r.get("repeat") else "")
+            print(f"| {rule} | {pick} | {r['regret']:+.1%} ({r['se']:.1%}) |"
                   f" {'yes' if r['holds'] else 'no'} | {r['normalised']:+.1%} |"
                   f" {r['runs']:.1f} |")  # fmt: skip
     print()
-    print(f"summary over {len(cases)} cases (dense 16/decade x 3 seeds = {dense_runs()} runs)")
+    print(f"summary over {len(cases)} cases (dense 16/decade x 3 seeds = {dense_runs()} runs);"
+          " a budget's rows: every repeat (other seeds) of every case")  # fmt: skip
     print("| rule | holds | worst normalised | median regret | worst | within 2% | above truth's"
           " LR | mean runs | mean seconds |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -494,6 +505,13 @@ def main() -> None:
         help="comma-separated budgets in full runs (e.g. 20,10): lrsweep with budget: {runs: N}"
         " and Optuna TPE + MedianPruner at the same epochs (pip install optuna)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run each budget (lrsweep's and Optuna's) this many times, seeds 0, 100, 200...:"
+        " one sweep per case is one draw of its seeds' luck",
+    )
     args = parser.parse_args()
     set_truth_seeds(args.truth_seeds)
     rows: list[dict[str, Any]] = []
@@ -502,7 +520,13 @@ def main() -> None:
         for name in args.cases.split(","):
             budgets = [float(b) for b in args.budgets.split(",") if b]
             found = run_case(
-                name, executor, args.fresh, lambda s: print(s, flush=True), args.prune, budgets
+                name,
+                executor,
+                args.fresh,
+                lambda s: print(s, flush=True),
+                args.prune,
+                budgets,
+                args.repeats,
             )
             rows.extend(found or [])
     print_tables(rows)

@@ -293,23 +293,32 @@ def learning_curve_change(
     pairs: Sequence[tuple[float, float]], x: float
 ) -> tuple[float, float] | None:
     """The change from a partial to a full run predicted at ``x`` (log10 LR) from ``pairs``
-    of (x, change), with the prediction's variance: a least-squares line with 3+ pairs at 2+
-    LRs, a mean with 2; None with fewer."""
+    of (x, change), with the prediction's variance; None with fewer than 2 pairs.
+
+    Between paired LRs the change is interpolated (piecewise linear in log10 LR, the mean
+    change at an LR with several pairs); beyond them it is the nearest end's, never a line
+    carried on (near the cliff a run improves less than a line through the basin says). The
+    variance is the pairs' spread around the interpolation, as a mean's, ``(1 + 1/n)``,
+    growing with the squared distance past the ends in units of ``EXTRAPOLATION_DECADES``.
+    """
     if len(pairs) < 2:
         return None
-    xs = np.array([p[0] for p in pairs])
-    ds = np.array([p[1] for p in pairs])
+    by_x: dict[float, list[float]] = {}
+    for px, d in pairs:
+        by_x.setdefault(px, []).append(d)
+    xs = np.array(sorted(by_x))
+    means = np.array([float(np.mean(by_x[v])) for v in xs])
     n = len(pairs)
-    sxx = float(((xs - xs.mean()) ** 2).sum())
-    if n >= 3 and sxx > 1e-12:
-        slope, intercept = np.polyfit(xs, ds, 1)
-        resid = ds - (intercept + slope * xs)
-        s2 = float(resid @ resid) / (n - 2)
-        return (
-            float(intercept + slope * x),
-            s2 * (1 + 1 / n + (x - float(xs.mean())) ** 2 / sxx),
-        )
-    return float(ds.mean()), float(np.var(ds, ddof=1)) * (1 + 1 / n)
+    resid = [d - float(np.interp(px, xs, means)) for px, d in pairs]
+    within = sum(r * r for r in resid) / max(n - len(xs), 1)
+    spread = float(np.var(means, ddof=1)) if len(xs) > 1 else 0.0
+    base = (within if n > len(xs) else 0.0) + spread
+    past = max(float(xs[0]) - x, x - float(xs[-1]), 0.0)
+    variance = base * (1 + 1 / n) * (1 + (past / EXTRAPOLATION_DECADES) ** 2)
+    return float(np.interp(x, xs, means)), variance
+
+
+EXTRAPOLATION_DECADES = 0.5  # the U-curve's longest length scale: past it, pairs say less
 
 
 def natural(value: float, objective: str) -> float:
@@ -341,6 +350,7 @@ def answer(
     tolerance: float,
     initial: float = math.nan,
     rule: str = "ucb",
+    lr_cap: float | None = None,
 ) -> dict[str, Any] | None:
     """The recommended LR from the fitted U-curve, with its uncertainty (strict-JSON data).
 
@@ -348,12 +358,15 @@ def answer(
     (10-90 % of the argmin over posterior draws); ``expected_objective``: the fitted objective
     at ``lr`` and one sd either side (not the winner's mean, which is optimistic); ``good_band``:
     the contiguous LRs whose fitted objective is within ``tolerance`` of the pick's;
-    ``sensitivity``: how fussy the curve is, in [0, 1] (`lrsweep.curve.sensitivity`).
+    ``sensitivity``: how fussy the curve is, in [0, 1] (`lrsweep.curve.sensitivity`);
+    ``held_at``: ``lr_cap`` when the pick would have been above it (the largest stable LR:
+    past it runs collapsed), else None.
     """
     fit = fit_rows(rows, objective)
     if fit is None:
         return None
-    chosen = ucurve.pick(fit, tolerance, rule)
+    chosen = ucurve.pick(fit, tolerance, rule, lr_cap)
+    free = ucurve.pick(fit, tolerance, rule) if lr_cap is not None else chosen
     cap = score(initial, objective)
     low, high = natural(chosen.expected_low, objective), natural(chosen.expected_high, objective)
     return {
@@ -369,6 +382,7 @@ def answer(
         "robust_lr": chosen.robust_lr,
         "sensitivity": ucurve.sensitivity(fit, chosen.band, cap),
         "interval_edge": interval_edge(fit, chosen),
+        "held_at": lr_cap if free.lr > chosen.lr * (1 + 1e-9) else None,
         "length_scale_decades": fit.length_scale,
         "noise_sd": fit.noise_sd,
         "log_scale": fit.log_scale,
@@ -406,7 +420,8 @@ def curve_summary(
     ]  # fmt: skip
     initial_value = float(np.median(initial)) if initial else math.nan
     sens_points = aggregate(round0_rows, objective) if round0_rows else points
-    fitted = answer(every, objective, tolerance, initial_value)
+    stable = largest_stable_lr(points, rows, constant_loss)
+    fitted = answer(every, objective, tolerance, initial_value, lr_cap=stable)
     p_best = ucurve.probability_best(seed_matrix(points, rows, objective))
     sensitivity = sensitivity_score(sens_points, initial_value, objective)
     if fitted is not None and fitted["sensitivity"] is not None:
@@ -416,7 +431,7 @@ def curve_summary(
         "interpolated_lr": None,
         "good_band": None,
         "good_band_decades": None,
-        "largest_stable_lr": largest_stable_lr(points, rows, constant_loss),
+        "largest_stable_lr": stable,
         "sensitivity": sensitivity,
         "initial_objective": initial_value,
         "status_counts": status_counts(rows),

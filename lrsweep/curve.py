@@ -349,19 +349,25 @@ class Pick(NamedTuple):
     band_decades: float
 
 
-def pick(fit: CurveFit, tolerance: float, rule: str = "ucb") -> Pick:
+def pick(fit: CurveFit, tolerance: float, rule: str = "ucb", lr_cap: float | None = None) -> Pick:
     """The recommended LR from a fitted curve, with its interval and expected score.
 
-    - ``ucb`` (the default): minimise the upper confidence bound, mean + ``UCB_KAPPA`` x sd.
-      Where the curve is well measured this is the fitted mean's minimiser; where it is not
-      (few seeds, or spread seeds next to divergence) the bound rises and the pick moves to
-      ground the runs pin down. On `benchmarks/bench_answer.py` it had the smallest regrets
-      (README: "The answer").
+    - ``ucb`` (the default): minimise the expected score of one more run at that LR, with
+      the fit's uncertainty on top: the fitted mean made an arithmetic mean over runs
+      (``ARITHMETIC``: runs spread more near the cliff, and a user's run is one of them),
+      mixed with the diverged score by the chance a run diverges there (`divergence_chance`),
+      plus ``UCB_KAPPA`` x the fit's sd. Where the curve is well measured and far from any
+      divergence this is the fitted mean's minimiser; near the cliff, or where few runs pin
+      the curve down, the pick moves back to ground the runs hold.
     - ``mean``: the fitted mean's minimiser alone.
-    - ``robust``: the bound's worst value within ``ROBUST_HALF_WIDTH`` decades either way (the
-      middle of the basin, away from a cliff); more conservative, compared on the benchmark.
+    - ``robust``: the ``ucb`` curve's worst value within ``ROBUST_HALF_WIDTH`` decades either
+      way (the middle of the basin); more conservative, compared on the benchmark.
+
+    ``lr_cap``: no pick above it (the largest stable LR, when runs past it collapsed).
     """
     usable = fit.x <= fit.stable_max + 1e-9
+    if lr_cap is not None:
+        usable &= fit.x <= math.log10(lr_cap) + 1e-9
     z = np.log(fit.mean) if fit.log_scale else fit.mean
     mean_i = _argmin_where(z, usable)
     # On a log scale the fit follows the median run (a geometric mean over seeds); a user's

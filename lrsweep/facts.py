@@ -76,6 +76,15 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
                 f" (grid.{'lr_min' if low else 'lr_max'})",
             )
         )
+    if fitted and fitted.get("held_at"):
+        facts.append(
+            (
+                "Warning",
+                f"the fit's best lies past the largest stable LR; the answer is held at it"
+                f" ({fmt_number(fitted['held_at'], 3)}): runs above it diverged or ended no"
+                " better than a constant prediction",
+            )
+        )
     if curve.get("interpolated_lr"):
         facts.append(("Interpolated optimum", fmt_number(curve["interpolated_lr"], 3)))
     band = curve.get("good_band")

@@ -84,24 +84,25 @@ def row(lr: float, seed: int, value: float, epochs: int, budget: str, status: st
             "budget": budget, "status": status}  # fmt: skip
 
 
-def test_a_learning_curve_change_is_a_line_in_log_lr_with_its_prediction_variance():
-    # three pairs on a line: exact, no residual, zero variance
-    got = learning_curve_change([(-3.0, -0.5), (-2.0, -0.4), (-1.0, -0.3)], -4.0)
-    assert got is not None
-    assert got[0] == pytest.approx(-0.6)
-    assert got[1] == pytest.approx(0.0, abs=1e-12)
-    # two pairs: their mean, the variance of a mean's prediction: s^2 (1 + 1/n)
-    got = learning_curve_change([(-3.0, -0.5), (-2.0, -0.3)], -4.0)
-    assert got == (pytest.approx(-0.4), pytest.approx(0.02 * 1.5))
-    # residuals: s^2 = SSR / (n - 2), times 1 + 1/n + (x - mean)^2 / Sxx
-    pairs = [(-3.0, -0.5), (-2.0, -0.2), (-1.0, -0.3), (-2.0, -0.4)]
+def test_a_learning_curve_change_is_interpolated_and_held_past_the_pairs():
+    pairs = [(-3.0, -0.5), (-2.0, -0.3), (-1.0, -0.4)]
+    spread = float(np.var([-0.5, -0.3, -0.4], ddof=1))  # 0.01
+    # between pairs: linear in log10 LR, with the pairs' spread as a mean's variance
+    shift, var = learning_curve_change(pairs, -2.5)  # type: ignore[misc]
+    assert shift == pytest.approx(-0.4)
+    assert var == pytest.approx(spread * (1 + 1 / 3))
+    # past the pairs: the nearest end's change, never a line carried on; the variance grows
+    # with the squared distance in half decades
     shift, var = learning_curve_change(pairs, -4.0)  # type: ignore[misc]
-    xs, ds = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-    slope, intercept = np.polyfit(xs, ds, 1)
-    ssr = float(((ds - intercept - slope * xs) ** 2).sum())
-    sxx = float(((xs - xs.mean()) ** 2).sum())
-    assert shift == pytest.approx(intercept + slope * -4.0)
-    assert var == pytest.approx(ssr / 2 * (1 + 1 / 4 + (-4.0 - xs.mean()) ** 2 / sxx))
+    assert shift == pytest.approx(-0.5)
+    assert var == pytest.approx(spread * (1 + 1 / 3) * (1 + (1.0 / 0.5) ** 2))
+    shift, _ = learning_curve_change(pairs, 0.0)  # type: ignore[misc]
+    assert shift == pytest.approx(-0.4)
+    # two seeds at one LR: their mean, their scatter around it counts too
+    shift, var = learning_curve_change([(-2.0, -0.2), (-2.0, -0.4), (-1.0, -0.3)], -1.5)  # type: ignore[misc]
+    assert shift == pytest.approx(-0.3)
+    within = (0.1**2 + 0.1**2) / 1  # residuals around the LR's mean, 3 pairs - 2 LRs
+    assert var == pytest.approx((within + 0.0) * (1 + 1 / 3))
     assert learning_curve_change([(-3.0, -0.5)], -4.0) is None
 
 
@@ -120,11 +121,9 @@ def test_partial_runs_at_lrs_no_full_run_reached_are_evidence_not_missing_points
     got = {o.lr: o for o in extrapolated(partial, full, "final_val_loss")}
     assert set(got) == {0.0001, 1.0}
     assert got[1.0].score == math.inf  # diverged within 5 epochs: diverged
-    # log changes at -3, -2, -1: log(0.4/0.8), log(0.33/0.6), log(0.3/0.5); their line at -4
-    xs = np.array([-3.0, -2.0, -1.0])
-    ds = np.log([0.4 / 0.8, 0.33 / 0.6, 0.3 / 0.5])
-    slope, intercept = np.polyfit(xs, ds, 1)
-    assert got[0.0001].score == pytest.approx(1.0 * math.exp(intercept + slope * -4.0))
+    # log changes at -3, -2, -1: log(0.4/0.8), log(0.33/0.6), log(0.3/0.5); at -4, past the
+    # pairs, the nearest one's: 1.0 x 0.4 / 0.8
+    assert got[0.0001].score == pytest.approx(1.0 * 0.4 / 0.8)
     assert got[0.0001].extra_var > 0  # extrapolated: with its own uncertainty
     # no pairs at the dropped LR's epochs: nothing says what it would have become
     assert extrapolated([row(0.0001, 0, 1.0, 3, "coarse")], full, "final_val_loss") == []
@@ -141,8 +140,8 @@ def test_a_maximised_metric_is_extrapolated_on_its_own_scale():
     full = [row(0.01, 0, 0.9, 40, "full"), row(0.1, 0, 0.85, 40, "full")]
     got = extrapolated(partial, full, "final_val_accuracy:max")
     assert len(got) == 1
-    # scores are negated accuracies (negative): a plain difference, the mean of two pairs
-    assert got[0].score == pytest.approx(-0.6 + ((-0.9 + 0.7) + (-0.85 + 0.75)) / 2)
+    # scores are negated accuracies (negative): a plain difference, the nearest pair's (0.01)
+    assert got[0].score == pytest.approx(-0.6 + (-0.9 + 0.7))
 
 
 def test_the_budgets_refine_lands_on_one_grid_and_skips_near_twins_of_trained_lrs():

@@ -6,6 +6,7 @@ Each test drives the command line and the files only, so it runs against any ver
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 
@@ -122,3 +123,33 @@ def test_garbage_lines_in_the_journal_are_counted_not_skipped_silently(tmp_path)
     assert shown.exit_code == 0 and "2 unreadable lines skipped" in shown.stdout
     again = invoke("run", spec, "--out", out, "--jobs", 1, "--no-plots")
     assert again.exit_code == 0 and "2 lines are not journal records" in again.stderr
+
+
+def _collapsing_rows(collapse: bool) -> list[dict]:
+    """A U with its minimum at 10**-1.8 (between grid points 0.01 and 0.0316); with
+    ``collapse`` the runs from 0.0316 up end at the constant prediction's training loss."""
+    out = []
+    for lr in [1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2, 3.16e-2, 1e-1]:
+        x = math.log10(lr)
+        for s in range(3):
+            out.append({
+                "lr": lr, "seed": s, "status": "ok", "budget": "full", "round": 0,
+                "objective": 0.3 + 0.1 * (x + 1.8) ** 2 + 0.002 * s,
+                "final_train_loss": 1.0 if collapse and lr > 0.02 else 0.2,
+                "initial_objective": 1.5, "label": "ok", "epochs_done": 10,
+            })  # fmt: skip
+    return out
+
+
+def test_the_answer_is_never_above_the_largest_stable_lr_without_saying_so():
+    from lrsweep.analysis import curve_summary
+    from lrsweep.facts import answer_block
+
+    free = curve_summary(_collapsing_rows(False), "final_val_loss", 0.05, constant_loss=1.0)
+    assert free["answer"]["lr"] > 0.01 and free["answer"]["held_at"] is None
+    held = curve_summary(_collapsing_rows(True), "final_val_loss", 0.05, constant_loss=1.0)
+    assert held["largest_stable_lr"] == 0.01
+    assert held["answer"]["lr"] <= held["largest_stable_lr"]
+    assert held["answer"]["held_at"] == 0.01
+    warnings = [v for k, v in answer_block(held, "final_val_loss") if k == "Warning"]
+    assert any("largest stable LR" in w for w in warnings)
