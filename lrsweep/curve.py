@@ -44,7 +44,10 @@ DRAWS = 400  # joint posterior draws for the optimum's interval
 UCB_KAPPA = 1.0  # the upper confidence bound: mean + kappa x sd of the fitted curve
 ROBUST_HALF_WIDTH = 0.1  # decades: the robust rule's window (a factor of 1.26 either way)
 
-EDGE_WIDTHS = (0.25, 0.5, 1.0, 2.0)  # the widths the divergence chance's fit chooses from
+# decades: the sds of seeds' stability edges the divergence chance's fit chooses from; the
+# benchmark's 10-seed truths put their edges within 0.08-0.25 decades of each other (sd about
+# 0.03-0.08), the floor is above that: a few seeds cannot tell a sharp edge from a lucky draw
+EDGE_SDS = (0.1, 0.15, 0.25, 0.4, 0.6, 1.0)
 ARITHMETIC = True  # pick on the arithmetic mean of runs, not the fit's geometric mean
 HETEROSCEDASTIC = True  # each LR's own noise (shrunk), or one noise level for the curve
 INTERVAL = (0.1, 0.9)  # quantiles of the argmin over draws: the optimum's interval
@@ -257,32 +260,67 @@ def _fit_curve(observations: Sequence[Observation]) -> CurveFit | None:
         stable_max=stable_max,
         draws_argmin=argmin,
         noise_var=noise_grid,
-        p_diverge=divergence_chance(x, censored, xs),
+        p_diverge=divergence_chance(x, censored, np.array([o.seed for o in observations]), xs),
         diverged_score=float(np.max(z_finite)) if not log_scale else float(np.exp(worst)),
     )
 
 
-def divergence_chance(x: np.ndarray, diverged: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """The chance that a run diverges at each of ``xs`` (log10 LR): a logistic curve in
-    log10 LR fitted by maximum likelihood to which runs diverged, its 10-90 % rise no
-    narrower than ``EDGE_WIDTHS[0]`` decades (seeds' stability edges differ; three seeds that
-    all survived an LR say little about the fourth). Zero everywhere when no run diverged."""
+def divergence_chance(
+    x: np.ndarray, diverged: np.ndarray, seeds: np.ndarray, xs: np.ndarray
+) -> np.ndarray:
+    """The chance that a run diverges at each of ``xs`` (log10 LR), from where each seed's
+    runs started to diverge.
+
+    Each seed has a stability edge: its runs below it finish, from it on they diverge. A
+    seed's first diverged LR and the largest LR it finished below that bracket its edge; a
+    seed that never diverged has its edge past its largest LR. The edges are taken as normal
+    in log10 LR, fitted by maximum likelihood to those intervals, their sd no smaller than
+    ``EDGE_SDS[0]`` (a few seeds that all survived an LR say little about the next seed);
+    the chance at an LR is the share of edges below it. What a seed does past its first
+    divergence (finishing again at a larger LR, as chaotic runs do) is not evidence about
+    its edge. Zero everywhere when no run diverged.
+    """
     if not diverged.any():
         return np.zeros(len(xs))
+    lows, highs = [], []
+    for seed in np.unique(seeds):
+        mine = seeds == seed
+        bad, good = x[mine & diverged], x[mine & ~diverged]
+        if bad.size:
+            first = float(bad.min())
+            below = good[good < first]
+            lows.append(float(below.max()) if below.size else -math.inf)
+            highs.append(first)
+        elif good.size:
+            lows.append(float(good.max()))
+            highs.append(math.inf)
+    lo, hi = np.array(lows), np.array(highs)
+    centres = np.arange(float(x.min()) - 1.0, float(x.max()) + 1.0, 0.01)
     best: tuple[float, float, float] | None = None
-    lo, hi = float(x.min()) - 0.5, float(x.max()) + 0.5
-    centres = np.linspace(lo, hi, int((hi - lo) * 100) + 1)
-    for width in EDGE_WIDTHS:
-        slope = 2 * math.log(9) / width  # 10 % to 90 % over ``width`` decades
-        p = 1 / (1 + np.exp(-slope * (x[None, :] - centres[:, None])))
-        p = np.clip(p, 1e-12, 1 - 1e-12)
-        ll = np.where(diverged[None, :], np.log(p), np.log1p(-p)).sum(axis=1)
+    for sd in EDGE_SDS:
+        mass = _normal_cdf((hi[None, :] - centres[:, None]) / sd) - _normal_cdf(
+            (lo[None, :] - centres[:, None]) / sd
+        )
+        ll = np.log(np.clip(mass, 1e-300, None)).sum(axis=1)
         i = int(np.argmax(ll))
         if best is None or ll[i] > best[0] + 1e-9:
-            best = (float(ll[i]), slope, float(centres[i]))
+            best = (float(ll[i]), float(centres[i]), sd)
     assert best is not None
-    _, slope, centre = best
-    return np.asarray(1 / (1 + np.exp(-slope * (xs - centre))))
+    _, centre, sd = best
+    return _normal_cdf((xs - centre) / sd)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF (Abramowitz and Stegun 7.1.26 for erf, error below 1.5e-7),
+    infinite arguments included."""
+    z = np.asarray(z, dtype=float)
+    t_in = np.abs(np.nan_to_num(z, posinf=40.0, neginf=-40.0)) / math.sqrt(2)
+    t = 1.0 / (1.0 + 0.3275911 * t_in)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    erf = 1.0 - poly * np.exp(-(t_in**2))
+    return np.asarray(0.5 * (1.0 + np.sign(z) * erf))
 
 
 def mean_at(x: np.ndarray, xs: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -631,7 +631,7 @@ def range_test_in(
     return found
 
 
-CHECK_SEEDS = 2  # seeds of find's short lockstep sweep
+CHECK_SEEDS = 3  # seeds of find's short lockstep sweep
 CHECK_PER_DECADE = 4  # its density
 CHECK_BELOW = 100.0  # it starts this far below the ramp's loss minimum (overfitting is there)
 
