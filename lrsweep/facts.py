@@ -52,7 +52,7 @@ def answer_facts(curve: Mapping[str, Any], objective: str) -> list[tuple[str, st
         facts = [
             (
                 "Recommended LR",
-                f"{fmt_number(fitted['lr'])} (the minimiser of the U-curve fit's upper bound)",
+                f"{fmt_number(fitted['lr'])} (the U-curve fit's best expected run)",
             ),
             ("Optimum lies in", f"{fmt_number(lo, 3)} to {fmt_number(hi, 3)} (10-90 %)"),
             (
@@ -214,8 +214,10 @@ EXPLANATIONS = (
     (
         "Recommended LR",
         "a Gaussian process is fitted to every finished run (all seeds, all rounds; diverged"
-        " seeds count as worse than anything seen); the answer minimises its mean plus one"
-        " standard deviation, so a lucky seed next to the stability edge does not win.",
+        " seeds count as worse than anything seen; runs stopped at a budget's rung,"
+        " extrapolated); the answer minimises what one more run there is expected to score"
+        " (its spread and its chance of diverging included) plus the fit's uncertainty, so a"
+        " lucky seed next to the stability edge does not win.",
     ),
     (
         "Optimum in",

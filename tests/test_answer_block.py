@@ -40,7 +40,7 @@ def test_the_block_is_short_numbers_in_a_fixed_order():
     ]
     assert all(len(value) <= 40 for _, value in rows)
     # the explanations stay in answer_facts (show --explain, the report)
-    assert "minimiser of the U-curve fit's upper bound" in answer_facts(CURVE, "x")[0][1]
+    assert "the U-curve fit's best expected run" in answer_facts(CURVE, "x")[0][1]
 
 
 def test_without_a_fit_and_with_a_warning():
