@@ -35,7 +35,13 @@ from lrsweep.plan import Plan, lattice_index, log_grid, plan_round0, plan_runs, 
 from lrsweep.rangetest import range_test_settings, range_test_summary, run_range_test
 from lrsweep.records import Group, RunResult, RunStatus
 from lrsweep.results import Clock, ResultsDir, axes_of, environment, record
-from lrsweep.search import budgeted, coarse_to_fine, first_look, likely_refine_plans
+from lrsweep.search import (
+    budgeted,
+    coarse_to_fine,
+    first_look,
+    likely_refine_plans,
+    plan_resolve,
+)
 from lrsweep.spec import Spec, combo_label, describe_changes
 from lrsweep.study import (
     SWEEP,
@@ -631,7 +637,8 @@ def range_test_in(
     return found
 
 
-CHECK_SEEDS = 3  # seeds of find's short lockstep sweep
+CHECK_SEEDS = 2  # seeds of find's short lockstep sweep
+CHECK_RESOLVE_STEPS = 3  # then at most this many more seeds at the LRs nearest its answer
 CHECK_PER_DECADE = 4  # its density
 CHECK_BELOW = 100.0  # it starts this far below the ramp's loss minimum (overfitting is there)
 
@@ -668,6 +675,15 @@ def check_range_test(
     runs = plan_runs(check_spec, lrs, 0)
     plan = packed(Plan(spec, tuple(runs), (), 0, CHECK_PER_DECADE), trainer)
     mine = {r.run_id for r in runs}
+    study = execute(results, plan, trainer, executor, on_event, purpose=FIND)
+    for _ in range(CHECK_RESOLVE_STEPS):  # seeds where they change the answer
+        more = plan_resolve(
+            check_spec, [r for r in study if r["run_id"] in mine], 0, CHECK_PER_DECADE
+        )
+        if not more.runs:
+            break
+        mine |= {r.run_id for r in more.runs}
+        study = execute(results, packed(more, trainer), trainer, executor, on_event, purpose=FIND)
     rows = [
         {
             "lr": float(r["lr"]),
@@ -676,9 +692,10 @@ def check_range_test(
             "objective": float(r["objective"]),
             "initial": float(r["initial_objective"]),
         }
-        for r in execute(results, plan, trainer, executor, on_event, purpose=FIND)
+        for r in study
         if r["run_id"] in mine
     ]
+    seeds = sorted({r["seed"] for r in rows}) or list(seeds)
     initial = float(np.nanmedian([r["initial"] for r in rows])) if rows else math.nan
     fitted = answer(rows, spec.objective, spec.analysis.band_tolerance, initial)
     out["check"] = {
@@ -692,8 +709,8 @@ def check_range_test(
         spread = dict(out["spread"])
         spread["recommended"] = {
             "lr": fitted["lr"],
-            "note": f"the U-curve fit over a short sweep of {len(lrs)} LRs x {len(seeds)} seeds"
-            " from the ramp's range; min/max: where the optimum lies",
+            "note": f"the U-curve fit over a short sweep of {len(lrs)} LRs x {CHECK_SEEDS} seeds"
+            " from the ramp's range, more seeds near its answer; min/max: where the optimum lies",
             "median": fitted["lr"],
             "min": lo_i,
             "max": hi_i,

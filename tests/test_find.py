@@ -122,3 +122,21 @@ def test_finds_check_runs_go_through_the_journal_and_never_enter_the_sweeps_answ
     reference = lrsweep.run_sweep(spec, fresh)
     for key in ("table", "best", "n_runs", "status_counts"):
         assert summary[key] == reference[key]  # find's other runs are not in the answer
+
+
+def test_finds_check_adds_seeds_only_near_its_answer(write_spec, tmp_path, monkeypatch):
+    import lrsweep.orchestrate as orchestrate
+    from lrsweep.search import RESOLVE_TOP
+
+    spec = load_spec(write_spec(PLAIN))
+    monkeypatch.setattr(orchestrate, "CHECK_RESOLVE_STEPS", 0)
+    only = lrsweep.range_test(spec, tmp_path / "grid", num_iter=60)["check"]
+    monkeypatch.setattr(orchestrate, "CHECK_RESOLVE_STEPS", 2)
+    found = lrsweep.range_test(spec, tmp_path / "resolve", num_iter=60)["check"]
+    grid = len(only["lrs"]) * orchestrate.CHECK_SEEDS
+    assert only["runs"] == grid and only["seeds"] == [0, 1]
+    extra = found["runs"] - grid
+    assert extra > 0  # this curve is unsure after the grid (3 epochs, 2 seeds)
+    # each resolve step: one more seed at the RESOLVE_TOP LRs nearest the answer, when unsure
+    assert extra % RESOLVE_TOP == 0 and extra <= 2 * RESOLVE_TOP
+    assert found["seeds"] == list(range(2 + extra // RESOLVE_TOP))
