@@ -518,8 +518,9 @@ def find(
     """LR range test (Smith): ramp the LR per mini-batch over one run per seed; suggest LRs.
 
     Suggestions: recommended (lrsweep's pick: the U-curve fit of a short lockstep sweep at
-    the full budget over the ramp's range, 2 seeds, more near its answer), valley (fastai), steep (steepest fall of
-    the smoothed loss against log10 LR, fitted over half a decade), minimum_10, slide, and the
+    the full budget over the ramp's range, 2 seeds, more near its answer), valley (fastai),
+    steep (steepest fall of the smoothed loss against log10 LR, fitted over half a decade),
+    minimum_10, slide, and the
     cyclic-LR bounds max_lr and base_lr. LR is each rule on the seeds' combined
     (geometric-mean) curve; the seeds' median, min and max show the spread. Writes
     rangetest.csv, rangetest.json and plots/rangetest.png.
