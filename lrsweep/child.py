@@ -264,31 +264,11 @@ def run_command(
     out, err, status = _Tail(tail_bytes), _Tail(tail_bytes), _Tail(4096)
     streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err, status_r: status}
     group = proc.pid  # the supervisor leads its group
-    timed_out, stopped, kill_at = False, None, None
-    next_poll = started + poll_interval
-    deadline = started + timeout if timeout is not None else None
+    watch = _Watch(group, started, timeout, poll, poll_interval, stop, grace)
     try:
         while status_r in streams:  # until the supervisor ends (its status pipe closes)
-            now = time.monotonic()
-            if kill_at is None:
-                reason = None
-                if deadline is not None and now >= deadline:
-                    timed_out = True
-                elif stop is not None and stop.is_set():
-                    reason = "interrupted"
-                elif poll is not None and now >= next_poll:
-                    reason = poll()
-                    next_poll = time.monotonic() + poll_interval
-                if timed_out or reason:
-                    stopped = None if timed_out else reason
-                    _signal_group(group, signal.SIGTERM)
-                    kill_at = time.monotonic() + grace
-            elif now >= kill_at:
-                _signal_group(group, signal.SIGKILL)
-                kill_at = float("inf")
-            wake = [now + 0.1]  # the stop event is looked at this often
-            wake += [t for t in (next_poll if poll else None, deadline, kill_at) if t is not None]
-            _drain(streams, max(min(wake) - time.monotonic(), 0.0))
+            watch.tick()
+            _drain(streams, watch.wait())
         proc.wait()
         while streams and _drain(streams, 0):
             pass  # what is left in the pipes; never wait for a process that left the group
@@ -301,8 +281,61 @@ def run_command(
         os.close(status_r)
         proc.stdout.close()
         proc.stderr.close()
-    return _outcome(command, status.value(), proc.returncode, timed_out, stopped, timeout,
-                    time.monotonic() - started, out, err)  # fmt: skip
+    return _outcome(command, status.value(), proc.returncode, watch.timed_out, watch.stopped,
+                    timeout, time.monotonic() - started, out, err)  # fmt: skip
+
+
+class _Watch:
+    """When a child's run ends early, decided in one place for a command and a forked
+    function: its deadline (``timed_out``), the stop event (``"interrupted"``) or a reason
+    from ``poll`` (``stopped``); then SIGTERM to its group and, ``grace`` seconds later,
+    SIGKILL."""
+
+    def __init__(
+        self,
+        group: int,
+        started: float,
+        timeout: float | None,
+        poll: Callable[[], str | None] | None,
+        poll_interval: float,
+        stop: threading.Event | None,
+        grace: float,
+    ) -> None:
+        self.group, self.poll, self.poll_interval = group, poll, poll_interval
+        self.stop, self.grace = stop, grace
+        self.deadline = started + timeout if timeout is not None else None
+        self.next_poll = started + poll_interval
+        self.kill_at: float | None = None
+        self.timed_out = False
+        self.stopped: str | None = None
+
+    def tick(self) -> None:
+        """Look at the clock, the stop event and (when due) the poll; signal the group."""
+        now = time.monotonic()
+        if self.kill_at is None:
+            reason = None
+            if self.deadline is not None and now >= self.deadline:
+                self.timed_out = True
+            elif self.stop is not None and self.stop.is_set():
+                reason = "interrupted"
+            elif self.poll is not None and now >= self.next_poll:
+                reason = self.poll()
+                self.next_poll = time.monotonic() + self.poll_interval
+            if self.timed_out or reason:
+                self.stopped = None if self.timed_out else reason
+                _signal_group(self.group, signal.SIGTERM)
+                self.kill_at = time.monotonic() + self.grace
+        elif now >= self.kill_at:
+            _signal_group(self.group, signal.SIGKILL)
+            self.kill_at = float("inf")
+
+    def wait(self) -> float:
+        """Seconds until the next thing to look at (the stop event: every 0.1 s)."""
+        now = time.monotonic()
+        wake = [now + 0.1]
+        due = (self.next_poll if self.poll else None, self.deadline, self.kill_at)
+        wake += [t for t in due if t is not None]
+        return max(min(wake) - now, 0.0)
 
 
 def _drain(streams: dict[int, _Tail], wait: float) -> bool:
@@ -404,28 +437,11 @@ def run_function(
         os.close(fd)
     out, err = _Tail(tail_bytes), _Tail(tail_bytes)
     streams = {out_r: out, err_r: err}
-    timed_out, stopped, kill_at, code = False, None, None, None
-    next_poll = started + poll_interval
-    deadline = started + timeout if timeout is not None else None
+    watch = _Watch(pid, started, timeout, poll, poll_interval, stop, grace)
+    code = None
     try:
         while code is None:
-            now = time.monotonic()
-            if kill_at is None:
-                reason = None
-                if deadline is not None and now >= deadline:
-                    timed_out = True
-                elif stop is not None and stop.is_set():
-                    reason = "interrupted"
-                elif poll is not None and now >= next_poll:
-                    reason = poll()
-                    next_poll = time.monotonic() + poll_interval
-                if timed_out or reason:
-                    stopped = None if timed_out else reason
-                    _signal_group(pid, signal.SIGTERM)
-                    kill_at = time.monotonic() + grace
-            elif now >= kill_at:
-                _signal_group(pid, signal.SIGKILL)
-                kill_at = float("inf")
+            watch.tick()
             if streams:
                 _drain(streams, 0.05)
             else:
@@ -452,8 +468,9 @@ def run_function(
         exit_code = os.waitstatus_to_exitcode(code)
     return Outcome(
         (getattr(target, "__qualname__", "<function>"),),
-        exit_code=exit_code, signal=signal_number, timed_out=timed_out, stopped=stopped,
-        timeout=timeout, seconds=time.monotonic() - started, stdout=out.value(),
+        exit_code=exit_code, signal=signal_number, timed_out=watch.timed_out,
+        stopped=watch.stopped, timeout=timeout, seconds=time.monotonic() - started,
+        stdout=out.value(),
         stderr=err.value(), stdout_bytes=out.total, stderr_bytes=err.total,
     )  # fmt: skip
 
