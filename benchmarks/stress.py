@@ -340,6 +340,153 @@ class Stress:
             raise Broke("wrote something")
         return f"{command} {name}"
 
+    # -- issue 28: never mix, never cut ----------------------------------------------------
+
+    def table(self, name: str, rows: int = 300, constant: bool = False) -> Path:
+        """A small CSV (two features, a class or a numeric target) in a fresh folder."""
+        folder = self.folder()
+        folder.mkdir()
+        path = folder / name
+        lines = ["x1,x2,y"]
+        for _ in range(rows):
+            a, b = self.rng.uniform(-1, 1), self.rng.uniform(-1, 1)
+            y = "3.5" if constant else ("1" if a * b + self.rng.gauss(0, 0.2) > 0 else "0")
+            lines.append(f"{a:.6f},{b:.6f},{y}")
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def table_spec(self, data: Path, task: str = "classification") -> Path:
+        spec = data.parent / "spec.yaml"
+        spec.write_text(
+            f"name: t\ndata: {{path: {data.name}, target: y, task: {task}}}\n"
+            "model: {hidden: [16]}\ntrain: {epochs: 4, batch_size: 16, seeds: 2}\n"
+            "grid: {lr_min: 1e-3, lr_max: 1, points_per_decade: 1}\n"
+        )
+        return spec
+
+    def edited(self) -> str:
+        """A data file edited in place (or only touched) after a sweep, or while it was
+        interrupted: an edit is refused with one line naming the data and nothing in the
+        folder changes; a touch is the same data and the sweep resumes."""
+        data = self.table("t.csv")
+        spec, out = self.table_spec(data), data.parent / "r"
+        how = self.rng.choice(["edit after", "edit while interrupted", "touch"])
+        if how == "edit while interrupted":
+            proc = self.start("run", spec, "--out", out, "--jobs", "1", "--no-plots")
+            self.wait_done(out, self.rng.randint(1, 3), proc)
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+        else:
+            first = self.lrsweep("run", spec, "--out", out, "--jobs", "1", "--no-plots")
+            if first.returncode != 0:
+                raise Broke(f"{how}: the first sweep failed: {first.stderr[-200:]!r}")
+        before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        if how == "touch":
+            os.utime(data, (time.time() + 5, time.time() + 5))
+            again = self.lrsweep("run", spec, "--out", out, "--jobs", "1", "--no-plots")
+            if again.returncode != 0:
+                raise Broke(f"touch: exit {again.returncode}: {again.stderr[-200:]!r}")
+            return how
+        lines = data.read_text().splitlines()
+        targets = [line.rsplit(",", 1)[1] for line in lines[1:]]
+        self.rng.shuffle(targets)
+        lines[1:] = [line.rsplit(",", 1)[0] + "," + t for line, t in zip(lines[1:], targets)]
+        data.write_text("\n".join(lines) + "\n")
+        again = self.lrsweep("run", spec, "--out", out, "--jobs", "1", "--no-plots")
+        # the table's summary line comes first (the data is read before the folder's record
+        # is compared); then the error, one line
+        again.stderr = "".join(again.stderr.splitlines(keepends=True)[-1:])
+        self.one_line(again, 2)
+        if "changed" not in again.stderr or "t.csv" not in again.stderr:
+            raise Broke(f"{how}: the line does not say the data changed: {again.stderr!r}")
+        after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+        if {p: v for p, v in before.items() if p.name != ".lock"} != after:
+            raise Broke(f"{how}: the folder changed")
+        return how
+
+    def wide(self) -> str:
+        """A header longer than any sniff window (4,001 long names) through init, validate
+        and a dry run: every column kept, the spec init writes is one validate accepts; a
+        50 MB one-line file: one line, not an invented duplicate."""
+        folder = self.folder()
+        folder.mkdir()
+        if self.rng.random() < 0.25:
+            path = folder / "oneline.csv"
+            path.write_text(",".join(f"c{i}" for i in range(6_000_000)) + "\n")
+            result = self.lrsweep("init", "--data", path, "--out", folder / "s.yaml")
+            self.one_line(result, 2)
+            if "duplicate" in result.stderr:
+                raise Broke(f"an invented duplicate: {result.stderr!r}")
+            return "50 MB one-line header"
+        n = 4001
+        names = [f"feature_with_a_rather_long_name_{i:05d}" for i in range(n)]
+        rows = [",".join([*names, "y"])]
+        for r in range(20):
+            rows.append(",".join(str((r * 7 + i) % 13) for i in range(n)) + f",{r % 2}")
+        path = folder / "wide.csv"
+        path.write_text("\n".join(rows) + "\n")
+        spec = folder / "s.yaml"
+        init = self.lrsweep("init", "--data", path, "--target", "y", "--out", spec)
+        if init.returncode != 0:
+            raise Broke(f"init exit {init.returncode}: {init.stderr[-200:]!r}")
+        check = self.lrsweep("validate", spec)
+        if check.returncode != 0:
+            raise Broke(f"validate refused init's spec: {check.stderr[-200:]!r}")
+        if f"{n} " not in check.stdout + check.stderr and str(n) not in init.stdout + init.stderr:
+            raise Broke("the column count is not the header's")
+        return f"{n}-column header"
+
+    def constant(self) -> str:
+        """A regression target with zero variance: refused with one line, nothing trained."""
+        data = self.table("c.csv", constant=True)
+        spec = self.table_spec(data, task="regression")
+        result = self.lrsweep("run", spec, "--out", data.parent / "r", "--no-plots")
+        self.one_line(result, 2)
+        if (data.parent / "r" / "journal.jsonl").exists():
+            raise Broke("runs were planned on a constant target")
+        return "constant regression target"
+
+    def cut(self) -> str:
+        """A finished folder's journal cut, a history deleted, garbage journal lines, or
+        histories/ deleted before a refine: show/report derive every line from the journal
+        and say what is damaged; refine recreates what it needs."""
+        out = self.folder()
+        shutil.copytree(self.reference, out)
+        journal = out / "journal.jsonl"
+        how = self.rng.choice(["journal cut", "history deleted", "garbage lines",
+                               "histories/ deleted"])  # fmt: skip
+        if how == "journal cut":
+            lines = journal.read_text().splitlines(keepends=True)
+            journal.write_text("".join(lines[: self.rng.randint(len(lines) // 3, len(lines) - 2)]))
+            shown = self.lrsweep("show", out, "--json")
+            if shown.returncode not in (0, 1):
+                raise Broke(f"{how}: show exit {shown.returncode}: {shown.stderr[-200:]!r}")
+            notes = {json.loads(x)["text"] for x in journal.read_text().splitlines()
+                     if '"event": "note"' in x}  # fmt: skip
+            extra = [n for n in json.loads(shown.stdout).get("notes", []) if n not in notes]
+            if extra:
+                raise Broke(f"{how}: show prints notes the journal does not have: {extra[:1]}")
+        elif how == "history deleted":
+            victim = self.rng.choice(sorted((out / "histories").iterdir()))
+            victim.unlink()
+            shown = self.lrsweep("show", out)
+            if "missing or damaged history" not in shown.stdout + shown.stderr:
+                raise Broke(f"{how}: show does not say a history is missing")
+        elif how == "garbage lines":
+            with open(journal, "a") as f:
+                f.write('not json\n{"half": \n')
+            shown = self.lrsweep("show", out)
+            if "2 unreadable lines skipped" not in shown.stdout + shown.stderr:
+                raise Broke(f"{how}: show does not count the skipped lines")
+        else:
+            shutil.rmtree(out / "histories")
+            again = self.lrsweep("refine", out, "--no-plots")
+            if again.returncode != 0:
+                raise Broke(f"{how}: refine exit {again.returncode}: {again.stderr[-200:]!r}")
+            if not any((out / "histories").iterdir()):
+                raise Broke(f"{how}: refine wrote no history")
+        return how
+
 
 KINDS: dict[str, Callable[[Stress], str]] = {
     "kill": Stress.kill,
@@ -348,6 +495,10 @@ KINDS: dict[str, Callable[[Stress], str]] = {
     "overwrite": Stress.overwrite_running,
     "damage": Stress.damage,
     "hostile": Stress.hostile,
+    "edited": Stress.edited,
+    "wide": Stress.wide,
+    "constant": Stress.constant,
+    "cut": Stress.cut,
 }
 
 
