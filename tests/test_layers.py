@@ -94,6 +94,35 @@ def test_modules_import_only_downward():
     assert upward == []
 
 
+# lrsweep.data's own rooms, bottom to top (the same rule inside the package)
+DATA_LAYERS = ["dates", "sources", "read", "formats", "tables", "columns", "dataset", "split",
+               "builtins", "load", "__init__"]  # fmt: skip
+
+
+def test_the_data_package_imports_only_downward():
+    files = {p.stem: p for p in (PACKAGE / "data").glob("*.py")}
+    assert sorted(files) == sorted(DATA_LAYERS)
+    rank = {name: i for i, name in enumerate(DATA_LAYERS)}
+    upward = []
+    for name, path in files.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "lrsweep.data."
+            ):
+                used = node.module.split(".")[2]  # type: ignore[union-attr]
+                if rank[used] > rank[name]:
+                    upward.append(f"data.{name} imports data.{used}")
+    assert upward == []
+
+
+def test_importing_the_cli_and_the_data_package_does_not_load_pandas():
+    """pandas (a third of a second to import) is loaded when a table is read, not before:
+    `--help`, a builtin's sweep, a dask worker unpickling a dataset do without it."""
+    code = "import sys, lrsweep.cli, lrsweep.data; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_readers_never_load_the_engine():
     """Rendering a report or a plot loads neither the trainer nor the orchestrator."""
     code = (

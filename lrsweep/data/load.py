@@ -8,16 +8,19 @@ and :mod:`~lrsweep.data.builtins` (synthetic sets instead of a file).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lrsweep.data.builtins import generate_builtin
 from lrsweep.data.columns import complete_reports, fit_encoder, prepare_columns
 from lrsweep.data.dataset import Dataset
-from lrsweep.data.read import OnLoadProgress, read_table
+from lrsweep.data.read import OnLoadProgress, check_path
+from lrsweep.data.sources import BUILTIN_VERSION, detect_source, file_sha256
 from lrsweep.data.split import _frozen, split_rows, standardize
+from lrsweep.data.tables import read_table
 from lrsweep.errors import DataError
 
 if TYPE_CHECKING:
@@ -108,3 +111,47 @@ def load_dataset(
         rows_dropped=dict(prepared.rows_dropped),
         notes=prepared.notes,
     )
+
+
+def data_fingerprint(data_spec: DataSpec, base_dir: Path) -> dict[str, Any]:
+    """The facts that identify the content of ``data_spec``'s data.
+
+    A file: ``{"path", "format", "size", "mtime_ns", "sha256"}`` (plus ``member``, ``sheet``,
+    ``table`` or ``query`` when the spec sets them). ``sha256`` is of the file's bytes as
+    stored: the compressed bytes of a ``.gz``, the whole zip archive, workbook or SQLite
+    database. Two fingerprints are the same data when ``path`` and ``sha256`` (and the
+    selection keys) are equal; ``size`` and ``mtime_ns`` say what changed. A file streamed by
+    ``read_table`` in this process (CSV, JSON, compressed) is not read again.
+
+    A builtin: ``{"builtin", "version", ...its parameters}``; ``version`` is
+    ``BUILTIN_VERSION``, raised when a generator changes what the same parameters draw.
+
+    Raises ``DataError`` for a missing or unreadable file.
+    """
+    if data_spec.builtin is not None:
+        keys = {
+            "spirals": ("n_samples", "n_classes", "noise", "generator_seed"),
+            "moons": ("n_samples", "noise", "generator_seed"),
+            "teacher": ("n_samples", "n_features", "noise", "generator_seed"),
+        }[data_spec.builtin]
+        return {
+            "builtin": data_spec.builtin,
+            "version": BUILTIN_VERSION,
+            **{k: getattr(data_spec, k) for k in keys},
+        }
+    path = data_file(data_spec, base_dir).resolve()
+    check_path(path)
+    source = detect_source(path, getattr(data_spec, "member", None))
+    st = os.stat(path)
+    out: dict[str, Any] = {
+        "path": str(path),
+        "format": source.label,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": file_sha256(path),
+    }
+    for key in ("member", "sheet", "table", "query"):
+        value = getattr(data_spec, key, None)
+        if value is not None:
+            out[key] = value
+    return out

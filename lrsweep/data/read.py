@@ -27,17 +27,17 @@ import re
 import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 
-from lrsweep.data.sources import Hasher, Source, damage_is_an_error, detect_source
+from lrsweep.data.sources import Hasher, Source, damage_is_an_error
 from lrsweep.errors import DataError, shorten
 from lrsweep.machine import available_memory
 
-__all__ = ["KINDS", "NA_VALUES", "OnLoadProgress", "Table", "read_header", "read_table"]
+__all__ = ["KINDS", "NA_VALUES", "OnLoadProgress", "Table", "check_path", "read_csv"]
 
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?")
 DELIMITERS = (",", ";", "\t", "|")
@@ -123,58 +123,6 @@ def check_path(path: Path) -> int:
     return st.st_size
 
 
-def read_header(
-    path: Path,
-    delimiter: str | None = None,
-    *,
-    member: str | None = None,
-    sheet: str | None = None,
-    table: str | None = None,
-    query: str | None = None,
-) -> list[str]:
-    """The column names of the table at ``path`` (a CSV's header only; other formats whole)."""
-    path = Path(path)
-    check_path(path)
-    source = detect_source(path, member)
-    if source.format != "csv":
-        read = read_table(path, delimiter=delimiter, member=member, sheet=sheet, table=table,
-                          query=query)  # fmt: skip
-        return list(read.names)
-    _check_selection(source, delimiter, sheet, table, query)
-    return _sniff(source, delimiter)[1]
-
-
-def read_table(
-    path: Path,
-    *,
-    na_values: Sequence[str] = NA_VALUES,
-    delimiter: str | None = None,
-    on_progress: OnLoadProgress | None = None,
-    member: str | None = None,
-    sheet: str | None = None,
-    table: str | None = None,
-    query: str | None = None,
-) -> Table:
-    """Read the table at ``path`` once into a :class:`Table`, whatever its format
-    (:mod:`.sources`): ``member`` names a zip archive's table, ``sheet`` a workbook's sheet,
-    ``table`` or ``query`` what to read from a SQLite database; ``delimiter`` is for CSV.
-
-    ``on_progress(bytes_read, size)`` is called as the file is read (text formats), for a
-    progress bar; ``size`` and the bytes are the file's as stored (compressed).
-    """
-    path = Path(path)
-    size = check_path(path)
-    source = detect_source(path, member)
-    _check_selection(source, delimiter, sheet, table, query)
-    if source.format != "csv":
-        from lrsweep.data.formats import read_other
-
-        read = read_other(source, size, na_values, sheet, table, query, on_progress)
-    else:
-        read = _read_csv(source, size, na_values, delimiter, on_progress)
-    return replace(read, notes=source.notes + read.notes) if source.notes else read
-
-
 SELECTION = {  # key -> (the format it is for, that format in words)
     "data.delimiter": ("csv", "a delimited text table (CSV)"),
     "data.sheet": ("excel", "a spreadsheet (xlsx, xlsm, xls, ods)"),
@@ -183,7 +131,7 @@ SELECTION = {  # key -> (the format it is for, that format in words)
 }
 
 
-def _check_selection(
+def check_selection(
     source: Source, delimiter: str | None, sheet: str | None, table: str | None, query: str | None
 ) -> None:
     """``data.sheet``, ``data.table``/``query`` and ``data.delimiter`` fit only one format."""
@@ -198,14 +146,14 @@ def _check_selection(
             )
 
 
-def _read_csv(
+def read_csv(
     source: Source,
     size: int,
     na_values: Sequence[str],
     delimiter: str | None,
     on_progress: OnLoadProgress | None,
 ) -> Table:
-    delimiter, names, unnamed_first, decimal = _sniff(source, delimiter)
+    delimiter, names, unnamed_first, decimal = sniff(source, delimiter)
     import pandas as pd
 
     hasher = Hasher(source.path) if source.compression != "zip" else None
@@ -315,7 +263,7 @@ def _has_missing(a: np.ndarray) -> bool:
     return bool(np.isnan(a).any())
 
 
-def _sniff(source: Source, delimiter: str | None) -> tuple[str, list[str], bool, str]:
+def sniff(source: Source, delimiter: str | None) -> tuple[str, list[str], bool, str]:
     """The delimiter, the header names, whether the first name was empty, the decimal mark
     (``,`` for a ``;`` table whose numbers are written ``39,1``, as European exports do)."""
     head, whole = _head(source)

@@ -55,14 +55,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from lrsweep.errors import DataError, shorten
 
 if TYPE_CHECKING:
-    from lrsweep.spec import DataSpec
+    pass
 
 __all__ = [
     "BUILTIN_VERSION",
     "COMPRESSIONS",
     "FORMATS",
     "Source",
-    "data_fingerprint",
     "detect_source",
 ]
 
@@ -434,50 +433,3 @@ def file_sha256(path: Path) -> str:
     if _stat_key(os.stat(path)) == key:
         _DIGESTS[key] = sha.hexdigest()
     return sha.hexdigest()
-
-
-def data_fingerprint(data_spec: DataSpec, base_dir: Path) -> dict[str, Any]:
-    """The facts that identify the content of ``data_spec``'s data.
-
-    A file: ``{"path", "format", "size", "mtime_ns", "sha256"}`` (plus ``member``, ``sheet``,
-    ``table`` or ``query`` when the spec sets them). ``sha256`` is of the file's bytes as
-    stored: the compressed bytes of a ``.gz``, the whole zip archive, workbook or SQLite
-    database. Two fingerprints are the same data when ``path`` and ``sha256`` (and the
-    selection keys) are equal; ``size`` and ``mtime_ns`` say what changed. A file streamed by
-    ``read_table`` in this process (CSV, JSON, compressed) is not read again.
-
-    A builtin: ``{"builtin", "version", ...its parameters}``; ``version`` is
-    ``BUILTIN_VERSION``, raised when a generator changes what the same parameters draw.
-
-    Raises ``DataError`` for a missing or unreadable file.
-    """
-    if data_spec.builtin is not None:
-        keys = {
-            "spirals": ("n_samples", "n_classes", "noise", "generator_seed"),
-            "moons": ("n_samples", "noise", "generator_seed"),
-            "teacher": ("n_samples", "n_features", "noise", "generator_seed"),
-        }[data_spec.builtin]
-        return {
-            "builtin": data_spec.builtin,
-            "version": BUILTIN_VERSION,
-            **{k: getattr(data_spec, k) for k in keys},
-        }
-    from lrsweep.data.load import data_file
-    from lrsweep.data.read import check_path
-
-    path = data_file(data_spec, base_dir).resolve()
-    check_path(path)
-    source = detect_source(path, getattr(data_spec, "member", None))
-    st = os.stat(path)
-    out: dict[str, Any] = {
-        "path": str(path),
-        "format": source.label,
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "sha256": file_sha256(path),
-    }
-    for key in ("member", "sheet", "table", "query"):
-        value = getattr(data_spec, key, None)
-        if value is not None:
-            out[key] = value
-    return out
