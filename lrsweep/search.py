@@ -372,20 +372,29 @@ def survivors(rows: Rows, objective: str, eta: int) -> tuple[list[float], str]:
     best = finite[ranked[0]]
     fit = fit_rows(rows, objective)
     positive = all(v > 0 for v in finite.values())
-    noise = fit.noise_sd if fit is not None else 0.05
-    if positive:  # the fit works on log scores: noise is relative
-        within = [lr for lr in ranked if math.log(finite[lr] / best) <= KEEP_NOISE_SDS * noise]
-    else:
-        within = [lr for lr in ranked if finite[lr] - best <= KEEP_NOISE_SDS * noise]
+    noise = max(fit.noise_sd if fit is not None else 0.05, 1e-12)
+
+    def sds(lr: float) -> float:  # how far behind the best, in noise SDs (the fit's scale)
+        gap = math.log(finite[lr] / best) if positive else finite[lr] - best
+        return gap / noise
+
+    within = [lr for lr in ranked if sds(lr) <= KEEP_NOISE_SDS]
     cap = max(3, math.ceil(len(scores) / eta))
     chosen = (within if len(within) >= 3 else ranked[:3])[:cap]
     grid = sorted(scores)
     lower = [lr for lr in grid if lr < ranked[0]]
     if lower and lower[-1] in finite and lower[-1] not in chosen:
         chosen.append(lower[-1])  # the safe side of the best goes on
-    diverged = len(scores) - len(finite)
-    why = (f"the rung's best {ranked[0]:.3g}, and LRs within {KEEP_NOISE_SDS:g} noise SDs of"
-           f" it (at most 1/{eta})" + (f"; {diverged} diverged" if diverged else ""))  # fmt: skip
+    dropped = [f"{lr:.3g} ({sds(lr):.1f} SD behind)" for lr in ranked if lr not in chosen]
+    diverged = sorted(lr for lr in scores if lr not in finite)
+    why = (f"the rung's best {ranked[0]:.3g} and LRs within {KEEP_NOISE_SDS:g} noise SDs of it"
+           f" (at most 1/{eta}; noise SD {noise:.2g}"
+           + (", relative" if positive else "") + ")")  # fmt: skip
+    if dropped:
+        more = f" and {len(dropped) - 6} more" if len(dropped) > 6 else ""
+        why += f"; stopped here: {', '.join(dropped[:6])}{more}"
+    if diverged:
+        why += f"; diverged: {', '.join(f'{lr:.3g}' for lr in diverged)}"
     return chosen, why
 
 
@@ -487,9 +496,10 @@ def _full_budget_step(
                 one = with_seeds(spec, seed0)
                 runs.extend(plan_runs(one, new, round_, budget=full, combo=combo, aliases=aliases))
                 step = "refining"
+                where = (f"at {new[0]:.3g}" if len(new) == 1
+                         else f"between {new[0]:.3g} and {new[-1]:.3g}")  # fmt: skip
                 notes.append(f"{prefix}: {len(around)} LRs trained around {center:.3g}:"
-                             f" {len(new)} more between {new[0]:.3g} and {new[-1]:.3g};"
-                             f" {budget_left}")  # fmt: skip
+                             f" {len(new)} more {where}; {budget_left}")  # fmt: skip
                 continue
         near = sorted(points, key=lambda p: abs(math.log10(p.lr / center)))
         near = near[: min(RESOLVE_TOP, affordable)]
