@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -318,16 +319,59 @@ def _mse(
     return losses, diff
 
 
+def _cross_entropy_compiled(
+    out: np.ndarray, Y: np.ndarray, need_grad: bool, kern: ModuleType
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_cross_entropy` in place with the compiled kernels around NumPy's exp and log: the
+    same operations in the same order, so the same bits (`lrsweep._jit`)."""
+    K, n, C = out.shape
+    labels = np.asarray(Y, dtype=np.intp)
+    labels = labels[None, :] if labels.ndim == 1 else labels  # (1, n) shared, (K, n) own
+    picked = np.empty((K, n), dtype=out.dtype)
+    kern.cross_entropy_shift(out, labels, picked)  # max-shifted in place; the label's logit
+    np.exp(out, out=out)
+    total = np.matmul(out, _constant("ones", C, out.dtype))  # (K, n), as `_cross_entropy`
+    per_sample = np.log(total)
+    losses = np.empty(K, dtype=out.dtype)
+    inv_n = out.dtype.type(1 / n)
+    kern.cross_entropy_finish(out, total, per_sample, picked, labels, losses, inv_n, need_grad)
+    return losses, out if need_grad else None
+
+
+def _mse_compiled(
+    out: np.ndarray, Y: np.ndarray, need_grad: bool, kern: ModuleType
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_mse` in place with one compiled kernel (the same bits)."""
+    target = np.asarray(Y, dtype=out.dtype)
+    if target.ndim == 1:
+        target = target[:, None]
+    if target.ndim == 2:
+        target = target[None]  # (1, n, n_out): shared by the members
+    losses = np.empty(out.shape[0], dtype=out.dtype)
+    scale = out.dtype.type(2 / (out.shape[1] * out.shape[2]))
+    kern.mse(out, target, losses, scale, need_grad)
+    return losses, out if need_grad else None
+
+
 _LOSS_FUNCTIONS = {"cross_entropy": _cross_entropy, "mse": _mse}
+_COMPILED_LOSSES = {"cross_entropy": _cross_entropy_compiled, "mse": _mse_compiled}
 
 
 def _loss(
-    out: np.ndarray, Y: np.ndarray, loss: str, need_grad: bool, inplace: bool = False
+    out: np.ndarray,
+    Y: np.ndarray,
+    loss: str,
+    need_grad: bool,
+    inplace: bool = False,
+    kern: ModuleType | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The loss by name; in place with the compiled kernels when ``kern`` is given."""
     try:
         fn = _LOSS_FUNCTIONS[loss]
     except KeyError:
         raise _unknown("loss", loss, LOSSES) from None
+    if kern is not None and inplace:
+        return _COMPILED_LOSSES[loss](out, Y, need_grad, kern)
     return fn(out, Y, need_grad, inplace)
 
 
@@ -575,6 +619,9 @@ class Workspace:
     same workspace and batch size (the optimizer may use them as scratch, as it does any
     gradients).
 
+    With ``kernels`` (the module `lrsweep.kernels.load` returns) the elementwise passes run
+    compiled: the same numbers, fewer calls.
+
     Examples
     --------
     >>> ws = Workspace()
@@ -583,8 +630,9 @@ class Workspace:
     ...     optimizer.step([theta], [grad], lrs)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kernels: ModuleType | None = None) -> None:
         self._sets: dict[tuple[object, ...], _Buffers] = {}
+        self.kernels = kernels
 
     def buffers(
         self, layers: Sequence[np.ndarray], X: np.ndarray, act: Activation, train: bool = True
@@ -599,6 +647,7 @@ class Workspace:
         if buf is None:
             self._sets = {k: v for k, v in self._sets.items() if k[0] == shapes}
             buf = _Buffers(layers, X.shape[-2], act.needs_preactivation, train)
+            buf.kern = self.kernels
             self._sets[key] = buf
         return buf
 
@@ -642,6 +691,7 @@ class _Buffers:
         self.grad: np.ndarray | None = None
         self.grads: list[np.ndarray] = []
         self.grad0: tuple[np.ndarray, np.ndarray] | None = None
+        self.kern: ModuleType | None = None  # the compiled kernels, when the workspace has them
         if not train:  # forward only (evaluation)
             return
         self.delta = [np.empty((K, n, w + 1), dtype) for w in widths]
@@ -652,6 +702,50 @@ class _Buffers:
         for i, block in enumerate(layers):
             if i > 0 and block.shape[1] * block.shape[2] <= _TRANSPOSE_COPY_MAX:
                 self.WT[i] = np.empty((K, block.shape[2], block.shape[1]), dtype)
+
+
+# The activations the compiled path runs: forward (ReLU and leaky ReLU, whose NumPy forms are
+# exact arithmetic) and backward (also tanh and sigmoid: their derivatives from the cached
+# output are exact arithmetic; GELU's recomputes a tanh, so it stays on NumPy).
+_COMPILED_BACKWARD = ("relu", "leaky_relu", "tanh", "sigmoid")
+
+
+def _slope(dtype: np.dtype[Any]) -> Any:
+    """Leaky ReLU's slope in ``dtype``, as NumPy rounds the Python float next to an array."""
+    return dtype.type(_LEAKY_SLOPE)
+
+
+def _compiled_bias_activation(
+    kern: ModuleType, act: Activation, Z: np.ndarray, bias: np.ndarray, A: np.ndarray
+) -> None:
+    """``A = f(Z + bias)`` for a keeps_one activation, compiled."""
+    if act.name == "relu":
+        kern.bias_relu(Z, bias, A)
+    else:
+        kern.bias_leaky_relu(Z, bias, A, _slope(Z.dtype))
+
+
+def _compiled_activation(kern: ModuleType, act: Activation, A: np.ndarray) -> None:
+    """``A = f(A)`` in place for a keeps_one activation, compiled."""
+    if act.name == "relu":
+        kern.relu(A)
+    else:
+        kern.leaky_relu(A, _slope(A.dtype))
+
+
+def _compiled_backward(
+    kern: ModuleType, act: Activation, delta: np.ndarray, A: np.ndarray
+) -> None:
+    """``delta *= f'`` compiled: over the whole buffers for keeps_one activations, else over
+    the hidden columns (``A`` then still has its column of ones, dropped here)."""
+    if act.name == "relu":
+        kern.relu_backward(delta, A)
+    elif act.name == "leaky_relu":
+        kern.leaky_relu_backward(delta, A, _slope(delta.dtype))
+    elif act.name == "tanh":
+        kern.tanh_backward(delta, A[..., :-1])
+    else:
+        kern.sigmoid_backward(delta, A[..., :-1])
 
 
 def _forward(
@@ -693,14 +787,20 @@ def _forward(
             # Only keeps_one activations (a max, a multiply): exact, so the same bits in any
             # layout, where NumPy's tanh or exp may take another loop for a strided array
             Z = np.matmul(A, weights, out=buf.Z0)
-            Z += block[:, -1:, :]
-            np.copyto(nxt[..., :width], act.forward(Z))
+            if buf.kern is not None:  # bias, activation and copy in one compiled pass
+                _compiled_bias_activation(buf.kern, act, Z, block[:, -1, :], nxt[..., :width])
+            else:
+                Z += block[:, -1:, :]
+                np.copyto(nxt[..., :width], act.forward(Z))
         else:
             Z = np.matmul(A, weights, out=nxt[..., :width])
             if i == 0:
                 Z += block[:, -1:, :]
             # keeps_one: in place over the whole buffer, f(1) = 1 keeps the ones
-            act.forward(nxt if act.keeps_one else Z)
+            if buf is not None and buf.kern is not None and act.keeps_one:
+                _compiled_activation(buf.kern, act, nxt)
+            else:
+                act.forward(nxt if act.keeps_one else Z)
         inputs.append(nxt)
         A = nxt
     raise AssertionError("unreachable: there is at least one layer")
@@ -740,13 +840,19 @@ def _backprop(
         WT = block.transpose(0, 2, 1)  # (K, fan_out, fan_in + 1)
         copy = None if buf is None else buf.WT[i]
         if copy is not None:
-            np.copyto(copy, WT)
+            if buf is not None and buf.kern is not None:
+                buf.kern.transpose_copy(copy, block)
+            else:
+                np.copyto(copy, WT)
             WT = copy
         # (K, n, fan_out) @ (K, fan_out, fan_in + 1) -> (K, n, fan_in + 1); the last column is
         # the gradient for the bias input, never used
         full = np.matmul(delta, WT, out=None if buf is None else buf.delta[i - 1])
         delta = full[..., :-1]
-        if act.keeps_one:
+        kern = None if buf is None else buf.kern
+        if kern is not None and act.name in _COMPILED_BACKWARD:
+            _compiled_backward(kern, act, full if act.keeps_one else delta, A)
+        elif act.keeps_one:
             act.backward(full, A, None)
         else:
             Z = cache.preacts[i - 1] if act.needs_preactivation else None
@@ -788,7 +894,8 @@ def train_step(
     buf = None if workspace is None else workspace.buffers(layers, X, act)
     with _quiet():
         out, cache = _forward(layers, X, act, buf)
-        losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None)
+        kern = None if buf is None else buf.kern
+        losses, delta = _loss(out, Y, loss, need_grad=True, inplace=buf is not None, kern=kern)
         assert delta is not None  # need_grad=True always returns it
         return losses, _backprop(layers, cache, delta, act, buf)
 
@@ -912,7 +1019,10 @@ def evaluate_layers(
             out, _ = _forward(layers, chunk, act, buf)
             if loss == "cross_entropy":  # before the loss, which may overwrite the output
                 hits += (out.argmax(axis=2) == Y[start:stop]).sum(axis=1)
-            losses, _ = _loss(out, Y[start:stop], loss, need_grad=False, inplace=buf is not None)
+            kern = None if buf is None else buf.kern
+            losses, _ = _loss(
+                out, Y[start:stop], loss, need_grad=False, inplace=buf is not None, kern=kern
+            )
         loss_sum += losses.astype(np.float64) * (stop - start)
     mean_loss = loss_sum / n
     if loss == "cross_entropy":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -72,6 +73,11 @@ def _quiet() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
+def _rows_ok(p: np.ndarray, g: np.ndarray) -> bool:
+    """Whether the compiled updates can take ``p`` and ``g`` as (K, P) rows (views)."""
+    return p.ndim >= 2 and p.flags.c_contiguous and g.flags.c_contiguous and p.shape == g.shape
+
+
 def _check(key: str, value: object, ok: bool, rule: str) -> None:
     if not ok:
         raise SpecError(f"optimizer.{key}: must be {rule}, got {value!r}")
@@ -115,6 +121,8 @@ class Optimizer:
         self.t = 0
         self._shapes = [p.shape for p in params]
         self._dtype = params[0].dtype if params else np.dtype(np.float32)
+        self.kernels: ModuleType | None = None  # the compiled updates (`use_kernels`)
+        self._constants: dict[str, Any] = {}
 
     @property
     def current_lr(self) -> np.ndarray | None:
@@ -153,6 +161,10 @@ class Optimizer:
         mu = None if momentum is None else np.asarray(momentum, dtype=dtype)
         with _quiet():
             for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if self.kernels is not None and _rows_ok(p, g):
+                    K = p.shape[0]
+                    if self._compiled(i, p.reshape(K, -1), g.reshape(K, -1), lr, mu):
+                        continue
                 self._update(i, p, g, per_member(lr, p.ndim), mu)
 
     def _update(
@@ -163,6 +175,30 @@ class Optimizer:
 
     def _mu(self, mu: np.ndarray | None, ndim: int, default: float) -> np.ndarray | float:
         return default if mu is None else per_member(mu, ndim)
+
+    def use_kernels(self, kernels: ModuleType | None) -> None:
+        """Run the update with the compiled kernels (`lrsweep.kernels.load`), or with NumPy
+        (None). The numbers are the same; optimizers without a compiled update ignore it."""
+        self.kernels = kernels
+
+    def _compiled(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> bool:
+        """Update parameter ``i`` with the compiled kernels if this optimizer has them: ``p``
+        and ``g`` as (K, P) rows, ``lr`` and ``mu`` as (K,) vectors. Returns whether it did."""
+        return False
+
+    def _state_rows(self, key: str, i: int, K: int) -> np.ndarray:
+        """State array ``key`` of parameter ``i`` as (K, P) rows (a view)."""
+        return self.state[key][i].reshape(K, -1)
+
+    def _vector_of(self, value: float, K: int, dtype: np.dtype[Any]) -> np.ndarray:
+        """A constant (K,) vector in ``dtype`` (kept: the hot loop asks every step)."""
+        key = (value, K, dtype)
+        if self._constants.get("key") != key:
+            self._constants = {"key": key, "vector": np.full(K, value, dtype=dtype)}
+        vector: np.ndarray = self._constants["vector"]
+        return vector
 
     def eval_theta(self, theta: np.ndarray) -> np.ndarray:
         """The weights to evaluate (validation loss, metrics) when ``theta`` is being trained.
@@ -292,6 +328,32 @@ class SGD(Optimizer):
         g *= lr
         p -= g
 
+    def _compiled(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> bool:
+        assert self.kernels is not None  # `step` asks only then
+        dt = p.dtype.type
+        if mu is None and self.momentum == 0:
+            self.kernels.sgd(p, g, lr, dt(self.weight_decay))
+            return True
+        if "momentum_buffer" not in self.state:
+            self.state["momentum_buffer"] = self._zeros()
+            self._buffer_start = self.t  # as `_update`: created when first needed
+        K = p.shape[0]
+        self.kernels.sgd_momentum(
+            p,
+            g,
+            self._state_rows("momentum_buffer", i, K),
+            lr,
+            self._vector_of(self.momentum, K, p.dtype) if mu is None else mu,
+            dt(self.weight_decay),
+            dt(1 - self.dampening),
+            self.dampening != 0,
+            self.t == self._buffer_start,
+            self.nesterov,
+        )
+        return True
+
 
 class Adagrad(Optimizer):
     r"""Adagrad, as ``torch.optim.Adagrad`` documents it.
@@ -364,6 +426,23 @@ class Adagrad(Optimizer):
         if self.lr_decay != 0:
             g *= 1 / (1 + (self.t - 1) * self.lr_decay)
         p -= g
+
+    def _compiled(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> bool:
+        assert self.kernels is not None  # `step` asks only then
+        dt = p.dtype.type
+        self.kernels.adagrad(
+            p,
+            g,
+            self._state_rows("sum", i, p.shape[0]),
+            lr,
+            dt(self.weight_decay),
+            dt(self.eps),
+            dt(1 / (1 + (self.t - 1) * self.lr_decay)),
+            self.lr_decay != 0,
+        )
+        return True
 
 
 class RMSprop(Optimizer):
@@ -455,6 +534,33 @@ class RMSprop(Optimizer):
             g *= lr
         p -= g
 
+    def _compiled(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> bool:
+        assert self.kernels is not None  # `step` asks only then
+        dt = p.dtype.type
+        K = p.shape[0]
+        momentum = mu is not None or self.momentum > 0
+        if momentum and "momentum_buffer" not in self.state:
+            self.state["momentum_buffer"] = self._zeros()
+        v = self._state_rows("square_avg", i, K)
+        self.kernels.rmsprop(
+            p,
+            g,
+            v,
+            self._state_rows("grad_avg", i, K) if self.centered else v,
+            self._state_rows("momentum_buffer", i, K) if momentum else v,
+            lr,
+            self._vector_of(self.momentum, K, p.dtype) if mu is None else mu,
+            dt(self.alpha),
+            dt(1 - self.alpha),
+            dt(self.eps),
+            dt(self.weight_decay),
+            self.centered,
+            momentum,
+        )
+        return True
+
 
 class Adam(Optimizer):
     r"""Adam with L2 weight decay, as ``torch.optim.Adam`` documents it.
@@ -545,6 +651,43 @@ class Adam(Optimizer):
         np.divide(m, denom, out=g)
         g *= lr / (1 - beta1**self.t)
         p -= g
+
+    def _compiled(
+        self, i: int, p: np.ndarray, g: np.ndarray, lr: np.ndarray, mu: np.ndarray | None
+    ) -> bool:
+        assert self.kernels is not None  # `step` asks only then
+        dt = p.dtype.type
+        K = p.shape[0]
+        # the per-member coefficients, computed as `_update` computes them on (K, 1) vectors
+        if mu is None:
+            beta1 = self._vector_of(self.beta1, K, p.dtype)
+            one_minus_beta1 = np.full(K, 1 - self.beta1, dtype=p.dtype)
+            step = lr / (1 - self.beta1**self.t)
+        else:
+            beta1, one_minus_beta1 = mu, 1 - mu
+            step = lr / (1 - mu**self.t)
+        shrink = 1 - lr * self.weight_decay if self._decoupled else lr
+        m = self._state_rows("exp_avg", i, K)
+        v = self._state_rows("exp_avg_sq", i, K)
+        self.kernels.adam(
+            p,
+            g,
+            m,
+            v,
+            self._state_rows("max_exp_avg_sq", i, K) if self.amsgrad else v,
+            beta1,
+            one_minus_beta1,
+            step,
+            shrink,
+            dt(self.beta2),
+            dt(1 - self.beta2),
+            dt(1 / math.sqrt(1 - self.beta2**self.t)),
+            dt(self.eps),
+            dt(self.weight_decay),
+            self._decoupled,
+            self.amsgrad,
+        )
+        return True
 
 
 class AdamW(Adam):
