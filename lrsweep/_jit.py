@@ -23,7 +23,7 @@ from numba import njit
 
 Array = Any  # numba arrays; annotations are for readers and mypy only
 
-_jit = njit(cache=True, nogil=True)
+_jit = njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf or NaN, as in NumPy
 
 # --------------------------------------------------------------------------------------------
 # NumPy's semantics, element by element
@@ -125,24 +125,35 @@ def pairwise_sum(a: Array, lo: int, n: int, zero: Any) -> Any:
 
 @_jit
 def bias_relu(Z: Array, bias: Array, A: Array) -> None:
-    """A = max(Z + bias, 0): layer 0's bias row added, then the ReLU (`model._forward`)."""
+    """A[..., :w] = max(Z + bias, 0): layer 0's bias row added, then the ReLU, written beside
+    the column of ones of the contiguous buffer ``A`` (K, n, w + 1) (`model._forward`)."""
     K, n, w = Z.shape
     zero = np.zeros(1, Z.dtype)[0]
+    row = np.empty(w, Z.dtype)  # the bias, contiguous: the loop below then vectorizes
     for k in range(K):
+        for j in range(w):
+            row[j] = bias[k, j]
         for i in range(n):
+            z = Z[k, i]
+            a = A[k, i]
             for j in range(w):
-                A[k, i, j] = _relu(Z[k, i, j] + bias[k, j], zero)
+                a[j] = _relu(z[j] + row[j], zero)
 
 
 @_jit
 def bias_leaky_relu(Z: Array, bias: Array, A: Array, slope: Any) -> None:
-    """A = max(z, slope z) with z = Z + bias (`model._leaky_relu`)."""
+    """A[..., :w] = max(z, slope z) with z = Z + bias (`model._leaky_relu`)."""
     K, n, w = Z.shape
+    row = np.empty(w, Z.dtype)
     for k in range(K):
+        for j in range(w):
+            row[j] = bias[k, j]
         for i in range(n):
+            z = Z[k, i]
+            a = A[k, i]
             for j in range(w):
-                v = Z[k, i, j] + bias[k, j]
-                A[k, i, j] = _maximum(v, v * slope)
+                v = z[j] + row[j]
+                a[j] = _maximum(v, v * slope)
 
 
 @_jit
@@ -187,26 +198,28 @@ def leaky_relu_backward(D: Array, A: Array, slope: Any) -> None:
 
 @_jit
 def tanh_backward(D: Array, A: Array) -> None:
-    """D *= 1 - A^2 (strided views: the hidden columns without the ones)."""
-    K, n, w = D.shape
+    """D *= 1 - A^2 over the hidden columns of the (K, n, w + 1) buffers (not the last)."""
+    K, n, w1 = D.shape
     one = np.ones(1, D.dtype)[0]
     for k in range(K):
         for i in range(n):
-            for j in range(w):
-                a = A[k, i, j]
-                D[k, i, j] = D[k, i, j] * (one - a * a)
+            d = D[k, i]
+            a = A[k, i]
+            for j in range(w1 - 1):
+                d[j] = d[j] * (one - a[j] * a[j])
 
 
 @_jit
 def sigmoid_backward(D: Array, A: Array) -> None:
-    """D *= (1 - A) A."""
-    K, n, w = D.shape
+    """D *= (1 - A) A over the hidden columns of the (K, n, w + 1) buffers."""
+    K, n, w1 = D.shape
     one = np.ones(1, D.dtype)[0]
     for k in range(K):
         for i in range(n):
-            for j in range(w):
-                a = A[k, i, j]
-                D[k, i, j] = D[k, i, j] * ((one - a) * a)
+            d = D[k, i]
+            a = A[k, i]
+            for j in range(w1 - 1):
+                d[j] = d[j] * ((one - a[j]) * a[j])
 
 
 @_jit
@@ -214,9 +227,11 @@ def transpose_copy(dst: Array, src: Array) -> None:
     """dst[k] = src[k].T: the weight blocks transposed for ``delta @ W^T``."""
     K, rows, cols = src.shape
     for k in range(K):
-        for i in range(rows):
-            for j in range(cols):
-                dst[k, j, i] = src[k, i, j]
+        s = src[k]
+        d = dst[k]
+        for j in range(cols):  # each row of dst written in order
+            for i in range(rows):
+                d[j, i] = s[i, j]
 
 
 # --------------------------------------------------------------------------------------------

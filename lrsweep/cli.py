@@ -266,6 +266,7 @@ def run(
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
+    from lrsweep import kernels
 
     with user_errors():
         spec = lrsweep.load_spec(spec_file, overrides)
@@ -278,6 +279,8 @@ def run(
             plan = lrsweep.plan_sweep(spec, jobs=jobs or default_jobs(), trainer=trainer)
             _print_plan(plan, trainer, out, jobs)
             return
+        if trainer.kind == "mlp" and kernels.build_in_background():  # numba, no cache yet
+            _console(stderr=True).print("compiling kernels for this machine in the background")
         resume = (
             f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
             f" --out {shlex.quote(str(out))}"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, Literal, NamedTuple, Protocol
 
+from lrsweep import kernels
 from lrsweep.data import Dataset
 from lrsweep.errors import SpecError
 from lrsweep.machine import available_memory, gib
@@ -136,6 +138,67 @@ def group_seconds(
     )
     evaluation = K * flops_per_row / 3 * (rows + n_val * (group.epochs + 1)) / FLOP_RATE
     return train + evaluation
+
+
+# The compiled elementwise path (`lrsweep.kernels`): what it saves a step, and what loading it
+# costs a process that has not yet (importing numba and reading its cache; 0.35-0.5 s measured
+# on the 2-core machines, 0.2 s more when SciPy is installed, which numba imports). Its numbers
+# are NumPy's to the bit, so this decides speed only. Measured 2026-12-04 (benchmarks/
+# bench_step.py and isolated passes, one BLAS thread): a step's calls 10 us; a hidden
+# activation value (bias and activation forward, its derivative backward) 0.8 ns; a parameter
+# value's update: SGD 0.03 ns, with momentum 0.15, Adam/AdamW 0.8, RMSprop 0.5, Adagrad 0.4.
+KERNELS_LOAD_SECONDS = 0.45
+KERNEL_STEP_SAVING = 10e-6
+KERNEL_ACTIVATION_SAVING = 0.8e-9
+KERNEL_UPDATE_SAVING = {
+    "sgd": 0.03e-9,
+    "sgd_momentum": 0.15e-9,
+    "adam": 0.8e-9,
+    "adamw": 0.8e-9,
+    "rmsprop": 0.5e-9,
+    "adagrad": 0.4e-9,
+}
+
+
+def kernel_saving(group: GroupLike, n_train: int, n_features: int, n_outputs: int) -> float:
+    """Seconds the compiled elementwise path saves training ``group`` (its loading aside)."""
+    spec = group.spec
+    rows = max(1, round(n_train * min(group.subsample, 1.0)))
+    steps = group.epochs * math.ceil(rows / spec.train.batch_size)
+    K = len(group.runs)
+    name = spec.optimizer.name
+    if name == "sgd" and (spec.optimizer.momentum or 0) > 0:
+        name = "sgd_momentum"
+    update = KERNEL_UPDATE_SAVING.get(name, 0.0) * n_weights(spec, n_features, n_outputs)
+    hidden = KERNEL_ACTIVATION_SAVING * spec.train.batch_size * sum(spec.model.hidden)
+    return steps * (KERNEL_STEP_SAVING + K * (update + hidden))
+
+
+def use_kernels(group: GroupLike, shape: tuple[int, int, int, int]) -> bool:
+    """Whether ``group`` trains with the compiled kernels in this process.
+
+    ``LRSWEEP_KERNELS=numpy`` or no numba: never; ``numba``: always (compiling them if need
+    be). By default: when they are loaded in this process already, or when they are cached
+    (`lrsweep.kernels.kernels_cached`) and save this group more than loading them costs
+    (``KERNELS_LOAD_SECONDS``). Only the speed depends on it: the numbers are the same.
+    ``shape`` is the data's ``(n_train, n_val, n_features, n_outputs)`` (`data_shape`).
+    """
+    mode = kernels.mode()
+    if mode == "numpy" or not kernels.installed():
+        return False
+    if mode == "numba" or kernels.is_loaded():
+        return True
+    n_train, _, n_features, n_outputs = shape
+    return (
+        kernels.kernels_cached()
+        and kernel_saving(group, n_train, n_features, n_outputs) > KERNELS_LOAD_SECONDS
+    )
+
+
+def group_kernels(group: GroupLike, data: Dataset) -> ModuleType | None:
+    """The compiled kernels to train ``group`` with (loaded now if need be), or None for
+    NumPy (`use_kernels`)."""
+    return kernels.load() if use_kernels(group, data_shape(data)) else None
 
 
 def compute_fraction(group: GroupLike, n_features: int, n_outputs: int) -> float:

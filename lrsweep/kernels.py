@@ -59,6 +59,7 @@ BUILDING_STALE_SECONDS = 600.0  # a build marker older than this belongs to a de
 _lock = threading.Lock()
 _module: ModuleType | None = None
 _failed: str | None = None  # why loading failed in this process (then never tried again)
+_loaded_from: Path | None = None  # the cache directory the kernels were loaded with
 
 
 class KernelsError(LrsweepError):
@@ -114,8 +115,8 @@ def _stamp() -> str:
     )
 
 
-def _marker() -> Path:
-    return cache_dir() / f"lrsweep-kernels-{_stamp()}.ok"
+def _marker(directory: Path | None = None) -> Path:
+    return (directory or cache_dir()) / f"lrsweep-kernels-{_stamp()}.ok"
 
 
 def kernels_cached() -> bool:
@@ -156,7 +157,8 @@ def load() -> ModuleType | None:
 
 
 def _import_kernels() -> ModuleType:
-    cache = cache_dir()
+    global _loaded_from
+    cache = _loaded_from = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     config: Any = importlib.import_module("numba.core.config")  # optional, heavy: only here
 
@@ -187,7 +189,7 @@ def build() -> float:
     if module is None:
         raise KernelsError(f"the compiled kernels are not available: {_failed or 'no numba'}")
     exercise(module)
-    marker = _marker()
+    marker = _marker(_loaded_from)
     for old in marker.parent.glob("lrsweep-kernels-*.ok"):
         if old != marker:
             old.unlink(missing_ok=True)

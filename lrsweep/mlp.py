@@ -9,6 +9,7 @@ runs into lockstep groups (`pack_lockstep`), ships the data to the workers cast 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from lrsweep.costs import (
     estimate_rounds,
     execution_choice,
     group_seconds,
+    group_kernels,
     group_size_for,
 )
 from lrsweep.data import Dataset, data_fingerprint, load_dataset
@@ -32,7 +34,7 @@ from lrsweep.errors import SpecError
 from lrsweep.members import loss_name
 from lrsweep.plan import Plan, budgets
 from lrsweep.rangetest import range_test_settings
-from lrsweep.records import Group, RunSpec
+from lrsweep.records import Group, RunResult, RunSpec
 from lrsweep.spec import Spec, apply_combo, combo_label
 from lrsweep.training import budget_data, train_group
 from lrsweep.work import Work, by_combination
@@ -114,8 +116,8 @@ class MLPTrainer:
         ]
 
     def work(self, groups: Sequence[Group], folder: Path | None = None) -> Work:
-        """`train_group` on the dataset cast once to the groups' dtype (`compact_dataset`)."""
-        return Work(train_group, self.payload(groups), self.cost, self.where)
+        """`train_mlp_group` on the dataset cast once to the groups' dtype (`compact_dataset`)."""
+        return Work(train_mlp_group, self.payload(groups), self.cost, self.where)
 
     def payload(self, groups: Sequence[Group]) -> Dataset:
         """The dataset the workers hold for ``groups``: cast once to their dtype, the same
@@ -146,6 +148,18 @@ class MLPTrainer:
         """The data's identity (`lrsweep.data.data_fingerprint`): a changed file at the same
         path is other data."""
         return {"data": data_fingerprint(self.spec.data, Path(self.spec.base_dir))}
+
+
+def train_mlp_group(
+    group: Group,
+    data: Dataset,
+    on_epoch: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[RunResult]:
+    """`lrsweep.training.train_group`, with the compiled elementwise kernels where the cost
+    model says they pay in this process (`lrsweep.costs.group_kernels`); the same numbers
+    either way. Runs in the worker, so each process decides for itself."""
+    return train_group(group, data, on_epoch, stop, kernels=group_kernels(group, data))
 
 
 def pack_lockstep(

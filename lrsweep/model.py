@@ -718,7 +718,8 @@ def _slope(dtype: np.dtype[Any]) -> Any:
 def _compiled_bias_activation(
     kern: ModuleType, act: Activation, Z: np.ndarray, bias: np.ndarray, A: np.ndarray
 ) -> None:
-    """``A = f(Z + bias)`` for a keeps_one activation, compiled."""
+    """``A[..., :w] = f(Z + bias)`` for a keeps_one activation, compiled (``A`` the whole
+    buffer, with its column of ones)."""
     if act.name == "relu":
         kern.bias_relu(Z, bias, A)
     else:
@@ -736,16 +737,16 @@ def _compiled_activation(kern: ModuleType, act: Activation, A: np.ndarray) -> No
 def _compiled_backward(
     kern: ModuleType, act: Activation, delta: np.ndarray, A: np.ndarray
 ) -> None:
-    """``delta *= f'`` compiled: over the whole buffers for keeps_one activations, else over
-    the hidden columns (``A`` then still has its column of ones, dropped here)."""
+    """``delta *= f'`` compiled, on the whole (K, n, w + 1) buffers: keeps_one activations
+    over all of it, the others over the hidden columns only."""
     if act.name == "relu":
         kern.relu_backward(delta, A)
     elif act.name == "leaky_relu":
         kern.leaky_relu_backward(delta, A, _slope(delta.dtype))
     elif act.name == "tanh":
-        kern.tanh_backward(delta, A[..., :-1])
+        kern.tanh_backward(delta, A)
     else:
-        kern.sigmoid_backward(delta, A[..., :-1])
+        kern.sigmoid_backward(delta, A)
 
 
 def _forward(
@@ -788,7 +789,7 @@ def _forward(
             # layout, where NumPy's tanh or exp may take another loop for a strided array
             Z = np.matmul(A, weights, out=buf.Z0)
             if buf.kern is not None:  # bias, activation and copy in one compiled pass
-                _compiled_bias_activation(buf.kern, act, Z, block[:, -1, :], nxt[..., :width])
+                _compiled_bias_activation(buf.kern, act, Z, block[:, -1, :], nxt)
             else:
                 Z += block[:, -1:, :]
                 np.copyto(nxt[..., :width], act.forward(Z))
@@ -851,7 +852,7 @@ def _backprop(
         delta = full[..., :-1]
         kern = None if buf is None else buf.kern
         if kern is not None and act.name in _COMPILED_BACKWARD:
-            _compiled_backward(kern, act, full if act.keeps_one else delta, A)
+            _compiled_backward(kern, act, full, A)
         elif act.keeps_one:
             act.backward(full, A, None)
         else:

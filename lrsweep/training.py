@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from functools import partial
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,7 @@ def train_group(
     data: Dataset,
     on_epoch: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
+    kernels: ModuleType | None = None,
 ) -> list[RunResult]:
     """Train every run of ``group`` in lockstep and return one result per run, in order.
 
@@ -104,6 +106,10 @@ def train_group(
         Checked before every step; once set, `Cancelled` is raised and nothing is returned.
         A thread cannot be interrupted from outside, so this is how a sweep running groups in
         threads stops them on Ctrl-C (`lrsweep.executors.ThreadExecutor`).
+    kernels : module, optional
+        The compiled elementwise passes (`lrsweep.kernels.load`), or None for NumPy's. The
+        numbers are the same bits either way; the caller chooses by speed
+        (`lrsweep.mlp.train_mlp_group` asks the cost model).
 
     Notes
     -----
@@ -113,7 +119,7 @@ def train_group(
     couple of ufunc calls on (K,) vectors.
     """
     start = time.perf_counter()
-    lockstep = _Lockstep(group, prepare_data(group, data), start, data)
+    lockstep = _Lockstep(group, prepare_data(group, data), start, data, kernels)
     for epoch in range(1, group.epochs + 1):  # the group's budget (coarse: fewer)
         if len(lockstep.members) == 0:
             break
@@ -143,7 +149,14 @@ class _Lockstep:
     taken, ``last_lr`` (the LR it trained with last).
     """
 
-    def __init__(self, group: Group, data: Dataset, start: float, full: Dataset) -> None:
+    def __init__(
+        self,
+        group: Group,
+        data: Dataset,
+        start: float,
+        full: Dataset,
+        kern: ModuleType | None = None,
+    ) -> None:
         spec = group.spec
         self.start = start
         self.arrays = model_arrays(spec, data)
@@ -156,6 +169,7 @@ class _Lockstep:
         rows_of_seed, self.order_rngs = seed_starts(spec, sizes, self.seeds, dtype)
         theta = np.concatenate(rows_of_seed)[seed_pos]  # (K, P): every member's parameters
         self.optimizer = make_optimizer(spec.optimizer, [theta])  # one flat array
+        self.optimizer.use_kernels(kern)
         self.batch_size = spec.train.batch_size
         steps_per_epoch = math.ceil(len(X_train) / self.batch_size)
         self.schedule = make_schedule(
@@ -165,7 +179,7 @@ class _Lockstep:
         self.used_lr = np.asarray(self.schedule(0, lrs), dtype=float)  # each member's last LR
         self.members = Members(theta, sizes, [self.optimizer, self.schedule])
         self.book = Logbook([run.run_id for run in group.runs])
-        self.workspace = Workspace()
+        self.workspace = Workspace(kern)
         self.step = 0
         # the mini-batch, gathered once per step for all members
         rows = min(self.batch_size, len(X_train))

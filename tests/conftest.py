@@ -14,6 +14,10 @@ settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile("ci", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# The suite trains on the NumPy reference path and starts no background compile; the compiled
+# path gives the same bits (tests/test_kernels.py), and LRSWEEP_KERNELS=numba runs it all so.
+os.environ.setdefault("LRSWEEP_KERNELS", "numpy")
+
 REPO = Path(__file__).resolve().parent.parent
 
 # A sweep of ten one-run groups that takes a few seconds: long enough to kill or race.

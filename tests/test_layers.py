@@ -18,6 +18,7 @@ LAYERS = [
     "errors",
     "machine",  # what memory this process may use
     "methods",  # the optimizers' names and facts, read by spec and analysis
+    "_jit",  # the compiled kernels: numpy and numba only
     "yamlload",
     "spec",
     "records",  # RunSpec, Group, RunResult: what every trainer and reader shares
@@ -29,6 +30,7 @@ LAYERS = [
     "schedules",
     "members",
     "stopping",  # divergence and pruning: one rule for every trainer
+    "kernels",  # the compiled path's loading and cache, below the cost model that picks it
     "training",  # the lockstep engine
     "rangetest",
     "curve",  # the U-curve fit: numpy only
