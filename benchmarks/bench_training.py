@@ -241,8 +241,12 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         n_runs = len(lrs)
         samples = n_runs * len(data.X_train) * workload.epochs  # PyTorch trains every run out
     else:
+        from lrsweep import kernels
         from lrsweep.records import RunStatus
         from lrsweep.training import train_group
+
+        if kernels.mode() != "numpy":  # numba's import and cache load, before the clock like
+            kernels.load()  # every other import (a fresh process's cost: `kernel_load_worker`)
 
         sweep = workload.sweep_lrs()
         if strategy == "single":
@@ -282,6 +286,8 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
             for r in results
         )
         group_sizes = sorted({len(g.runs) for g in groups})
+        if kernels.is_loaded() and strategy in ("single", "sequential", "lockstep", "auto"):
+            where = f"{where or 'here'}, compiled"  # trained in this process: the kernels ran
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
@@ -320,6 +326,50 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def kernel_load_worker() -> dict[str, Any]:
+    """What the compiled kernels cost a fresh process: numba's import, the cache's load, and the
+    first S step's kernels (from the cache, which the driver has built)."""
+    from lrsweep import kernels, model, optimizers
+
+    start = time.perf_counter()
+    kern = kernels.load()
+    if kern is None:
+        return {"seconds": None, "why": kernels.failure() or "numba is not installed"}
+    data = WORKLOADS["S"].load()
+    sizes = WORKLOADS["S"].sizes(data)
+    theta = model.init_theta(sizes, 16, activation="relu", rng=np.random.default_rng(0))
+    layers = model.layer_views(theta, sizes)
+    optimizer = optimizers.make_optimizer({"name": "sgd"}, [theta])
+    optimizer.use_kernels(kern)
+    X = np.asarray(data.X_train[:32], dtype=np.float32)
+    _, grad = model.train_step(layers, X, data.y_train[:32], "relu", "cross_entropy",
+                               model.Workspace(kern))  # fmt: skip
+    optimizer.step([theta], [grad], np.full(16, 0.01, dtype=np.float32))
+    return {"seconds": time.perf_counter() - start, "why": ""}
+
+
+def kernel_lines(setting: str) -> list[str]:
+    """Build the kernels' cache (`python -m lrsweep.kernels`) and time a fresh process's load."""
+    if setting == "numpy":
+        return ["- compiled kernels: off (--kernels numpy): every row on NumPy"]
+    env = {**_env(None), "LRSWEEP_KERNELS": setting}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrsweep.kernels"], capture_output=True, text=True, env=env
+    )
+    if proc.returncode != 0:
+        return [f"- compiled kernels: unavailable ({proc.stderr.strip()}): every row on NumPy"]
+    build = time.perf_counter() - start
+    loads = [_run_worker(["--kernel-load"], extra=env)["seconds"] for _ in range(3)]
+    return [
+        f"- compiled kernels (numba {importlib.metadata.version('numba')}, --kernels "
+        f"{setting}): cache built or checked in {build:.1f} s; a fresh process loads them in "
+        f"{statistics.median(loads):.2f} s (median of 3: numba's import, the cache, S's first "
+        "step), before the clock in the lrsweep rows' workers like their imports; `compiled` "
+        "marks the rows that trained with them"
+    ]
+
+
 def peak_worker(threads: int) -> dict[str, Any]:
     """The matmul peak at ``threads`` BLAS threads, in this (fresh) process."""
     try:
@@ -350,9 +400,12 @@ def _env(threads: int | None) -> dict[str, str]:
     return env
 
 
-def _run_worker(args: list[str], threads: int | None = None) -> dict[str, Any]:
+def _run_worker(
+    args: list[str], threads: int | None = None, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(threads), check=False)
+    env = {**_env(threads), **(extra or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -561,17 +614,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         default="S,M,L,S4,S64,S20K",
-        help="comma-separated: S, M, L, S4 and S64 (S with 4 and 64 LRs), S20K (S on 20k rows)",
+        help="comma-separated: S, M, L, S4 and S64 (S with 4 and 64 LRs), S20K and S200K (S on"
+        " 20k and 200k rows)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")
     parser.add_argument("--quick", action="store_true", help="S only, 1 repeat (smoke test)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
     parser.add_argument("--no-jax", action="store_true", help="skip the JAX rows")
+    parser.add_argument(
+        "--kernels",
+        choices=("auto", "numpy", "numba"),
+        default="auto",
+        help="LRSWEEP_KERNELS for the lrsweep rows (default auto: where the cost model says)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where the table goes")
     parser.add_argument(
         "--worker", nargs=2, metavar=("WORKLOAD", "STRATEGY"), help=argparse.SUPPRESS
     )
     parser.add_argument("--peak", type=int, metavar="THREADS", help=argparse.SUPPRESS)
+    parser.add_argument("--kernel-load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
@@ -579,6 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.peak:
         print(json.dumps(peak_worker(args.peak)))
+        return 0
+    if args.kernel_load:
+        print(json.dumps(kernel_load_worker()))
         return 0
 
     names = ["S"] if args.quick else [w.strip().upper() for w in args.workloads.split(",")]
@@ -598,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     peaks, how = measure_peaks()
     help_s = help_seconds()
-    header = machine_lines(peaks, how, torch_version, jax_version)
+    header = machine_lines(peaks, how, torch_version, jax_version) + kernel_lines(args.kernels)
     for line in header:
         print(line, flush=True)
 
@@ -614,7 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         for rep in range(repeats):  # interleaved: A, B, C, A, B, C, ...
             for row in workload_rows:
-                sample = _run_worker(["--worker", name, row.strategy])
+                sample = _run_worker(
+                    ["--worker", name, row.strategy], extra={"LRSWEEP_KERNELS": args.kernels}
+                )
                 row.samples.append(sample)
                 data_info[name] = {k: sample[k] for k in ("n_train", "n_weights")}
                 print(

@@ -105,6 +105,15 @@ WORKLOADS: dict[str, Workload] = {
         "64-64-10 MLP, the digits resampled to 20,000 rows (jittered), batch 32, 20 ep",
         rows=20_000,
     ),
+    "S200K": Workload(
+        "S200K",
+        (64, 64),
+        32,
+        20,
+        False,
+        "64-64-10 MLP, the digits resampled to 200,000 rows (jittered), batch 32, 20 ep",
+        rows=200_000,
+    ),
     "M": Workload("M", (256, 256), 128, 5, True, "784-256-256-10, 10k synthetic, batch 128, 5 ep"),
     "L": Workload(
         "L", (1024, 1024), 256, 2, True, "784-1024-1024-10, 10k synthetic, batch 256, 2 ep"

@@ -590,6 +590,22 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
 
 
 @cli.command()
+def warmup() -> None:
+    """Compile the optional numba kernels for this machine now, once (`pip install
+    lrsweep[fast]`); otherwise the first `lrsweep run` compiles them in the background.
+
+    \b
+    Example:
+        lrsweep warmup
+    """
+    from lrsweep import kernels
+
+    with user_errors():
+        seconds = kernels.build()
+    click.echo(f"kernels ready in {seconds:.1f} s, cached in {kernels.cache_dir()}")
+
+
+@cli.command()
 @click.option(
     "--data",
     type=click.Path(path_type=Path),

@@ -15,8 +15,8 @@ uses them pays numba's import and the cache's load (about 0.3-0.5 s) once.
 
 ``LRSWEEP_KERNELS`` chooses: ``auto`` (default: the kernels where the cost model says they
 pay), ``numpy`` (never, even with numba installed) or ``numba`` (always, compiling them if
-the cache lacks them). ``python -m lrsweep.kernels`` compiles every kernel into the cache
-(what `build_in_background` starts, and a step for an image or CI).
+the cache lacks them). `build` compiles every kernel into the cache: ``lrsweep warmup``, or
+``python -m lrsweep.kernels`` (silent: what `build_in_background` starts).
 """
 
 from __future__ import annotations
@@ -187,7 +187,10 @@ def build() -> float:
     start = time.perf_counter()
     module = load()
     if module is None:
-        raise KernelsError(f"the compiled kernels are not available: {_failed or 'no numba'}")
+        why = _failed or "numba is not installed; pip install 'lrsweep[fast]'"
+        if mode() == "numpy":
+            why = f"{ENV}=numpy switches them off"
+        raise KernelsError(f"the compiled kernels are not available: {why}")
     exercise(module)
     marker = _marker(_loaded_from)
     for old in marker.parent.glob("lrsweep-kernels-*.ok"):
@@ -270,22 +273,20 @@ def build_in_background() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lrsweep.kernels [--background]``: build the cache; say where and how long."""
+    """``python -m lrsweep.kernels [--background]``: build the cache, silently (``lrsweep
+    warmup`` says how it went); exit status 0 when built, 1 when the kernels are unavailable.
+    ``--background`` runs at the lowest priority and clears `build_in_background`'s flag."""
     args = sys.argv[1:] if argv is None else argv
     background = "--background" in args
     if background and hasattr(os, "nice"):
         os.nice(19)
     try:
-        seconds = build()
-    except LrsweepError as e:
-        if not background:
-            print(f"lrsweep.kernels: {e}", file=sys.stderr)
+        build()
+    except LrsweepError:
         return 1
     finally:
         if background:
             _building().unlink(missing_ok=True)
-    if not background:
-        print(f"compiled kernels in {seconds:.1f} s, cached in {cache_dir()}")
     return 0
 
 
