@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.metadata
 import importlib.util
 import json
@@ -225,6 +226,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         run = _jax_runs(workload, data, lrs)
         if strategy != "jax_sweep_e2e":
             run()  # steady state: compiled (and warmed) by a first call
+        gc.collect()  # the full collection imports leave pending (numba: ~0.08 s), untimed
         start = time.perf_counter()
         diverged = run()
         seconds = time.perf_counter() - start
@@ -235,6 +237,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         run = _torch_runs(workload, data, lrs)
         run([SINGLE_LR], steps=5)  # warm up: PyTorch's first steps in a process cost ~0.7 s
         # (the lrsweep rows warm up the same way, with about 5 batches of one run)
+        gc.collect()  # the full collection imports leave pending (numba: ~0.08 s), untimed
         start = time.perf_counter()
         diverged = run()
         seconds = time.perf_counter() - start
@@ -263,7 +266,10 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
 
         first = groups[0]
         fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))
-        train_group(Group(first.spec, first.seed, 1, fraction, first.runs[:1]), data)
+        # the largest group's members: the compiled kernels' specializations for its arrays
+        # load here (about 10 ms each, once per process), not on the clock
+        train_group(Group(first.spec, first.seed, 1, fraction, first.runs), data)
+        gc.collect()  # the full collection imports leave pending (numba: ~0.08 s), untimed
         start = time.perf_counter()
         if strategy in ("processes", "threads"):
             results, _ = _train_in_executor(groups, data, jobs=None, force=strategy)  # 1 per core
