@@ -35,9 +35,10 @@ from workloads import SINGLE_LR, WORKLOADS  # noqa: E402
 
 def worker(name: str, optimizer: str) -> dict[str, object]:
     from lrsweep import kernels
-    from lrsweep.plan import Group, plan_runs
+    from lrsweep.mlp import train_mlp_group
+    from lrsweep.plan import plan_runs
+    from lrsweep.records import Group
     from lrsweep.spec import apply_combo
-    from lrsweep.training import train_group
 
     workload = WORKLOADS[name]
     data = workload.load()
@@ -51,10 +52,10 @@ def worker(name: str, optimizer: str) -> dict[str, object]:
     fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))
     # about 5 steps of the same group before the clock: BLAS, pages, and each kernel's
     # specializations for these arrays (a process's first group loads them: ~10 ms each)
-    train_group(Group(spec, runs[0].seed, 1, fraction, runs), data)
+    train_mlp_group(Group(spec, runs[0].seed, 1, fraction, runs), data)
     gc.collect()  # the full collection the imports left pending (numba's: ~0.08 s), not timed
     start, cpu = time.perf_counter(), time.process_time()
-    results = train_group(Group(spec, runs[0].seed, spec.train.epochs, 1.0, runs), data)
+    results = train_mlp_group(Group(spec, runs[0].seed, spec.train.epochs, 1.0, runs), data)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     digest = hashlib.sha256(repr([r.history for r in results]).encode()).hexdigest()[:12]
     return {"seconds": seconds, "cpu": cpu, "load": load, "histories": digest}

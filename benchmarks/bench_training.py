@@ -91,9 +91,9 @@ def _groups(workload: Workload, data: Any, lrs: Sequence[float], size: int | Non
 
 
 def _train_serially(groups: list[Any], data: Any) -> list[Any]:
-    from lrsweep.training import train_group
+    from lrsweep.mlp import train_mlp_group
 
-    return [r for g in groups for r in train_group(g, data)]
+    return [r for g in groups for r in train_mlp_group(g, data)]
 
 
 def _train_in_executor(
@@ -245,8 +245,8 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         samples = n_runs * len(data.X_train) * workload.epochs  # PyTorch trains every run out
     else:
         from lrsweep import kernels
+        from lrsweep.mlp import train_mlp_group
         from lrsweep.records import RunStatus
-        from lrsweep.training import train_group
 
         if kernels.mode() != "numpy":  # numba's import and cache load, before the clock like
             kernels.load()  # every other import (a fresh process's cost: `kernel_load_worker`)
@@ -268,7 +268,7 @@ def worker(workload_name: str, strategy: str) -> dict[str, Any]:
         fraction = min(1.0, 5 * workload.batch_size / len(data.X_train))
         # the largest group's members: the compiled kernels' specializations for its arrays
         # load here (about 10 ms each, once per process), not on the clock
-        train_group(Group(first.spec, first.seed, 1, fraction, first.runs), data)
+        train_mlp_group(Group(first.spec, first.seed, 1, fraction, first.runs), data)
         gc.collect()  # the full collection imports leave pending (numba: ~0.08 s), untimed
         start = time.perf_counter()
         if strategy in ("processes", "threads"):

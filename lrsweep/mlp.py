@@ -25,8 +25,8 @@ from lrsweep.costs import (
     data_shape,
     estimate_rounds,
     execution_choice,
-    group_seconds,
     group_kernels,
+    group_seconds,
     group_size_for,
 )
 from lrsweep.data import Dataset, data_fingerprint, load_dataset
@@ -159,7 +159,9 @@ def train_mlp_group(
     """`lrsweep.training.train_group`, with the compiled elementwise kernels where the cost
     model says they pay in this process (`lrsweep.costs.group_kernels`); the same numbers
     either way. Runs in the worker, so each process decides for itself."""
-    return train_group(group, data, on_epoch, stop, kernels=group_kernels(group, data))
+    return train_group(
+        group, data, on_epoch=on_epoch, stop=stop, kernels=group_kernels(group, data)
+    )
 
 
 def pack_lockstep(

@@ -21,10 +21,11 @@ import numpy as np
 import pytest
 
 from lrsweep import costs, kernels, model, optimizers
-from lrsweep.plan import Group, plan_runs
+from lrsweep.data import load_dataset
+from lrsweep.mlp import train_mlp_group
+from lrsweep.plan import plan_runs
+from lrsweep.records import Group
 from lrsweep.spec import validate_spec
-from lrsweep.sweep import load_data
-from lrsweep.training import train_group
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -145,9 +146,9 @@ def _spec(**sections):
 
 
 def _histories(spec, lrs, seeds=(0,)):
-    data = load_data(spec)
+    data = load_dataset(spec.data, Path(spec.base_dir))
     runs = tuple(r for r in plan_runs(spec, lrs, 0) if r.seed in seeds)
-    results = train_group(Group(spec, seeds[0], spec.train.epochs, 1.0, runs), data)
+    results = train_mlp_group(Group(spec, seeds[0], spec.train.epochs, 1.0, runs), data)
     return [(r.status, r.epochs_done, _rows(r.history)) for r in results]
 
 
@@ -278,13 +279,16 @@ import json, sys
 sys.modules["numba"] = None  # importing numba fails, as when it is not installed
 from lrsweep import kernels
 from dataclasses import astuple
-from lrsweep.plan import Group, plan_runs
+from pathlib import Path
+from lrsweep.plan import plan_runs
+from lrsweep.records import Group
 from lrsweep.spec import validate_spec
-from lrsweep.sweep import load_data
-from lrsweep.training import train_group
+from lrsweep.data import load_dataset
+from lrsweep.mlp import train_mlp_group
 spec = validate_spec({spec_doc!r})
 runs = tuple(plan_runs(spec, [0.01, 0.1], 0))
-results = train_group(Group(spec, 0, 2, 1.0, runs), load_data(spec))
+data = load_dataset(spec.data, Path(spec.base_dir))
+results = train_mlp_group(Group(spec, 0, 2, 1.0, runs), data)
 print(json.dumps([kernels.installed(), kernels.loaded() is None,
                   [[[repr(v) for v in astuple(row)] for row in r.history] for r in results]]))
 """
@@ -298,5 +302,7 @@ print(json.dumps([kernels.installed(), kernels.loaded() is None,
         monkeypatch.setenv(kernels.ENV, "numpy")
         spec = validate_spec(spec_doc)
         runs = tuple(plan_runs(spec, [0.01, 0.1], 0))
-        here = train_group(Group(spec, 0, 2, 1.0, runs), load_data(spec))
+        here = train_mlp_group(
+            Group(spec, 0, 2, 1.0, runs), load_dataset(spec.data, Path(spec.base_dir))
+        )
         assert histories == [[[repr(v) for v in astuple(row)] for row in r.history] for r in here]
