@@ -266,7 +266,6 @@ def run(
         lrsweep run configs/digits.yaml --dry-run
     """
     import lrsweep
-    from lrsweep import kernels
 
     with user_errors():
         spec = lrsweep.load_spec(spec_file, overrides)
@@ -279,8 +278,6 @@ def run(
             plan = lrsweep.plan_sweep(spec, jobs=jobs or default_jobs(), trainer=trainer)
             _print_plan(plan, trainer, out, jobs)
             return
-        if trainer.kind == "mlp" and kernels.build_in_background():  # numba, no cache yet
-            _console(stderr=True).print("compiling kernels for this machine in the background")
         resume = (
             f"lrsweep run {shlex.quote(str(spec_file))}{_set_args(overrides)}"
             f" --out {shlex.quote(str(out))}"
@@ -591,8 +588,9 @@ def _print_range_test(found: Mapping[str, Any], out: Path, plots: list[Path]) ->
 
 @cli.command()
 def warmup() -> None:
-    """Compile the optional numba kernels for this machine now, once (`pip install
-    lrsweep[fast]`); otherwise the first `lrsweep run` compiles them in the background.
+    """Compile the optional numba kernels for this machine, once (`pip install
+    lrsweep[fast]`); later sweeps use them where the cost model says they save time
+    (LRSWEEP_KERNELS=numba: always; numpy: never). The numbers are the same either way.
 
     \b
     Example:

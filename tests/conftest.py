@@ -14,7 +14,7 @@ settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile("ci", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-# The suite trains on the NumPy reference path and starts no background compile; the compiled
+# The suite trains on the NumPy reference path; the compiled
 # path gives the same bits (tests/test_kernels.py), and LRSWEEP_KERNELS=numba runs it all so.
 os.environ.setdefault("LRSWEEP_KERNELS", "numpy")
 

@@ -250,20 +250,10 @@ def test_the_compiled_kernels_are_cached_outside_the_package(kern):
         assert list(Path(cache).rglob("*.nbi"))
 
 
-def test_build_marks_the_cache_and_a_background_build_starts_once(kern, monkeypatch):
+def test_build_marks_the_cache(kern, monkeypatch):
     monkeypatch.setenv(kernels.ENV, "auto")
     kernels.build()  # loads from the cache: quick after the first time on a machine
     assert kernels.kernels_cached()
-    started = []
-    monkeypatch.setattr(kernels.subprocess, "Popen", lambda *a, **k: started.append(a))
-    assert not kernels.build_in_background()  # built already
-    monkeypatch.setattr(kernels, "kernels_cached", lambda: False)
-    kernels._building().unlink(missing_ok=True)
-    assert kernels.build_in_background()
-    assert not kernels.build_in_background()  # one at a time
-    kernels._building().unlink()
-    assert len(started) == 1
-    assert started[0][0][-2:] == ["lrsweep.kernels", "--background"]
 
 
 def test_training_without_numba_takes_numpy_and_gives_the_same_numbers(monkeypatch):
