@@ -151,6 +151,11 @@ def load() -> ModuleType | None:
             return _module
         try:
             _module = _import_kernels()
+        except ModuleNotFoundError as e:
+            if (e.name or "").partition(".")[0] not in ("numba", "llvmlite"):
+                _failed = f"{type(e).__name__}: {e}"
+            else:
+                _failed = "numba is not installed; pip install 'lrsweep[fast]'"
         except Exception as e:  # numba too old or too new for this NumPy, an unwritable cache
             _failed = f"{type(e).__name__}: {e}"
         return _module

@@ -296,3 +296,14 @@ print(json.dumps([kernels.installed(), kernels.loaded() is None,
             Group(spec, 0, 2, 1.0, runs), load_dataset(spec.data, Path(spec.base_dir))
         )
         assert histories == [[[repr(v) for v in astuple(row)] for row in r.history] for r in here]
+
+
+def test_warmup_without_numba_names_the_install_command():
+    script = (
+        "import sys; sys.modules['numba'] = None\nfrom lrsweep.cli import cli\ncli(['warmup'])\n"
+    )
+    env = {**os.environ, kernels.ENV: "auto"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert "numba is not installed; pip install 'lrsweep[fast]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
