@@ -58,3 +58,14 @@ def test_bad_inputs_coverage_names_real_tests():
         current = file or current
         source = (REPO / "tests" / current).read_text()
         assert f"def {name}(" in source, f"{current}::{name}"
+
+
+def test_every_module_has_a_row_in_the_architecture_table():
+    table = PAGES["architecture.md"]
+    modules = sorted(
+        p.name
+        for p in (REPO / "lrsweep").glob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
+    missing = [m for m in modules if f"| `{m}` |" not in table]
+    assert missing == []
