@@ -599,6 +599,8 @@ def warmup() -> None:
     from lrsweep import kernels
 
     with user_errors():
+        if kernels.installed() and not kernels.kernels_cached():
+            click.echo("compiling kernels for this machine (once, about 10 s)", err=True)
         seconds = kernels.build()
     click.echo(f"kernels ready in {seconds:.1f} s, cached in {kernels.cache_dir()}")
 
